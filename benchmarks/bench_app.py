@@ -1,0 +1,111 @@
+"""The benchmark's app: its two job types, and how its workers are started.
+
+The benchmark starts its workers the way an application does, in a separate process:
+
+    JOBTRAIL_URL=... python -m jobtrail worker bench_app:app --processes 2 --concurrency C
+
+(``App.work(processes=...)`` forks that many worker processes under a `Supervisor`).
+When the ``jobtrail`` command is not available, ``python benchmarks/bench_app.py`` does
+the same through ``App.work``.
+
+With ``JOBTRAIL_BENCH_LIFELINE=1`` the importing process watches its standard input, a
+pipe from the benchmark: when the benchmark goes away without stopping the workers
+(killed, crashed), the pipe reaches end-of-file and the whole process group is stopped,
+so no worker is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from jobtrail import App, Context
+
+STEP_NAMES = ("load", "check", "compute", "store", "notify")
+
+LIFELINE_ENV = "JOBTRAIL_BENCH_LIFELINE"
+#: Seconds the workers get after the benchmark is lost, before they are killed.
+LIFELINE_GRACE = 5.0
+
+
+def make_app(url: str | None) -> App:
+    """An `App` on *url* (default ``$JOBTRAIL_URL``) with the benchmark's job types."""
+    app = App(url)
+
+    @app.job(name="bench_noop")
+    def bench_noop(i: int) -> float:
+        """A no-op that reports when it started (its result), for the drain figure."""
+        return time.time()
+
+    @app.job(name="bench_steps")
+    def bench_steps(ctx: Context, i: int) -> float:
+        """A no-op that records five step checkpoints."""
+        started = time.time()
+        for name in STEP_NAMES:
+            ctx.step(name, int, i)
+        return started
+
+    @app.job(name="bench_effect")
+    def bench_effect(ctx: Context, i: int) -> float:
+        """A no-op around one keyed effect (two durable writes)."""
+        started = time.time()
+        ctx.effect("touch", int, i, key=f"touch-{i}")
+        return started
+
+    @app.job(name="bench_latency")
+    def bench_latency(sent: float) -> float:
+        """Reports when it started; *sent* is when the producer called ``enqueue``."""
+        return time.time()
+
+    return app
+
+
+def _watch_lifeline() -> None:
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    # The benchmark is gone: stop every process of this group, then make sure.
+    try:
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        time.sleep(LIFELINE_GRACE)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def start_lifeline() -> None:
+    threading.Thread(target=_watch_lifeline, name="jobtrail-bench-lifeline", daemon=True).start()
+
+
+#: What ``jobtrail worker bench_app:app`` loads.
+app = make_app(os.environ.get("JOBTRAIL_URL"))
+
+if os.environ.get(LIFELINE_ENV) == "1" and __name__ != "__main__":
+    start_lifeline()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the benchmark's workers.")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--burst", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(process)d %(message)s")
+    if os.environ.get(LIFELINE_ENV) == "1":
+        start_lifeline()
+    result = app.work(processes=args.processes, concurrency=args.concurrency, burst=args.burst)
+    if args.processes > 1:
+        codes = dict(result)
+        return 0 if codes and all(code == 0 for code in codes.values()) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""What recording costs: step checkpoints and effects, per call and in whole-job throughput.
+
+    python benchmarks/steps.py [--backend sqlite|postgres|all] [--jobs N] [--repeat K] [--quick]
+
+Per call (in one process, inside a running job):
+
+- ``ctx.step``, batched: the checkpoint is buffered and written with the attempt's outcome
+  (how jobtrail records steps);
+- a step checkpoint written unbatched: one ``save_steps`` transaction per step (what a
+  write-per-step design would cost);
+- ``ctx.effect``: two durable writes (intent before the call, result after) — effects are
+  never batched, because the intent must be on disk before the side effect happens.
+
+Throughput: the drain of N jobs by 2 worker processes (as in ``core.py``) for a no-op job,
+the same job with 5 recorded steps, and the same job with one keyed effect, alternating
+the three K times so machine noise hits all alike; medians and the ratio to the no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from core import (
+    DEFAULT_PG_URL,
+    Backend,
+    PostgresBackend,
+    Settings,
+    SQLiteBackend,
+    bench_drain_once,
+    console,
+    fresh_app,
+)
+from rich.table import Table
+
+from jobtrail import Context
+from jobtrail.store.base import StepRecord
+from jobtrail.testing import run_until_idle
+
+CALLS = 5_000
+JOBS = ("bench_noop", "bench_steps", "bench_effect")
+
+
+def per_call(backend: Backend, calls: int) -> dict[str, float]:
+    """µs per batched step, unbatched step checkpoint, and effect, inside a real job."""
+    app = fresh_app(backend)
+    timings: dict[str, float] = {}
+    try:
+        @app.job(name="bench_calls")
+        def bench_calls(ctx: Context) -> None:
+            start = time.perf_counter()
+            for n in range(calls):
+                ctx.step(f"s{n}", int, n)
+            timings["step_batched_us"] = (time.perf_counter() - start) / calls * 1e6
+            store, worker = ctx.app.store, ctx.app.store.get(ctx.job_id).worker_id or ""
+            start = time.perf_counter()
+            for n in range(calls // 10):
+                record = StepRecord(f"u{n}", ctx.attempt, str(n), time.time())
+                store.save_steps(worker, {ctx.job_id: [record]})
+            timings["step_unbatched_us"] = (time.perf_counter() - start) / (calls // 10) * 1e6
+            start = time.perf_counter()
+            for n in range(calls // 10):
+                ctx.effect(f"e{n}", int, n, key=f"bench-{ctx.job_id}-{n}")
+            timings["effect_us"] = (time.perf_counter() - start) / (calls // 10) * 1e6
+
+        bench_calls.enqueue()
+        run_until_idle(app)
+    finally:
+        app.close()
+    return timings
+
+
+def throughput(backend: Backend, settings: Settings) -> dict[str, Any]:
+    """Alternate the three job kinds *repeat* times; medians and every run."""
+    runs: dict[str, list[float]] = {job: [] for job in JOBS}
+    for k in range(settings.repeat):
+        for job in JOBS:
+            rate = bench_drain_once(backend, settings, job)["jobs_per_s"]
+            runs[job].append(rate)
+            console.print(f"  {backend.name} round {k + 1}: {job} {rate:,.0f} jobs/s")
+    medians = {job: statistics.median(rates) for job, rates in runs.items()}
+    return {"medians": medians, "runs": runs}
+
+
+def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
+    table = Table(title="jobtrail recording cost")
+    table.add_column("measurement")
+    for name in results:
+        table.add_column(name, justify="right")
+
+    def row(label: str, pick: Any) -> None:
+        table.add_row(label, *(pick(data) for data in results.values()))
+
+    row("ctx.step, batched (µs/call)", lambda d: f"{d['calls']['step_batched_us']:.1f}")
+    row("step checkpoint, unbatched (µs/call)", lambda d: f"{d['calls']['step_unbatched_us']:.0f}")
+    row("ctx.effect, 2 durable writes (µs/call)", lambda d: f"{d['calls']['effect_us']:.0f}")
+    for job in JOBS:
+        row(f"drain {job} (jobs/s, median)", lambda d, j=job: f"{d['drain']['medians'][j]:,.0f}")
+    base = "bench_noop"
+    row("5 steps vs no-op (throughput loss)", lambda d: _loss(d, "bench_steps", base))
+    row("1 effect vs no-op (throughput loss)", lambda d: _loss(d, "bench_effect", base))
+    console.print(table)
+    console.print(
+        f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
+        f"{settings.concurrency} threads, median of {settings.repeat} alternating rounds"
+    )
+    console.print("command: python " + " ".join(sys.argv))
+
+
+def _loss(data: dict[str, Any], job: str, base: str) -> str:
+    medians = data["drain"]["medians"]
+    return f"{(1 - medians[job] / medians[base]) * 100:.1f}%"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="2,000 jobs, one round")
+    args = parser.parse_args(argv)
+    settings = Settings(jobs=2_000 if args.quick else args.jobs,
+                        repeat=1 if args.quick else args.repeat, concurrency=args.concurrency)
+    backends: list[Backend] = []
+    if args.backend in ("sqlite", "all"):
+        backends.append(SQLiteBackend(None))
+    if args.backend in ("postgres", "all"):
+        reason = PostgresBackend.check(args.pg_url)
+        if reason is None:
+            backends.append(PostgresBackend(args.pg_url))
+        elif args.backend == "postgres":
+            console.print(f"[red]PostgreSQL unavailable: {reason}[/]")
+            return 1
+        else:
+            console.print(f"[yellow]PostgreSQL skipped: {reason}[/]")
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for backend in backends:
+            console.print(f"[bold]{backend.name}[/]: per-call cost")
+            calls = per_call(backend, 1_000 if args.quick else CALLS)
+            console.print(f"[bold]{backend.name}[/]: throughput")
+            results[backend.name] = {"calls": calls, "drain": throughput(backend, settings)}
+    finally:
+        for backend in backends:
+            backend.cleanup()
+    render(results, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""`App`: the registry of job types, the store they live in, and the settings they share."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
+
+from jobtrail.context import Context
+from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
+from jobtrail.guarantee import Guarantee
+from jobtrail.job import Event, JobRecord, Status
+from jobtrail.jobs import JobDef, JobHandle, KeyFunction
+from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
+from jobtrail.retry import Retry
+from jobtrail.store import Store, open_store, parse_url, resolve_url
+from jobtrail.store.base import EffectRecord, JobFilter
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
+DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
+
+
+class App:
+    """A jobtrail application.
+
+    ``App()`` with no URL stores jobs in ``$JOBTRAIL_URL`` or ``./jobtrail.db``.
+
+    - ``lease``: seconds a claimed job stays leased without a heartbeat; workers renew it
+      every ``lease / 3`` seconds, so only a dead or frozen worker loses it.
+    - ``retry``: the policy of jobs that declare none.
+    - ``grace``: seconds a stopping worker waits for running jobs before releasing them.
+    - ``max_payload_bytes``: the largest JSON payload a job may carry.
+    - ``idempotency_retention``: seconds a finished job keeps its idempotency key (and
+      the receipt answers for it); ``None`` keeps keys forever.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        lease: float = 30.0,
+        retry: Retry | None = None,
+        grace: float = 30.0,
+        default_queue: str = "default",
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        idempotency_retention: float | None = DEFAULT_KEY_RETENTION,
+        store_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not _is_seconds(lease) or lease <= 0:
+            raise ConfigurationError(f"App(lease={lease!r}): must be a positive number of seconds")
+        if not _is_seconds(grace) or grace < 0:
+            raise ConfigurationError(f"App(grace={grace!r}): must be zero or more seconds")
+        if (
+            isinstance(max_payload_bytes, bool)
+            or not isinstance(max_payload_bytes, int)
+            or max_payload_bytes < 2
+        ):
+            raise ConfigurationError(
+                f"App(max_payload_bytes={max_payload_bytes!r}): must be an int of at least 2 "
+                "(the size of an empty payload, {})"
+            )
+        if idempotency_retention is not None and (
+            not _is_seconds(idempotency_retention) or idempotency_retention < 0
+        ):
+            raise ConfigurationError(
+                f"App(idempotency_retention={idempotency_retention!r}): must be zero or more "
+                "seconds, or None to keep keys forever"
+            )
+        self.idempotency_retention = idempotency_retention
+        self.url = resolve_url(url)
+        self.lease = float(lease)
+        self.retry = retry or Retry()
+        self.grace = float(grace)
+        self.default_queue = default_queue
+        self.max_payload_bytes = max_payload_bytes
+        self.registry: dict[str, JobDef[Any, Any]] = {}
+        self._store_options = store_options or {}
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+        self.backend, _ = parse_url(self.url)
+
+    # -- the store ---------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The backend, opened on first use (so an app can be imported before forking)."""
+        store = self._store
+        if store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = open_store(self.url, **self._store_options)
+                store = self._store
+        return store
+
+    def upgrade(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+        return self.store.migrate()
+
+    def close(self) -> None:
+        """Close the store's connections in this process."""
+        if self._store is not None:
+            self._store.close()
+
+    # -- declaring jobs ---------------------------------------------------------------------
+    @overload
+    def job(self, fn: Callable[Concatenate[Context, P], R], /) -> JobDef[P, R]: ...
+    @overload
+    def job(self, fn: Callable[P, R], /) -> JobDef[P, R]: ...
+    @overload
+    def job(
+        self,
+        *,
+        name: str | None = ...,
+        queue: str | None = ...,
+        retry: Retry | None = ...,
+        timeout: float | None = ...,
+        priority: int = ...,
+        idempotency_key: KeyFunction | None = ...,
+        guarantee: Guarantee | None = ...,
+    ) -> Callable[[Callable[..., Any]], JobDef[Any, Any]]: ...
+
+    def job(  # type: ignore[misc]  # the overloads are the typed surface
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        retry: Retry | None = None,
+        timeout: float | None = None,
+        priority: int = 0,
+        idempotency_key: KeyFunction | None = None,
+        guarantee: Guarantee | None = None,
+    ) -> Any:
+        """Declare a job type: ``@app.job`` or ``@app.job(queue=..., retry=..., timeout=...)``.
+
+        ``idempotency_key`` is a function of the job's arguments returning its key
+        (``lambda invoice_id: f"inv-{invoice_id}"``); ``guarantee`` states the delivery
+        guarantee instead of deriving it (see `jobtrail.guarantee`)."""
+
+        def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
+            job_name = name or getattr(func, "__name__", None)
+            if not job_name or not isinstance(job_name, str):
+                raise JobDefinitionError(f"cannot name job {func!r}: pass name=")
+            if job_name in self.registry and self.registry[job_name].fn is not func:
+                raise JobDefinitionError(
+                    f"two jobs are named {job_name!r}; give one of them name=\"...\""
+                )
+            definition: JobDef[Any, Any] = JobDef(
+                self,
+                func,
+                name=job_name,
+                queue=queue or self.default_queue,
+                retry=retry or self.retry,
+                timeout=timeout,
+                priority=priority,
+                idempotency_key=idempotency_key,
+                guarantee=guarantee,
+            )
+            self.registry[job_name] = definition
+            return definition
+
+        return register(fn) if fn is not None else register
+
+    def job_named(self, name: str) -> JobDef[Any, Any]:
+        """The job type registered under *name*; raise `UnknownJob` naming the known ones."""
+        try:
+            return self.registry[name]
+        except KeyError:
+            known = ", ".join(sorted(self.registry)) or "none"
+            raise UnknownJob(f"no job named {name!r} (known: {known})") from None
+
+    def enqueue(self, name: str, /, *args: Any, **kwargs: Any) -> JobHandle:
+        """Enqueue a job by name (for tools and other languages' producers)."""
+        return self.job_named(name).enqueue(*args, **kwargs)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, job_id: int) -> JobRecord:
+        """The job with this id; raise `JobNotFound` when there is none."""
+        return self.store.get(int(job_id))
+
+    def events(self, job_id: int) -> list[Event]:
+        """The ordered path of a job across its attempts."""
+        self.store.get(int(job_id))
+        return self.store.events(int(job_id))
+
+    def jobs(
+        self,
+        *,
+        status: Status | str | Sequence[Status | str] | None = None,
+        queue: str | None = None,
+        job_name: str | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[JobRecord]:
+        """Jobs, newest first, narrowed by status, queue and job name."""
+        statuses = None
+        if status is not None:
+            items = [status] if isinstance(status, str | Status) else list(status)
+            try:
+                statuses = tuple(Status(s) for s in items)
+            except ValueError as exc:
+                allowed = ", ".join(s.value for s in Status)
+                raise ConfigurationError(f"unknown status in {items!r}: use {allowed}") from exc
+        return self.store.list_jobs(
+            JobFilter(statuses, queue, job_name, limit=limit, before_id=before_id)
+        )
+
+    def dead_letters(self, *, limit: int = 50, before_id: int | None = None) -> list[JobRecord]:
+        """Jobs in the dead-letter queue (``dead`` and ``orphaned``), newest first."""
+        return self.jobs(status=DEAD_LETTER_STATUSES, limit=limit, before_id=before_id)
+
+    def counts(self) -> dict[tuple[str, Status], int]:
+        """How many jobs each (queue, status) holds."""
+        return self.store.counts()
+
+    # -- operators -------------------------------------------------------------------------------
+    def replay(self, job_id: int) -> JobRecord:
+        """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
+        return self.store.replay(int(job_id))
+
+    def discard(self, job_id: int) -> JobRecord:
+        """Remove a job from the dead-letter queue for good; it ends ``cancelled``."""
+        return self.store.discard(int(job_id))
+
+    def effects(self, job_id: int) -> list[EffectRecord]:
+        """The effects a job started, with what the store knows of each."""
+        self.store.get(int(job_id))
+        return self.store.effects(int(job_id))
+
+    def resolve_effect(
+        self, job_id: int, name: str, outcome: str, result: Any = None
+    ) -> EffectRecord:
+        """Record an operator's verdict on an uncertain effect: ``outcome`` is ``"done"``
+        (it happened; *result* is what it returned) or ``"not_done"`` (it did not). Replay
+        the job afterwards: a done effect returns *result*, a not-done one runs again."""
+        if outcome not in ("done", "not_done"):
+            raise ConfigurationError(
+                f"resolve_effect(outcome={outcome!r}): use 'done' or 'not_done'"
+            )
+        encoded = encode_result(result) if outcome == "done" else None
+        return self.store.resolve_effect(int(job_id), name, outcome == "done", encoded)
+
+    def cancel(self, job_id: int) -> JobRecord:
+        """Cancel a job that has not started yet."""
+        return self.store.cancel(int(job_id))
+
+    # -- running ---------------------------------------------------------------------
+    def work(
+        self,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 4,
+        processes: int = 1,
+        burst: bool = False,
+        grace: float | None = None,
+    ) -> Any:
+        """Run a worker here until stopped; with ``burst``, until nothing is runnable.
+
+        ``processes > 1`` forks that many worker processes and supervises them.
+        Returns the worker's stats (one process) or the children's exit codes.
+        """
+        from jobtrail.worker import Worker
+
+        if processes > 1:
+            from jobtrail.supervisor import Supervisor
+
+            return Supervisor(
+                self, processes=processes, queues=queues, concurrency=concurrency,
+                burst=burst, grace=grace,
+            ).run()
+        worker = Worker(self, queues=queues, concurrency=concurrency, burst=burst, grace=grace)
+        return worker.run()
+
+    def __repr__(self) -> str:
+        return f"<App {self.url} jobs={len(self.registry)} pid={os.getpid()}>"
+
+
+def _is_seconds(value: object) -> bool:
+    """True for a finite int or float that is not a bool."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

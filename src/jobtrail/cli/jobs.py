@@ -1,0 +1,68 @@
+"""``jobtrail jobs``: list jobs with filters, or show one with its error and timeline."""
+
+from __future__ import annotations
+
+import click
+
+from jobtrail.cli.loading import app_from, opened, source_options
+from jobtrail.cli.output import console, emit_json, event_json, job_json, job_view, jobs_table
+from jobtrail.job import Status
+
+STATUS_CHOICE = click.Choice([status.value for status in Status])
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Inspect stored jobs."""
+
+
+@jobs_group.command("list")
+@click.option(
+    "--status", "-s", "statuses", multiple=True, type=STATUS_CHOICE,
+    help="Only jobs with this status (repeat for several).",
+)
+@click.option("--queue", "-q", metavar="QUEUE", help="Only jobs of this queue.")
+@click.option("--job", "job_name", metavar="NAME", help="Only jobs of this job type.")
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
+    help="Show at most this many jobs, newest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of jobs.")
+@source_options
+def list_jobs(
+    target: str | None,
+    url: str | None,
+    statuses: tuple[str, ...],
+    queue: str | None,
+    job_name: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first, narrowed by status, queue and job type."""
+    with opened(app_from(target, url)) as app:
+        found = app.jobs(status=statuses or None, queue=queue, job_name=job_name, limit=limit)
+    if as_json:
+        emit_json([job_json(job) for job in found])
+    elif not found:
+        click.echo("no jobs match")
+    else:
+        out = console()
+        out.print(jobs_table(found, out.width))
+
+
+@jobs_group.command("show")
+@click.argument("job_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
+@source_options
+def show_job(target: str | None, url: str | None, job_id: int, as_json: bool) -> None:
+    """Show one job: every field, its error and traceback, and the timeline of its path.
+
+    An unknown ID exits with code 3.
+    """
+    with opened(app_from(target, url)) as app:
+        job = app.get(job_id)
+        events = app.events(job_id)
+    if as_json:
+        emit_json({"job": job_json(job), "events": [event_json(event) for event in events]})
+    else:
+        console().print(job_view(job, events))

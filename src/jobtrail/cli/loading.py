@@ -1,0 +1,124 @@
+"""Finding the `App` a command works on: ``MODULE:APP`` (as uvicorn does) or a database URL.
+
+Commands that run jobs (``worker``, ``enqueue``) need the app that declares them; commands
+that read or operate on stored jobs can also work from a bare URL, with no job registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from jobtrail.app import App
+from jobtrail.errors import AppNotLoadable, StoreError
+from jobtrail.store import DEFAULT_URL, URL_ENV, parse_url
+
+APP_ENV = "JOBTRAIL_APP"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_app(target: str) -> App:
+    """Import ``module.path:attribute`` and return the `App` it names.
+
+    The current directory goes first on ``sys.path``, so ``jobtrail worker tasks:app``
+    finds ``./tasks.py``. Raise `AppNotLoadable` with a one-line reason otherwise.
+    """
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise AppNotLoadable(
+            f"{target!r} is not MODULE:APP: write the module and the App's name, e.g. tasks:app"
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    module = _import(module_name)
+    found: Any = module
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            apps = sorted(name for name, value in vars(module).items() if isinstance(value, App))
+            hint = f" (it holds {', '.join(apps)})" if apps else ""
+            raise AppNotLoadable(
+                f"module {module_name!r} has no attribute {attribute!r}{hint}"
+            ) from None
+    if not isinstance(found, App):
+        raise AppNotLoadable(
+            f"{target!r} is not a jobtrail App (found {type(found).__name__})"
+        )
+    return found
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise AppNotLoadable(
+                f"cannot import module {module_name!r}: no such module in the current "
+                "directory or on sys.path"
+            ) from exc
+        raise AppNotLoadable(_import_failure(module_name, exc)) from exc
+    except Exception as exc:  # the user's module failed while importing
+        raise AppNotLoadable(_import_failure(module_name, exc)) from exc
+
+
+def _import_failure(module_name: str, exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"importing module {module_name!r} failed{where}: {type(exc).__name__}: {exc}"
+
+
+def app_from(target: str | None, url: str | None, *, must_exist: bool = True) -> App:
+    """The app named by *target* (MODULE:APP) or a bare app on *url*.
+
+    Without either, ``$JOBTRAIL_APP`` then ``$JOBTRAIL_URL`` then the embedded default.
+    With *must_exist*, a SQLite database file that does not exist is an error rather
+    than a new empty database (a mistyped path should not look like "no jobs").
+    """
+    if target and url:
+        raise click.UsageError("give MODULE:APP or --url, not both")
+    if not target and not url:
+        target = os.environ.get(APP_ENV) or None
+        url = None if target else os.environ.get(URL_ENV) or DEFAULT_URL
+    app = load_app(target) if target else App(url)
+    if must_exist:
+        backend, path = parse_url(app.url)
+        if backend == "sqlite" and not os.path.exists(path):
+            raise StoreError(
+                f"no SQLite database at {path!r}: check MODULE:APP or --url "
+                f"(`jobtrail db upgrade --url {app.url}` creates an empty one)"
+            )
+    return app
+
+
+@contextmanager
+def opened(app: App) -> Iterator[App]:
+    """Use *app*, closing its store connections at the end."""
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def source_options(command: F) -> F:
+    """Add ``--app MODULE:APP`` and ``--url URL`` to a command that reads the database."""
+    command = click.option(
+        "--url",
+        metavar="URL",
+        help=f"Database URL, for a bare app with no job registered [env: {URL_ENV}].",
+    )(command)
+    return click.option(
+        "--app",
+        "target",
+        metavar="MODULE:APP",
+        help=f"The app whose database to use, e.g. tasks:app [env: {APP_ENV}].",
+    )(command)

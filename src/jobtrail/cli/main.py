@@ -1,0 +1,86 @@
+"""The ``jobtrail`` command group and its entry point.
+
+`main` turns every jobtrail error and every usage error into one line on standard
+error (``error: ...``) and a documented exit code (see `jobtrail.cli.exits`); only
+a bug in jobtrail itself shows a traceback. ``--traceback`` shows it for any error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+import click
+
+from jobtrail.cli import exits
+from jobtrail.cli.db import db_group
+from jobtrail.cli.demo import demo
+from jobtrail.cli.describe import describe
+from jobtrail.cli.dlq import dlq_group
+from jobtrail.cli.enqueue import enqueue
+from jobtrail.cli.jobs import jobs_group
+from jobtrail.cli.worker import worker
+from jobtrail.errors import JobtrailError
+
+PROG_NAME = "jobtrail"
+
+
+@dataclass
+class Options:
+    """Options of the whole command, read by `main` once a command has failed."""
+
+    traceback: bool = False
+
+
+@click.group(
+    epilog=exits.HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="jobtrail", prog_name=PROG_NAME)
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
+@click.pass_obj
+def cli(options: Options, traceback: bool) -> None:
+    """jobtrail: background jobs that can prove what they did.
+
+    MODULE:APP names the App of your code, as in `tasks:app` (a module found from the
+    current directory). Commands that only read or operate on stored jobs also take
+    --url, or $JOBTRAIL_APP / $JOBTRAIL_URL, and default to ./jobtrail.db.
+    """
+    options.traceback = traceback
+
+
+for command in (worker, enqueue, jobs_group, dlq_group, db_group, describe, demo):
+    cli.add_command(command)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    one_line = " ".join(line.strip() for line in message.strip().splitlines())
+    click.echo(f"error: {one_line}", err=True)
+    sys.exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the command line and exit with its code (see ``jobtrail --help``)."""
+    options = Options()
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name=PROG_NAME,
+            standalone_mode=False, obj=options,
+        )
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exits.USAGE)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        _fail("interrupted", exits.INTERRUPTED)
+    except JobtrailError as exc:
+        if options.traceback:
+            raise
+        _fail(str(exc), exits.exit_code_for(exc))
+    sys.exit(result if isinstance(result, int) else exits.OK)

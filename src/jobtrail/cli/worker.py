@@ -1,0 +1,94 @@
+"""``jobtrail worker``: run the jobs of an app."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from jobtrail.cli import exits
+from jobtrail.cli.loading import load_app
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def parse_queues(text: str | None) -> list[str] | None:
+    """``"a, b"`` → ``["a", "b"]``; nothing (or only commas) means every queue."""
+    if text is None:
+        return None
+    queues = [name.strip() for name in text.split(",") if name.strip()]
+    return queues or None
+
+
+def exit_code(result: Any) -> int:
+    """The exit code of a stopped worker: 0, unless a supervised process exited badly."""
+    if isinstance(result, Mapping):
+        codes = list(result.values())
+    elif isinstance(result, list | tuple):
+        codes = list(result)
+    else:
+        return exits.OK
+    failed = any(isinstance(code, int) and code != 0 for code in codes)
+    return exits.FAILURE if failed else exits.OK
+
+
+@click.command("worker")
+@click.argument("target", metavar="MODULE:APP")
+@click.option(
+    "--queues", "-q", metavar="A,B",
+    help="Take jobs only from these comma-separated queues (default: every queue).",
+)
+@click.option(
+    "--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
+    help="Jobs run at once by each process.",
+)
+@click.option(
+    "--processes", "-p", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Worker processes to fork and supervise.",
+)
+@click.option(
+    "--burst", is_flag=True,
+    help="Stop once no job is runnable now (retries still in their backoff stay queued).",
+)
+@click.option(
+    "--grace", type=click.FloatRange(min=0), metavar="SECONDS",
+    help="On stop, wait this long for running jobs before releasing them "
+    "(default: the app's grace).",
+)
+@click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+    show_default=True, help="Log messages from this level up, on standard error.",
+)
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    target: str,
+    queues: str | None,
+    concurrency: int,
+    processes: int,
+    burst: bool,
+    grace: float | None,
+    log_level: str,
+) -> None:
+    """Run the jobs of MODULE:APP until stopped.
+
+    MODULE:APP is e.g. tasks:app, with tasks.py in the current directory.
+
+    Ctrl-C or SIGTERM stops it gracefully: no new job is claimed and running jobs get
+    the grace period to finish; a second signal stops at once. Exits 0 on a clean stop,
+    1 when a supervised worker process (--processes) exited with an error.
+    """
+    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format=LOG_FORMAT)
+    app = load_app(target)
+    try:
+        result = app.work(
+            queues=parse_queues(queues), concurrency=concurrency, processes=processes,
+            burst=burst, grace=grace,
+        )
+    finally:
+        app.close()
+    ctx.exit(exit_code(result))

@@ -1,0 +1,201 @@
+"""`Context`: what a running job sees of itself, and how it records its path.
+
+The context of the job running in the current thread or task is available through
+`current_context()`; that context variable is the only module-level state jobtrail keeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobtrail.effects import perform_effect
+from jobtrail.store.base import PathEvent, StepRecord
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from jobtrail.app import App
+    from jobtrail.jobs import JobDef, JobHandle
+
+_current: ContextVar[Context | None] = ContextVar("jobtrail_context", default=None)
+
+
+def current_context() -> Context | None:
+    """The context of the job running here, or ``None`` outside a job."""
+    return _current.get()
+
+
+class Context:
+    """Passed as the first argument to jobs that ask for it (``def job(ctx: Context, ...)``).
+
+    Events a job records are buffered here and written with the attempt's outcome in
+    one transaction, so recording costs no round-trip to the database.
+    """
+
+    __slots__ = (
+        "_completed",
+        "_effect_names",
+        "_events",
+        "_saved",
+        "_step_names",
+        "_steps",
+        "app",
+        "attempt",
+        "job_id",
+        "job_name",
+        "max_attempts",
+        "parent_job_id",
+        "queue",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        job_id: int,
+        job_name: str,
+        queue: str,
+        attempt: int,
+        max_attempts: int,
+        parent_job_id: int | None = None,
+        trace_id: str | None = None,
+        completed_steps: dict[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.job_id = job_id
+        self.job_name = job_name
+        self.queue = queue
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self.parent_job_id = parent_job_id
+        self.trace_id = trace_id
+        self._events: list[PathEvent] = []
+        self._completed = completed_steps or {}
+        self._steps: list[StepRecord] = []
+        self._saved = 0
+        self._effect_names: set[str] = set()
+        self._step_names: set[str] = set()
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """True when a failure now will not be retried because attempts are spent."""
+        return self.attempt >= self.max_attempts
+
+    def event(self, name: str, **attrs: Any) -> None:
+        """Record a milestone on this job's path (written when the attempt ends)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"ctx.event(name=...): expected a non-empty str, got {name!r}")
+        self._events.append(PathEvent("event", name, time.time(), None, attrs or None))
+
+    def step(self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` as the checkpoint *name* and return its result.
+
+        The (JSON) result is recorded; on a later attempt of this job the step returns the
+        recorded result without calling *fn* again, so a retried job resumes after its last
+        completed step. Results come back as JSON gives them (a tuple as a list).
+        """
+        _check_name("step", name, self.job_name)
+        if name in self._step_names:
+            raise ValueError(
+                f"job {self.job_name!r}: step {name!r} already ran in this attempt; give "
+                "each step its own name (e.g. f\"send-{i}\")"
+            )
+        self._step_names.add(name)
+        recorded = self._completed.get(name)
+        now = time.time()
+        if recorded is not None:
+            self._events.append(PathEvent("step", name, now, 0.0, {"replayed": True}))
+            value: T = json.loads(recorded)
+            self._steps.append(StepRecord(name, self.attempt, recorded, now, 0.0))
+            return value
+        started = time.perf_counter()
+        value = fn(*args, **kwargs)
+        duration = time.perf_counter() - started
+        if inspect.isawaitable(value):
+            raise TypeError(
+                f"job {self.job_name!r}: step {name!r} got an awaitable; ctx.step runs "
+                "plain functions: await the coroutine inside the job instead"
+            )
+        try:
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"job {self.job_name!r}: step {name!r} returned a {type(value).__name__}, "
+                f"which cannot be recorded as JSON ({exc}); return plain data"
+            ) from exc
+        self._steps.append(StepRecord(name, self.attempt, text, now, duration))
+        self._events.append(PathEvent("step", name, now, duration))
+        return value
+
+    def effect(
+        self,
+        name: str,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        key: str | None = None,
+        repeat_safe: bool = False,
+        **kwargs: Any,
+    ) -> T:
+        """Perform the side effect ``fn(*args, **kwargs)`` at most once per *key*.
+
+        The intent is recorded durably before the call and the result after it. A key
+        already done returns its recorded result without calling. A key an earlier attempt
+        began but never finished (it crashed in between) raises `EffectUncertain`: the job
+        is dead-lettered for an operator to check, unless the effect is ``repeat_safe``.
+        The key defaults to ``"<job id>:<name>"``; give a business key (``f"charge-{invoice}"``)
+        to guard against duplicate jobs too.
+        """
+        _check_name("effect", name, self.job_name)
+        if name in self._effect_names:
+            raise ValueError(
+                f"job {self.job_name!r}: effect {name!r} is used twice in one attempt; "
+                "give each effect its own name"
+            )
+        self._effect_names.add(name)
+        key = f"{self.job_id}:{name}" if key is None else key
+        if not isinstance(key, str) or not key or len(key) > MAX_EFFECT_KEY:
+            raise ValueError(
+                f"job {self.job_name!r}: effect {name!r} key must be a non-empty str of at "
+                f"most {MAX_EFFECT_KEY} characters, got {key!r}"
+            )
+        return perform_effect(self, name, fn, args, kwargs, key, repeat_safe)
+
+    def enqueue(self, job: JobDef[Any, Any], /, *args: Any, **kwargs: Any) -> JobHandle:
+        """Enqueue a child job: it carries this job's id as parent and its trace id."""
+        return job.enqueue_child(self, args, kwargs)
+
+    def recorded(self) -> list[PathEvent]:
+        """The events recorded so far in this attempt."""
+        return list(self._events)
+
+    def recorded_steps(self) -> list[StepRecord]:
+        """The steps completed so far in this attempt."""
+        return list(self._steps)
+
+    def unsaved_steps(self) -> list[StepRecord]:
+        """Steps completed since the last call (for mid-run checkpoints)."""
+        count = len(self._steps)
+        fresh, self._saved = self._steps[self._saved:count], count
+        return fresh
+
+    def add_event(self, event: PathEvent) -> None:
+        """Append an event to this attempt's path (used by effects)."""
+        self._events.append(event)
+
+    def __repr__(self) -> str:
+        return f"<Context job={self.job_name}#{self.job_id} attempt={self.attempt}>"
+
+
+MAX_EFFECT_KEY = 255
+
+
+def _check_name(kind: str, name: object, job_name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"job {job_name!r}: {kind} name must be a non-empty str, got {name!r}")

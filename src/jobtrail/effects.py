@@ -1,0 +1,89 @@
+"""Performing a side effect at most once per key, across attempts, workers and crashes.
+
+The protocol, each write durable before the next step:
+
+1. ``begin_effect`` records the intent (``started``) — unless the key is already ``done``
+   (return the recorded result, call nothing) or ``started`` by an earlier attempt that
+   never recorded its end (nobody knows whether it happened: `EffectUncertain`).
+2. The call.
+3. ``end_effect`` records ``done`` with the result, or ``failed`` with the error.
+
+A crash between 1 and 3 leaves ``started``: the next attempt will not repeat the call
+blindly. An effect declared ``repeat_safe`` is simply called again in that case.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobtrail.errors import EffectUncertain, StoreError
+from jobtrail.store.base import PathEvent
+
+if TYPE_CHECKING:
+    from jobtrail.context import Context
+
+T = TypeVar("T")
+log = logging.getLogger("jobtrail.effects")
+
+END_RETRIES = (0.05, 0.2, 1.0, 3.0)
+
+
+def perform_effect(
+    ctx: Context,
+    name: str,
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    key: str,
+    repeat_safe: bool,
+) -> T:
+    """Run one ``ctx.effect`` (see the module docstring)."""
+    store = ctx.app.store
+    existing = store.begin_effect(ctx.job_id, ctx.attempt, name, key, repeat_safe)
+    if existing is not None and existing.status == "done":
+        ctx.add_event(PathEvent("effect", name, time.time(), 0.0, {"key": key, "replayed": True}))
+        value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
+        return value
+    if existing is not None:
+        raise EffectUncertain(
+            f"effect {name!r} (key {key!r}) was started by attempt {existing.attempt} of job "
+            f"{existing.job_id} and its end was never recorded: it may have happened. Check, "
+            f"then app.resolve_effect({ctx.job_id}, {name!r}, 'done' or 'not_done') and replay"
+        )
+    started = time.perf_counter()
+    at = time.time()
+    try:
+        value = fn(*args, **kwargs)
+    except BaseException as exc:
+        _end(store, key, ctx, None, f"{type(exc).__name__}: {exc}")
+        ctx.add_event(PathEvent("effect", name, at, time.perf_counter() - started,
+                                {"key": key, "error": type(exc).__name__}))
+        raise
+    duration = time.perf_counter() - started
+    try:
+        text: str | None = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        log.warning("effect %r of job %s returned a %s, which is not JSON: recorded as null",
+                    name, ctx.job_id, type(value).__name__)
+        text = None
+    _end(store, key, ctx, text, None)
+    ctx.add_event(PathEvent("effect", name, at, duration, {"key": key}))
+    return value
+
+
+def _end(store: Any, key: str, ctx: Context, result: str | None, error: str | None) -> None:
+    """Record the end of the call, retrying briefly: the call has happened, and an end
+    that is never written makes the effect uncertain for the next attempt."""
+    for pause in (*END_RETRIES, None):
+        try:
+            store.end_effect(key, ctx.job_id, ctx.attempt, result, error)
+            return
+        except StoreError:
+            if pause is None:
+                raise
+            log.warning("could not record the end of effect %r; retrying", key)
+            time.sleep(pause)

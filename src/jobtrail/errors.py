@@ -1,0 +1,98 @@
+"""Every error jobtrail raises, in one tree.
+
+```
+JobtrailError
+├── ConfigurationError         a bad URL, option or setting
+│   ├── JobDefinitionError     a job declared in a way that cannot work
+│   └── AppNotLoadable         MODULE:APP does not name an App
+├── ArgumentError (TypeError)  arguments that do not fit a job's signature
+├── PayloadTooLarge (ValueError)
+├── IdempotencyConflict (ValueError)  one key, two different payloads
+├── UnknownJob (LookupError)   a job name the app does not know
+├── JobNotFound (LookupError)  a job id the store does not hold
+├── InvalidTransition          an operator action the job's status forbids
+├── StoreError                 the database failed or is unreachable
+│   └── SchemaOutdated         the database needs `jobtrail db upgrade`
+└── JobFailure                 raised *by* jobs to steer retries
+    ├── Transient              try again later
+    │   └── JobTimeout         the attempt ran past its timeout
+    └── Permanent              never try again: dead-letter now
+        └── EffectUncertain    an effect may or may not have happened: ask an operator
+```
+
+Each class's docstring is its default message. Driver errors are chained on
+``__cause__`` so the original is never lost.
+"""
+
+from __future__ import annotations
+
+
+class JobtrailError(Exception):
+    """Something went wrong in jobtrail."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigurationError(JobtrailError):
+    """The configuration is not valid."""
+
+
+class JobDefinitionError(ConfigurationError):
+    """The job is declared in a way that cannot work."""
+
+
+class AppNotLoadable(ConfigurationError):
+    """MODULE:APP does not name a jobtrail App."""
+
+
+class ArgumentError(JobtrailError, TypeError):
+    """The arguments do not fit the job's signature."""
+
+
+class PayloadTooLarge(JobtrailError, ValueError):
+    """The job's payload is larger than the configured limit."""
+
+
+class IdempotencyConflict(JobtrailError, ValueError):
+    """The idempotency key is already held by a job with a different payload."""
+
+
+class UnknownJob(JobtrailError, LookupError):
+    """No job with this name is registered on the app."""
+
+
+class JobNotFound(JobtrailError, LookupError):
+    """No job with this id exists in the store."""
+
+
+class InvalidTransition(JobtrailError):
+    """The job's current status does not allow this action."""
+
+
+class StoreError(JobtrailError):
+    """The store could not complete the operation."""
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is older than this version of jobtrail: run `jobtrail db upgrade`."""
+
+
+class JobFailure(JobtrailError):
+    """Base of the exceptions a job raises to say how its failure should be treated."""
+
+
+class Transient(JobFailure):
+    """A failure worth retrying: the job is tried again after its backoff delay."""
+
+
+class Permanent(JobFailure):
+    """A failure no retry can fix: the job goes to the dead-letter queue at once."""
+
+
+class JobTimeout(Transient):
+    """The attempt ran past the job's timeout."""
+
+
+class EffectUncertain(Permanent):
+    """An earlier attempt began this effect and never recorded its end: it may have happened."""

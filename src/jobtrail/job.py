@@ -1,0 +1,119 @@
+"""The data of a job: its status, its stored record and the events of its path.
+
+These are frozen values read from the store. They never talk to the database
+themselves; `App` and `Store` do that.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Where a job is in its life.
+
+    ``queued`` and ``retrying`` are waiting to be claimed; ``running`` holds a
+    lease; the last four are final.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    ORPHANED = "orphaned"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True when no worker will run the job again without an operator."""
+        return self in FINAL_STATUSES
+
+    @property
+    def is_waiting(self) -> bool:
+        """True when the job waits to be claimed."""
+        return self in (Status.QUEUED, Status.RETRYING)
+
+
+FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.DEAD, Status.ORPHANED, Status.CANCELLED})
+
+
+def utc_from_epoch(seconds: float | None) -> datetime | None:
+    """Turn epoch seconds into an aware UTC datetime (``None`` stays ``None``)."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What made an attempt fail: class, message and traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def to_json(self) -> str:
+        """Serialise for the store."""
+        return json.dumps(
+            {"type": self.type, "message": self.message, "traceback": self.traceback}
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ErrorInfo | None:
+        """Read back what `to_json` wrote; a damaged value is kept as its message."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+        except (ValueError, KeyError, TypeError):
+            return cls("UnreadableError", text)
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One point on a job's path: a lifecycle transition or something the job recorded."""
+
+    job_id: int
+    attempt: int
+    kind: str
+    name: str
+    at: datetime
+    duration: float | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as the store holds it. Returned by `App.get` and the listing calls."""
+
+    id: int
+    job_name: str
+    queue: str
+    status: Status
+    priority: int
+    args: dict[str, Any] | None
+    raw_payload: str
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker_id: str | None
+    result: Any
+    error: ErrorInfo | None
+    parent_job_id: int | None
+    trace_id: str | None
+    outcome: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """True when the job reached a final status."""
+        return self.status.is_final

@@ -1,0 +1,265 @@
+"""Job definitions: what ``@app.job`` makes of a function, and handles to enqueued jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from jobtrail.errors import ArgumentError, JobDefinitionError, PayloadTooLarge
+from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
+from jobtrail.job import JobRecord, Status
+from jobtrail.payload import encode_payload
+from jobtrail.retry import Retry
+from jobtrail.signature import JobSignature
+from jobtrail.store.base import NewJob
+
+if TYPE_CHECKING:
+    from jobtrail.app import App
+    from jobtrail.context import Context
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Keyword arguments of ``enqueue`` that are options, not job arguments.
+ENQUEUE_OPTIONS = frozenset({"delay", "run_at", "priority", "connection", "idempotency_key"})
+MAX_KEY_LENGTH = 255
+
+KeyFunction = Callable[..., str]
+
+
+@dataclass(frozen=True, slots=True)
+class JobHandle:
+    """A reference to an enqueued job. Cheap: it holds the id, not the job."""
+
+    id: int
+    job_name: str
+    app: App
+    deduplicated: bool = False
+
+    def get(self) -> JobRecord:
+        """The job as the store holds it now."""
+        return self.app.get(self.id)
+
+    @property
+    def status(self) -> Status:
+        """The job's current status (one read of the store)."""
+        return self.get().status
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.job_name}#{self.id}>"
+
+
+class JobDef(Generic[P, R]):
+    """A job type: the function, its options and its checked signature.
+
+    Made by ``@app.job``. ``enqueue(...)`` takes the function's own arguments (without
+    the `Context`), checked against its type hints before anything is stored.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        queue: str,
+        retry: Retry,
+        timeout: float | None,
+        priority: int,
+        idempotency_key: KeyFunction | None = None,
+        guarantee: Guarantee | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
+        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+            raise JobDefinitionError(
+                f"job {name!r}: timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        if not isinstance(retry, Retry):
+            raise JobDefinitionError(f"job {name!r}: retry must be a Retry(...), got {retry!r}")
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise JobDefinitionError(f"job {name!r}: priority must be an int, got {priority!r}")
+        if idempotency_key is not None and not callable(idempotency_key):
+            raise JobDefinitionError(
+                f"job {name!r}: idempotency_key must be a function of the job's arguments "
+                f"returning a str, got {idempotency_key!r}"
+            )
+        if not isinstance(queue, str) or not queue:
+            raise JobDefinitionError(f"job {name!r}: queue must be a non-empty str, got {queue!r}")
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.queue = queue
+        self.retry = retry
+        self.timeout = float(timeout) if timeout is not None else None
+        self.priority = priority
+        self.key_function = idempotency_key
+        self.declared_guarantee = check_guarantee(name, guarantee)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = JobSignature(fn, name, ENQUEUE_OPTIONS)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    @property
+    def guarantee(self) -> Guarantee:
+        """The delivery guarantee: declared, or derived from the retry policy and effects."""
+        return self.declared_guarantee or derive_guarantee(self)
+
+    @property
+    def takes_context(self) -> bool:
+        """True when the function's first parameter is the `Context`."""
+        return self.signature.takes_context
+
+    def enqueue(
+        self,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> JobHandle:
+        """Store one job; options ``delay``, ``run_at``, ``priority``, ``idempotency_key``
+        and ``connection`` (join the caller's open transaction) go beside the arguments.
+        Raise `ArgumentError` when the arguments do not fit, `IdempotencyConflict` when
+        the key is held by a job with other arguments."""
+        options = _split_options(kwargs)
+        connection = options.pop("connection", None)
+        job = self.build(args, kwargs, **options)
+        (job_id,) = self.app.store.enqueue([job], connection=connection)
+        return self._handle(job_id)
+
+    def _handle(self, job_id: int) -> JobHandle:
+        return JobHandle(job_id, self.name, self.app, getattr(job_id, "deduplicated", False))
+
+    def enqueue_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        connection: Any = None,
+    ) -> list[JobHandle]:
+        """Store many jobs in one transaction; every item is checked before any is stored."""
+        jobs = []
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise ArgumentError(
+                    f"job {self.name!r}: enqueue_many item {index} must be a dict of "
+                    f"arguments, got {type(item).__name__}"
+                )
+            try:
+                jobs.append(self.build((), item, delay=delay, run_at=run_at, priority=priority))
+            except (ArgumentError, PayloadTooLarge) as exc:
+                raise type(exc)(f"enqueue_many item {index}: {exc}") from exc
+        if not jobs:
+            return []
+        ids = self.app.store.enqueue(jobs, connection=connection)
+        return [self._handle(job_id) for job_id in ids]
+
+    def enqueue_child(
+        self, parent: Context, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> JobHandle:
+        """Enqueue from inside a running job, linking parent and trace."""
+        options = _split_options(kwargs)
+        options.pop("connection", None)
+        job = self.build(
+            args, kwargs, parent_job_id=parent.job_id, trace_id=parent.trace_id, **options
+        )
+        (job_id,) = self.app.store.enqueue([job])
+        return self._handle(job_id)
+
+    def build(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        parent_job_id: int | None = None,
+        trace_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> NewJob:
+        """Check arguments and options and return the row to store."""
+        values = self.signature.bind(args, kwargs)
+        _check_options(self.name, delay, run_at, priority)
+        payload = encode_payload(self.name, values, self.app.max_payload_bytes)
+        if idempotency_key is None and self.key_function is not None:
+            try:
+                idempotency_key = self.key_function(**values)
+            except Exception as exc:
+                raise ArgumentError(
+                    f"job {self.name!r}: its idempotency_key function failed on "
+                    f"{values!r}: {exc!r}"
+                ) from exc
+        payload_hash = None
+        if idempotency_key is not None:
+            _check_key(self.name, idempotency_key)
+            payload_hash = hash_payload(self.name, values)
+        return NewJob(
+            job_name=self.name,
+            queue=self.queue,
+            payload=payload,
+            max_attempts=self.retry.max_attempts,
+            priority=self.priority if priority is None else priority,
+            run_at=run_at,
+            delay=delay,
+            parent_job_id=parent_job_id,
+            trace_id=trace_id or os.urandom(16).hex(),
+            idempotency_key=idempotency_key,
+            payload_hash=payload_hash,
+            key_retention=self.app.idempotency_retention,
+        )
+
+    def __repr__(self) -> str:
+        return f"<JobDef {self.name} queue={self.queue}>"
+
+
+def _check_options(
+    name: str, delay: float | None, run_at: datetime | None, priority: int | None
+) -> None:
+    if delay is not None:
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise ArgumentError(
+                f"job {name!r}: delay must be a finite, non-negative number of seconds, "
+                f"got {delay!r}"
+            )
+        if run_at is not None:
+            raise ArgumentError(f"job {name!r}: give delay or run_at, not both")
+    if run_at is not None and (not isinstance(run_at, datetime) or run_at.tzinfo is None):
+        raise ArgumentError(
+            f"job {name!r}: run_at must be a timezone-aware datetime, got {run_at!r}"
+        )
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+        raise ArgumentError(f"job {name!r}: priority must be an int, got {priority!r}")
+
+
+def _split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the enqueue options out of *kwargs*, leaving the job's own arguments."""
+    return {key: kwargs.pop(key) for key in list(kwargs) if key in ENQUEUE_OPTIONS}
+
+
+def _check_key(name: str, key: object) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise ArgumentError(f"job {name!r}: idempotency_key must be a non-empty str, got {key!r}")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ArgumentError(
+            f"job {name!r}: idempotency_key is {len(key)} characters, over the limit of "
+            f"{MAX_KEY_LENGTH}; hash long identifiers into the key"
+        )
+
+
+def hash_payload(job_name: str, values: Mapping[str, Any]) -> str:
+    """A stable hash of a job's name and arguments (key order does not matter)."""
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{job_name}\0{canonical}".encode()).hexdigest()

@@ -1,0 +1,294 @@
+"""The `Store` contract: the semantic operations every storage backend provides.
+
+A backend owns its SQL; callers never see it. Each operation that changes a job's
+status writes the new status and the event recording that transition in one
+transaction, so the path of a job can never disagree with its state.
+
+Time: the store's clock decides (the database server's for PostgreSQL, the local
+clock for SQLite), so leases work across machines whose clocks differ. Callers pass
+*delays* in seconds, or absolute times when a user gave one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from jobtrail.job import ErrorInfo, Event, JobRecord, Status
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job about to be stored. ``payload`` is the JSON text of its arguments."""
+
+    job_name: str
+    queue: str
+    payload: str
+    max_attempts: int
+    priority: int = 0
+    run_at: datetime | None = None
+    delay: float | None = None
+    parent_job_id: int | None = None
+    trace_id: str | None = None
+    trace_context: str | None = None
+    idempotency_key: str | None = None
+    payload_hash: str | None = None
+    key_retention: float | None = None
+
+
+class Enqueued(int):
+    """The id of a stored job. ``deduplicated`` is true when its idempotency key matched
+    a job stored earlier (with the same payload), whose id this is: nothing new was stored."""
+
+    deduplicated: bool
+
+    def __new__(cls, job_id: int, deduplicated: bool = False) -> Enqueued:
+        value = super().__new__(cls, job_id)
+        value.deduplicated = deduplicated
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A completed step of a job: its name, the attempt that ran it and its JSON result."""
+
+    name: str
+    attempt: int
+    result: str
+    at: float
+    duration: float | None = None
+
+
+EffectStatus = Literal["started", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRecord:
+    """What the store knows of one effect key.
+
+    ``started`` was written before the call and nothing after it: if the attempt that wrote
+    it is gone, nobody knows whether the effect happened.
+    """
+
+    key: str
+    job_id: int
+    name: str
+    attempt: int
+    status: EffectStatus
+    repeat_safe: bool
+    result: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker now holds a lease on, with what it needs to run it."""
+
+    id: int
+    job_name: str
+    queue: str
+    payload: str
+    attempt: int
+    max_attempts: int
+    parent_job_id: int | None
+    trace_id: str | None
+    backoff: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PathEvent:
+    """An event a running job recorded, written with its attempt's outcome."""
+
+    kind: str
+    name: str
+    at: float
+    duration: float | None = None
+    attrs: dict[str, Any] | None = None
+
+    def attrs_json(self) -> str | None:
+        """The attributes as stored (JSON text), or ``None`` when there are none."""
+        return json.dumps(self.attrs, default=str) if self.attrs else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended. ``status`` is the job's next status.
+
+    - ``succeeded``: ``result`` holds the JSON text of the return value.
+    - ``retrying``: run again after ``retry_delay`` seconds; ``error`` says why.
+    - ``dead`` / ``orphaned``: final; ``error`` says why.
+    """
+
+    job_id: int
+    attempt: int
+    status: Status
+    result: str | None = None
+    error: ErrorInfo | None = None
+    retry_delay: float | None = None
+    outcome: str | None = None
+    events: Sequence[PathEvent] = field(default=())
+    steps: Sequence[StepRecord] = field(default=())
+
+    @property
+    def event_name(self) -> str:
+        """The name of the lifecycle event that records this transition."""
+        return "retry_scheduled" if self.status is Status.RETRYING else self.status.value
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as it announces itself in the workers table."""
+
+    id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...] | None
+    concurrency: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """A worker as the store last heard of it."""
+
+    id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...] | None
+    concurrency: int
+    started_at: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """What `Store.list_jobs` selects. Every field narrows; ``None`` means any."""
+
+    statuses: tuple[Status, ...] | None = None
+    queue: str | None = None
+    job_name: str | None = None
+    limit: int = 50
+    before_id: int | None = None
+
+
+class Watch(Protocol):
+    """A running watcher started by `Store.watch`."""
+
+    def stop(self) -> None:
+        """Stop watching and release the watcher's connection."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The storage contract. Every method is safe to call from any thread."""
+
+    url: str
+
+    # -- schema ---------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; return the versions applied."""
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the database (0 for an empty one)."""
+
+    # -- producing --------------------------------------------------------------
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+        """Store *jobs* in one transaction (the caller's, when *connection* is given)
+        and return their ids in order. Wakes idle workers.
+
+        A job with an ``idempotency_key`` that a stored job (or a receipt) already holds
+        is not stored again: its id comes back marked ``deduplicated`` — unless the
+        payload hashes differ (`IdempotencyConflict`), or that job finished more than
+        ``key_retention`` seconds ago (the key is then free again)."""
+
+    # -- the worker's loop ----------------------------------------------------------
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        """Lease up to *limit* runnable jobs (highest priority, then oldest ``run_at``)
+        to *worker_id* for *lease* seconds, counting an attempt for each."""
+
+    def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
+        """Extend the leases *worker* holds on *job_ids*; mark the worker alive.
+        Return the ids whose lease the worker no longer holds."""
+
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        """Apply *outcomes* with their events in one transaction. An outcome whose job
+        is no longer leased to *worker_id* for that attempt is not applied; return the
+        ids of those."""
+
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """For each job, the JSON results of its completed steps, by step name."""
+
+    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
+        """Checkpoint steps of running jobs the worker still holds (between outcomes)."""
+
+    def begin_effect(
+        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+    ) -> EffectRecord | None:
+        """Record the intent to perform effect *key*, durably, before the call.
+
+        Returns ``None`` when the caller may perform it now. Returns the existing record,
+        changing nothing, when the key is ``done`` (the caller returns its result) or
+        ``started`` by another attempt and not *repeat_safe* (the outcome is uncertain)."""
+
+    def end_effect(
+        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+    ) -> None:
+        """Record that the call for *key* returned *result* (``done``) or raised (``failed``)."""
+
+    def effects(self, job_id: int) -> list[EffectRecord]:
+        """Every effect a job started, oldest first."""
+
+    def resolve_effect(
+        self, job_id: int, name: str, done: bool, result: str | None
+    ) -> EffectRecord:
+        """An operator's verdict on an uncertain effect: it happened (``done``) or not."""
+
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        """Give back leases without counting the attempt (graceful shutdown)."""
+
+    def reap_expired(self, limit: int = 500) -> int:
+        """Turn expired leases into retries (or dead letters when attempts are spent)."""
+
+    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
+        """When the next waiting job becomes runnable, or ``None`` if nothing waits."""
+
+    def watch(self, on_change: Callable[[], None]) -> Watch:
+        """Call *on_change* (from another thread) soon after new work may be available."""
+
+    # -- reading ---------------------------------------------------------------
+    def get(self, job_id: int) -> JobRecord:
+        """The job with this id; raise `JobNotFound` when there is none."""
+
+    def list_jobs(self, where: JobFilter) -> list[JobRecord]:
+        """Jobs matching *where*, newest first."""
+
+    def events(self, job_id: int) -> list[Event]:
+        """The ordered path of a job over all its attempts."""
+
+    def counts(self) -> dict[tuple[str, Status], int]:
+        """How many jobs each (queue, status) holds."""
+
+    def workers(self) -> list[WorkerRecord]:
+        """Workers that announced themselves and have not said goodbye."""
+
+    # -- operators ---------------------------------------------------------------
+    def replay(self, job_id: int) -> JobRecord:
+        """Queue a dead, orphaned or cancelled job again under the same id, attempts reset."""
+
+    def discard(self, job_id: int) -> JobRecord:
+        """Take a dead or orphaned job out of the dead-letter queue for good (``cancelled``)."""
+
+    def cancel(self, job_id: int) -> JobRecord:
+        """Cancel a job that is still waiting to run."""
+
+    def unregister_worker(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+
+    def close(self) -> None:
+        """Close every connection this store opened in this process."""

@@ -1,0 +1,716 @@
+"""The PostgreSQL backend: a connection pool, one statement per batch, LISTEN/NOTIFY.
+
+Every batch the worker's loop hands over (claim, heartbeat, finish) is one statement:
+arrays travel as binary parameters and are expanded with ``unnest``, and the lifecycle
+events are written by data-modifying CTEs of the same statement. Claiming reads partial
+indexes that hold only waiting jobs, with ``FOR UPDATE SKIP LOCKED``, so workers never
+block each other and the cost stays flat however many jobs have finished.
+
+Unlike SQLite, the schema is not migrated on first use: run ``jobtrail db upgrade`` (or
+pass ``auto_migrate=True``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import select
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row, tuple_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from jobtrail.errors import InvalidTransition, JobNotFound, SchemaOutdated, StoreError
+from jobtrail.job import Event, JobRecord, Status
+from jobtrail.store import rows
+from jobtrail.store.base import (
+    ClaimedJob,
+    EffectRecord,
+    Enqueued,
+    JobFilter,
+    NewJob,
+    Outcome,
+    StepRecord,
+    WorkerInfo,
+    WorkerRecord,
+)
+from jobtrail.store.sqlfiles import latest_version, migrations, queries
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+_Q = queries("postgres")
+BACKEND = "postgres"
+MIGRATION_LOCK = 0x6A6F62747261696C  # "jobtrail": the advisory lock every migrator takes
+_NEW_JOB_COLUMNS = (
+    "job_name", "queue", "priority", "payload", "max_attempts", "run_at", "parent_job_id",
+    "trace_id", "trace_context",
+)
+_OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final")
+_EVENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration", "ev_attrs")
+_STEP_COLUMNS = (
+    "st_job", "st_outcome", "st_name", "st_attempt", "st_result", "st_at", "st_duration",
+)
+_SAVE_STEP_COLUMNS = ("job_id", "name", "attempt", "result", "at", "duration")
+# Rounds of the keyed enqueue: another one only when a concurrent enqueue moved the key
+# between two statements of this one.
+KEY_ROUNDS = 50
+WATCH_POLL = 0.25
+WATCH_MAX_BACKOFF = 5.0
+
+log = logging.getLogger("jobtrail.store.postgres")
+
+# verb -> (statuses it applies to, status it leads to, event, outcome); as in SQLite.
+_TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status, str, str | None]] = {
+    "replay": ((Status.DEAD, Status.ORPHANED, Status.CANCELLED), Status.QUEUED, "replayed", None),
+    "discard": ((Status.DEAD, Status.ORPHANED), Status.CANCELLED, "discarded", "discarded"),
+    "cancel": ((Status.QUEUED, Status.RETRYING), Status.CANCELLED, "cancelled", "cancelled"),
+}
+
+
+def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """Re-raise driver errors as `StoreError` (chained), naming the operation."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except pg_errors.UndefinedTable as exc:
+            raise SchemaOutdated() from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL {method.__name__} failed: {exc}") from exc
+
+    return wrapper
+
+
+def _columns(names: Sequence[str], records: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """One list per column of *records*: the arrays a statement expands with unnest."""
+    columns = list(zip(*records, strict=True)) or [() for _ in names]
+    return {name: list(column) for name, column in zip(names, columns, strict=True)}
+
+
+def _float(value: float | None) -> float | None:
+    # An array parameter holds one type: a delay given as an int must not sit beside floats.
+    return None if value is None else float(value)
+
+
+def _to_time(value: Any) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, fit for messages and ``Store.url``."""
+    password = urlsplit(url).password
+    url = url.replace(f":{password}@", ":***@", 1) if password else url
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+def _usable(conn: Conn) -> bool:
+    """False when the server dropped *conn* while it sat idle in the pool.
+
+    An idle connection has nothing to read unless the server said goodbye (a restart,
+    ``pg_terminate_backend``), so a zero-timeout poll finds dead connections without a
+    round-trip, and the operation gets a fresh one instead of failing.
+    """
+    if conn.closed or conn.broken:
+        return False
+    poller = select.poll()  # not select(): it fails on descriptors above 1023
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return not poller.poll(0)
+
+
+class _ListenWatch:
+    """LISTENs on a dedicated connection and reports every notification."""
+
+    def __init__(self, store: PostgresStore, on_change: Callable[[], None]) -> None:
+        self._store, self._on_change, self._stopped = store, on_change, threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobtrail-pg-watch", daemon=True)
+        self._thread.start()
+
+    def _notify(self) -> None:
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("watch callback failed")
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(
+                    self._store._conninfo, autocommit=True,
+                    connect_timeout=self._store._libpq_timeout,
+                ) as conn:
+                    conn.execute("LISTEN jobtrail")
+                    backoff = 0.0
+                    self._notify()  # work may have arrived while no one was listening
+                    while not self._stopped.is_set():
+                        for _ in conn.notifies(timeout=WATCH_POLL):
+                            self._notify()
+            except psycopg.Error as exc:
+                if self._stopped.is_set():
+                    break
+                report = log.warning if backoff == 0.0 else log.debug
+                backoff = min(WATCH_MAX_BACKOFF, max(0.1, backoff * 2))
+                report("watch connection lost (reconnecting in %.1fs): %s", backoff, exc)
+                self._stopped.wait(backoff)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with suppress(ValueError):  # close() may be stopping it at the same time
+            self._store._watches.remove(self)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=WATCH_POLL * 4 + self._store.connect_timeout)
+
+
+class PostgresStore:
+    """The `Store` contract on PostgreSQL (see the module docstring).
+
+    ``min_size`` and ``max_size`` bound the connection pool (opened on first use, and
+    again in a forked child); ``connect_timeout`` (seconds) limits both opening a
+    connection and waiting for a free one; ``auto_migrate`` applies pending migrations
+    on first use instead of raising `SchemaOutdated`.
+
+    Pooled connections are in autocommit mode: an operation that is one statement (every
+    call of the worker's loop) is its own transaction, which spares the round-trips of
+    BEGIN and COMMIT; an operation of several statements runs in an explicit one (`_tx`).
+    """
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
+                 auto_migrate: bool = False, connect_timeout: float = 5.0) -> None:
+        if min_size < 0 or max_size < max(1, min_size):
+            raise StoreError(f"bad pool size: min_size={min_size}, max_size={max_size}")
+        self._conninfo, self.url = url, _redact(url)
+        self.min_size, self.max_size = min_size, max_size
+        self.auto_migrate, self.connect_timeout = auto_migrate, connect_timeout
+        # libpq takes whole seconds and treats 1 as 2.
+        self._libpq_timeout = max(2, math.ceil(connect_timeout))
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Conn] | None = None
+        self._inherited: list[ConnectionPool[Conn]] = []
+        self._watches: list[_ListenWatch] = []
+        self._checked = False
+        # Per worker: the (job, attempt) claims handed over and not yet finished or released;
+        # until when a failed claim may have left leases behind that it did not report.
+        self._held: dict[str, set[tuple[int, int]]] = {}
+        self._unsure: dict[str, float] = {}
+
+    # -- connections -------------------------------------------------------------
+    def _get_pool(self) -> ConnectionPool[Conn]:
+        if os.getpid() != self._pid:
+            # A forked child must neither use nor close its parent's connections: the
+            # parent's pool stays referenced, so it is not even garbage-collected here.
+            if self._pool is not None:
+                self._inherited.append(self._pool)
+            self._pool, self._pid, self._watches = None, os.getpid(), []
+            self._lock = threading.Lock()
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    # The pool's own reconnection backs off without bound: giving up soon
+                    # lets the next request try afresh at once when the server is back.
+                    pool = ConnectionPool(
+                        self._conninfo, min_size=self.min_size, max_size=self.max_size,
+                        kwargs={"autocommit": True, "connect_timeout": self._libpq_timeout},
+                        name="jobtrail", timeout=self.connect_timeout, open=False,
+                        reconnect_timeout=max(2.0, self.connect_timeout),
+                    )
+                    pool.open(wait=False)
+                    self._pool = pool
+        return pool
+
+    def _getconn(self, pool: ConnectionPool[Conn]) -> Conn:
+        try:
+            return pool.getconn(timeout=min(1.0, self.connect_timeout))
+        except PoolTimeout:
+            # Busy pool or unreachable server? A connection of our own tells, and says why
+            # (refused, unknown database, bad password): the caller fails fast and retries.
+            psycopg.connect(self._conninfo, connect_timeout=self._libpq_timeout).close()
+            return pool.getconn()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        pool = self._get_pool()
+        conn = self._getconn(pool)
+        for _ in range(pool.max_size):
+            if _usable(conn):
+                break
+            conn.close()  # the pool sees it closed and opens a replacement
+            pool.putconn(conn)
+            conn = self._getconn(pool)
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
+    @contextmanager
+    def _conn(self) -> Iterator[Conn]:
+        """A pooled connection, the schema checked on first use."""
+        with self._connection() as conn:
+            if not self._checked:
+                self._check_schema(conn)
+            yield conn
+
+    def _fetch(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement (its own transaction) and return its rows."""
+        with self._conn() as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    @contextmanager
+    def _tx(self) -> Iterator[Conn]:
+        """A pooled connection inside an explicit transaction."""
+        with self._conn() as conn, conn.transaction():
+            yield conn
+
+    def _check_schema(self, conn: Conn) -> None:
+        with conn.transaction():
+            version = self._version(conn)
+        latest = latest_version(BACKEND)
+        if version > latest or (version < latest and not self.auto_migrate):
+            hint = "upgrade jobtrail" if version > latest else "run `jobtrail db upgrade`"
+            raise SchemaOutdated(
+                f"database {self.url!r} has schema version {version}, expected {latest}: {hint}"
+            )
+        if version < latest:
+            with conn.transaction():
+                self._migrate(conn)
+        self._checked = True
+
+    def _ready_query(
+        self, name: str, queues: Sequence[str] | None, limit: int = 0
+    ) -> tuple[str, dict[str, Any]]:
+        """The query *name* for the queues a worker serves, shaped to fit a partial index."""
+        params: dict[str, Any] = {}
+        if not queues:
+            where = ""
+        elif len(queues) == 1:
+            where, params["queue"] = "AND queue = %(queue)s", queues[0]
+        else:
+            where, params["queues"] = "AND queue = ANY(%(queues)b)", list(queues)
+        return _Q[name].format(queue_filter=where, limit=int(limit)), params
+
+    # -- schema ------------------------------------------------------------------
+    @staticmethod
+    def _version(conn: Conn) -> int:
+        ((exists,),) = conn.execute(_Q["schema_table_exists"]).fetchall()
+        return int(conn.execute(_Q["schema_version"]).fetchall()[0][0]) if exists else 0
+
+    def _migrate(self, conn: Conn) -> list[int]:
+        # Held until commit: a concurrent migrator waits, then finds nothing left to do.
+        conn.execute(_Q["migration_lock"], {"key": MIGRATION_LOCK})
+        conn.execute(_Q["create_schema_table"])
+        current = self._version(conn)
+        applied: list[int] = []
+        for migration in migrations(BACKEND):
+            if migration.version > current:
+                conn.execute(migration.sql)  # no parameters: runs as a multi-statement script
+                conn.execute(
+                    _Q["record_migration"],
+                    {"version": migration.version, "description": migration.description},
+                )
+                applied.append(migration.version)
+        return applied
+
+    @_translate_errors
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in one transaction, serialised by an advisory lock."""
+        with self._connection() as conn, conn.transaction():
+            applied = self._migrate(conn)
+        self._checked = True
+        return applied
+
+    @_translate_errors
+    def schema_version(self) -> int:
+        with self._connection() as conn, conn.transaction():
+            return self._version(conn)
+
+    # -- producing ---------------------------------------------------------------
+    @_translate_errors
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+        if connection is not None and not isinstance(connection, psycopg.Connection):
+            raise StoreError(
+                "enqueue(connection=...) on PostgreSQL needs an open psycopg.Connection "
+                f"(psycopg 3, not async), got {type(connection).__name__}"
+            )
+        if not jobs:
+            return []
+        if any(job.idempotency_key is not None for job in jobs):
+            return self._enqueue_keyed(jobs, connection)
+        params = self._new_job_params(jobs)
+        if connection is not None:
+            # Inside the caller's transaction, which commits the jobs with its own writes
+            # (or not); the notification goes out when it commits.
+            with connection.cursor(row_factory=tuple_row) as cur:
+                return [Enqueued(row[0]) for row in cur.execute(_Q["enqueue"], params)]
+        return [Enqueued(row[0]) for row in self._fetch(_Q["enqueue"], params)]
+
+    @staticmethod
+    def _new_job_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
+        params = {name: [getattr(job, name) for job in jobs] for name in _NEW_JOB_COLUMNS}
+        params["delay"] = [_float(job.delay) for job in jobs]
+        return params
+
+    def _enqueue_keyed(self, jobs: Sequence[NewJob], connection: Any) -> list[Enqueued]:
+        """A batch with idempotency keys: one statement per keyed job, one per run of
+        jobs without a key between them, in order (ids follow the caller's order)."""
+        if connection is None:
+            with self._tx() as conn:
+                return self._insert_jobs(conn, jobs)
+        # The caller's transaction; a connection in autocommit gets one of its own (or a
+        # savepoint inside the caller's block), so that the batch stays all or nothing.
+        scope: AbstractContextManager[Any] = (
+            connection.transaction() if connection.autocommit else nullcontext()
+        )
+        with scope, connection.cursor(row_factory=tuple_row) as cur:
+            return self._insert_jobs(cur, jobs)
+
+    def _insert_jobs(self, conn: Conn | psycopg.Cursor[Any], jobs: Sequence[NewJob]
+                     ) -> list[Enqueued]:
+        ids: list[Enqueued] = []
+        start = 0
+        for index, job in enumerate(jobs):
+            if job.idempotency_key is None:
+                continue
+            if start < index:
+                found = conn.execute(_Q["enqueue"], self._new_job_params(jobs[start:index]))
+                ids.extend(Enqueued(row[0]) for row in found.fetchall())
+            ids.append(self._insert_keyed(conn, job))
+            start = index + 1
+        if start < len(jobs):
+            found = conn.execute(_Q["enqueue"], self._new_job_params(jobs[start:]))
+            ids.extend(Enqueued(row[0]) for row in found.fetchall())
+        return ids
+
+    @staticmethod
+    def _insert_keyed(conn: Conn | psycopg.Cursor[Any], job: NewJob) -> Enqueued:
+        """Store *job* unless the job (or receipt) holding its key says otherwise.
+
+        The insert comes first: the unique index makes concurrent enqueues of one key wait
+        for the first and then find it. A finished holder past its retention is freed only
+        if it is still the one decided on, then the insert is tried again.
+        """
+        key = job.idempotency_key
+        assert key is not None
+        params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
+        params.update(delay=_float(job.delay), key=key, payload_hash=job.payload_hash)
+        for _ in range(KEY_ROUNDS):
+            row = conn.execute(_Q["enqueue_keyed"], params).fetchone()
+            if row is not None:
+                return Enqueued(row[0])
+            found = conn.execute(_Q["job_by_key"], {"key": key}).fetchone()
+            if found is not None:
+                holder_id, holder_hash, status, finished_at, finished, now = found
+                holder = rows.key_holder(
+                    key, job.payload_hash, holder_id, holder_hash,
+                    finished if Status(status).is_final else None, now, job.key_retention,
+                )
+                if holder is not None:
+                    return Enqueued(holder, deduplicated=True)
+                freed = conn.execute(
+                    _Q["free_key"], {"key": key, "id": holder_id, "finished_at": finished_at}
+                )
+                if freed.rowcount:
+                    conn.execute(_Q["delete_receipt"], {"key": key})
+                continue
+            found = conn.execute(_Q["receipt_by_key"], {"key": key}).fetchone()
+            if found is not None:
+                holder_id, holder_hash, finished_at, finished, now = found
+                holder = rows.key_holder(
+                    key, job.payload_hash, holder_id, holder_hash, finished, now,
+                    job.key_retention,
+                )
+                if holder is not None:
+                    return Enqueued(holder, deduplicated=True)
+                conn.execute(
+                    _Q["delete_expired_receipt"],
+                    {"key": key, "id": holder_id, "finished_at": finished_at},
+                )
+        raise StoreError(f"idempotency key {key!r} kept changing hands during enqueue")
+
+    # -- the worker's loop -----------------------------------------------------------
+    @_translate_errors
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if limit <= 0:
+            return []
+        held = self._held.setdefault(worker_id, set())
+        found: list[tuple[Any, ...]] = []
+        if self._unsure.get(worker_id, 0.0) > time.monotonic():
+            found = self._fetch(_Q["reclaim"], {
+                "worker": worker_id, "limit": limit, "lease": float(lease),
+                **_columns(("held_ids", "held_attempts"), sorted(held)),
+            })
+        if len(found) < limit:
+            sql, params = self._ready_query("claim", queues, limit - len(found))
+            try:
+                found += self._fetch(sql, {"worker": worker_id, "lease": float(lease), **params})
+            except psycopg.Error:
+                # The claim may have committed with its answer lost on the way: for as long
+                # as those leases last, the next claims hand over what this worker was given.
+                self._unsure[worker_id] = time.monotonic() + lease
+                raise
+        held.update((row[0], row[4]) for row in found)
+        return [ClaimedJob(*row) for row in found]
+
+    @_translate_errors
+    def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
+        kept = self._fetch(
+            _Q["heartbeat"],
+            {"worker": worker.id, "hostname": worker.hostname, "pid": worker.pid,
+             "queues": ",".join(worker.queues) if worker.queues else None,
+             "concurrency": worker.concurrency, "lease": float(lease), "ids": list(job_ids)},
+        )
+        return set(job_ids) - {row[0] for row in kept}
+
+    @_translate_errors
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        if not outcomes:
+            return set()
+        events: list[tuple[Any, ...]] = []
+        for out in outcomes:
+            events.extend(
+                (out.job_id, out.attempt, ev.kind, ev.name, _float(ev.at), _float(ev.duration),
+                 ev.attrs_json())
+                for ev in out.events
+            )
+            events.append(
+                (out.job_id, out.attempt, "lifecycle", out.event_name, None, None,
+                 rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome))
+            )
+        outcome_rows = [
+            (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
+             o.outcome, _float(o.retry_delay), o.status.is_final)
+            for o in outcomes
+        ]
+        steps = [
+            (o.job_id, o.attempt, st.name, st.attempt, st.result, _float(st.at),
+             _float(st.duration))
+            for o in outcomes
+            for st in o.steps
+        ]
+        params = {"worker": worker_id, **_columns(_OUTCOME_COLUMNS, outcome_rows),
+                  **_columns(_EVENT_COLUMNS, events), **_columns(_STEP_COLUMNS, steps)}
+        applied = {row[0] for row in self._fetch(_Q["finish"], params)}
+        self._held.get(worker_id, set()).difference_update((o.job_id, o.attempt) for o in outcomes)
+        return {o.job_id for o in outcomes} - applied
+
+    @_translate_errors
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = {}
+        if not job_ids:
+            return found
+        for job_id, name, result in self._fetch(_Q["completed_steps"], {"ids": list(job_ids)}):
+            found.setdefault(job_id, {})[name] = result
+        return found
+
+    @_translate_errors
+    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
+        records = [
+            (job_id, st.name, st.attempt, st.result, _float(st.at), _float(st.duration))
+            for job_id, job_steps in steps.items()
+            for st in job_steps
+        ]
+        if records:
+            self._fetch(
+                _Q["save_steps"], {"worker": worker_id, **_columns(_SAVE_STEP_COLUMNS, records)}
+            )
+
+    @_translate_errors
+    def begin_effect(
+        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+    ) -> EffectRecord | None:
+        params = {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
+                  "repeat_safe": repeat_safe}
+        with self._conn() as conn:
+            for _ in range(KEY_ROUNDS):
+                # A new key is one statement; a known one is decided on its locked row.
+                if conn.execute(_Q["insert_effect"], params).fetchone() is not None:
+                    return None
+                with conn.transaction():
+                    row = conn.execute(_Q["lock_effect"], {"key": key}).fetchone()
+                    if row is None:
+                        continue
+                    existing = rows.effect_record(row, _to_time)
+                    if existing.status == "done":
+                        return existing
+                    mine = existing.job_id == job_id and existing.attempt == attempt
+                    if existing.status == "started" and not mine and not repeat_safe:
+                        return existing
+                    conn.execute(_Q["restart_effect"], params)
+                    return None
+        raise StoreError(f"effect key {key!r} kept changing hands during begin_effect")
+
+    @_translate_errors
+    def end_effect(
+        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+    ) -> None:
+        self._fetch(
+            _Q["end_effect"],
+            {"key": key, "job_id": job_id, "attempt": attempt, "result": result, "error": error},
+        )
+
+    @_translate_errors
+    def effects(self, job_id: int) -> list[EffectRecord]:
+        return [rows.effect_record(row, _to_time)
+                for row in self._fetch(_Q["job_effects"], {"id": job_id})]
+
+    @_translate_errors
+    def resolve_effect(
+        self, job_id: int, name: str, done: bool, result: str | None
+    ) -> EffectRecord:
+        with self._tx() as conn:
+            record = self._record(conn, _Q["lock_job"], job_id)
+            found = [rows.effect_record(row, _to_time)
+                     for row in conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()]
+            effect = rows.effect_to_resolve(job_id, name, found)
+            status = "done" if done else "failed"
+            row = conn.execute(
+                _Q["resolve_effect"],
+                {"key": effect.key, "status": status, "result": result, "job_id": job_id,
+                 "attempt": record.attempts,
+                 "attrs": rows.transition_attrs(None, effect=name, key=effect.key,
+                                                verdict=status)},
+            ).fetchone()
+        assert row is not None  # the effect was just read: effects are never deleted
+        return rows.effect_record(row, _to_time)
+
+    @_translate_errors
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        if not job_ids:
+            return 0
+        ((released, _),) = self._fetch(_Q["release"], {"worker": worker_id, "ids": list(job_ids)})
+        gone = set(job_ids)
+        self._held[worker_id] = {p for p in self._held.get(worker_id, ()) if p[0] not in gone}
+        return int(released)
+
+    @_translate_errors
+    def reap_expired(self, limit: int = 500) -> int:
+        with self._tx() as conn:
+            expired = conn.execute(_Q["expired_leases"], {"limit": limit}).fetchall()
+            if not expired:
+                return 0
+            reaped = []
+            for job_id, attempts, max_attempts, worker in expired:
+                error = rows.lease_error(worker, attempts, max_attempts)
+                status = Status.DEAD if attempts >= max_attempts else Status.RETRYING
+                attrs = rows.transition_attrs(error, worker=worker, next=status.value)
+                reaped.append((job_id, status.value, error.to_json(), attrs))
+            params = _columns(("id", "status", "error", "attrs"), reaped)
+            (reaped_count, _) = conn.execute(_Q["expire_leases"], params).fetchall()[0]
+        return int(reaped_count)
+
+    @_translate_errors
+    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
+        ((due,),) = self._fetch(*self._ready_query("next_run_at", queues))
+        return _to_time(due)
+
+    def watch(self, on_change: Callable[[], None]) -> _ListenWatch:
+        self._get_pool()  # a forked child forgets its parent's watchers first
+        watch = _ListenWatch(self, on_change)
+        self._watches.append(watch)
+        return watch
+
+    # -- reading -------------------------------------------------------------------
+    @staticmethod
+    def _record(conn: Conn, sql: str, job_id: int) -> JobRecord:
+        row = conn.cursor(row_factory=dict_row).execute(sql, {"id": job_id}).fetchone()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return rows.job_record(row, _to_time)
+
+    @_translate_errors
+    def get(self, job_id: int) -> JobRecord:
+        with self._conn() as conn:
+            return self._record(conn, _Q["get_job"], job_id)
+
+    @_translate_errors
+    def list_jobs(self, where: JobFilter) -> list[JobRecord]:
+        statuses = [s.value for s in where.statuses] if where.statuses else None
+        params = {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
+                  "before_id": where.before_id, "limit": where.limit}
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # Never prepared: planned for the values at hand, the filters left unused fold
+            # away and a status listing can use the partial index that matches it.
+            found = cur.execute(_Q["list_jobs"], params, prepare=False).fetchall()
+        return [rows.job_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def events(self, job_id: int) -> list[Event]:
+        return [rows.event(row, _to_time) for row in self._fetch(_Q["job_events"], {"id": job_id})]
+
+    @_translate_errors
+    def counts(self) -> dict[tuple[str, Status], int]:
+        return {(queue, Status(status)): n for queue, status, n in self._fetch(_Q["counts"])}
+
+    @_translate_errors
+    def workers(self) -> list[WorkerRecord]:
+        return [
+            WorkerRecord(wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+                         started.astimezone(UTC), seen.astimezone(UTC))
+            for wid, host, pid, queues, conc, started, seen in self._fetch(_Q["list_workers"])
+        ]
+
+    # -- operators -------------------------------------------------------------------
+    def _transition(self, job_id: int, verb: str) -> JobRecord:
+        allowed, to_status, event_name, outcome = _TRANSITIONS[verb]
+        with self._tx() as conn:
+            current = self._record(conn, _Q["lock_job"], job_id)
+            if current.status not in allowed:
+                raise InvalidTransition(
+                    f"cannot {verb} job {job_id}: it is {current.status.value}, expected "
+                    f"{' or '.join(s.value for s in allowed)}"
+                )
+            row = conn.cursor(row_factory=dict_row).execute(
+                _Q["set_status"],
+                {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,
+                 "outcome": outcome, "final": to_status.is_final, "reset": verb == "replay",
+                 "attempt": current.attempts, "event": event_name,
+                 "attrs": rows.transition_attrs(None, previous=current.status.value)},
+            ).fetchone()
+            assert row is not None  # the row is locked: its status cannot have moved
+            if to_status.is_waiting:
+                conn.execute(_Q["notify"], {"queue": current.queue})
+            return rows.job_record(row, _to_time)
+
+    @_translate_errors
+    def replay(self, job_id: int) -> JobRecord:
+        return self._transition(job_id, "replay")
+
+    @_translate_errors
+    def discard(self, job_id: int) -> JobRecord:
+        return self._transition(job_id, "discard")
+
+    @_translate_errors
+    def cancel(self, job_id: int) -> JobRecord:
+        return self._transition(job_id, "cancel")
+
+    @_translate_errors
+    def unregister_worker(self, worker_id: str) -> None:
+        self._fetch(_Q["delete_worker"], {"id": worker_id})
+
+    def close(self) -> None:
+        if os.getpid() != self._pid:
+            return
+        for watch in list(self._watches):
+            watch.stop()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout=5.0)

@@ -1,0 +1,142 @@
+"""Turn database rows into jobtrail's values, the same way for every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
+from jobtrail.job import ErrorInfo, Event, JobRecord, Status
+from jobtrail.store.base import EffectRecord
+
+ToTime = Callable[[Any], datetime | None]
+
+
+def decode_json(text: str | None) -> Any:
+    """Decode stored JSON; ``None`` stays ``None``."""
+    return None if text is None else json.loads(text)
+
+
+def job_record(row: Mapping[str, Any], to_time: ToTime) -> JobRecord:
+    """Build a `JobRecord` from a full ``jobtrail_jobs`` row.
+
+    A payload or result that is not valid JSON (a damaged row) does not raise: the
+    arguments read as ``None`` and the raw text stays available.
+    """
+    try:
+        args = json.loads(row["payload"])
+        if not isinstance(args, dict):
+            args = None
+    except (TypeError, ValueError):
+        args = None
+    try:
+        result = decode_json(row["result"])
+    except ValueError:
+        result = row["result"]
+    created = to_time(row["created_at"])
+    run_at = to_time(row["run_at"])
+    assert created is not None and run_at is not None
+    return JobRecord(
+        id=row["id"],
+        job_name=row["job_name"],
+        queue=row["queue"],
+        status=Status(row["status"]),
+        priority=row["priority"],
+        args=args,
+        raw_payload=row["payload"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        created_at=created,
+        run_at=run_at,
+        started_at=to_time(row["started_at"]),
+        finished_at=to_time(row["finished_at"]),
+        worker_id=row["worker_id"],
+        result=result,
+        error=ErrorInfo.from_json(row["error"]),
+        parent_job_id=row["parent_job_id"],
+        trace_id=row["trace_id"],
+        outcome=row["outcome"],
+    )
+
+
+def event(row: tuple[Any, ...], to_time: ToTime) -> Event:
+    """Build an `Event` from (job_id, attempt, kind, name, at, duration, attrs)."""
+    job_id, attempt, kind, name, at, duration, attrs = row
+    when = to_time(at)
+    assert when is not None
+    try:
+        decoded = json.loads(attrs) if attrs else {}
+    except ValueError:
+        decoded = {"unreadable": attrs}
+    return Event(job_id, attempt, kind, name, when, duration, decoded)
+
+
+def transition_attrs(outcome_error: ErrorInfo | None, **extra: Any) -> str | None:
+    """The attributes stored on a lifecycle event: the error class and anything extra."""
+    attrs = {key: value for key, value in extra.items() if value is not None}
+    if outcome_error is not None:
+        attrs["error"] = outcome_error.type
+        attrs["message"] = outcome_error.message[:500]
+    return json.dumps(attrs) if attrs else None
+
+
+def lease_error(worker: str | None, attempts: int, max_attempts: int) -> ErrorInfo:
+    """Why a job left its worker: the lease ran out (maybe on the last attempt)."""
+    spent = " and no attempts remain" if attempts >= max_attempts else ""
+    return ErrorInfo(
+        "LeaseExpired",
+        f"worker {worker} stopped renewing its lease during attempt {attempts}{spent}",
+    )
+
+
+def key_holder(
+    key: str,
+    new_hash: str | None,
+    holder_id: int,
+    holder_hash: str | None,
+    finished_at: float | None,
+    now: float,
+    retention: float | None,
+) -> int | None:
+    """Decide what an enqueue with idempotency *key* gets, given the job holding the key.
+
+    Returns the holder's id (deduplicate), or ``None`` when the holder finished more than
+    *retention* seconds ago and the key is free again. Raises `IdempotencyConflict` when
+    the payloads differ: the caller reused a key for different work, which is a bug.
+    """
+    if finished_at is not None and retention is not None and finished_at + retention < now:
+        return None
+    if holder_hash != new_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} belongs to job {holder_id} with payload hash "
+            f"{(holder_hash or '')[:16]}, not {(new_hash or '')[:16]}: one key must always "
+            "carry the same arguments"
+        )
+    return holder_id
+
+
+def effect_record(row: tuple[Any, ...], to_time: ToTime) -> EffectRecord:
+    """Build an `EffectRecord` from a ``jobtrail_effects`` row in column order."""
+    key, job_id, name, attempt, status, repeat_safe, result, error, started, finished = row
+    started_at = to_time(started)
+    assert started_at is not None
+    return EffectRecord(
+        key, job_id, name, attempt, status, bool(repeat_safe), result, error, started_at,
+        to_time(finished),
+    )
+
+
+def effect_to_resolve(job_id: int, name: str, found: list[EffectRecord]) -> EffectRecord:
+    """The effect named *name* of a job that an operator may resolve, or a clear error."""
+    named = [effect for effect in found if effect.name == name]
+    if not named:
+        known = ", ".join(sorted({effect.name for effect in found})) or "none"
+        raise JobNotFound(f"job {job_id} has no effect named {name!r} (its effects: {known})")
+    effect = named[-1]
+    if effect.status == "done":
+        raise InvalidTransition(
+            f"effect {name!r} of job {job_id} (key {effect.key!r}) is already done"
+        )
+    return effect

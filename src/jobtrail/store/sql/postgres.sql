@@ -1,0 +1,395 @@
+-- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
+-- {queue_filter} is filled in by the backend for the queues a worker serves: nothing,
+-- "AND queue = %(queue)s" or "AND queue = ANY(%(queues)b)", so each form can use the
+-- matching partial index. The claim's {limit} is a literal: with a parameter there, the
+-- generic plan of the prepared statement looks dearer than a custom one, and the server
+-- would plan the claim again on every call.
+-- Batches travel as arrays and are expanded with unnest; lifecycle events are written by
+-- data-modifying CTEs of the same statement, so every batch costs one round-trip. Arrays
+-- are sent in binary (%(name)b): no quoting and escaping of every element on either side.
+-- A CTE that is only SELECTed runs only when the final query reads it: the "woken" CTEs
+-- are joined in for their pg_notify side effect. PostgreSQL folds identical notifications
+-- of one transaction into one.
+
+-- name: enqueue
+WITH input AS (
+    SELECT * FROM unnest(
+        %(job_name)b::text[], %(queue)b::text[], %(priority)b::integer[], %(payload)b::text[],
+        %(max_attempts)b::integer[], %(run_at)b::timestamptz[], %(delay)b::float8[],
+        %(parent_job_id)b::bigint[], %(trace_id)b::text[], %(trace_context)b::text[]
+    ) WITH ORDINALITY AS t(job_name, queue, priority, payload, max_attempts, run_at, delay,
+                          parent_job_id, trace_id, trace_context, ord)
+), inserted AS (
+    -- Ids are drawn in the order rows reach the insert, so ordering the result by id
+    -- gives the caller's order back.
+    INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                               created_at, parent_job_id, trace_id, trace_context)
+    SELECT job_name, queue, 'queued', priority, payload, max_attempts,
+           coalesce(run_at, now() + make_interval(secs => coalesce(delay, 0))), now(),
+           parent_job_id, trace_id, trace_context
+    FROM input ORDER BY ord
+    RETURNING id
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+    SELECT id, 0, 'lifecycle', 'enqueued', now() FROM inserted ORDER BY id
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM input) AS q
+)
+SELECT id FROM inserted, woken ORDER BY id
+
+-- name: enqueue_keyed
+-- One job with an idempotency key. Stores nothing (no row comes back) when a job holds
+-- the key (waiting for the transaction inserting it, if it has not committed yet) or a
+-- receipt does: the backend then decides from the holder.
+WITH inserted AS (
+    INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                               created_at, parent_job_id, trace_id, trace_context,
+                               idempotency_key, payload_hash)
+    SELECT %(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
+           %(payload)s::text, %(max_attempts)s::integer,
+           coalesce(%(run_at)s::timestamptz,
+                    now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
+           now(), %(parent_job_id)s::bigint, %(trace_id)s::text, %(trace_context)s::text,
+           %(key)s::text, %(payload_hash)s::text
+    WHERE NOT EXISTS (SELECT 1 FROM jobtrail_receipts WHERE idempotency_key = %(key)s::text)
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, queue
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+    SELECT id, 0, 'lifecycle', 'enqueued', now() FROM inserted
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues FROM inserted
+)
+SELECT id FROM inserted, woken
+
+-- name: job_by_key
+SELECT id, payload_hash, status, finished_at, extract(epoch FROM finished_at)::float8,
+       extract(epoch FROM now())::float8
+FROM jobtrail_jobs WHERE idempotency_key = %(key)s
+
+-- name: receipt_by_key
+SELECT job_id, payload_hash, finished_at, extract(epoch FROM finished_at)::float8,
+       extract(epoch FROM now())::float8
+FROM jobtrail_receipts WHERE idempotency_key = %(key)s
+
+-- name: free_key
+-- Only from the finished job the decision was made on: a concurrent enqueue may have
+-- freed it already and stored a new holder, whose key must stay.
+UPDATE jobtrail_jobs SET idempotency_key = NULL
+WHERE idempotency_key = %(key)s AND id = %(id)s AND finished_at = %(finished_at)s
+
+-- name: delete_receipt
+DELETE FROM jobtrail_receipts WHERE idempotency_key = %(key)s
+
+-- name: delete_expired_receipt
+DELETE FROM jobtrail_receipts
+WHERE idempotency_key = %(key)s AND job_id = %(id)s AND finished_at = %(finished_at)s
+
+-- name: claim
+WITH picked AS (
+    SELECT id FROM jobtrail_jobs
+    WHERE status IN ('queued', 'retrying') AND run_at <= now() {queue_filter}
+    ORDER BY priority DESC, run_at, id
+    LIMIT {limit}
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = 'running', attempts = j.attempts + 1, worker_id = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease)s), started_at = now()
+    WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
+              j.trace_id, j.backoff, j.priority, j.run_at
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+    SELECT id, attempts, 'lifecycle', 'claimed', now() FROM claimed
+    ORDER BY priority DESC, run_at, id
+), relaxed AS (
+    -- This commit need not wait for the WAL flush: a claim lost in a server crash only
+    -- puts the jobs back in the queue (they run again, as after any lost lease), and the
+    -- wait would sit between enqueue and pick-up. Outcomes and enqueues stay durable.
+    SELECT set_config('synchronous_commit', 'off', true)
+)
+SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+FROM claimed, relaxed ORDER BY priority DESC, run_at, id
+
+-- name: reclaim
+-- Jobs leased to this worker that it does not know it holds: a claim committed, its answer
+-- lost with the connection. Handed over again (same attempt) with a fresh lease.
+WITH orphaned AS (
+    SELECT id FROM jobtrail_jobs
+    WHERE status = 'running' AND worker_id = %(worker)s
+      AND (id, attempts) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
+                                                      %(held_attempts)b::integer[]))
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+WHERE id IN (SELECT id FROM orphaned)
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobtrail_jobs
+WHERE status IN ('queued', 'retrying') {queue_filter}
+
+-- name: heartbeat
+WITH seen AS (
+    INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
+    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, now(), now())
+    ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+), extended AS (
+    UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+    WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
+    RETURNING id
+)
+SELECT id FROM extended
+
+-- name: finish
+WITH outcome AS (
+    SELECT * FROM unnest(
+        %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
+        %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[]
+    ) AS o(id, attempt, status, result, error, outcome, delay, final)
+), finished AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
+        run_at = CASE WHEN o.delay IS NULL THEN j.run_at
+                      ELSE now() + make_interval(secs => o.delay) END,
+        backoff = coalesce(o.delay, j.backoff),
+        finished_at = CASE WHEN o.final THEN now() END,
+        lease_expires_at = NULL
+    FROM outcome AS o
+    -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
+    WHERE j.id = ANY(%(id)b::bigint[]) AND j.id = o.id AND j.status = 'running'
+      AND j.worker_id = %(worker)s AND j.attempts = o.attempt
+    RETURNING j.id, j.attempts, o.final, j.idempotency_key, j.job_name, j.payload_hash,
+              j.status, j.result, j.error, j.finished_at
+), events AS (
+    -- The attempt's own events first, then the transition, as the lists are ordered.
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
+    SELECT e.job_id, e.attempt, e.kind, e.name, coalesce(to_timestamp(e.at), now()),
+           e.duration, e.attrs
+    FROM unnest(
+        %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
+        %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[],
+        %(ev_attrs)b::text[]
+    ) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, ord)
+    JOIN finished AS f ON f.id = e.job_id AND f.attempts = e.attempt
+    ORDER BY e.ord
+), steps AS (
+    -- Completed steps of applied outcomes; of one step named twice, the later wins.
+    INSERT INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
+    SELECT DISTINCT ON (s.job_id, s.name)
+           s.job_id, s.name, s.attempt, s.result, to_timestamp(s.at), s.duration
+    FROM unnest(
+        %(st_job)b::bigint[], %(st_outcome)b::integer[], %(st_name)b::text[],
+        %(st_attempt)b::integer[], %(st_result)b::text[], %(st_at)b::float8[],
+        %(st_duration)b::float8[]
+    ) WITH ORDINALITY AS s(job_id, outcome, name, attempt, result, at, duration, ord)
+    JOIN finished AS f ON f.id = s.job_id AND f.attempts = s.outcome
+    ORDER BY s.job_id, s.name, s.ord DESC
+    ON CONFLICT (job_id, name) DO UPDATE SET
+        attempt = excluded.attempt, result = excluded.result, at = excluded.at,
+        duration = excluded.duration
+), receipts AS (
+    -- A keyed job that reached a final status leaves a receipt of its outcome.
+    INSERT INTO jobtrail_receipts
+        (idempotency_key, job_id, job_name, payload_hash, status, result, error, finished_at)
+    SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
+    FROM finished WHERE final AND idempotency_key IS NOT NULL
+    ON CONFLICT (idempotency_key) DO UPDATE SET
+        job_id = excluded.job_id, job_name = excluded.job_name,
+        payload_hash = excluded.payload_hash, status = excluded.status,
+        result = excluded.result, error = excluded.error, finished_at = excluded.finished_at,
+        expires_at = NULL
+)
+SELECT id FROM finished
+
+-- name: release
+WITH released AS (
+    UPDATE jobtrail_jobs
+    SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
+        attempts = attempts - 1, lease_expires_at = NULL, run_at = now()
+    WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
+    RETURNING id, queue, attempts + 1 AS attempt
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+    SELECT id, attempt, 'lifecycle', 'released', now() FROM released ORDER BY id
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM released) AS q
+)
+SELECT (SELECT count(*) FROM released), (SELECT queues FROM woken)
+
+-- name: expired_leases
+-- SKIP LOCKED: a lease its worker is finishing right now is not expired any more, and
+-- concurrent reapers split the work instead of queueing behind each other.
+SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs
+WHERE status = 'running' AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+
+-- name: expire_leases
+WITH expired AS (
+    SELECT * FROM unnest(%(id)b::bigint[], %(status)b::text[], %(error)b::text[],
+                         %(attrs)b::text[]) AS x(id, status, error, attrs)
+), reaped AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = now(),
+        finished_at = CASE WHEN x.status = 'dead' THEN now() END
+    FROM expired AS x
+    WHERE j.id = x.id AND j.status = 'running' AND j.lease_expires_at < now()
+    RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, attempts, 'lifecycle', 'lease_expired', now(), attrs FROM reaped ORDER BY id
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
+)
+SELECT (SELECT count(*) FROM reaped), (SELECT queues FROM woken)
+
+-- name: delete_worker
+DELETE FROM jobtrail_workers WHERE id = %(id)s
+
+-- name: list_workers
+SELECT id, hostname, pid, queues, concurrency, started_at, last_seen
+FROM jobtrail_workers ORDER BY started_at
+
+-- Job records name their columns: a prepared "SELECT *" fails once a migration adds one.
+
+-- name: get_job
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+FROM jobtrail_jobs WHERE id = %(id)s
+
+-- name: lock_job
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+FROM jobtrail_jobs WHERE id = %(id)s FOR UPDATE
+
+-- name: list_jobs
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+FROM jobtrail_jobs
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: job_events
+SELECT job_id, attempt, kind, name, at, duration, attrs FROM jobtrail_events
+WHERE job_id = %(id)s ORDER BY id
+
+-- name: counts
+SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
+
+-- name: set_status
+WITH changed AS (
+    UPDATE jobtrail_jobs
+    SET status = %(to_status)s, outcome = %(outcome)s, run_at = now(),
+        finished_at = CASE WHEN %(final)s THEN now() END,
+        attempts = CASE WHEN %(reset)s THEN 0 ELSE attempts END,
+        error = CASE WHEN %(reset)s THEN NULL ELSE error END,
+        result = CASE WHEN %(reset)s THEN NULL ELSE result END,
+        backoff = CASE WHEN %(reset)s THEN NULL ELSE backoff END
+    WHERE id = %(id)s AND status = %(from_status)s
+    RETURNING id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at,
+              created_at, started_at, finished_at, worker_id, result, error, outcome,
+              parent_job_id, trace_id
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, %(attempt)s, 'lifecycle', %(event)s, now(), %(attrs)s FROM changed
+)
+SELECT * FROM changed
+
+-- name: notify
+SELECT pg_notify('jobtrail', %(queue)s)
+
+-- name: migration_lock
+SELECT pg_advisory_xact_lock(%(key)s)
+
+-- name: create_schema_table
+CREATE TABLE IF NOT EXISTS jobtrail_schema (
+    version     integer     PRIMARY KEY,
+    description text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: schema_table_exists
+SELECT to_regclass('jobtrail_schema') IS NOT NULL
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM jobtrail_schema
+
+-- name: record_migration
+INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
+
+-- name: completed_steps
+SELECT job_id, name, result FROM jobtrail_steps WHERE job_id = ANY(%(ids)b::bigint[])
+
+-- name: save_steps
+-- Only for jobs still running, leased to this worker, in the attempt that ran the step:
+-- the rows are locked so that the lease cannot move on while the steps are written.
+WITH held AS (
+    SELECT id, attempts FROM jobtrail_jobs
+    WHERE id = ANY(%(job_id)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
+    FOR SHARE
+)
+INSERT INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
+SELECT DISTINCT ON (s.job_id, s.name)
+       s.job_id, s.name, s.attempt, s.result, to_timestamp(s.at), s.duration
+FROM unnest(
+    %(job_id)b::bigint[], %(name)b::text[], %(attempt)b::integer[], %(result)b::text[],
+    %(at)b::float8[], %(duration)b::float8[]
+) WITH ORDINALITY AS s(job_id, name, attempt, result, at, duration, ord)
+JOIN held AS h ON h.id = s.job_id AND h.attempts = s.attempt
+ORDER BY s.job_id, s.name, s.ord DESC
+ON CONFLICT (job_id, name) DO UPDATE SET
+    attempt = excluded.attempt, result = excluded.result, at = excluded.at,
+    duration = excluded.duration
+
+-- name: insert_effect
+-- A new key: the caller may perform the effect. An existing key (or one another
+-- transaction is inserting: this waits for it) inserts nothing, and the backend decides.
+INSERT INTO jobtrail_effects (key, job_id, name, attempt, status, repeat_safe, started_at)
+VALUES (%(key)s, %(job_id)s, %(name)s, %(attempt)s, 'started', %(repeat_safe)s, now())
+ON CONFLICT (key) DO NOTHING
+RETURNING key
+
+-- name: lock_effect
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+FROM jobtrail_effects WHERE key = %(key)s FOR UPDATE
+
+-- name: restart_effect
+UPDATE jobtrail_effects
+SET job_id = %(job_id)s, name = %(name)s, attempt = %(attempt)s, status = 'started',
+    repeat_safe = %(repeat_safe)s, result = NULL, error = NULL, started_at = now(),
+    finished_at = NULL
+WHERE key = %(key)s
+
+-- name: end_effect
+UPDATE jobtrail_effects
+SET status = CASE WHEN %(error)s::text IS NULL THEN 'done' ELSE 'failed' END,
+    result = %(result)s::text, error = %(error)s::text, finished_at = now()
+WHERE key = %(key)s AND job_id = %(job_id)s AND attempt = %(attempt)s
+
+-- name: job_effects
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+FROM jobtrail_effects WHERE job_id = %(id)s ORDER BY started_at, key
+
+-- name: resolve_effect
+WITH resolved AS (
+    UPDATE jobtrail_effects SET status = %(status)s, result = %(result)s, finished_at = now()
+    WHERE key = %(key)s
+    RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
+              finished_at
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT %(job_id)s, %(attempt)s, 'lifecycle', 'effect_resolved', now(), %(attrs)s
+    FROM resolved
+)
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+FROM resolved

@@ -1,0 +1,159 @@
+-- Named queries of the SQLite backend. Each starts with "-- name: NAME".
+-- {ready_index} and {queue_filter} are filled in by the backend for the queues a worker serves.
+
+-- name: enqueue
+INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                           created_at, parent_job_id, trace_id, trace_context)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: insert_event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+
+-- name: claim
+UPDATE jobtrail_jobs
+SET status = 'running', attempts = attempts + 1, worker_id = :worker,
+    lease_expires_at = :lease_until, started_at = :now
+WHERE id IN (
+    SELECT id FROM jobtrail_jobs INDEXED BY {ready_index}
+    WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit)
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+
+-- name: any_runnable
+SELECT 1 FROM jobtrail_jobs INDEXED BY {ready_index}
+WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
+LIMIT 1
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobtrail_jobs INDEXED BY {ready_index}
+WHERE status IN ('queued', 'retrying') {queue_filter}
+
+-- name: finish
+UPDATE jobtrail_jobs
+SET status = :status, result = :result, error = :error, outcome = :outcome,
+    run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
+    backoff = coalesce(:delay, backoff),
+    finished_at = CASE WHEN :final THEN :now END,
+    lease_expires_at = NULL
+WHERE id = :id AND status = 'running' AND worker_id = :worker AND attempts = :attempt
+
+-- name: extend_lease
+UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
+WHERE id = :id AND status = 'running' AND worker_id = :worker
+
+-- name: release
+UPDATE jobtrail_jobs
+SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
+    attempts = attempts - 1, lease_expires_at = NULL, run_at = :now
+WHERE id = :id AND status = 'running' AND worker_id = :worker
+RETURNING attempts + 1
+
+-- name: expired_leases
+SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
+WHERE status = 'running' AND lease_expires_at < :now
+LIMIT :limit
+
+-- name: expire_lease
+UPDATE jobtrail_jobs
+SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
+    finished_at = CASE WHEN :status = 'dead' THEN :now END
+WHERE id = :id AND status = 'running' AND lease_expires_at < :now
+
+-- name: upsert_worker
+INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
+VALUES (:id, :hostname, :pid, :queues, :concurrency, :now, :now)
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+
+-- name: delete_worker
+DELETE FROM jobtrail_workers WHERE id = ?
+
+-- name: list_workers
+SELECT id, hostname, pid, queues, concurrency, started_at, last_seen
+FROM jobtrail_workers ORDER BY started_at
+
+-- name: get_job
+SELECT * FROM jobtrail_jobs WHERE id = ?
+
+-- name: job_events
+SELECT job_id, attempt, kind, name, at, duration, attrs FROM jobtrail_events
+WHERE job_id = ? ORDER BY id
+
+-- name: counts
+SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
+
+-- name: set_status
+UPDATE jobtrail_jobs
+SET status = :to_status, outcome = :outcome, finished_at = :finished_at, run_at = :now,
+    attempts = CASE WHEN :reset THEN 0 ELSE attempts END,
+    error = CASE WHEN :reset THEN NULL ELSE error END,
+    result = CASE WHEN :reset THEN NULL ELSE result END,
+    backoff = CASE WHEN :reset THEN NULL ELSE backoff END
+WHERE id = :id AND status = :from_status
+
+-- name: job_by_key
+SELECT id, payload_hash, status, finished_at FROM jobtrail_jobs WHERE idempotency_key = ?
+
+-- name: receipt_by_key
+SELECT job_id, payload_hash, finished_at FROM jobtrail_receipts WHERE idempotency_key = ?
+
+-- name: free_key
+UPDATE jobtrail_jobs SET idempotency_key = NULL WHERE idempotency_key = ?
+
+-- name: delete_receipt
+DELETE FROM jobtrail_receipts WHERE idempotency_key = ?
+
+-- name: enqueue_keyed
+INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                           created_at, parent_job_id, trace_id, trace_context,
+                           idempotency_key, payload_hash)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: write_receipt
+INSERT OR REPLACE INTO jobtrail_receipts
+    (idempotency_key, job_id, job_name, payload_hash, status, result, error, finished_at)
+SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
+FROM jobtrail_jobs WHERE id = ? AND idempotency_key IS NOT NULL
+
+-- name: save_step
+INSERT OR REPLACE INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
+VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: save_step_if_held
+INSERT OR REPLACE INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
+SELECT :job_id, :name, :attempt, :result, :at, :duration
+WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
+              AND worker_id = :worker AND attempts = :attempt)
+
+-- name: completed_steps
+SELECT job_id, name, result FROM jobtrail_steps WHERE job_id IN ({ids})
+
+-- name: effect_by_key
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+FROM jobtrail_effects WHERE key = ?
+
+-- name: begin_effect
+INSERT INTO jobtrail_effects (key, job_id, name, attempt, status, repeat_safe, started_at)
+VALUES (:key, :job_id, :name, :attempt, 'started', :repeat_safe, :now)
+ON CONFLICT (key) DO UPDATE SET
+    job_id = excluded.job_id, name = excluded.name, attempt = excluded.attempt,
+    status = 'started', repeat_safe = excluded.repeat_safe, result = NULL, error = NULL,
+    started_at = excluded.started_at, finished_at = NULL
+
+-- name: end_effect
+UPDATE jobtrail_effects
+SET status = CASE WHEN :error IS NULL THEN 'done' ELSE 'failed' END,
+    result = :result, error = :error, finished_at = :now
+WHERE key = :key AND job_id = :job_id AND attempt = :attempt
+
+-- name: job_effects
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+FROM jobtrail_effects WHERE job_id = ? ORDER BY started_at, key
+
+-- name: resolve_effect
+UPDATE jobtrail_effects
+SET status = :status, result = :result, finished_at = :now
+WHERE key = :key

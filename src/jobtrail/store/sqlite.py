@@ -1,0 +1,720 @@
+"""The embedded SQLite backend: one database file, WAL mode, any number of processes.
+
+Writes take the database's single write lock with ``BEGIN IMMEDIATE`` and hold it for
+one short batched transaction. Idle workers notice new work by polling
+``PRAGMA data_version`` (a read of shared memory, no disk I/O) every few milliseconds,
+and at once when the job was enqueued in their own process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from jobtrail.errors import (
+    InvalidTransition,
+    JobNotFound,
+    SchemaOutdated,
+    StoreError,
+)
+from jobtrail.job import Event, JobRecord, Status, utc_from_epoch
+from jobtrail.store import rows
+from jobtrail.store.base import (
+    ClaimedJob,
+    EffectRecord,
+    Enqueued,
+    JobFilter,
+    NewJob,
+    Outcome,
+    StepRecord,
+    WorkerInfo,
+    WorkerRecord,
+)
+from jobtrail.store.sqlfiles import latest_version, migrations, queries
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_Q = queries("sqlite")
+BACKEND = "sqlite"
+
+
+def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
+    """Re-raise driver errors as `StoreError` (chained), naming the operation."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise SchemaOutdated() from exc
+            raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
+
+    return wrapper
+
+
+def _to_time(value: Any) -> datetime | None:
+    return utc_from_epoch(value)
+
+
+class _DataVersionWatch:
+    """Polls ``PRAGMA data_version`` on a private connection and reports changes."""
+
+    def __init__(self, store: SQLiteStore, on_change: Callable[[], None], interval: float):
+        self._store = store
+        self._on_change = on_change
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jobtrail-sqlite-watch", daemon=True)
+        store._local_watchers.append(on_change)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = self._store._connect()
+        try:
+            last = conn.execute("PRAGMA data_version").fetchone()[0]
+            while not self._stopped.wait(self._interval):
+                try:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:
+                    continue
+                if version != last:
+                    last = version
+                    self._on_change()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._on_change in self._store._local_watchers:
+            self._store._local_watchers.remove(self._on_change)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class SQLiteStore:
+    """The `Store` contract on a SQLite file (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 30.0,
+        poll_interval: float = 0.005,
+        auto_migrate: bool = True,
+    ) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self.busy_timeout = busy_timeout
+        self.poll_interval = poll_interval
+        self.auto_migrate = auto_migrate
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._local_watchers: list[Callable[[], None]] = []
+        self._ready_sql: dict[tuple[str, tuple[str, ...] | None], tuple[str, dict[str, str]]] = {}
+        self._checked = False
+
+    # -- connections -------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreError(
+                f"cannot open SQLite database {self.path!r}: {directory} does not exist"
+            )
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # A forked child must not touch its parent's connections.
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._connections = []
+            self._local_watchers = []
+            self._lock = threading.Lock()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+            if not self._checked:
+                self._check_schema(conn)
+        return conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        version = self._version(conn)
+        latest = latest_version(BACKEND)
+        if version > latest:
+            raise SchemaOutdated(
+                f"database {self.path!r} has schema version {version}, newer than this "
+                f"jobtrail knows ({latest}): upgrade jobtrail"
+            )
+        if version < latest:
+            if not self.auto_migrate:
+                raise SchemaOutdated(
+                    f"database {self.path!r} has schema version {version}, expected {latest}: "
+                    "run `jobtrail db upgrade`"
+                )
+            self._migrate(conn)
+        self._checked = True
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- schema ------------------------------------------------------------------
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobtrail_schema'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = conn.execute("SELECT max(version) FROM jobtrail_schema").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate(self, conn: sqlite3.Connection) -> list[int]:
+        applied: list[int] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS jobtrail_schema "
+                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            current = self._version(conn)
+            for migration in migrations(BACKEND):
+                if migration.version <= current:
+                    continue
+                for statement in _statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO jobtrail_schema VALUES (?, ?, ?)",
+                    (migration.version, migration.description, time.time()),
+                )
+                applied.append(migration.version)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return applied
+
+    @_translate_errors
+    def migrate(self) -> list[int]:
+        """Apply pending migrations (each in the same write transaction)."""
+        conn = getattr(self._local, "conn", None) if os.getpid() == self._pid else None
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        applied = self._migrate(conn)
+        self._checked = True
+        return applied
+
+    @_translate_errors
+    def schema_version(self) -> int:
+        conn = self._connect()
+        try:
+            return self._version(conn)
+        finally:
+            conn.close()
+
+    # -- producing ---------------------------------------------------------------
+    @_translate_errors
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+        now = time.time()
+        if connection is not None:
+            if not isinstance(connection, sqlite3.Connection):
+                raise StoreError(
+                    f"enqueue(connection=...) on SQLite needs a sqlite3.Connection, "
+                    f"got {type(connection).__name__}"
+                )
+            ids = self._insert_jobs(connection, jobs, now)
+        else:
+            with self._write() as conn:
+                ids = self._insert_jobs(conn, jobs, now)
+        for notify in list(self._local_watchers):
+            notify()
+        return ids
+
+    def _insert_jobs(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+    ) -> list[Enqueued]:
+        ids: list[Enqueued] = []
+        new_ids: list[int] = []
+        sql = _Q["enqueue"]
+        for job in jobs:
+            run_at = job.run_at.timestamp() if job.run_at else now + (job.delay or 0.0)
+            values = (
+                job.job_name, job.queue, job.priority, job.payload, job.max_attempts,
+                run_at, now, job.parent_job_id, job.trace_id, job.trace_context,
+            )
+            if job.idempotency_key is None:
+                job_id = conn.execute(sql, values).fetchone()[0]
+            else:
+                holder = self._key_holder(conn, job, now)
+                if holder is not None:
+                    ids.append(Enqueued(holder, deduplicated=True))
+                    continue
+                job_id = conn.execute(
+                    _Q["enqueue_keyed"], (*values, job.idempotency_key, job.payload_hash)
+                ).fetchone()[0]
+            ids.append(Enqueued(job_id))
+            new_ids.append(job_id)
+        conn.executemany(
+            _Q["insert_event"],
+            [(job_id, 0, "lifecycle", "enqueued", now, None, None) for job_id in new_ids],
+        )
+        return ids
+
+    @staticmethod
+    def _key_holder(conn: sqlite3.Connection, job: NewJob, now: float) -> int | None:
+        """The job already holding *job*'s key, or None (freeing an expired key)."""
+        key = job.idempotency_key
+        assert key is not None
+        found = conn.execute(_Q["job_by_key"], (key,)).fetchone()
+        if found is not None:
+            holder_id, holder_hash, status, finished_at = found
+            if not Status(status).is_final:
+                finished_at = None
+        else:
+            found = conn.execute(_Q["receipt_by_key"], (key,)).fetchone()
+            if found is None:
+                return None
+            holder_id, holder_hash, finished_at = found
+        holder = rows.key_holder(
+            key, job.payload_hash, holder_id, holder_hash, finished_at, now, job.key_retention
+        )
+        if holder is None:
+            conn.execute(_Q["free_key"], (key,))
+            conn.execute(_Q["delete_receipt"], (key,))
+        return holder
+
+    # -- the worker's loop -----------------------------------------------------------
+    def _ready_query(self, name: str, queues: Sequence[str] | None) -> tuple[str, dict[str, str]]:
+        key = (name, tuple(queues) if queues else None)
+        cached = self._ready_sql.get(key)
+        if cached is None:
+            params: dict[str, str] = {}
+            if not queues:
+                index, where = "jobtrail_jobs_ready", ""
+            elif len(queues) == 1:
+                index, where = "jobtrail_jobs_ready_by_queue", "AND queue = :q0"
+                params = {"q0": queues[0]}
+            else:
+                index = "jobtrail_jobs_ready"
+                params = {f"q{i}": queue for i, queue in enumerate(queues)}
+                where = f"AND queue IN ({', '.join(':' + p for p in params)})"
+            cached = (_Q[name].format(ready_index=index, queue_filter=where), params)
+            self._ready_sql[key] = cached
+        return cached
+
+    @_translate_errors
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if limit <= 0:
+            return []
+        conn = self._conn()
+        now = time.time()
+        probe, params = self._ready_query("any_runnable", queues)
+        if conn.execute(probe, {"now": now, **params}).fetchone() is None:
+            return []
+        sql, params = self._ready_query("claim", queues)
+        with self._write() as conn:
+            now = time.time()
+            found = conn.execute(
+                sql,
+                {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
+                 **params},
+            ).fetchall()
+            conn.executemany(
+                _Q["insert_event"],
+                [(row[0], row[4], "lifecycle", "claimed", now, None, None) for row in found],
+            )
+        return [ClaimedJob(*row) for row in found]
+
+    @_translate_errors
+    def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
+        lost: set[int] = set()
+        with self._write() as conn:
+            now = time.time()
+            conn.execute(
+                _Q["upsert_worker"],
+                {"id": worker.id, "hostname": worker.hostname, "pid": worker.pid,
+                 "queues": ",".join(worker.queues) if worker.queues else None,
+                 "concurrency": worker.concurrency, "now": now},
+            )
+            for job_id in job_ids:
+                cur = conn.execute(
+                    _Q["extend_lease"],
+                    {"id": job_id, "worker": worker.id, "lease_until": now + lease},
+                )
+                if cur.rowcount == 0:
+                    lost.add(job_id)
+        return lost
+
+    @_translate_errors
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        if not outcomes:
+            return set()
+        lost: set[int] = set()
+        events: list[tuple[Any, ...]] = []
+        steps: list[tuple[Any, ...]] = []
+        sql = _Q["finish"]
+        with self._write() as conn:
+            now = time.time()
+            for out in outcomes:
+                cur = conn.execute(
+                    sql,
+                    {
+                        "id": out.job_id, "worker": worker_id, "attempt": out.attempt,
+                        "status": out.status.value, "result": out.result,
+                        "error": out.error.to_json() if out.error else None,
+                        "outcome": out.outcome, "delay": out.retry_delay,
+                        "final": out.status.is_final, "now": now,
+                    },
+                )
+                if cur.rowcount == 0:
+                    lost.add(out.job_id)
+                    continue
+                for ev in out.events:
+                    events.append(
+                        (out.job_id, out.attempt, ev.kind, ev.name, ev.at, ev.duration,
+                         ev.attrs_json())
+                    )
+                steps.extend(
+                    (out.job_id, s.name, s.attempt, s.result, s.at, s.duration)
+                    for s in out.steps
+                )
+                if out.status.is_final:
+                    conn.execute(_Q["write_receipt"], (out.job_id,))
+                events.append(
+                    (out.job_id, out.attempt, "lifecycle", out.event_name, now, None,
+                     rows.transition_attrs(out.error, delay=out.retry_delay,
+                                           outcome=out.outcome))
+                )
+            conn.executemany(_Q["insert_event"], events)
+            if steps:
+                conn.executemany(_Q["save_step"], steps)
+        return lost
+
+    @_translate_errors
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = {}
+        if not job_ids:
+            return found
+        sql = _Q["completed_steps"].format(ids=", ".join("?" * len(job_ids)))
+        for job_id, name, result in self._conn().execute(sql, list(job_ids)):
+            found.setdefault(job_id, {})[name] = result
+        return found
+
+    @_translate_errors
+    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
+        if not any(steps.values()):
+            return
+        with self._write() as conn:
+            conn.executemany(
+                _Q["save_step_if_held"],
+                [
+                    {"job_id": job_id, "name": s.name, "attempt": s.attempt,
+                     "result": s.result, "at": s.at, "duration": s.duration,
+                     "worker": worker_id}
+                    for job_id, records in steps.items()
+                    for s in records
+                ],
+            )
+
+    @_translate_errors
+    def begin_effect(
+        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+    ) -> EffectRecord | None:
+        with self._write() as conn:
+            row = conn.execute(_Q["effect_by_key"], (key,)).fetchone()
+            if row is not None:
+                existing = rows.effect_record(row, _to_time)
+                if existing.status == "done":
+                    return existing
+                mine = existing.job_id == job_id and existing.attempt == attempt
+                if existing.status == "started" and not mine and not repeat_safe:
+                    return existing
+            conn.execute(
+                _Q["begin_effect"],
+                {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
+                 "repeat_safe": repeat_safe, "now": time.time()},
+            )
+        return None
+
+    @_translate_errors
+    def end_effect(
+        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                _Q["end_effect"],
+                {"key": key, "job_id": job_id, "attempt": attempt, "result": result,
+                 "error": error, "now": time.time()},
+            )
+
+    @_translate_errors
+    def effects(self, job_id: int) -> list[EffectRecord]:
+        found = self._conn().execute(_Q["job_effects"], (job_id,)).fetchall()
+        return [rows.effect_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def resolve_effect(
+        self, job_id: int, name: str, done: bool, result: str | None
+    ) -> EffectRecord:
+        with self._write() as conn:
+            record = self._record(conn, job_id)
+            found = [
+                rows.effect_record(row, _to_time)
+                for row in conn.execute(_Q["job_effects"], (job_id,)).fetchall()
+            ]
+            effect = rows.effect_to_resolve(job_id, name, found)
+            now = time.time()
+            status = "done" if done else "failed"
+            conn.execute(
+                _Q["resolve_effect"],
+                {"key": effect.key, "status": status, "result": result, "now": now},
+            )
+            conn.execute(
+                _Q["insert_event"],
+                (job_id, record.attempts, "lifecycle", "effect_resolved", now, None,
+                 rows.transition_attrs(None, effect=name, key=effect.key, verdict=status)),
+            )
+            row = conn.execute(_Q["effect_by_key"], (effect.key,)).fetchone()
+        return rows.effect_record(row, _to_time)
+
+    @_translate_errors
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        released = 0
+        with self._write() as conn:
+            now = time.time()
+            for job_id in job_ids:
+                row = conn.execute(
+                    _Q["release"], {"id": job_id, "worker": worker_id, "now": now}
+                ).fetchone()
+                if row is not None:
+                    released += 1
+                    conn.execute(
+                        _Q["insert_event"],
+                        (job_id, row[0], "lifecycle", "released", now, None, None),
+                    )
+        return released
+
+    @_translate_errors
+    def reap_expired(self, limit: int = 500) -> int:
+        conn = self._conn()
+        now = time.time()
+        if not conn.execute(_Q["expired_leases"], {"now": now, "limit": 1}).fetchone():
+            return 0
+        reaped = 0
+        with self._write() as conn:
+            now = time.time()
+            for job_id, attempts, max_attempts, worker in conn.execute(
+                _Q["expired_leases"], {"now": now, "limit": limit}
+            ).fetchall():
+                error = rows.lease_error(worker, attempts, max_attempts)
+                status = Status.DEAD if attempts >= max_attempts else Status.RETRYING
+                cur = conn.execute(
+                    _Q["expire_lease"],
+                    {"id": job_id, "status": status.value, "error": error.to_json(), "now": now},
+                )
+                if cur.rowcount:
+                    reaped += 1
+                    conn.execute(
+                        _Q["insert_event"],
+                        (job_id, attempts, "lifecycle", "lease_expired", now, None,
+                         rows.transition_attrs(error, worker=worker, next=status.value)),
+                    )
+        return reaped
+
+    @_translate_errors
+    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
+        sql, params = self._ready_query("next_run_at", queues)
+        row = self._conn().execute(sql, params).fetchone()
+        return utc_from_epoch(row[0]) if row and row[0] is not None else None
+
+    def watch(self, on_change: Callable[[], None]) -> _DataVersionWatch:
+        self._conn()
+        return _DataVersionWatch(self, on_change, self.poll_interval)
+
+    # -- reading -------------------------------------------------------------------
+    def _record(self, conn: sqlite3.Connection, job_id: int) -> JobRecord:
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute(_Q["get_job"], (job_id,)).fetchone()
+        finally:
+            conn.row_factory = None
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return rows.job_record(row, _to_time)
+
+    @_translate_errors
+    def get(self, job_id: int) -> JobRecord:
+        return self._record(self._conn(), job_id)
+
+    @_translate_errors
+    def list_jobs(self, where: JobFilter) -> list[JobRecord]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.statuses:
+            clauses.append(f"status IN ({', '.join('?' * len(where.statuses))})")
+            params.extend(status.value for status in where.statuses)
+        for column, value in (("queue", where.queue), ("job_name", where.job_name)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.before_id is not None:
+            clauses.append("id < ?")
+            params.append(where.before_id)
+        sql = "SELECT * FROM jobtrail_jobs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(where.limit)
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        try:
+            found = conn.execute(sql, params).fetchall()
+        finally:
+            conn.row_factory = None
+        return [rows.job_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def events(self, job_id: int) -> list[Event]:
+        found = self._conn().execute(_Q["job_events"], (job_id,)).fetchall()
+        return [rows.event(row, _to_time) for row in found]
+
+    @_translate_errors
+    def counts(self) -> dict[tuple[str, Status], int]:
+        found = self._conn().execute(_Q["counts"]).fetchall()
+        return {(queue, Status(status)): count for queue, status, count in found}
+
+    @_translate_errors
+    def workers(self) -> list[WorkerRecord]:
+        found = self._conn().execute(_Q["list_workers"]).fetchall()
+        return [
+            WorkerRecord(
+                wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+                utc_from_epoch(started) or datetime.now(UTC),
+                utc_from_epoch(seen) or datetime.now(UTC),
+            )
+            for wid, host, pid, queues, conc, started, seen in found
+        ]
+
+    # -- operators -------------------------------------------------------------------
+    def _transition(
+        self,
+        job_id: int,
+        allowed: tuple[Status, ...],
+        to_status: Status,
+        event_name: str,
+        verb: str,
+        *,
+        reset: bool = False,
+        outcome: str | None = None,
+    ) -> JobRecord:
+        with self._write() as conn:
+            now = time.time()
+            current = self._record(conn, job_id)
+            if current.status not in allowed:
+                raise InvalidTransition(
+                    f"cannot {verb} job {job_id}: "
+                    f"it is {current.status.value}, expected "
+                    f"{' or '.join(s.value for s in allowed)}"
+                )
+            conn.execute(
+                _Q["set_status"],
+                {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,
+                 "outcome": outcome, "finished_at": now if to_status.is_final else None,
+                 "now": now, "reset": reset},
+            )
+            conn.execute(
+                _Q["insert_event"],
+                (job_id, current.attempts, "lifecycle", event_name, now, None,
+                 rows.transition_attrs(None, previous=current.status.value)),
+            )
+            return self._record(conn, job_id)
+
+    @_translate_errors
+    def replay(self, job_id: int) -> JobRecord:
+        return self._transition(
+            job_id, (Status.DEAD, Status.ORPHANED, Status.CANCELLED), Status.QUEUED, "replayed",
+            "replay", reset=True,
+        )
+
+    @_translate_errors
+    def discard(self, job_id: int) -> JobRecord:
+        return self._transition(
+            job_id, (Status.DEAD, Status.ORPHANED), Status.CANCELLED, "discarded",
+            "discard", outcome="discarded",
+        )
+
+    @_translate_errors
+    def cancel(self, job_id: int) -> JobRecord:
+        return self._transition(
+            job_id, (Status.QUEUED, Status.RETRYING), Status.CANCELLED, "cancelled",
+            "cancel", outcome="cancelled",
+        )
+
+    @_translate_errors
+    def unregister_worker(self, worker_id: str) -> None:
+        self._conn().execute(_Q["delete_worker"], (worker_id,))
+
+    def close(self) -> None:
+        if os.getpid() != self._pid:
+            return
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into complete statements."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statement = pending.strip()
+            pending = ""
+            if statement and not all(
+                part.strip().startswith("--") or not part.strip()
+                for part in statement.splitlines()
+            ):
+                yield statement
+    if pending.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in pending.splitlines()
+    ):
+        raise StoreError(f"incomplete statement in migration: {pending.strip()[:80]}")

@@ -1,0 +1,183 @@
+"""Store contract for idempotency keys, receipts, step checkpoints and effects (both backends)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
+from jobtrail.job import ErrorInfo, Status
+from jobtrail.store import Store, open_store
+from jobtrail.store.base import NewJob, Outcome, StepRecord
+
+WORKER = "w-1"
+
+
+def keyed(key: str, payload_hash: str = "h1", retention: float | None = None) -> NewJob:
+    return NewJob("charge", "default", '{"n":1}', max_attempts=3, idempotency_key=key,
+                  payload_hash=payload_hash, key_retention=retention)
+
+
+def run_to(store: Store, job_id: int, status: Status, **outcome: object) -> None:
+    (job,) = store.claim(WORKER, None, 1, 30.0)
+    assert job.id == job_id
+    store.finish(WORKER, [Outcome(job_id, job.attempt, status, **outcome)])  # type: ignore[arg-type]
+
+
+def test_same_key_same_payload_returns_the_first_job(store: Store) -> None:
+    """A second enqueue with the same key and payload stores nothing and returns the first id."""
+    (first,) = store.enqueue([keyed("inv-42")])
+    (second,) = store.enqueue([keyed("inv-42")])
+    assert second == first and second.deduplicated and not first.deduplicated
+    assert len(store.events(first)) == 1
+
+
+def test_same_key_other_payload_is_a_conflict(store: Store) -> None:
+    """Reusing a key for different arguments raises IdempotencyConflict naming both hashes."""
+    (first,) = store.enqueue([keyed("inv-7", "aaaa")])
+    with pytest.raises(IdempotencyConflict, match=rf"belongs to job {first} with payload hash aaaa, not bbbb"):
+        store.enqueue([keyed("inv-7", "bbbb")])
+
+
+def test_a_finished_key_returns_its_receipt_until_retention_ends(store: Store) -> None:
+    """A finished key deduplicates to the finished job; after the retention window it is free."""
+    (job_id,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    run_to(store, job_id, Status.SUCCEEDED, result='"paid"')
+    (again,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    assert again == job_id and again.deduplicated
+    time.sleep(0.7)
+    (fresh,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    assert fresh != job_id and not fresh.deduplicated
+
+
+def test_a_key_in_the_same_batch_is_stored_once(store: Store) -> None:
+    """Within one enqueue_many, a repeated key yields one job."""
+    ids = store.enqueue([keyed("k-1"), keyed("k-2"), keyed("k-1")])
+    assert ids[0] == ids[2] and ids[2].deduplicated and ids[0] != ids[1]
+
+
+def test_concurrent_enqueues_of_one_key_make_exactly_one_job(db_url: str) -> None:
+    """Eight threads with their own connections enqueue one key at once: one job exists."""
+    setup = open_store(db_url)
+    setup.migrate()
+    results: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def producer() -> None:
+        mine = open_store(db_url)
+        try:
+            barrier.wait()
+            results.extend(mine.enqueue([keyed("race")]))
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=producer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 1 and len(results) == 8
+    assert sum(1 for r in results if not getattr(r, "deduplicated", True)) == 1
+    setup.close()
+
+
+def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Store) -> None:
+    """Completed steps recorded with a retry outcome are there for the next attempt."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", max_attempts=3)])
+    (_job,) = store.claim(WORKER, None, 1, 30.0)
+    steps = [StepRecord("load", 1, '{"rows":3}', time.time(), 0.01), StepRecord("parse", 1, "[1,2]", time.time())]
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, steps=steps)])
+    assert store.completed_steps([job_id]) == {job_id: {"load": '{"rows":3}', "parse": "[1,2]"}}
+    assert store.completed_steps([]) == {}
+
+
+def test_save_steps_checkpoints_only_jobs_the_worker_holds(store: Store) -> None:
+    """Mid-run checkpoints are kept for held jobs and ignored for jobs the worker lost."""
+    held, other = store.enqueue([NewJob("j", "default", "{}", 3), NewJob("j", "default", "{}", 3)])
+    store.claim(WORKER, None, 1, 30.0)
+    store.claim("w-2", None, 1, 30.0)
+    store.save_steps(WORKER, {
+        held: [StepRecord("a", 1, "1", time.time())],
+        other: [StepRecord("a", 1, "2", time.time())],
+    })
+    assert store.completed_steps([held, other]) == {held: {"a": "1"}}
+
+
+def test_an_effect_runs_once_and_then_returns_its_recorded_result(store: Store) -> None:
+    """begin → end(done): a later begin of the key returns the done record instead of allowing a call."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    assert store.begin_effect(job_id, 1, "charge", "charge-inv-1", False) is None
+    store.end_effect("charge-inv-1", job_id, 1, '"ch_123"', None)
+    again = store.begin_effect(job_id, 2, "charge", "charge-inv-1", False)
+    assert again is not None and again.status == "done" and again.result == '"ch_123"'
+    (record,) = store.effects(job_id)
+    assert (record.key, record.name, record.attempt, record.status) == ("charge-inv-1", "charge", 1, "done")
+
+
+def test_an_effect_started_but_never_ended_is_uncertain(store: Store) -> None:
+    """A started effect of an earlier attempt blocks a blind repeat unless it is repeat-safe."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    assert store.begin_effect(job_id, 1, "email", "mail-1", False) is None
+    uncertain = store.begin_effect(job_id, 2, "email", "mail-1", False)
+    assert uncertain is not None and uncertain.status == "started" and uncertain.attempt == 1
+    assert store.begin_effect(job_id, 2, "email", "mail-1", True) is None
+    assert store.effects(job_id)[0].attempt == 2
+
+
+def test_a_failed_effect_may_be_tried_again(store: Store) -> None:
+    """An effect whose call raised (recorded as failed) can be started by the next attempt."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    assert store.begin_effect(job_id, 1, "sync", "sync-1", False) is None
+    store.end_effect("sync-1", job_id, 1, None, "TimeoutError: slow")
+    assert store.effects(job_id)[0].status == "failed"
+    assert store.begin_effect(job_id, 2, "sync", "sync-1", False) is None
+
+
+def test_concurrent_begins_of_one_key_let_exactly_one_through(db_url: str) -> None:
+    """Two attempts racing to begin one effect key: one may call, the other sees it started."""
+    setup = open_store(db_url)
+    setup.migrate()
+    a, b = setup.enqueue([NewJob("j", "default", "{}", 3), NewJob("j", "default", "{}", 3)])
+    answers: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def begin(job_id: int) -> None:
+        mine = open_store(db_url)
+        try:
+            barrier.wait()
+            answers.append(mine.begin_effect(job_id, 1, "pay", "pay-1", False))
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=begin, args=(job_id,)) for job_id in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(answer is None for answer in answers) == 1
+    setup.close()
+
+
+def test_an_operator_resolves_an_uncertain_effect(store: Store) -> None:
+    """resolve_effect records the verdict on the effect and an event on the job's path."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    store.begin_effect(job_id, 1, "charge", "c-1", False)
+    resolved = store.resolve_effect(job_id, "charge", True, '"ch_9"')
+    assert resolved.status == "done" and resolved.result == '"ch_9"'
+    assert store.events(job_id)[-1].name == "effect_resolved"
+    assert store.events(job_id)[-1].attrs["verdict"] == "done"
+    with pytest.raises(InvalidTransition, match="already done"):
+        store.resolve_effect(job_id, "charge", False, None)
+    with pytest.raises(JobNotFound, match="has no effect named 'refund'"):
+        store.resolve_effect(job_id, "refund", True, None)
+
+
+def test_a_final_keyed_job_leaves_a_receipt(store: Store) -> None:
+    """The receipt of a finished key survives even if the job's key is released."""
+    (job_id,) = store.enqueue([keyed("inv-r")])
+    run_to(store, job_id, Status.DEAD, error=ErrorInfo("Permanent", "declined"))
+    (again,) = store.enqueue([keyed("inv-r")])
+    assert again == job_id and again.deduplicated
+    assert store.get(job_id).status is Status.DEAD

@@ -1,0 +1,40 @@
+"""Start and stop real worker processes for the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(url: str, log: Path, *args: str, lease: float = 1.0) -> subprocess.Popen[bytes]:
+    """Start ``jobtrail worker tests.support.workload:app`` as a separate process."""
+    env = {**os.environ, "JOBTRAIL_URL": url, "WORKLOAD_LOG": str(log),
+           "WORKLOAD_LEDGER": str(log.parent / "ledger.txt"),
+           "WORKLOAD_LEASE": str(lease), "PYTHONPATH": str(ROOT)}
+    errors = log.parent / f"worker-{uuid.uuid4().hex[:8]}.err"
+    with errors.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobtrail", "worker", "tests.support.workload:app", *args],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink,
+        )
+
+
+def worker_errors(log: Path) -> str:
+    """Everything the workers started next to *log* wrote on stderr."""
+    return "\n".join(path.read_text() for path in sorted(log.parent.glob("worker-*.err")))
+
+
+def runs_by_job(log: Path) -> dict[int, list[tuple[str, int]]]:
+    """Each job's (start|end, pid) lines, in the order they were written."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    if not log.exists():
+        return found
+    for line in log.read_text().splitlines():
+        kind, job_id, pid = line.split()
+        found.setdefault(int(job_id), []).append((kind, int(pid)))
+    return found

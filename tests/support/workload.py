@@ -1,0 +1,56 @@
+"""A job module that worker processes in the tests import (``tests.support.workload:app``).
+
+Every execution appends ``start``/``end`` lines with its job id and process id to the
+file named by ``WORKLOAD_LOG``, so tests can check from the outside how often, and by
+whom, each job really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from jobtrail import App, Context, Retry
+
+app = App(
+    os.environ.get("JOBTRAIL_URL"),
+    lease=float(os.environ.get("WORKLOAD_LEASE", "1.0")),
+    grace=float(os.environ.get("WORKLOAD_GRACE", "5")),
+)
+
+
+def _log(line: str) -> None:
+    # One write of a short line with O_APPEND is atomic, so lines never interleave.
+    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@app.job(retry=Retry(max_attempts=20, base=0.01, cap=0.05))
+def work(ctx: Context, n: int, sleep: float = 0.0) -> int:
+    """Log the start, sleep a little, log the end."""
+    _log(f"start {ctx.job_id} {os.getpid()}")
+    time.sleep(sleep)
+    _log(f"end {ctx.job_id} {os.getpid()}")
+    return n
+
+
+@app.job(retry=Retry(max_attempts=20, base=0.01, cap=0.05))
+def pay(ctx: Context, n: int, sleep: float = 0.0) -> str:
+    """Two steps around one keyed effect that appends to the ledger file."""
+    amount = ctx.step("quote", lambda: n * 100)
+    time.sleep(sleep / 2)
+
+    def charge() -> str:
+        time.sleep(sleep / 2)
+        fd = os.open(os.environ["WORKLOAD_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"charge-{n} {amount}\n".encode())
+        finally:
+            os.close(fd)
+        return f"ch_{n}"
+
+    charge_id = ctx.effect("charge", charge, key=f"charge-{n}")
+    return ctx.step("receipt", lambda: f"{charge_id}:{amount}")
