@@ -6,7 +6,7 @@ Per call (in one process, inside a running job):
 
 - ``ctx.step``, batched: the checkpoint is buffered and written with the attempt's outcome
   (how jobtrail records steps);
-- a step checkpoint written unbatched: one ``save_steps`` transaction per step (what a
+- a step checkpoint written unbatched: one ``checkpoint`` transaction per step (what a
   write-per-step design would cost);
 - ``ctx.effect``: two durable writes (intent before the call, result after) — effects are
   never batched, because the intent must be on disk before the side effect happens.
@@ -40,7 +40,7 @@ from core import (
 from rich.table import Table
 
 from jobtrail import Context
-from jobtrail.store.base import StepRecord
+from jobtrail.store.base import PathEvent, PathSegment
 from jobtrail.testing import run_until_idle
 
 CALLS = 5_000
@@ -61,8 +61,8 @@ def per_call(backend: Backend, calls: int) -> dict[str, float]:
             store, worker = ctx.app.store, ctx.app.store.get(ctx.job_id).worker_id or ""
             start = time.perf_counter()
             for n in range(calls // 10):
-                record = StepRecord(f"u{n}", ctx.attempt, str(n), time.time())
-                store.save_steps(worker, {ctx.job_id: [record]})
+                entry = PathEvent("step", f"u{n}", time.time(), 0.0, None, str(n))
+                store.checkpoint(worker, [PathSegment(ctx.job_id, ctx.attempt, [entry])])
             timings["step_unbatched_us"] = (time.perf_counter() - start) / (calls // 10) * 1e6
             start = time.perf_counter()
             for n in range(calls // 10):

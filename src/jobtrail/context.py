@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobtrail.effects import perform_effect
-from jobtrail.store.base import PathEvent, StepRecord
+from jobtrail.store.base import PathEvent
 
 T = TypeVar("T")
 
@@ -33,17 +36,18 @@ def current_context() -> Context | None:
 class Context:
     """Passed as the first argument to jobs that ask for it (``def job(ctx: Context, ...)``).
 
-    Events a job records are buffered here and written with the attempt's outcome in
-    one transaction, so recording costs no round-trip to the database.
+    The path a job records (steps, effects, events) is buffered here and written with
+    the attempt's outcome in one transaction, or at a heartbeat checkpoint while a long
+    job runs, so recording costs no round-trip to the database.
     """
 
     __slots__ = (
         "_completed",
         "_effect_names",
-        "_events",
+        "_path",
         "_saved",
+        "_saving",
         "_step_names",
-        "_steps",
         "app",
         "attempt",
         "job_id",
@@ -75,10 +79,10 @@ class Context:
         self.max_attempts = max_attempts
         self.parent_job_id = parent_job_id
         self.trace_id = trace_id
-        self._events: list[PathEvent] = []
+        self._path: list[PathEvent] = []
         self._completed = completed_steps or {}
-        self._steps: list[StepRecord] = []
-        self._saved = 0
+        self._saved = 0  # entries before this index are written (by a checkpoint)
+        self._saving = threading.Lock()
         self._effect_names: set[str] = set()
         self._step_names: set[str] = set()
 
@@ -91,7 +95,7 @@ class Context:
         """Record a milestone on this job's path (written when the attempt ends)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"ctx.event(name=...): expected a non-empty str, got {name!r}")
-        self._events.append(PathEvent("event", name, time.time(), None, attrs or None))
+        self._path.append(PathEvent("event", name, time.time(), None, attrs or None))
 
     def step(self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` as the checkpoint *name* and return its result.
@@ -100,38 +104,44 @@ class Context:
         recorded result without calling *fn* again, so a retried job resumes after its last
         completed step. Results come back as JSON gives them (a tuple as a list).
         """
-        _check_name("step", name, self.job_name)
-        if name in self._step_names:
-            raise ValueError(
-                f"job {self.job_name!r}: step {name!r} already ran in this attempt; give "
-                "each step its own name (e.g. f\"send-{i}\")"
-            )
+        if type(name) is not str or not name.strip() or name in self._step_names:
+            self._refuse_step_name(name)
         self._step_names.add(name)
         recorded = self._completed.get(name)
-        now = time.time()
         if recorded is not None:
-            self._events.append(PathEvent("step", name, now, 0.0, {"replayed": True}))
+            self._path.append(PathEvent("step", name, time.time(), 0.0, _REPLAYED))
             value: T = json.loads(recorded)
-            self._steps.append(StepRecord(name, self.attempt, recorded, now, 0.0))
             return value
+        at = time.time()
         started = time.perf_counter()
         value = fn(*args, **kwargs)
         duration = time.perf_counter() - started
+        try:
+            text = to_json(value)
+        except (TypeError, ValueError) as exc:
+            raise self._unrecordable(name, value, exc) from exc
+        self._path.append(PathEvent("step", name, at, duration, None, text))
+        return value
+
+    def _refuse_step_name(self, name: object) -> None:
+        _check_name("step", name, self.job_name)
+        raise ValueError(
+            f"job {self.job_name!r}: step {name!r} already ran in this attempt; give "
+            "each step its own name (e.g. f\"send-{i}\")"
+        )
+
+    def _unrecordable(self, name: str, value: object, exc: Exception) -> TypeError:
         if inspect.isawaitable(value):
-            raise TypeError(
+            if inspect.iscoroutine(value):
+                value.close()  # never awaited: close it rather than warn later
+            return TypeError(
                 f"job {self.job_name!r}: step {name!r} got an awaitable; ctx.step runs "
                 "plain functions: await the coroutine inside the job instead"
             )
-        try:
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"job {self.job_name!r}: step {name!r} returned a {type(value).__name__}, "
-                f"which cannot be recorded as JSON ({exc}); return plain data"
-            ) from exc
-        self._steps.append(StepRecord(name, self.attempt, text, now, duration))
-        self._events.append(PathEvent("step", name, now, duration))
-        return value
+        return TypeError(
+            f"job {self.job_name!r}: step {name!r} returned a {type(value).__name__}, "
+            f"which cannot be recorded as JSON ({exc}); return plain data"
+        )
 
     def effect(
         self,
@@ -172,28 +182,51 @@ class Context:
         return job.enqueue_child(self, args, kwargs)
 
     def recorded(self) -> list[PathEvent]:
-        """The events recorded so far in this attempt."""
-        return list(self._events)
+        """The path recorded so far in this attempt (steps, effects and events)."""
+        return list(self._path)
 
-    def recorded_steps(self) -> list[StepRecord]:
-        """The steps completed so far in this attempt."""
-        return list(self._steps)
-
-    def unsaved_steps(self) -> list[StepRecord]:
-        """Steps completed since the last call (for mid-run checkpoints)."""
-        count = len(self._steps)
-        fresh, self._saved = self._steps[self._saved:count], count
+    def take_unsaved(self) -> list[PathEvent]:
+        """The entries not written yet, now counted as written: the attempt's outcome
+        carries them. Waits while a checkpoint is writing."""
+        with self._saving:
+            count = len(self._path)
+            fresh, self._saved = self._path[self._saved:count], count
         return fresh
 
+    @contextmanager
+    def checkpointing(self) -> Iterator[list[PathEvent]]:
+        """Yield the entries not written yet, for a checkpoint to write; they count as
+        written when the block ends without an error. Meanwhile `take_unsaved` waits, so
+        no entry is written twice or lost."""
+        with self._saving:
+            count = len(self._path)
+            yield self._path[self._saved:count]
+            self._saved = count
+
     def add_event(self, event: PathEvent) -> None:
-        """Append an event to this attempt's path (used by effects)."""
-        self._events.append(event)
+        """Append an entry to this attempt's path (used by effects)."""
+        self._path.append(event)
 
     def __repr__(self) -> str:
         return f"<Context job={self.job_name}#{self.job_id} attempt={self.attempt}>"
 
 
 MAX_EFFECT_KEY = 255
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_REPLAYED = {"replayed": True}
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text of *value* (no NaN or infinity), with a short way for the
+    plain scalars most steps return."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if value is None:
+        return "null"
+    return _ENCODE(value)
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

@@ -139,7 +139,7 @@ class Attempt:
             return self._ending(Status.DEAD, error_info(exc))
         return Outcome(
             self.claimed.id, self.claimed.attempt, Status.SUCCEEDED, result=result,
-            events=self.context.recorded(), steps=self.context.recorded_steps(),
+            events=self.context.take_unsaved(),
         )
 
     def failed(self, exc: BaseException) -> Outcome:
@@ -150,7 +150,7 @@ class Attempt:
             delay = retry.delay(attempt, self.claimed.backoff)
             return Outcome(
                 self.claimed.id, attempt, Status.RETRYING, error=info, retry_delay=delay,
-                events=self.context.recorded(), steps=self.context.recorded_steps(),
+                events=self.context.take_unsaved(),
             )
         reason = "effect_uncertain" if isinstance(exc, EffectUncertain) else None
         return self._ending(Status.DEAD, info, reason)
@@ -158,7 +158,7 @@ class Attempt:
     def _ending(self, status: Status, info: ErrorInfo, reason: str | None = None) -> Outcome:
         return Outcome(
             self.claimed.id, self.claimed.attempt, status, error=info, outcome=reason,
-            events=self.context.recorded(), steps=self.context.recorded_steps(),
+            events=self.context.take_unsaved(),
         )
 
 

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -36,7 +37,7 @@ from jobtrail.errors import StoreError
 from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
-from jobtrail.store.base import Outcome, WorkerInfo
+from jobtrail.store.base import Outcome, PathSegment, WorkerInfo
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -233,16 +234,22 @@ class Worker:
                     self._due_checked = 0.0
 
     def _heartbeat(self, lease: float) -> None:
-        checkpoints = {
-            job_id: fresh
-            for job_id, attempt in list(self._running.items())
-            if (fresh := attempt.context.unsaved_steps())
-        }
-        if checkpoints:
-            self.app.store.save_steps(self.id, checkpoints)
+        self._checkpoint()
         lost = self.app.store.heartbeat(self.info, list(self._running), lease)
         for job_id in lost:
             log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
+
+    def _checkpoint(self) -> None:
+        """Write the path running jobs recorded since the last write, so the steps they
+        completed survive a crash of this worker."""
+        with ExitStack() as held:
+            segments = []
+            for attempt in list(self._running.values()):
+                fresh = held.enter_context(attempt.context.checkpointing())
+                if fresh:
+                    segments.append(PathSegment(attempt.job_id, attempt.claimed.attempt, fresh))
+            if segments:
+                self.app.store.checkpoint(self.id, segments)
 
     def _expire_timeouts(self, now: float) -> None:
         for attempt in list(self._running.values()):

@@ -10,7 +10,8 @@ import pytest
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
 from jobtrail.job import ErrorInfo, Status
 from jobtrail.store import Store, open_store
-from jobtrail.store.base import NewJob, Outcome, StepRecord
+from jobtrail.store.base import NewJob, Outcome, PathEvent, PathSegment
+from tests.support import rawsql
 
 WORKER = "w-1"
 
@@ -84,25 +85,48 @@ def test_concurrent_enqueues_of_one_key_make_exactly_one_job(db_url: str) -> Non
 
 
 def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Store) -> None:
-    """Completed steps recorded with a retry outcome are there for the next attempt."""
+    """Completed steps recorded with a retry outcome are there for the next attempt; of a
+    step completed twice, the later result counts; replayed and other entries are not steps."""
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", max_attempts=3)])
-    (_job,) = store.claim(WORKER, None, 1, 30.0)
-    steps = [StepRecord("load", 1, '{"rows":3}', time.time(), 0.01), StepRecord("parse", 1, "[1,2]", time.time())]
-    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, steps=steps)])
-    assert store.completed_steps([job_id]) == {job_id: {"load": '{"rows":3}', "parse": "[1,2]"}}
+    store.claim(WORKER, None, 1, 30.0)
+    now = time.time()
+    path = [
+        PathEvent("step", "load", now, 0.01, None, '{"rows":3}'),
+        PathEvent("event", "loaded", now, None, {"rows": 3}),
+        PathEvent("step", "parse", now, 0.0, None, "[1,2]"),
+        PathEvent("step", "parse", now, 0.0, None, '"again"'),
+        PathEvent("step", "skipped", now, 0.0, {"replayed": True}),
+    ]
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, events=path)])
+    assert store.completed_steps([job_id]) == {job_id: {"load": '{"rows":3}', "parse": '"again"'}}
     assert store.completed_steps([]) == {}
+    recorded = [(e.kind, e.name, e.attrs) for e in store.events(job_id) if e.kind != "lifecycle"]
+    assert recorded == [(p.kind, p.name, p.attrs or {}) for p in path]
 
 
-def test_save_steps_checkpoints_only_jobs_the_worker_holds(store: Store) -> None:
+def test_a_checkpoint_is_kept_only_for_jobs_the_worker_holds(store: Store) -> None:
     """Mid-run checkpoints are kept for held jobs and ignored for jobs the worker lost."""
     held, other = store.enqueue([NewJob("j", "default", "{}", 3), NewJob("j", "default", "{}", 3)])
     store.claim(WORKER, None, 1, 30.0)
     store.claim("w-2", None, 1, 30.0)
-    store.save_steps(WORKER, {
-        held: [StepRecord("a", 1, "1", time.time())],
-        other: [StepRecord("a", 1, "2", time.time())],
-    })
+    store.checkpoint(WORKER, [
+        PathSegment(held, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")]),
+        PathSegment(other, 1, [PathEvent("step", "a", time.time(), 0.0, None, "2")]),
+        PathSegment(held, 2, [PathEvent("step", "b", time.time(), 0.0, None, "3")]),
+    ])
     assert store.completed_steps([held, other]) == {held: {"a": "1"}}
+    store.checkpoint(WORKER, [PathSegment(held, 1, [])])  # nothing to write is no error
+
+
+def test_a_damaged_path_segment_reads_as_unreadable_and_holds_no_steps(store: Store, db_url: str) -> None:
+    """A segment that is not a valid path is shown as such; its steps simply run again."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    store.claim(WORKER, None, 1, 30.0)
+    store.checkpoint(WORKER, [PathSegment(job_id, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")])])
+    rawsql.execute(db_url, "UPDATE jobtrail_events SET attrs = '{not json' WHERE kind = 'path'")
+    assert store.completed_steps([job_id]) == {}
+    (event,) = [e for e in store.events(job_id) if e.kind == "path"]
+    assert event.name == "unreadable" and event.attrs == {"unreadable": "{not json"}
 
 
 def test_an_effect_runs_once_and_then_returns_its_recorded_result(store: Store) -> None:

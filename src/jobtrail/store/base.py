@@ -11,11 +11,10 @@ clock for SQLite), so leases work across machines whose clocks differ. Callers p
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from jobtrail.job import ErrorInfo, Event, JobRecord, Status
 
@@ -49,17 +48,6 @@ class Enqueued(int):
         value = super().__new__(cls, job_id)
         value.deduplicated = deduplicated
         return value
-
-
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    """A completed step of a job: its name, the attempt that ran it and its JSON result."""
-
-    name: str
-    attempt: int
-    result: str
-    at: float
-    duration: float | None = None
 
 
 EffectStatus = Literal["started", "done", "failed"]
@@ -100,19 +88,28 @@ class ClaimedJob:
     backoff: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class PathEvent:
-    """An event a running job recorded, written with its attempt's outcome."""
+class PathEvent(NamedTuple):
+    """One entry of the path a running job records: a step, an effect or an event.
+
+    ``result`` is the JSON text of a completed step's result, so a later attempt can
+    return it without running the step again. An attempt's entries are stored together
+    as one path segment (one row), written with its outcome or at a checkpoint.
+    """
 
     kind: str
     name: str
     at: float
     duration: float | None = None
     attrs: dict[str, Any] | None = None
+    result: str | None = None
 
-    def attrs_json(self) -> str | None:
-        """The attributes as stored (JSON text), or ``None`` when there are none."""
-        return json.dumps(self.attrs, default=str) if self.attrs else None
+
+class PathSegment(NamedTuple):
+    """Path entries of one attempt of a running job, checkpointed before its outcome."""
+
+    job_id: int
+    attempt: int
+    events: Sequence[PathEvent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +129,6 @@ class Outcome:
     retry_delay: float | None = None
     outcome: str | None = None
     events: Sequence[PathEvent] = field(default=())
-    steps: Sequence[StepRecord] = field(default=())
 
     @property
     def event_name(self) -> str:
@@ -222,10 +218,12 @@ class Store(Protocol):
         ids of those."""
 
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        """For each job, the JSON results of its completed steps, by step name."""
+        """For each job, the JSON results of the steps its earlier attempts completed,
+        by step name (of a step completed twice, the later result)."""
 
-    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
-        """Checkpoint steps of running jobs the worker still holds (between outcomes)."""
+    def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
+        """Write path segments of running jobs, for those the worker still holds in that
+        attempt, so steps completed so far survive a crash before the outcome."""
 
     def begin_effect(
         self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool

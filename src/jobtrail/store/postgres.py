@@ -20,7 +20,7 @@ import re
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jobtrail.errors import InvalidTransition, JobNotFound, SchemaOutdated, StoreError
 from jobtrail.job import Event, JobRecord, Status
-from jobtrail.store import rows
+from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
     EffectRecord,
@@ -41,7 +41,7 @@ from jobtrail.store.base import (
     JobFilter,
     NewJob,
     Outcome,
-    StepRecord,
+    PathSegment,
     WorkerInfo,
     WorkerRecord,
 )
@@ -60,10 +60,6 @@ _NEW_JOB_COLUMNS = (
 )
 _OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final")
 _EVENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration", "ev_attrs")
-_STEP_COLUMNS = (
-    "st_job", "st_outcome", "st_name", "st_attempt", "st_result", "st_at", "st_duration",
-)
-_SAVE_STEP_COLUMNS = ("job_id", "name", "attempt", "result", "at", "duration")
 # Rounds of the keyed enqueue: another one only when a concurrent enqueue moved the key
 # between two statements of this one.
 KEY_ROUNDS = 50
@@ -485,11 +481,8 @@ class PostgresStore:
             return set()
         events: list[tuple[Any, ...]] = []
         for out in outcomes:
-            events.extend(
-                (out.job_id, out.attempt, ev.kind, ev.name, _float(ev.at), _float(ev.duration),
-                 ev.attrs_json())
-                for ev in out.events
-            )
+            if out.events:
+                events.append(paths.segment_row(out.job_id, out.attempt, out.events))
             events.append(
                 (out.job_id, out.attempt, "lifecycle", out.event_name, None, None,
                  rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome))
@@ -499,37 +492,29 @@ class PostgresStore:
              o.outcome, _float(o.retry_delay), o.status.is_final)
             for o in outcomes
         ]
-        steps = [
-            (o.job_id, o.attempt, st.name, st.attempt, st.result, _float(st.at),
-             _float(st.duration))
-            for o in outcomes
-            for st in o.steps
-        ]
         params = {"worker": worker_id, **_columns(_OUTCOME_COLUMNS, outcome_rows),
-                  **_columns(_EVENT_COLUMNS, events), **_columns(_STEP_COLUMNS, steps)}
+                  **_columns(_EVENT_COLUMNS, events)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
         self._held.get(worker_id, set()).difference_update((o.job_id, o.attempt) for o in outcomes)
         return {o.job_id for o in outcomes} - applied
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        found: dict[int, dict[str, str]] = {}
-        if not job_ids:
-            return found
-        for job_id, name, result in self._fetch(_Q["completed_steps"], {"ids": list(job_ids)}):
-            found.setdefault(job_id, {})[name] = result
-        return found
+        segments: dict[int, list[str]] = {}
+        if job_ids:
+            for job_id, text in self._fetch(_Q["path_segments"], {"ids": list(job_ids)}):
+                segments.setdefault(job_id, []).append(text)
+        found = {job_id: paths.steps_from(texts) for job_id, texts in segments.items()}
+        return {job_id: steps for job_id, steps in found.items() if steps}
 
     @_translate_errors
-    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
-        records = [
-            (job_id, st.name, st.attempt, st.result, _float(st.at), _float(st.duration))
-            for job_id, job_steps in steps.items()
-            for st in job_steps
-        ]
+    def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
+        records = [paths.segment_row(seg.job_id, seg.attempt, seg.events)
+                   for seg in segments if seg.events]
         if records:
             self._fetch(
-                _Q["save_steps"], {"worker": worker_id, **_columns(_SAVE_STEP_COLUMNS, records)}
+                _Q["insert_segments_if_held"],
+                {"worker": worker_id, **_columns(_EVENT_COLUMNS, records)},
             )
 
     @_translate_errors
@@ -653,7 +638,7 @@ class PostgresStore:
 
     @_translate_errors
     def events(self, job_id: int) -> list[Event]:
-        return [rows.event(row, _to_time) for row in self._fetch(_Q["job_events"], {"id": job_id})]
+        return paths.expand(self._fetch(_Q["job_events"], {"id": job_id}), _to_time)
 
     @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:

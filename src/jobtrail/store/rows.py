@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
-from jobtrail.job import ErrorInfo, Event, JobRecord, Status
+from jobtrail.job import ErrorInfo, JobRecord, Status
 from jobtrail.store.base import EffectRecord
 
 ToTime = Callable[[Any], datetime | None]
@@ -59,18 +59,6 @@ def job_record(row: Mapping[str, Any], to_time: ToTime) -> JobRecord:
         trace_id=row["trace_id"],
         outcome=row["outcome"],
     )
-
-
-def event(row: tuple[Any, ...], to_time: ToTime) -> Event:
-    """Build an `Event` from (job_id, attempt, kind, name, at, duration, attrs)."""
-    job_id, attempt, kind, name, at, duration, attrs = row
-    when = to_time(at)
-    assert when is not None
-    try:
-        decoded = json.loads(attrs) if attrs else {}
-    except ValueError:
-        decoded = {"unreadable": attrs}
-    return Event(job_id, attempt, kind, name, when, duration, decoded)
 
 
 def transition_attrs(outcome_error: ErrorInfo | None, **extra: Any) -> str | None:

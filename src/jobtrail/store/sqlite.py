@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -25,7 +25,7 @@ from jobtrail.errors import (
     StoreError,
 )
 from jobtrail.job import Event, JobRecord, Status, utc_from_epoch
-from jobtrail.store import rows
+from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
     EffectRecord,
@@ -33,7 +33,7 @@ from jobtrail.store.base import (
     JobFilter,
     NewJob,
     Outcome,
-    StepRecord,
+    PathSegment,
     WorkerInfo,
     WorkerRecord,
 )
@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 _Q = queries("sqlite")
 BACKEND = "sqlite"
+_SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs")
 
 
 def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
@@ -387,7 +388,6 @@ class SQLiteStore:
             return set()
         lost: set[int] = set()
         events: list[tuple[Any, ...]] = []
-        steps: list[tuple[Any, ...]] = []
         sql = _Q["finish"]
         with self._write() as conn:
             now = time.time()
@@ -405,15 +405,8 @@ class SQLiteStore:
                 if cur.rowcount == 0:
                     lost.add(out.job_id)
                     continue
-                for ev in out.events:
-                    events.append(
-                        (out.job_id, out.attempt, ev.kind, ev.name, ev.at, ev.duration,
-                         ev.attrs_json())
-                    )
-                steps.extend(
-                    (out.job_id, s.name, s.attempt, s.result, s.at, s.duration)
-                    for s in out.steps
-                )
+                if out.events:
+                    events.append(paths.segment_row(out.job_id, out.attempt, out.events))
                 if out.status.is_final:
                     conn.execute(_Q["write_receipt"], (out.job_id,))
                 events.append(
@@ -422,33 +415,31 @@ class SQLiteStore:
                                            outcome=out.outcome))
                 )
             conn.executemany(_Q["insert_event"], events)
-            if steps:
-                conn.executemany(_Q["save_step"], steps)
         return lost
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        found: dict[int, dict[str, str]] = {}
-        if not job_ids:
-            return found
-        sql = _Q["completed_steps"].format(ids=", ".join("?" * len(job_ids)))
-        for job_id, name, result in self._conn().execute(sql, list(job_ids)):
-            found.setdefault(job_id, {})[name] = result
-        return found
+        segments: dict[int, list[str]] = {}
+        if job_ids:
+            sql = _Q["path_segments"].format(ids=", ".join("?" * len(job_ids)))
+            for job_id, text in self._conn().execute(sql, list(job_ids)):
+                segments.setdefault(job_id, []).append(text)
+        found = {job_id: paths.steps_from(texts) for job_id, texts in segments.items()}
+        return {job_id: steps for job_id, steps in found.items() if steps}
 
     @_translate_errors
-    def save_steps(self, worker_id: str, steps: Mapping[int, Sequence[StepRecord]]) -> None:
-        if not any(steps.values()):
+    def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
+        if not any(seg.events for seg in segments):
             return
         with self._write() as conn:
             conn.executemany(
-                _Q["save_step_if_held"],
+                _Q["insert_segment_if_held"],
                 [
-                    {"job_id": job_id, "name": s.name, "attempt": s.attempt,
-                     "result": s.result, "at": s.at, "duration": s.duration,
-                     "worker": worker_id}
-                    for job_id, records in steps.items()
-                    for s in records
+                    dict(zip(_SEGMENT_COLUMNS,
+                             paths.segment_row(seg.job_id, seg.attempt, seg.events),
+                             strict=True), worker=worker_id)
+                    for seg in segments
+                    if seg.events
                 ],
             )
 
@@ -612,7 +603,7 @@ class SQLiteStore:
     @_translate_errors
     def events(self, job_id: int) -> list[Event]:
         found = self._conn().execute(_Q["job_events"], (job_id,)).fetchall()
-        return [rows.event(row, _to_time) for row in found]
+        return paths.expand(found, _to_time)
 
     @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:

@@ -176,21 +176,6 @@ WITH outcome AS (
     ) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, ord)
     JOIN finished AS f ON f.id = e.job_id AND f.attempts = e.attempt
     ORDER BY e.ord
-), steps AS (
-    -- Completed steps of applied outcomes; of one step named twice, the later wins.
-    INSERT INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
-    SELECT DISTINCT ON (s.job_id, s.name)
-           s.job_id, s.name, s.attempt, s.result, to_timestamp(s.at), s.duration
-    FROM unnest(
-        %(st_job)b::bigint[], %(st_outcome)b::integer[], %(st_name)b::text[],
-        %(st_attempt)b::integer[], %(st_result)b::text[], %(st_at)b::float8[],
-        %(st_duration)b::float8[]
-    ) WITH ORDINALITY AS s(job_id, outcome, name, attempt, result, at, duration, ord)
-    JOIN finished AS f ON f.id = s.job_id AND f.attempts = s.outcome
-    ORDER BY s.job_id, s.name, s.ord DESC
-    ON CONFLICT (job_id, name) DO UPDATE SET
-        attempt = excluded.attempt, result = excluded.result, at = excluded.at,
-        duration = excluded.duration
 ), receipts AS (
     -- A keyed job that reached a final status leaves a receipt of its outcome.
     INSERT INTO jobtrail_receipts
@@ -327,29 +312,26 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 -- name: record_migration
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
--- name: completed_steps
-SELECT job_id, name, result FROM jobtrail_steps WHERE job_id = ANY(%(ids)b::bigint[])
+-- name: path_segments
+SELECT job_id, attrs FROM jobtrail_events
+WHERE job_id = ANY(%(ids)b::bigint[]) AND kind = 'path' ORDER BY job_id, id
 
--- name: save_steps
--- Only for jobs still running, leased to this worker, in the attempt that ran the step:
--- the rows are locked so that the lease cannot move on while the steps are written.
+-- name: insert_segments_if_held
+-- Only for jobs still running, leased to this worker, in the attempt that recorded the
+-- segment: the rows are locked so that the lease cannot move on while they are written.
 WITH held AS (
     SELECT id, attempts FROM jobtrail_jobs
-    WHERE id = ANY(%(job_id)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
+    WHERE id = ANY(%(ev_job)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     FOR SHARE
 )
-INSERT INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
-SELECT DISTINCT ON (s.job_id, s.name)
-       s.job_id, s.name, s.attempt, s.result, to_timestamp(s.at), s.duration
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
+SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.attrs
 FROM unnest(
-    %(job_id)b::bigint[], %(name)b::text[], %(attempt)b::integer[], %(result)b::text[],
-    %(at)b::float8[], %(duration)b::float8[]
-) WITH ORDINALITY AS s(job_id, name, attempt, result, at, duration, ord)
-JOIN held AS h ON h.id = s.job_id AND h.attempts = s.attempt
-ORDER BY s.job_id, s.name, s.ord DESC
-ON CONFLICT (job_id, name) DO UPDATE SET
-    attempt = excluded.attempt, result = excluded.result, at = excluded.at,
-    duration = excluded.duration
+    %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
+    %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[]
+) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, ord)
+JOIN held AS h ON h.id = e.job_id AND h.attempts = e.attempt
+ORDER BY e.ord
 
 -- name: insert_effect
 -- A new key: the caller may perform the effect. An existing key (or one another

@@ -118,18 +118,16 @@ INSERT OR REPLACE INTO jobtrail_receipts
 SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
 FROM jobtrail_jobs WHERE id = ? AND idempotency_key IS NOT NULL
 
--- name: save_step
-INSERT OR REPLACE INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
-VALUES (?, ?, ?, ?, ?, ?)
-
--- name: save_step_if_held
-INSERT OR REPLACE INTO jobtrail_steps (job_id, name, attempt, result, at, duration)
-SELECT :job_id, :name, :attempt, :result, :at, :duration
+-- name: insert_segment_if_held
+-- A checkpoint, only while the job is running, leased to this worker, in that attempt.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
+SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs
 WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
               AND worker_id = :worker AND attempts = :attempt)
 
--- name: completed_steps
-SELECT job_id, name, result FROM jobtrail_steps WHERE job_id IN ({ids})
+-- name: path_segments
+SELECT job_id, attrs FROM jobtrail_events
+WHERE job_id IN ({ids}) AND kind = 'path' ORDER BY job_id, id
 
 -- name: effect_by_key
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at

@@ -1,15 +1,5 @@
--- jobtrail schema, version 2: step checkpoints and at-most-once effects.
-
--- A completed step's result, so a later attempt of the same job returns it unrun.
-CREATE TABLE jobtrail_steps (
-    job_id   bigint      NOT NULL,
-    name     text        NOT NULL,
-    attempt  integer     NOT NULL,
-    result   text        NOT NULL,
-    at       timestamptz NOT NULL,
-    duration double precision,
-    PRIMARY KEY (job_id, name)
-);
+-- jobtrail schema, version 2: at-most-once effects.
+-- (Step checkpoints live in the job's path: segments of kind 'path' in jobtrail_events.)
 
 -- One row per effect key: 'started' is written before the call, 'done' or 'failed' after.
 -- A 'started' row that no running attempt owns means nobody knows whether it happened.

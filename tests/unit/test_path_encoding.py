@@ -1,0 +1,73 @@
+"""How a recorded path is written and read back, as properties over generated paths."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jobtrail.context import to_json
+from jobtrail.job import utc_from_epoch
+from jobtrail.store import paths
+from jobtrail.store.base import PathEvent
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+names = st.text(min_size=1, max_size=12)
+entries = st.builds(
+    PathEvent,
+    kind=st.sampled_from(["step", "effect", "event", "custom \"kind\""]),
+    name=names,
+    at=st.floats(1.7e9, 1.8e9),
+    duration=st.none() | st.floats(0, 1e4),
+    attrs=st.none() | st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+    result=st.none() | json_values.map(to_json),
+)
+
+
+@given(json_values)
+def test_to_json_writes_what_json_dumps_writes(value: object) -> None:
+    assert to_json(value) == json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+@given(st.lists(entries, min_size=1, max_size=8))
+def test_a_segment_reads_back_as_the_entries_written(path: list[PathEvent]) -> None:
+    """Kinds, names and attributes come back exactly; times and durations to the microsecond."""
+    row = paths.segment_row(7, 2, path)
+    assert row[:4] == (7, 2, "path", "segment")
+    events = paths.expand([row], utc_from_epoch)
+    assert [(e.job_id, e.attempt, e.kind, e.name, e.attrs) for e in events] == [
+        (7, 2, p.kind, p.name, p.attrs or {}) for p in path
+    ]
+    for event, entry in zip(events, path, strict=True):
+        assert abs(event.at - datetime.fromtimestamp(entry.at, UTC)).total_seconds() < 2e-6
+        if entry.duration is None:
+            assert event.duration is None
+        else:
+            assert event.duration is not None and abs(event.duration - entry.duration) < 1e-6
+
+
+@given(st.lists(entries, min_size=1, max_size=8), st.lists(entries, min_size=1, max_size=8))
+def test_steps_read_back_are_the_last_completed_result_of_each_name(
+    first: list[PathEvent], second: list[PathEvent]
+) -> None:
+    texts = [paths.segment_row(1, 1, first)[6], paths.segment_row(1, 2, second)[6]]
+    expected = {
+        e.name: json.dumps(json.loads(e.result), separators=(",", ":"))
+        for e in first + second
+        if e.kind == "step" and e.result is not None
+    }
+    assert paths.steps_from(texts) == expected
+
+
+def test_a_damaged_segment_holds_no_steps_and_reads_as_unreadable() -> None:
+    assert paths.steps_from(["{not json", "[1, 2]", None]) == {}
+    row = (1, 1, "path", "segment", 1.8e9, None, "[[1]]")
+    (event,) = paths.expand([row], utc_from_epoch)
+    assert (event.kind, event.name, event.attrs) == ("path", "unreadable", {"unreadable": "[[1]]"})
