@@ -1,8 +1,9 @@
 """The worker: claim → run → finish, with heartbeats, lease recovery and graceful shutdown.
 
-One control thread owns the loop and does every store call, in batches:
+One control thread owns the loop and makes the store calls, in batches:
 
-1. apply the outcomes of finished attempts (one transaction for all of them);
+1. hand the outcomes of finished attempts to the `OutcomeWriter`, which writes them
+   (one transaction per batch) — on PostgreSQL on its own thread while the loop goes on;
 2. renew the leases of running attempts every ``lease / 3`` seconds;
 3. recover jobs whose worker died (expired leases) about once a second;
 4. give up on attempts past their timeout;
@@ -12,9 +13,10 @@ One control thread owns the loop and does every store call, in batches:
    lease was written, or a timer (the next scheduled job, a periodic recheck) fell due;
 6. sleep until an attempt finishes, the store reports new work, or a timer is due.
 
-Outcomes that cannot be written (the database is away) stay buffered and are retried
-with backoff; nothing is dropped. A job whose attempt ended but whose outcome was not
-yet written when the worker was killed runs again: delivery is at-least-once.
+Outcomes that cannot be written (the database is away) stay buffered in the writer and
+are retried with backoff; nothing is dropped, and their jobs' leases are kept renewed.
+A job whose attempt ended but whose outcome was not yet written when the worker was
+killed runs again: delivery is at-least-once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -38,6 +40,7 @@ from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.store.base import Outcome, PathSegment, WorkerInfo
+from jobtrail.writer import OutcomeWriter
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -48,6 +51,7 @@ IDLE_RECHECK = 1.0
 REAP_EVERY = 1.0
 DUE_REFRESH = 0.25  # at most this often, ask the store when the next scheduled job is due
 MAX_BACKOFF = 5.0
+CLOSE_TIMEOUT = 5.0  # seconds a stopping worker keeps trying to write its last outcomes
 
 
 @dataclass
@@ -93,7 +97,7 @@ class Worker:
         self._wake = threading.Event()
         self._finished: deque[tuple[Attempt | None, Outcome]] = deque()
         self._running: dict[int, Attempt] = {}
-        self._pending: list[Outcome] = []
+        self._writer: OutcomeWriter | None = None
         self._stopping = False
         self._stop_deadline: float | None = None
         self._may_have_work = True
@@ -134,6 +138,10 @@ class Worker:
         next_beat = next_reap = 0.0
         log.info("worker %s started (queues: %s, concurrency %d)", self.id,
                  ",".join(self.queues or ("*",)), self.concurrency)
+        self._writer = writer = OutcomeWriter(
+            store, self.id, background=store.concurrent_writes, on_written=self._written,
+            on_error=self._write_failed, wake=self._wake.set,
+        )
         try:
             while True:
                 self._wake.clear()
@@ -141,7 +149,6 @@ class Worker:
                     if watch is None:
                         watch = store.watch(self._store_changed)
                     self._collect()
-                    self._flush()
                     now = time.monotonic()
                     if now >= next_beat:
                         self._heartbeat(lease)
@@ -171,7 +178,7 @@ class Worker:
                     continue
                 if claimed:
                     continue
-                idle = not (self._running or self._finished or self._pending)
+                idle = not (self._running or self._finished or writer.busy)
                 if self.burst and idle and not self._may_have_work:
                     break
                 if not self._wake.wait(self._idle_timeout(next_beat)):
@@ -185,8 +192,13 @@ class Worker:
         return self.stats
 
     def _claim(self, lease: float) -> bool:
-        """Claim up to the free slots; True when every slot was filled (more may wait)."""
-        free = self.concurrency - len(self._running)
+        """Claim up to the free slots; True when every slot was filled (more may wait).
+
+        Outcomes waiting for the writer hold slots beyond one batch's worth, so the
+        worker runs one batch while the last one is written, and never runs ahead of a
+        slow database."""
+        unwritten = self._writer.unwritten if self._writer is not None else 0
+        free = self.concurrency - len(self._running) - max(0, unwritten - self.concurrency)
         if free <= 0:
             return False
         self._may_have_work = False  # a change reported from now on sets it again
@@ -209,19 +221,18 @@ class Worker:
         return len(claimed) == free
 
     def _collect(self) -> None:
-        """Move finished attempts from the hand-off queue to the pending batch."""
+        """Hand the outcomes of finished attempts to the writer."""
+        batch = []
         while self._finished:
             attempt, outcome = self._finished.popleft()
             if attempt is not None:
                 self._running.pop(attempt.job_id, None)
-            self._pending.append(outcome)
+            batch.append(outcome)
+        if self._writer is not None:
+            self._writer.add(batch)  # written now, or on the writer's thread
 
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch = self._pending
-        lost = self.app.store.finish(self.id, batch)
-        self._pending = []
+    # -- called on the writer's thread ----------------------------------------------------
+    def _written(self, batch: Sequence[Outcome], lost: set[int]) -> None:
         for outcome in batch:
             if outcome.job_id in lost:
                 self.stats.lost += 1
@@ -233,10 +244,16 @@ class Worker:
                     self._may_have_work = True
                     self._due_checked = 0.0
 
+    def _write_failed(self, exc: StoreError) -> None:
+        self.stats.store_errors += 1
+        log.error("could not write outcomes (retrying): %s", exc)
+
     def _heartbeat(self, lease: float) -> None:
         self._checkpoint()
-        lost = self.app.store.heartbeat(self.info, list(self._running), lease)
-        for job_id in lost:
+        running = list(self._running)
+        unwritten = self._writer.unwritten_ids() if self._writer is not None else []
+        lost = self.app.store.heartbeat(self.info, running + unwritten, lease)
+        for job_id in lost.intersection(running):  # the others were just written
             log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
 
     def _checkpoint(self) -> None:
@@ -284,7 +301,7 @@ class Worker:
     def _shutdown_step(self) -> bool:
         """One step of a graceful stop; True when the loop may end."""
         if not self._running:
-            return not self._finished and not self._pending
+            return not self._finished and not self._writer_busy()
         if self._stop_deadline is not None and time.monotonic() >= self._stop_deadline:
             ids = list(self._running)
             released = self.app.store.release(self.id, ids)
@@ -293,19 +310,21 @@ class Worker:
             for attempt in self._running.values():
                 attempt.abandoned = True
             self._running.clear()
-            return not self._finished and not self._pending
+            return not self._finished and not self._writer_busy()
         return False
+
+    def _writer_busy(self) -> bool:
+        return self._writer is not None and self._writer.busy
 
     def _close(self, store: object) -> None:
         self._collect()
-        for delay in (0.0, 0.2, 1.0):
-            time.sleep(delay)
-            try:
-                self._flush()
-                self.app.store.unregister_worker(self.id)
-                break
-            except StoreError as exc:
-                log.error("could not write final outcomes: %s", exc)
+        if self._writer is not None:
+            unwritten = self._writer.close(timeout=CLOSE_TIMEOUT)
+            if unwritten:
+                log.error("could not write %d final outcomes; their jobs run again when "
+                          "their leases expire", unwritten)
+        with suppress(StoreError):
+            self.app.store.unregister_worker(self.id)
         self._threads.shutdown()
         self._loop.shutdown()
 

@@ -183,6 +183,10 @@ class Store(Protocol):
     """The storage contract. Every method is safe to call from any thread."""
 
     url: str
+    # True when writes on several connections proceed at once (PostgreSQL), so a worker
+    # gains by writing outcomes on a thread of its own; False when they take turns on
+    # one lock (SQLite).
+    concurrent_writes: bool
 
     # -- schema ---------------------------------------------------------------
     def migrate(self) -> list[int]:

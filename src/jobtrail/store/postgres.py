@@ -106,6 +106,18 @@ def _to_time(value: Any) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+def _configure(conn: Conn) -> None:
+    """Settings of every pooled connection.
+
+    Bitmap scans are off: they lose the ready index's order, and when the planner's
+    statistics lag behind a fresh queue (a new table, a bulk enqueue autovacuum has not
+    analysed yet) it picks one for the claim and sorts every queued job on each claim,
+    ten times slower. jobtrail's own statements are all served by plain index scans;
+    the setting is session-local and never touches the caller's connections.
+    """
+    conn.execute("SET enable_bitmapscan = off")
+
+
 def _redact(url: str) -> str:
     """The URL without its password, fit for messages and ``Store.url``."""
     password = urlsplit(url).password
@@ -184,6 +196,8 @@ class PostgresStore:
     BEGIN and COMMIT; an operation of several statements runs in an explicit one (`_tx`).
     """
 
+    concurrent_writes = True
+
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
                  auto_migrate: bool = False, connect_timeout: float = 5.0) -> None:
         if min_size < 0 or max_size < max(1, min_size):
@@ -225,6 +239,7 @@ class PostgresStore:
                         kwargs={"autocommit": True, "connect_timeout": self._libpq_timeout},
                         name="jobtrail", timeout=self.connect_timeout, open=False,
                         reconnect_timeout=max(2.0, self.connect_timeout),
+                        configure=_configure,
                     )
                     pool.open(wait=False)
                     self._pool = pool

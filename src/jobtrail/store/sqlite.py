@@ -106,6 +106,8 @@ class _DataVersionWatch:
 class SQLiteStore:
     """The `Store` contract on a SQLite file (see the module docstring)."""
 
+    concurrent_writes = False
+
     def __init__(
         self,
         path: str,
