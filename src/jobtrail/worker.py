@@ -289,8 +289,11 @@ class Worker:
             timeout = min(timeout, max(0.0, min(deadlines) - now))
         if not self._running:
             if now - self._due_checked >= DUE_REFRESH:
-                due = self.app.store.next_run_at(self.queues)
-                self._next_due = due.timestamp() if due is not None else None
+                try:
+                    due = self.app.store.next_run_at(self.queues)
+                    self._next_due = due.timestamp() if due is not None else None
+                except StoreError:  # the loop's next store call reports it, with backoff
+                    self._next_due = None
                 self._due_checked = now
             else:  # look again once the refresh interval has passed
                 timeout = min(timeout, self._due_checked + DUE_REFRESH - now)

@@ -26,16 +26,15 @@ def _noop(i: int) -> None:
 peer_noop = app.job(name="peer_noop")(_noop)
 
 
-def recorded_step(ctx: Context, k: int) -> None:
-    """One recorded step of `peer_steps`: the single place to switch to ``ctx.step``."""
-    ctx.event("step", k=k)
+STEP_NAMES = tuple(f"step-{k}" for k in range(STEPS))
 
 
 @app.job(name="peer_steps")
 def peer_steps(ctx: Context, i: int) -> None:
+    """The no-op with five checkpointed steps (each result recorded on the path)."""
     record(i)
-    for k in range(STEPS):
-        recorded_step(ctx, k)
+    for name in STEP_NAMES:
+        ctx.step(name, int, i)
 
 
 class Producer:
@@ -89,7 +88,7 @@ class Adapter:
         p, c = self.env.processes, self.env.concurrency
         cmd = [self.env.python, "-m", "jobtrail", "worker", "adapters.jobtrail_peer:app",
                "--processes", str(p), "--concurrency", str(c), "--log-level", "warning"]
-        steps = f", {STEPS} ctx.event() per job" if job == "steps" else ""
+        steps = f", {STEPS} ctx.step() per job" if job == "steps" else ""
         return [cmd], f"jobtrail worker --processes {p} --concurrency {c}{steps}"
 
     def claim(self, depth: int, claims: int) -> dict[str, Any] | None:

@@ -388,36 +388,39 @@ class SQLiteStore:
     def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         if not outcomes:
             return set()
-        lost: set[int] = set()
-        events: list[tuple[Any, ...]] = []
-        sql = _Q["finish"]
+        ids = [out.job_id for out in outcomes]
+        held_sql = _Q["held_attempts"].format(ids=", ".join("?" * len(ids)))
         with self._write() as conn:
             now = time.time()
-            for out in outcomes:
-                cur = conn.execute(
-                    sql,
-                    {
-                        "id": out.job_id, "worker": worker_id, "attempt": out.attempt,
-                        "status": out.status.value, "result": out.result,
-                        "error": out.error.to_json() if out.error else None,
-                        "outcome": out.outcome, "delay": out.retry_delay,
-                        "final": out.status.is_final, "now": now,
-                    },
-                )
-                if cur.rowcount == 0:
-                    lost.add(out.job_id)
-                    continue
+            # Which outcomes still hold their job: one read, then one batched update.
+            held = set(conn.execute(held_sql, [worker_id, *ids]).fetchall())
+            applied = []
+            for out in outcomes:  # an attempt named twice is applied once
+                if (out.job_id, out.attempt) in held:
+                    held.discard((out.job_id, out.attempt))
+                    applied.append(out)
+            conn.executemany(_Q["finish"], [
+                {"id": out.job_id, "status": out.status.value, "result": out.result,
+                 "error": out.error.to_json() if out.error else None, "outcome": out.outcome,
+                 "delay": out.retry_delay, "final": out.status.is_final, "now": now}
+                for out in applied
+            ])
+            events: list[tuple[Any, ...]] = []
+            final: list[int] = []
+            for out in applied:
                 if out.events:
                     events.append(paths.segment_row(out.job_id, out.attempt, out.events))
                 if out.status.is_final:
-                    conn.execute(_Q["write_receipt"], (out.job_id,))
+                    final.append(out.job_id)
                 events.append(
                     (out.job_id, out.attempt, "lifecycle", out.event_name, now, None,
                      rows.transition_attrs(out.error, delay=out.retry_delay,
                                            outcome=out.outcome))
                 )
             conn.executemany(_Q["insert_event"], events)
-        return lost
+            if final:
+                conn.execute(_Q["write_receipts"].format(ids=", ".join("?" * len(final))), final)
+        return set(ids) - {out.job_id for out in applied}
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:

@@ -31,14 +31,20 @@ LIMIT 1
 SELECT min(run_at) FROM jobtrail_jobs INDEXED BY {ready_index}
 WHERE status IN ('queued', 'retrying') {queue_filter}
 
+-- name: held_attempts
+-- The (job, attempt) pairs a worker still holds, of those it is about to finish.
+SELECT id, attempts FROM jobtrail_jobs
+WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
+
 -- name: finish
+-- Only for attempts held_attempts found, in the same write transaction.
 UPDATE jobtrail_jobs
 SET status = :status, result = :result, error = :error, outcome = :outcome,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
     backoff = coalesce(:delay, backoff),
     finished_at = CASE WHEN :final THEN :now END,
     lease_expires_at = NULL
-WHERE id = :id AND status = 'running' AND worker_id = :worker AND attempts = :attempt
+WHERE id = :id
 
 -- name: extend_lease
 UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
@@ -112,11 +118,11 @@ INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attem
 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
--- name: write_receipt
+-- name: write_receipts
 INSERT OR REPLACE INTO jobtrail_receipts
     (idempotency_key, job_id, job_name, payload_hash, status, result, error, finished_at)
 SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
-FROM jobtrail_jobs WHERE id = ? AND idempotency_key IS NOT NULL
+FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 
 -- name: insert_segment_if_held
 -- A checkpoint, only while the job is running, leased to this worker, in that attempt.
