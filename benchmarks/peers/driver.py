@@ -115,8 +115,8 @@ async def workload(ad: Any, ctx: Context, name: str, cfg: dict[str, Any]) -> Any
             return await measure.bulk_enqueue(producer, s["bulk"], s["batch"])
         finally:
             await measure.maybe(producer.close())
-    if name in ("drain", "steps"):
-        job = "noop" if name == "drain" else "steps"
+    if name in ("drain", "steps", "effect"):
+        job = "noop" if name == "drain" else name
         return (await measure.drain(ad, ctx, s["drain"], s["drain_seconds"], job))[0]
     if name == "pickup":
         return await measure.fresh_pickup(ad, ctx, s["pickup"])

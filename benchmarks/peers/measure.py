@@ -192,6 +192,8 @@ async def drain(adapter: Any, ctx: Any, n: int, cap: float, job: str = "noop",
     the drain finished; otherwise on freshly started ones."""
     await maybe(adapter.prepare())
     producer = await maybe(adapter.producer())
+    if job != "noop":  # a jobtrail-only variant: its producer enqueues that job instead
+        producer = producer.for_job(job)
     results = []
     try:
         await fill(producer, n)

@@ -21,7 +21,7 @@ def summarize(lib: dict[str, Any]) -> dict[str, Any]:
     """Medians over the repetitions of one library's results."""
     runs = lib.get("runs", {})
     out: dict[str, Any] = {}
-    for name in ("single", "bulk", "drain", "steps"):
+    for name in ("single", "bulk", "drain", "steps", "effect"):
         rs = runs.get(name, [])
         if any("na" in r for r in rs):
             out[name] = {"na": rs[0]["na"]}
@@ -35,7 +35,7 @@ def summarize(lib: dict[str, Any]) -> dict[str, Any]:
     if runs.get("claim"):
         c = runs["claim"][0]
         out["claim"] = c if "na" in c else {d["queued"]: d["median_us"] for d in c["depths"]}
-    for name in ("drain", "pickup", "steps"):
+    for name in ("drain", "pickup", "steps", "effect"):
         if runs.get(name):
             out.setdefault("settings", {})[name] = runs[name][0].get("settings", "")
     return out
@@ -88,15 +88,17 @@ def rows(summary: dict[str, dict[str, Any]], meta: dict[str, dict[str, Any]]) ->
             f"{_num(pick.get('p50'), 1)} / {_num(pick.get('p99'), 1)}",
             claim, vs,
         ])
-        if "jobs_per_s" in s.get("steps", {}):
-            out.append([
-                f"{m['library']}, 5 recorded steps per job", m["backend"],
-                s["settings"].get("steps", ""), "", "", _num(s["steps"]["jobs_per_s"]),
-                "", "", DASH,
-            ])
+        for variant, label in VARIANT_LABELS.items():
+            if "jobs_per_s" in s.get(variant, {}):
+                out.append([
+                    f"{m['library']}, {label}", m["backend"],
+                    s["settings"].get(variant, ""), "", "", _num(s[variant]["jobs_per_s"]),
+                    "", "", DASH,
+                ])
     return out
 
 
+VARIANT_LABELS = {"steps": "5 recorded steps per job", "effect": "1 keyed effect per job"}
 REFERENCE_LABEL = {"jobtrail-sqlite": "jobtrail SQLite", "jobtrail-postgres": "jobtrail PG",
                    "": ""}
 HEADERS = ["library", "backend", "settings (drain and pick-up)", "enqueue 1 by 1 (jobs/s)",

@@ -146,7 +146,7 @@ def plan(keys: list[str], repeat: int) -> list[tuple[int, str, list[str]]]:
         for key in order:
             names = ["single", "bulk", "drain", "pickup"]
             if key.startswith("jobtrail"):
-                names.append("steps")
+                names += ["steps", "effect"]
             if rep == 0:
                 names.append("claim")
             steps.append((rep, key, names))

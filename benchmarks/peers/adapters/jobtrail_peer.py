@@ -37,10 +37,26 @@ def peer_steps(ctx: Context, i: int) -> None:
         ctx.step(name, int, i)
 
 
+@app.job(name="peer_effect")
+def peer_effect(ctx: Context, i: int) -> None:
+    """The no-op around one keyed at-most-once effect (intent and result written)."""
+    record(i)
+    ctx.effect("touch", int, i, key=f"touch-{i}")
+
+
+VARIANTS = {"steps": f", {STEPS} ctx.step() per job", "effect": ", 1 keyed ctx.effect() per job"}
+
+
 class Producer:
-    def __init__(self) -> None:
+    def __init__(self, job: str = "noop") -> None:
         self.app = App(os.environ.get("JOBTRAIL_URL"))  # a fresh one: prepare() replaced the db
-        self.job = self.app.job(name="peer_noop")(_noop)
+        fn = {"noop": _noop, "steps": peer_steps.fn, "effect": peer_effect.fn}[job]
+        self.job = self.app.job(name=f"peer_{job}")(fn)
+
+    def for_job(self, job: str) -> Producer:
+        """A producer of the *job* variant ("steps", "effect") instead of the no-op."""
+        self.close()
+        return Producer(job)
 
     def one(self, i: int) -> None:
         self.job.enqueue(i=i)
@@ -88,8 +104,8 @@ class Adapter:
         p, c = self.env.processes, self.env.concurrency
         cmd = [self.env.python, "-m", "jobtrail", "worker", "adapters.jobtrail_peer:app",
                "--processes", str(p), "--concurrency", str(c), "--log-level", "warning"]
-        steps = f", {STEPS} ctx.step() per job" if job == "steps" else ""
-        return [cmd], f"jobtrail worker --processes {p} --concurrency {c}{steps}"
+        variant = VARIANTS.get(job, "")
+        return [cmd], f"jobtrail worker --processes {p} --concurrency {c}{variant}"
 
     def claim(self, depth: int, claims: int) -> dict[str, Any] | None:
         """benchmarks/core.py's claim measurement (claim + finish of 10)."""
