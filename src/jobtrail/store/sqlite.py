@@ -124,6 +124,9 @@ class SQLiteStore:
         self._local = threading.local()
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # This process's writers take turns here, woken at once when the lock is free,
+        # rather than in SQLite's busy handler, which sleeps between tries.
+        self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._local_watchers: list[Callable[[], None]] = []
         self._ready_sql: dict[tuple[str, tuple[str, ...] | None], tuple[str, dict[str, str]]] = {}
@@ -154,6 +157,7 @@ class SQLiteStore:
             self._connections = []
             self._local_watchers = []
             self._lock = threading.Lock()
+            self._write_lock = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -184,13 +188,14 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- schema ------------------------------------------------------------------
     @staticmethod
