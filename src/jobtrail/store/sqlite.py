@@ -395,37 +395,28 @@ class SQLiteStore:
             return set()
         ids = [out.job_id for out in outcomes]
         held_sql = _Q["held_attempts"].format(ids=", ".join("?" * len(ids)))
+        # Rows are built before the write lock is taken: other writers wait only for SQL.
+        now = time.time()
+        rows_of = {}
+        for out in outcomes:
+            update = {"id": out.job_id, "status": out.status.value, "result": out.result,
+                      "error": out.error.to_json() if out.error else None,
+                      "outcome": out.outcome, "delay": out.retry_delay,
+                      "final": out.status.is_final, "now": now}
+            events = [paths.segment_row(out.job_id, out.attempt, out.events)] if out.events else []
+            events.append((out.job_id, out.attempt, "lifecycle", out.event_name, now, None,
+                           rows.transition_attrs(out.error, delay=out.retry_delay,
+                                                 outcome=out.outcome)))
+            rows_of[(out.job_id, out.attempt)] = (update, events, out.status.is_final)
         with self._write() as conn:
-            now = time.time()
-            # Which outcomes still hold their job: one read, then one batched update.
-            held = set(conn.execute(held_sql, [worker_id, *ids]).fetchall())
-            applied = []
-            for out in outcomes:  # an attempt named twice is applied once
-                if (out.job_id, out.attempt) in held:
-                    held.discard((out.job_id, out.attempt))
-                    applied.append(out)
-            conn.executemany(_Q["finish"], [
-                {"id": out.job_id, "status": out.status.value, "result": out.result,
-                 "error": out.error.to_json() if out.error else None, "outcome": out.outcome,
-                 "delay": out.retry_delay, "final": out.status.is_final, "now": now}
-                for out in applied
-            ])
-            events: list[tuple[Any, ...]] = []
-            final: list[int] = []
-            for out in applied:
-                if out.events:
-                    events.append(paths.segment_row(out.job_id, out.attempt, out.events))
-                if out.status.is_final:
-                    final.append(out.job_id)
-                events.append(
-                    (out.job_id, out.attempt, "lifecycle", out.event_name, now, None,
-                     rows.transition_attrs(out.error, delay=out.retry_delay,
-                                           outcome=out.outcome))
-                )
-            conn.executemany(_Q["insert_event"], events)
+            # Which attempts the worker still holds: one read, then batched writes.
+            held = [key for key in conn.execute(held_sql, [worker_id, *ids]) if key in rows_of]
+            conn.executemany(_Q["finish"], [rows_of[key][0] for key in held])
+            conn.executemany(_Q["insert_event"], [ev for key in held for ev in rows_of[key][1]])
+            final = [job_id for job_id, attempt in held if rows_of[(job_id, attempt)][2]]
             if final:
                 conn.execute(_Q["write_receipts"].format(ids=", ".join("?" * len(final))), final)
-        return set(ids) - {out.job_id for out in applied}
+        return set(ids) - {job_id for job_id, _ in held}
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
