@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pytest
 
 from jobtrail import App, Status
 from tests.support import workload
-from tests.support.processes import runs_by_job, start_worker, worker_errors
+from tests.support.processes import ROOT, runs_by_job, start_worker, worker_errors
 
 
 def enqueue_work(app: App, count: int, max_sleep: float) -> list[int]:
@@ -189,3 +190,37 @@ def test_sigkilled_workers_never_perform_an_effect_twice(app: App, db_url: str, 
             assert record.result == f"ch_{index}:{index * 100}"
         else:
             assert record.status is Status.DEAD and record.outcome == "effect_uncertain", record.error
+
+
+ENQUEUE_AT_ONCE = """
+import sys, time
+from tests.support import workload
+start = float(sys.argv[1])
+while time.time() < start:
+    pass
+handles = [workload.work.enqueue(n=7, idempotency_key="same-key") for _ in range(5)]
+print(" ".join(f"{h.id}:{int(h.deduplicated)}" for h in handles))
+"""
+
+
+def test_concurrent_enqueues_of_one_key_from_several_processes_make_one_job(
+    app: App, db_url: str
+) -> None:
+    """Six processes enqueue one key at the same instant, five times each: one job exists,
+    exactly one enqueue created it, and every other one got its id back deduplicated."""
+    env = {**os.environ, "JOBTRAIL_URL": db_url, "PYTHONPATH": str(ROOT)}
+    start = time.time() + 2.0  # every process is up and connected before then
+    procs = [
+        subprocess.Popen([sys.executable, "-c", ENQUEUE_AT_ONCE, str(start)], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    answers = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+        answers += [tuple(map(int, item.split(":"))) for item in out.decode().split()]
+    assert len(answers) == 30
+    assert len({job_id for job_id, _ in answers}) == 1
+    assert sum(1 for _, deduplicated in answers if not deduplicated) == 1
+    assert len(app.jobs()) == 1
