@@ -192,6 +192,37 @@ def test_sigkilled_workers_never_perform_an_effect_twice(app: App, db_url: str, 
             assert record.status is Status.DEAD and record.outcome == "effect_uncertain", record.error
 
 
+def test_a_killed_job_resumes_after_the_step_its_heartbeat_checkpointed(
+    app: App, db_url: str, tmp_path: Path
+) -> None:
+    """The worker is SIGKILLed long after step 1 and before the attempt ends: the heartbeat
+    had written step 1, so the next attempt (another worker) returns it without running it."""
+    log = tmp_path / "runs.log"
+    job = app.job(retry=workload.checkpointed.retry)(workload.checkpointed.fn)
+    handle = job.enqueue(n=41)
+    first = start_worker(db_url, log, "--concurrency", "1", lease=1.0)
+    workers = [first]
+    try:
+        deadline = time.monotonic() + 30
+        while "waiting" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, worker_errors(log)
+            time.sleep(0.05)
+        time.sleep(1.0)  # heartbeats every lease / 3 seconds write the checkpoint
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        workers.append(start_worker(db_url, log, "--concurrency", "1", lease=1.0))
+        wait_until_final(app, [handle.id], timeout=60)
+    finally:
+        stop(workers)
+    record = app.get(handle.id)
+    assert record.status is Status.SUCCEEDED and record.result == 42 and record.attempts == 2
+    kinds = [kind for kind, _ in runs_by_job(log)[handle.id]]
+    assert kinds == ["first", "waiting"]  # step 1 ran once; attempt 2 did not wait
+    steps = [(e.attempt, e.name, e.attrs.get("replayed", False))
+             for e in app.events(handle.id) if e.kind == "step"]
+    assert steps == [(1, "first", False), (2, "first", True), (2, "second", False)]
+
+
 ENQUEUE_AT_ONCE = """
 import sys, time
 from tests.support import workload

@@ -54,3 +54,13 @@ def pay(ctx: Context, n: int, sleep: float = 0.0) -> str:
 
     charge_id = ctx.effect("charge", charge, key=f"charge-{n}")
     return ctx.step("receipt", lambda: f"{charge_id}:{amount}")
+
+
+@app.job(retry=Retry(max_attempts=5, base=0.01, cap=0.05))
+def checkpointed(ctx: Context, n: int) -> int:
+    """A first step, then (on the first attempt only) a long wait to be killed in."""
+    first: int = ctx.step("first", lambda: _log(f"first {ctx.job_id} {os.getpid()}") or n)
+    if ctx.attempt == 1:
+        _log(f"waiting {ctx.job_id} {os.getpid()}")
+        time.sleep(60)
+    return ctx.step("second", lambda: first + 1)
