@@ -68,6 +68,7 @@ def test_steps_read_back_are_the_last_completed_result_of_each_name(
 
 def test_a_damaged_segment_holds_no_steps_and_reads_as_unreadable() -> None:
     assert paths.steps_from(["{not json", "[1, 2]", None]) == {}
-    row = (1, 1, "path", "segment", 1.8e9, None, "[[1]]")
-    (event,) = paths.expand([row], utc_from_epoch)
-    assert (event.kind, event.name, event.attrs) == ("path", "unreadable", {"unreadable": "[[1]]"})
+    for damaged in ("[[1]]", '[["step", "a", "not a number", null, null]]', "{}"):
+        row = (1, 1, "path", "segment", 1.8e9, None, damaged)
+        (event,) = paths.expand([row], utc_from_epoch)
+        assert (event.kind, event.name, event.attrs) == ("path", "unreadable", {"unreadable": damaged})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -90,20 +90,25 @@ def expand(rows: Iterable[tuple[Any, ...]], to_time: Any) -> list[Event]:
             continue
         base = to_time(at)
         assert base is not None
-        entries = _entries(attrs)
-        if entries is None:
+        try:
+            found.extend(_expand(job_id, attempt, base, _entries(attrs)))
+        except (TypeError, ValueError, OverflowError):  # damaged: shown, never raised
             found.append(Event(job_id, attempt, KIND, "unreadable", base, None,
                                {"unreadable": attrs}))
-            continue
-        for entry in entries:
-            e_kind, e_name, offset_us, duration_us, e_attrs = entry[:5]
-            found.append(Event(
-                job_id, attempt, str(e_kind), str(e_name),
-                base + timedelta(microseconds=offset_us),
-                None if duration_us is None else duration_us / 1e6,
-                e_attrs if isinstance(e_attrs, dict) else {},
-            ))
     return found
+
+
+def _expand(job_id: int, attempt: int, base: datetime, entries: list[list[Any]] | None,
+            ) -> list[Event]:
+    if entries is None:
+        raise ValueError("not a path segment")
+    return [
+        Event(job_id, attempt, str(e_kind), str(e_name),
+              base + timedelta(microseconds=offset_us),
+              None if duration_us is None else duration_us / 1e6,
+              e_attrs if isinstance(e_attrs, dict) else {})
+        for e_kind, e_name, offset_us, duration_us, e_attrs, *_ in entries
+    ]
 
 
 def _event(row: tuple[Any, ...], to_time: Any) -> Event:
