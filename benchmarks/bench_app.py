@@ -1,4 +1,4 @@
-"""The benchmark's app: its two job types, and how its workers are started.
+"""The benchmark's app: its job types, and how its workers are started.
 
 The benchmark starts its workers the way an application does, in a separate process:
 
@@ -55,6 +55,15 @@ def make_app(url: str | None) -> App:
         """A no-op around one keyed effect (two durable writes)."""
         started = time.time()
         ctx.effect("touch", int, i, key=f"touch-{i}")
+        return started
+
+    @app.job(name="bench_expected", expect=" ".join(STEP_NAMES) + " decide:even exit:done?")
+    def bench_expected(ctx: Context, i: int) -> float:
+        """Five steps and a decision, checked against the job's expected path."""
+        started = time.time()
+        for name in STEP_NAMES:
+            ctx.step(name, int, i)
+        ctx.decide("even", i % 2 == 0)
         return started
 
     @app.job(name="bench_latency")

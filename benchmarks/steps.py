@@ -11,9 +11,14 @@ Per call (in one process, inside a running job):
 - ``ctx.effect``: two durable writes (intent before the call, result after) — effects are
   never batched, because the intent must be on disk before the side effect happens.
 
-Throughput: the drain of N jobs by 2 worker processes (as in ``core.py``) for a no-op job,
-the same job with 5 recorded steps, and the same job with one keyed effect, alternating
-the three K times so machine noise hits all alike; medians and the ratio to the no-op.
+- ``ctx.event`` and ``ctx.decide``: a milestone and a decision, buffered like steps;
+- the run summary made as a run ends: its path variant and the conformance check of a
+  5-step, 1-decision path against an expectation (what every finished run pays).
+
+Throughput: the drain of N jobs by 2 worker processes (as in ``core.py``) for a no-op job
+(which still records its lifecycle), the same job with 5 recorded steps, with 5 steps and
+a decision checked against ``expect=``, and with one keyed effect, alternating them K times
+so machine noise hits all alike; medians and the loss against the no-op.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_app import STEP_NAMES
 from core import (
     DEFAULT_PG_URL,
     Backend,
@@ -39,12 +45,15 @@ from core import (
 )
 from rich.table import Table
 
-from jobtrail import Context
+from jobtrail import App, Context
+from jobtrail.expect import parse
+from jobtrail.paths.runs import Summarizer
+from jobtrail.paths.timings import StepTimings
 from jobtrail.store.base import PathEvent, PathSegment
 from jobtrail.testing import run_until_idle
 
 CALLS = 5_000
-JOBS = ("bench_noop", "bench_steps", "bench_effect")
+JOBS = ("bench_noop", "bench_steps", "bench_expected", "bench_effect")
 
 
 def per_call(backend: Backend, calls: int) -> dict[str, float]:
@@ -68,12 +77,38 @@ def per_call(backend: Backend, calls: int) -> dict[str, float]:
             for n in range(calls // 10):
                 ctx.effect(f"e{n}", int, n, key=f"bench-{ctx.job_id}-{n}")
             timings["effect_us"] = (time.perf_counter() - start) / (calls // 10) * 1e6
+            start = time.perf_counter()
+            for n in range(calls):
+                ctx.event("milestone", n=n)
+            timings["event_us"] = (time.perf_counter() - start) / calls * 1e6
+            start = time.perf_counter()
+            for n in range(calls):
+                ctx.decide(f"d{n}", n % 2 == 0)
+            timings["decide_us"] = (time.perf_counter() - start) / calls * 1e6
+            timings["summary_us"] = summary_cost(ctx.app, calls)
 
         bench_calls.enqueue()
         run_until_idle(app)
     finally:
         app.close()
     return timings
+
+
+def summary_cost(app: App, calls: int) -> float:
+    """µs to summarise a finished run of 5 steps and a decision: its variant and the
+    conformance check against an expected path."""
+    expectation = parse(" ".join(STEP_NAMES) + " decide:even")
+    ctx = Context(app, job_id=1, job_name="bench_summary", queue="default", attempt=1,
+                  max_attempts=1)
+    for name in STEP_NAMES:
+        ctx.step(name, int, 1)
+    ctx.decide("even", True)
+    summarizer = Summarizer(StepTimings(), None)
+    start = time.perf_counter()
+    for _ in range(calls):
+        summary = summarizer.summarize(ctx, completed=True, expectation=expectation)
+    assert not summary.findings
+    return (time.perf_counter() - start) / calls * 1e6
 
 
 def throughput(backend: Backend, settings: Settings) -> dict[str, Any]:
@@ -100,10 +135,14 @@ def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
     row("ctx.step, batched (µs/call)", lambda d: f"{d['calls']['step_batched_us']:.1f}")
     row("step checkpoint, unbatched (µs/call)", lambda d: f"{d['calls']['step_unbatched_us']:.0f}")
     row("ctx.effect, 2 durable writes (µs/call)", lambda d: f"{d['calls']['effect_us']:.0f}")
+    row("ctx.event, batched (µs/call)", lambda d: f"{d['calls']['event_us']:.1f}")
+    row("ctx.decide, batched (µs/call)", lambda d: f"{d['calls']['decide_us']:.1f}")
+    row("run summary + conformance (µs/run)", lambda d: f"{d['calls']['summary_us']:.1f}")
     for job in JOBS:
         row(f"drain {job} (jobs/s, median)", lambda d, j=job: f"{d['drain']['medians'][j]:,.0f}")
     base = "bench_noop"
     row("5 steps vs no-op (throughput loss)", lambda d: _loss(d, "bench_steps", base))
+    row("5 steps + decision, checked (loss)", lambda d: _loss(d, "bench_expected", base))
     row("1 effect vs no-op (throughput loss)", lambda d: _loss(d, "bench_effect", base))
     console.print(table)
     console.print(

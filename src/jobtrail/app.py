@@ -5,23 +5,33 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.guarantee import Guarantee
-from jobtrail.job import Event, JobRecord, Status
+from jobtrail.job import DivergenceRecord, Event, JobRecord, Status
 from jobtrail.jobs import JobDef, JobHandle, KeyFunction
+from jobtrail.paths import rules, variants
+from jobtrail.paths.alerts import AlertSink
+from jobtrail.paths.rules import Occurrence, Rule, RuleReport
+from jobtrail.paths.runs import Summarizer
+from jobtrail.paths.timings import StepTimings
+from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
 from jobtrail.retry import Retry
 from jobtrail.store import Store, open_store, parse_url, resolve_url
-from jobtrail.store.base import EffectRecord, JobFilter
+from jobtrail.store.base import DivergenceFilter, EffectRecord, JobFilter
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
+DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete",
+                    "duplicate_effect", "slow")
 DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
 
 
@@ -37,6 +47,13 @@ class App:
     - ``max_payload_bytes``: the largest JSON payload a job may carry.
     - ``idempotency_retention``: seconds a finished job keeps its idempotency key (and
       the receipt answers for it); ``None`` keeps keys forever.
+    - ``code_version``: the version of the code the workers run (default
+      ``$JOBTRAIL_CODE_VERSION``), stored with each finished run so a path that appears
+      with a deploy is flagged new.
+    - ``slow_factor``: a step slower than this many times its recent p99 is a ``slow``
+      divergence (``None`` turns the check off).
+    - ``alert_sinks``: callables given each divergence once it is stored (see
+      `jobtrail.paths.alerts`).
     """
 
     def __init__(
@@ -50,6 +67,9 @@ class App:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         idempotency_retention: float | None = DEFAULT_KEY_RETENTION,
         store_options: dict[str, Any] | None = None,
+        code_version: str | None = None,
+        slow_factor: float | None = 3.0,
+        alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
         if not _is_seconds(lease) or lease <= 0:
             raise ConfigurationError(f"App(lease={lease!r}): must be a positive number of seconds")
@@ -71,7 +91,19 @@ class App:
                 f"App(idempotency_retention={idempotency_retention!r}): must be zero or more "
                 "seconds, or None to keep keys forever"
             )
+        if slow_factor is not None and (not _is_seconds(slow_factor) or slow_factor <= 1):
+            raise ConfigurationError(
+                f"App(slow_factor={slow_factor!r}): must be a number above 1, or None"
+            )
+        for sink in alert_sinks:
+            if not callable(sink):
+                raise ConfigurationError(f"App(alert_sinks=...): {sink!r} is not callable")
         self.idempotency_retention = idempotency_retention
+        self.code_version = code_version or os.environ.get("JOBTRAIL_CODE_VERSION") or None
+        self.step_timings = StepTimings(slow_factor) if slow_factor is not None else None
+        self.summarizer = Summarizer(self.step_timings, self.code_version)
+        self.alert_sinks: list[AlertSink] = list(alert_sinks)
+        self.rules: dict[str, Rule] = {}
         self.url = resolve_url(url)
         self.lease = float(lease)
         self.retry = retry or Retry()
@@ -121,6 +153,8 @@ class App:
         priority: int = ...,
         idempotency_key: KeyFunction | None = ...,
         guarantee: Guarantee | None = ...,
+        expect: str | None = ...,
+        redact: Iterable[str] = ...,
     ) -> Callable[[Callable[..., Any]], JobDef[Any, Any]]: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
@@ -135,12 +169,16 @@ class App:
         priority: int = 0,
         idempotency_key: KeyFunction | None = None,
         guarantee: Guarantee | None = None,
+        expect: str | None = None,
+        redact: Iterable[str] = (),
     ) -> Any:
         """Declare a job type: ``@app.job`` or ``@app.job(queue=..., retry=..., timeout=...)``.
 
         ``idempotency_key`` is a function of the job's arguments returning its key
         (``lambda invoice_id: f"inv-{invoice_id}"``); ``guarantee`` states the delivery
-        guarantee instead of deriving it (see `jobtrail.guarantee`)."""
+        guarantee instead of deriving it (see `jobtrail.guarantee`); ``expect`` the path
+        the job should take, in the path language (see docs/expectations.md); ``redact``
+        the payload fields whose values must never be stored in its path."""
 
         def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
             job_name = name or getattr(func, "__name__", None)
@@ -160,6 +198,8 @@ class App:
                 priority=priority,
                 idempotency_key=idempotency_key,
                 guarantee=guarantee,
+                expect=expect,
+                redact=redact,
             )
             self.registry[job_name] = definition
             return definition
@@ -180,8 +220,13 @@ class App:
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, job_id: int) -> JobRecord:
-        """The job with this id; raise `JobNotFound` when there is none."""
-        return self.store.get(int(job_id))
+        """The job with this id, with its ``path`` (the ordered events of all its
+        attempts); raise `JobNotFound` when there is none."""
+        record = self.store.get(int(job_id))
+        return replace(record, path=tuple(
+            replace(e, parent_job_id=record.parent_job_id, trace_id=record.trace_id)
+            for e in self.store.events(record.id)
+        ))
 
     def events(self, job_id: int) -> list[Event]:
         """The ordered path of a job across its attempts."""
@@ -217,6 +262,64 @@ class App:
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
         return self.store.counts()
+
+    # -- paths -----------------------------------------------------------------------------
+    def on_divergence(self, sink: AlertSink) -> AlertSink:
+        """Send each stored divergence to *sink* (usable as a decorator)."""
+        if not callable(sink):
+            raise ConfigurationError(f"on_divergence({sink!r}): a sink must be callable")
+        self.alert_sinks.append(sink)
+        return sink
+
+    def divergences(
+        self, *, job_name: str | None = None, kind: str | None = None,
+        job_id: int | None = None, since: datetime | None = None, limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[DivergenceRecord]:
+        """Stored divergences, newest first, narrowed by job name, kind, job and time."""
+        return self.store.divergences(_divergence_filter(
+            job_name, kind, job_id, since, limit, before_id))
+
+    def divergence_counts(
+        self, *, job_name: str | None = None, kind: str | None = None,
+        since: datetime | None = None,
+    ) -> dict[tuple[str, str], int]:
+        """How many divergences each (job name, kind) has."""
+        return self.store.divergence_counts(_divergence_filter(
+            job_name, kind, None, since, 1, None))
+
+    def variants(
+        self, job_name: str, *, since: datetime | None = None,
+        new_since: datetime | None = None, new_in_version: str | None = None,
+    ) -> list[Variant]:
+        """The path variants of a job's finished runs, most common first (see
+        `jobtrail.paths.variants`)."""
+        runs = self.store.runs(job_name, since)
+        return variants.group(runs, new_since=new_since, new_in_version=new_in_version)
+
+    def funnel(self, job_name: str, *, since: datetime | None = None) -> Funnel:
+        """How many finished runs of a job reached each point of its path."""
+        definition = self.registry.get(job_name)
+        expectation = definition.expectation if definition else None
+        order = expectation.points() if expectation else ()
+        return variants.funnel(job_name, self.store.runs(job_name, since), order)
+
+    def rule(self, name: str, *, when: Occurrence, then: Occurrence,
+             within: float | timedelta) -> Rule:
+        """Declare a promise across jobs: every *when* is followed by *then* within
+        *within* (seconds or a timedelta). See `jobtrail.paths.rules`."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"rule name must be a non-empty str, got {name!r}")
+        if name in self.rules:
+            raise ConfigurationError(f"two rules are named {name!r}")
+        seconds = within.total_seconds() if isinstance(within, timedelta) else within
+        declared = Rule(name, when, then, seconds)
+        self.rules[name] = declared
+        return declared
+
+    def check_rules(self, *, since: datetime | None = None) -> list[RuleReport]:
+        """How every declared rule fared over what happened since *since*."""
+        return rules.check(self.store, self.rules.values(), since=since)
 
     # -- operators -------------------------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
@@ -287,3 +390,16 @@ def _is_seconds(value: object) -> bool:
         and not isinstance(value, bool)
         and math.isfinite(value)
     )
+
+
+def _divergence_filter(
+    job_name: str | None, kind: str | None, job_id: int | None, since: datetime | None,
+    limit: int, before_id: int | None,
+) -> DivergenceFilter:
+    if kind is not None and kind not in DIVERGENCE_KINDS:
+        raise ConfigurationError(
+            f"unknown divergence kind {kind!r}: use {', '.join(DIVERGENCE_KINDS)}"
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
+    return DivergenceFilter(job_name, kind, job_id, since, limit, before_id)

@@ -6,6 +6,7 @@ The context of the job running in the current thread or task is available throug
 
 from __future__ import annotations
 
+import enum
 import inspect
 import json
 import threading
@@ -14,9 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from jobtrail.effects import perform_effect
+from jobtrail.paths.redaction import Redactor
 from jobtrail.store.base import PathEvent
 
 T = TypeVar("T")
@@ -26,6 +28,14 @@ if TYPE_CHECKING:
     from jobtrail.jobs import JobDef, JobHandle
 
 _current: ContextVar[Context | None] = ContextVar("jobtrail_context", default=None)
+
+
+class JobExit(BaseException):  # like SystemExit: a way out, not an error
+    """Raised by `Context.exit` to end a job on purpose; the worker records the exit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def current_context() -> Context | None:
@@ -44,7 +54,9 @@ class Context:
     __slots__ = (
         "_completed",
         "_effect_names",
+        "_exit",
         "_path",
+        "_redactor",
         "_saved",
         "_saving",
         "_step_names",
@@ -70,6 +82,7 @@ class Context:
         parent_job_id: int | None = None,
         trace_id: str | None = None,
         completed_steps: dict[str, str] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.app = app
         self.job_id = job_id
@@ -79,7 +92,9 @@ class Context:
         self.max_attempts = max_attempts
         self.parent_job_id = parent_job_id
         self.trace_id = trace_id
-        self._path: list[PathEvent] = []
+        self._path: list[PathEvent] = [PathEvent("lifecycle", "started", time.time())]
+        self._exit: str | None = None
+        self._redactor = redactor
         self._completed = completed_steps or {}
         self._saved = 0  # entries before this index are written (by a checkpoint)
         self._saving = threading.Lock()
@@ -91,11 +106,49 @@ class Context:
         """True when a failure now will not be retried because attempts are spent."""
         return self.attempt >= self.max_attempts
 
+    @property
+    def redactor(self) -> Redactor | None:
+        """What masks this job's declared-sensitive values, when it declares any."""
+        return self._redactor
+
+    @property
+    def exit_reason(self) -> str | None:
+        """The reason given to `exit`, once the job called it."""
+        return self._exit
+
     def event(self, name: str, **attrs: Any) -> None:
         """Record a milestone on this job's path (written when the attempt ends)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"ctx.event(name=...): expected a non-empty str, got {name!r}")
         self._path.append(PathEvent("event", name, time.time(), None, attrs or None))
+
+    def decide(self, name: str, value: T) -> T:
+        """Record the decision *name* with its *value* (the branch taken) and return *value*:
+        ``if ctx.decide("is_paid", invoice.paid): ...``. Expectations match the value as
+        text (``is_paid=true``): pass a bool, int, str, enum member or ``None``."""
+        _check_name("decision", name, self.job_name)
+        try:
+            text = decision_text(value)
+        except TypeError:
+            raise TypeError(
+                f"job {self.job_name!r}: decision {name!r} got a {type(value).__name__}; "
+                "decide on a bool, int, str, enum member or None (e.g. bool(items))"
+            ) from None
+        entry = ("decide", name, time.time(), None, None, encode_basestring_ascii(text))
+        self._path.append(_new_entry(PathEvent, entry))
+        return value
+
+    def exit(self, reason: str) -> NoReturn:
+        """End the job here on purpose: ``return ctx.exit("already_paid")``.
+
+        The job succeeds with outcome ``exit:<reason>`` (and no result), and its path shows
+        the exit, so an early end is never silent. Like `sys.exit`, it raises (`JobExit`, a
+        `BaseException` that ``except Exception`` does not catch): nothing after it runs."""
+        _check_name("exit", reason, self.job_name)
+        if self._exit is None:
+            self._exit = reason
+            self._path.append(PathEvent("exit", reason, time.time()))
+        raise JobExit(reason)
 
     def step(self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` as the checkpoint *name* and return its result.
@@ -183,7 +236,8 @@ class Context:
         return job.enqueue_child(self, args, kwargs)
 
     def recorded(self) -> list[PathEvent]:
-        """The path recorded so far in this attempt (steps, effects and events)."""
+        """The path recorded so far in this attempt (steps, effects, decisions, exits
+        and events), as it happened: unredacted, in memory only."""
         return list(self._path)
 
     def take_unsaved(self) -> list[PathEvent]:
@@ -192,7 +246,7 @@ class Context:
         with self._saving:
             count = len(self._path)
             fresh, self._saved = self._path[self._saved:count], count
-        return fresh
+        return self._redactor.entries(fresh) if self._redactor else fresh
 
     @contextmanager
     def checkpointing(self) -> Iterator[list[PathEvent]]:
@@ -201,7 +255,8 @@ class Context:
         no entry is written twice or lost."""
         with self._saving:
             count = len(self._path)
-            yield self._path[self._saved:count]
+            fresh = self._path[self._saved:count]
+            yield self._redactor.entries(fresh) if self._redactor else fresh
             self._saved = count
 
     def add_event(self, event: PathEvent) -> None:
@@ -229,6 +284,20 @@ def to_json(value: Any) -> str:
     if value is None:
         return "null"
     return _ENCODE(value)
+
+
+def decision_text(value: object) -> str:
+    """A decided value as expectations spell it: ``true``, ``false``, ``null``, ``3``, the
+    text of a str, the value of an enum member. Anything else is a `TypeError`."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    raise TypeError(f"cannot record a {type(value).__name__} as a decision")
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

@@ -9,6 +9,9 @@ Three teams share one app:
 - **onboarding** sends welcome emails; each enqueues a follow-up as a child job.
 - **notifications** pushes messages from an ``async def`` job.
 
+The **deploy** scenario (`jobtrail.demo_paths`) shows execution paths: a release that
+silently stopped validating before a push is caught as divergences and a new path.
+
 One more scenario plays a deploy that changed a job's signature: an invoice enqueued
 by the previous release, whose ``invoice_id`` was a string, no longer fits the code and
 ends ``orphaned`` instead of running with the wrong data.
@@ -38,9 +41,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from jobtrail import demo_paths
 from jobtrail.app import App
 from jobtrail.context import Context
 from jobtrail.errors import Permanent, Transient
+from jobtrail.paths.rules import enqueued, succeeded
 from jobtrail.retry import Retry
 from jobtrail.store.base import NewJob
 
@@ -163,8 +168,8 @@ def reconcile_ledger(ctx: Context, day: str) -> int:
 
 
 def build_app(url: str) -> App:
-    """An app on *url* with the demo's job types registered."""
-    demo = App(url, retry=RETRY)
+    """An app on *url* with the demo's job types and rules registered."""
+    demo = App(url, retry=RETRY, code_version=demo_paths.RELEASE_AFTER)
     demo.job(queue="billing")(charge_invoice)
     demo.job(
         queue="billing",
@@ -174,6 +179,9 @@ def build_app(url: str) -> App:
     demo.job(queue="onboarding")(send_welcome_email)
     demo.job(queue="onboarding")(schedule_followup)
     demo.job(queue="notifications")(push_notification)
+    demo_paths.register(demo)
+    demo.rule("welcomed users get a follow-up", when=succeeded("send_welcome_email"),
+              then=enqueued("schedule_followup"), within=3600)
     return demo
 
 
@@ -309,6 +317,15 @@ def idempotency_report(demo: App) -> IdempotencyReport:
     )
 
 
+def deploy(demo: App) -> Scenario:
+    """A deploy that silently skips a step (see `jobtrail.demo_paths`)."""
+    ran = demo_paths.before_the_deploy(demo.url)
+    queued = demo_paths.after_the_deploy(demo)
+    return Scenario(
+        "deploy", f"{ran} syncs ran on release {demo_paths.RELEASE_BEFORE}; release "
+        f"{demo_paths.RELEASE_AFTER} silently skips a step: divergences and a new path", queued)
+
+
 def enqueue_workload(demo: App, jobs: int) -> list[Scenario]:
     """Enqueue about *jobs* jobs across every scenario (follow-ups come on top)."""
     invoices = max(4, jobs * 2 // 5)
@@ -319,4 +336,5 @@ def enqueue_workload(demo: App, jobs: int) -> list[Scenario]:
         notifications(demo, max(1, jobs - invoices - signups)),
         schema_drift(demo),
         idempotency(demo),
+        deploy(demo),
     ]

@@ -48,7 +48,8 @@ def perform_effect(
         ctx.add_event(PathEvent("effect", name, time.time(), 0.0, {"key": key, "replayed": True}))
         value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
         return value
-    if existing is not None:
+    repeated = existing is not None and repeat_safe
+    if existing is not None and not repeated:
         raise EffectUncertain(
             f"effect {name!r} (key {key!r}) was started by attempt {existing.attempt} of job "
             f"{existing.job_id} and its end was never recorded: it may have happened. Check, "
@@ -71,7 +72,8 @@ def perform_effect(
                     name, ctx.job_id, type(value).__name__)
         text = None
     _end(store, key, ctx, text, None)
-    ctx.add_event(PathEvent("effect", name, at, duration, {"key": key}))
+    attrs: dict[str, Any] = {"key": key, "repeated": True} if repeated else {"key": key}
+    ctx.add_event(PathEvent("effect", name, at, duration, attrs))
     return value
 
 

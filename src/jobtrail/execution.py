@@ -15,11 +15,12 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from jobtrail.context import Context, _current
+from jobtrail.context import Context, JobExit, _current
 from jobtrail.errors import EffectUncertain, JobTimeout, UnknownJob
 from jobtrail.job import ErrorInfo, Status
+from jobtrail.paths.redaction import Redactor
 from jobtrail.payload import encode_result
-from jobtrail.store.base import ClaimedJob, Outcome
+from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -98,7 +99,9 @@ class Attempt:
             _current.reset(token)
         if self.abandoned:
             return None
-        return self.failed(error) if error is not None else self.succeeded(value)
+        if error is None or isinstance(error, JobExit):
+            return self.succeeded(value)
+        return self.failed(error)
 
     async def run_async(self) -> Outcome:
         """Run on the worker's event loop, with the timeout as a cancellation."""
@@ -110,6 +113,8 @@ class Attempt:
                 value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
             except TimeoutError:
                 return self.failed(JobTimeout(f"attempt ran past its timeout of {timeout:g}s"))
+            except JobExit:
+                return self.succeeded(None)
             except BaseException as exc:  # the job's failure, whatever it is
                 if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                     raise
@@ -137,29 +142,44 @@ class Attempt:
             result = encode_result(value)
         except TypeError as exc:
             return self._ending(Status.DEAD, error_info(exc))
+        reason = self.context.exit_reason
         return Outcome(
             self.claimed.id, self.claimed.attempt, Status.SUCCEEDED, result=result,
-            events=self.context.take_unsaved(),
+            outcome=None if reason is None else f"exit:{reason}",
+            events=self.context.take_unsaved(), duration=time.monotonic() - self.started,
+            run=self._summary(completed=True),
         )
 
     def failed(self, exc: BaseException) -> Outcome:
         retry = self.definition.retry
         attempt = self.claimed.attempt
         info = error_info(exc)
+        self.context.add_event(
+            PathEvent("lifecycle", "failed", time.time(), None, {"error": info.type}))
         if attempt < self.claimed.max_attempts and retry.should_retry(exc, attempt):
             delay = retry.delay(attempt, self.claimed.backoff)
             return Outcome(
-                self.claimed.id, attempt, Status.RETRYING, error=info, retry_delay=delay,
-                events=self.context.take_unsaved(),
+                self.claimed.id, attempt, Status.RETRYING, error=self._redacted(info),
+                retry_delay=delay, events=self.context.take_unsaved(),
+                duration=time.monotonic() - self.started,
             )
         reason = "effect_uncertain" if isinstance(exc, EffectUncertain) else None
         return self._ending(Status.DEAD, info, reason)
 
     def _ending(self, status: Status, info: ErrorInfo, reason: str | None = None) -> Outcome:
         return Outcome(
-            self.claimed.id, self.claimed.attempt, status, error=info, outcome=reason,
-            events=self.context.take_unsaved(),
+            self.claimed.id, self.claimed.attempt, status, error=self._redacted(info),
+            outcome=reason, events=self.context.take_unsaved(),
+            duration=time.monotonic() - self.started, run=self._summary(completed=False),
         )
+
+    def _redacted(self, info: ErrorInfo) -> ErrorInfo:
+        redactor = self.context.redactor
+        return redactor.error(info) if redactor else info
+
+    def _summary(self, *, completed: bool) -> RunSummary:
+        return self.context.app.summarizer.summarize(
+            self.context, completed=completed, expectation=self.definition.expectation)
 
 
 def prepare(
@@ -171,18 +191,18 @@ def prepare(
         definition = app.job_named(claimed.job_name)
     except UnknownJob:
         known = ", ".join(sorted(app.registry)) or "none"
-        return _orphaned(claimed, "UnknownJob",
+        return _orphaned(app, claimed, "UnknownJob",
                          f"no job named {claimed.job_name!r} is registered (known: {known})")
     try:
         kwargs = json.loads(claimed.payload)
     except ValueError as exc:
-        return _orphaned(claimed, "CorruptPayload", f"payload is not valid JSON ({exc})")
+        return _orphaned(app, claimed, "CorruptPayload", f"payload is not valid JSON ({exc})")
     if not isinstance(kwargs, dict):
-        return _orphaned(claimed, "CorruptPayload",
+        return _orphaned(app, claimed, "CorruptPayload",
                          f"payload must be a JSON object, found {type(kwargs).__name__}")
     problem = definition.signature.problem(kwargs)
     if problem:
-        return _orphaned(claimed, "PayloadMismatch",
+        return _orphaned(app, claimed, "PayloadMismatch",
                          f"payload no longer fits job {claimed.job_name!r}: {problem}")
     context = Context(
         app,
@@ -194,11 +214,14 @@ def prepare(
         parent_job_id=claimed.parent_job_id,
         trace_id=claimed.trace_id,
         completed_steps=completed_steps,
+        redactor=Redactor(definition.redact, kwargs) if definition.redact else None,
     )
     return Attempt(claimed, definition, context, kwargs)
 
 
-def _orphaned(claimed: ClaimedJob, kind: str, message: str) -> Outcome:
-    return Outcome(claimed.id, claimed.attempt, Status.ORPHANED, error=ErrorInfo(kind, message))
+def _orphaned(app: App, claimed: ClaimedJob, kind: str, message: str) -> Outcome:
+    """A job that cannot run ends ``orphaned``: a run with nothing recorded."""
+    return Outcome(claimed.id, claimed.attempt, Status.ORPHANED, error=ErrorInfo(kind, message),
+                   run=RunSummary(claimed.job_name, "", app.code_version))
 
 

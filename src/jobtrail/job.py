@@ -78,7 +78,13 @@ class ErrorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One point on a job's path: a lifecycle transition or something the job recorded."""
+    """One point on a job's path: a lifecycle transition or something the job recorded.
+
+    ``kind`` is ``lifecycle`` (enqueued, claimed, started, failed, retry_scheduled,
+    succeeded, dead, orphaned...), ``step``, ``effect``, ``decide`` (``attrs["value"]`` is
+    the value decided), ``exit`` (the name is the reason) or ``event`` (a milestone).
+    ``parent_job_id`` and ``trace_id`` are the job's, filled in by `App.get`.
+    """
 
     job_id: int
     attempt: int
@@ -87,6 +93,8 @@ class Event:
     at: datetime
     duration: float | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    parent_job_id: int | None = None
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +120,55 @@ class JobRecord:
     parent_job_id: int | None
     trace_id: str | None
     outcome: str | None = None
+    variant: str | None = None
+    code_version: str | None = None
+    path: tuple[Event, ...] = ()
 
     @property
     def is_final(self) -> bool:
         """True when the job reached a final status."""
         return self.status.is_final
+
+
+@dataclass(frozen=True, slots=True)
+class DivergenceRecord:
+    """A stored divergence: how one finished run departed from its job's expected path.
+
+    ``kind`` is ``missing``, ``unexpected``, ``out_of_order``, ``unexpected_exit``,
+    ``incomplete``, ``duplicate_effect`` or ``slow``; ``position`` is the index of the
+    recorded point where it happened, in the run's variant; ``expected`` what should
+    have come there."""
+
+    id: int
+    job_id: int
+    job_name: str
+    attempt: int
+    kind: str
+    position: int | None
+    found: str | None
+    expected: tuple[str, ...]
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run that ended for good, as variants and funnels count it."""
+
+    job_id: int
+    job_name: str
+    status: Status
+    outcome: str | None
+    variant: str
+    code_version: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime
+    parent_job_id: int | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the start of the last attempt to the end of the run."""
+        if self.started_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

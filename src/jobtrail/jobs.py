@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from jobtrail.errors import ArgumentError, JobDefinitionError, PayloadTooLarge
+from jobtrail.expect import Expectation, ExpectationError, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.job import JobRecord, Status
 from jobtrail.payload import encode_payload
@@ -75,6 +76,8 @@ class JobDef(Generic[P, R]):
         priority: int,
         idempotency_key: KeyFunction | None = None,
         guarantee: Guarantee | None = None,
+        expect: str | None = None,
+        redact: Iterable[str] = (),
     ) -> None:
         if not callable(fn):
             raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
@@ -102,6 +105,8 @@ class JobDef(Generic[P, R]):
         self.priority = priority
         self.key_function = idempotency_key
         self.declared_guarantee = check_guarantee(name, guarantee)
+        self.expectation = _compile_expectation(name, expect)
+        self.redact = _check_redact(name, redact)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = JobSignature(fn, name, ENQUEUE_OPTIONS)
         self.__doc__ = fn.__doc__
@@ -263,3 +268,28 @@ def hash_payload(job_name: str, values: Mapping[str, Any]) -> str:
     """A stable hash of a job's name and arguments (key order does not matter)."""
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{job_name}\0{canonical}".encode()).hexdigest()
+
+
+def _compile_expectation(job_name: str, expect: str | None) -> Expectation | None:
+    """Compile ``expect=`` once, as the job is declared: a malformed expression fails the
+    import, naming the job and the column of the mistake."""
+    if expect is None:
+        return None
+    if not isinstance(expect, str):
+        raise JobDefinitionError(
+            f"job {job_name!r}: expect must be a str in the path language, got {expect!r}"
+        )
+    try:
+        return parse(expect)
+    except ExpectationError as exc:
+        raise JobDefinitionError(f"job {job_name!r}: expect= is not a valid path: {exc}") from exc
+
+
+def _check_redact(job_name: str, redact: Iterable[str]) -> frozenset[str]:
+    fields = [redact] if isinstance(redact, str) else list(redact)
+    for field in fields:
+        if not isinstance(field, str) or not field:
+            raise JobDefinitionError(
+                f"job {job_name!r}: redact must list field names (str), got {field!r}"
+            )
+    return frozenset(fields)

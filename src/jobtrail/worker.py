@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from jobtrail.errors import StoreError
 from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
+from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.store.base import Outcome, PathSegment, WorkerInfo
 from jobtrail.writer import OutcomeWriter
@@ -243,6 +244,9 @@ class Worker:
                 if outcome.status is Status.RETRYING:
                     self._may_have_work = True
                     self._due_checked = 0.0
+        sinks = self.app.alert_sinks
+        if sinks:
+            alerts.send(sinks, alerts.alerts_of(o for o in batch if o.job_id not in lost))
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1

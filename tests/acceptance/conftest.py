@@ -45,7 +45,7 @@ SHOP_SOURCE = textwrap.dedent(
 JOB_KEYS = {
     "id", "job_name", "queue", "status", "priority", "attempts", "max_attempts", "args",
     "result", "error", "outcome", "created_at", "run_at", "started_at", "finished_at",
-    "worker_id", "parent_job_id", "trace_id",
+    "worker_id", "parent_job_id", "trace_id", "variant", "code_version",
 }
 
 

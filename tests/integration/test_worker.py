@@ -35,8 +35,9 @@ def test_transient_failures_are_retried_until_success(make_app: Callable[..., Ap
     assert (record.status, record.result, record.attempts) == (Status.SUCCEEDED, 40, 3)
     assert stats.outcomes == Counter({"retrying": 2, "succeeded": 1})
     names = [e.name for e in app.events(handle.id)]
-    assert names == ["enqueued", "claimed", "retry_scheduled", "claimed", "retry_scheduled",
-                     "claimed", "succeeded"]
+    assert names == ["enqueued", "claimed", "started", "failed", "retry_scheduled",
+                     "claimed", "started", "failed", "retry_scheduled",
+                     "claimed", "started", "succeeded"]
 
 
 def test_permanent_failure_goes_straight_to_the_dead_letters(make_app: Callable[..., App]) -> None:

@@ -374,3 +374,31 @@ def test_an_empty_postgres_database_is_upgraded_from_zero(empty_pg_url: str) -> 
     assert sorted(postgres_schema(empty_pg_url)) == sorted(
         {*declared_schema("postgres"), SCHEMA_TABLE}
     )
+
+
+def test_a_version_2_checkpoint_reads_the_same_after_upgrading_to_version_3(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 3 moves a stored path segment into its own column: its steps still resume."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_module, "migrations", lambda backend: migrations("sqlite")[:2])
+        old = SQLiteStore(str(db_file), auto_migrate=False)
+        old.migrate()
+        old.close()
+    segment = '[["step","load",0,1500,null,{"rows":3}],["event","sent",10,null,{"to":"x"}]]'
+    with sqlite3.connect(db_file) as conn:
+        conn.execute(
+            "INSERT INTO jobtrail_jobs (id, job_name, queue, status, payload, max_attempts, "
+            "attempts, run_at, created_at) VALUES (1, 'j', 'default', 'retrying', '{}', 3, 1, 0, 0)")
+        conn.execute(
+            "INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs) "
+            "VALUES (1, 1, 'path', 'segment', 1800000000.0, ?)", (segment,))
+    conn.close()
+    store = SQLiteStore(str(db_file), auto_migrate=False)
+    try:
+        assert store.migrate() == list(range(3, latest_version("sqlite") + 1))
+        assert store.completed_steps([1]) == {1: {"load": '{"rows":3}'}}
+        assert [(e.kind, e.name, e.attrs) for e in store.events(1)] == [
+            ("step", "load", {}), ("event", "sent", {"to": "x"})]
+    finally:
+        store.close()

@@ -123,7 +123,7 @@ def test_a_damaged_path_segment_reads_as_unreadable_and_holds_no_steps(store: St
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
     store.claim(WORKER, None, 1, 30.0)
     store.checkpoint(WORKER, [PathSegment(job_id, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")])])
-    rawsql.execute(db_url, "UPDATE jobtrail_events SET attrs = '{not json' WHERE kind = 'path'")
+    rawsql.execute(db_url, "UPDATE jobtrail_events SET path = '{not json' WHERE kind = 'path'")
     assert store.completed_steps([job_id]) == {}
     (event,) = [e for e in store.events(job_id) if e.kind == "path"]
     assert event.name == "unreadable" and event.attrs == {"unreadable": "{not json"}
@@ -146,7 +146,8 @@ def test_an_effect_started_but_never_ended_is_uncertain(store: Store) -> None:
     assert store.begin_effect(job_id, 1, "email", "mail-1", False) is None
     uncertain = store.begin_effect(job_id, 2, "email", "mail-1", False)
     assert uncertain is not None and uncertain.status == "started" and uncertain.attempt == 1
-    assert store.begin_effect(job_id, 2, "email", "mail-1", True) is None
+    again = store.begin_effect(job_id, 2, "email", "mail-1", True)  # begun again, and said so
+    assert again is not None and again.status == "started" and again.attempt == 1
     assert store.effects(job_id)[0].attempt == 2
 
 

@@ -57,7 +57,7 @@ def test_a_segment_reads_back_as_the_entries_written(path: list[PathEvent]) -> N
 def test_steps_read_back_are_the_last_completed_result_of_each_name(
     first: list[PathEvent], second: list[PathEvent]
 ) -> None:
-    texts = [paths.segment_row(1, 1, first)[6], paths.segment_row(1, 2, second)[6]]
+    texts = [paths.segment_row(1, 1, first)[7], paths.segment_row(1, 2, second)[7]]
     expected = {
         e.name: json.dumps(json.loads(e.result), separators=(",", ":"))
         for e in first + second
@@ -69,6 +69,29 @@ def test_steps_read_back_are_the_last_completed_result_of_each_name(
 def test_a_damaged_segment_holds_no_steps_and_reads_as_unreadable() -> None:
     assert paths.steps_from(["{not json", "[1, 2]", None]) == {}
     for damaged in ("[[1]]", '[["step", "a", "not a number", null, null]]', "{}"):
-        row = (1, 1, "path", "segment", 1.8e9, None, damaged)
+        row = (1, 1, "path", "segment", 1.8e9, None, None, damaged)
         (event,) = paths.expand([row], utc_from_epoch)
         assert (event.kind, event.name, event.attrs) == ("path", "unreadable", {"unreadable": damaged})
+
+
+def test_an_outcome_row_reads_as_its_path_then_its_transition() -> None:
+    """The path an attempt recorded rides on its outcome's row and reads back before it."""
+    path = [PathEvent("step", "load", 1.8e9, 0.5, None, "1"), PathEvent("decide", "paid", 1.8e9 + 1, None, None, '"true"')]
+    row = (3, 1, "lifecycle", "succeeded", 1.8e9 + 2, 2.0, '{"outcome": "exit:done"}', paths.path_text(path))
+    events = paths.expand([row], utc_from_epoch)
+    assert [(e.kind, e.name, e.attrs) for e in events] == [
+        ("step", "load", {}), ("decide", "paid", {"value": "true"}),
+        ("lifecycle", "succeeded", {"outcome": "exit:done"}),
+    ]
+    assert paths.path_text([]) is None
+
+
+def test_a_checkpoint_written_by_schema_version_2_still_reads() -> None:
+    """Version 2 kept a segment in attrs, timed from its row; it reads the same after the upgrade."""
+    old = '[["step","load",0,500000,null,{"rows":3}],["event","sent",250000,null,{"to":"x"}]]'
+    row = (3, 1, "path", "segment", 1.8e9, None, old, None)
+    events = paths.expand([row], utc_from_epoch)
+    assert [(e.name, e.at, e.duration) for e in events] == [
+        ("load", utc_from_epoch(1.8e9), 0.5), ("sent", utc_from_epoch(1.80000000025e9), None),
+    ]
+    assert paths.steps_from([old]) == {"load": '{"rows":3}'}

@@ -25,11 +25,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from jobtrail import demo_paths
 from jobtrail.app import App
 from jobtrail.cli.loading import opened
 from jobtrail.cli.output import console, jobs_table
+from jobtrail.cli.paths import variants_table
 from jobtrail.errors import JobtrailError, StoreError
-from jobtrail.job import FINAL_STATUSES, JobRecord, Status
+from jobtrail.job import FINAL_STATUSES, DivergenceRecord, JobRecord, Status
+from jobtrail.paths.rules import RuleReport
+from jobtrail.paths.variants import Variant
 from jobtrail.store import parse_url
 from jobtrail.worker import Worker
 
@@ -89,6 +93,10 @@ def demo(url: str | None, count: int) -> None:
         jobs = app.jobs(limit=1_000_000)
         dead = app.dead_letters(limit=1_000)
         report = workload.idempotency_report(app) if state.settled else None
+        found = app.variants("sync_customer", new_in_version=demo_paths.RELEASE_AFTER)
+        divergences = app.divergences(job_name="sync_customer", limit=3)
+        counts = app.divergence_counts()
+        rule_reports = app.check_rules()
     if state.timed_out:
         raise JobtrailError(f"the demo did not finish within {SETTLE_TIMEOUT:g}s")
     if not state.settled:
@@ -98,9 +106,26 @@ def demo(url: str | None, count: int) -> None:
     if report is not None:
         deduplicated = sum(scenario.deduplicated for scenario in scenarios)
         out.print(_idempotency_section(report, deduplicated))
+    _print_paths(out, found, divergences, counts, rule_reports)
     if dead:
         out.print(jobs_table(dead, out.width, title="\nDead letters"))
     _print_next_steps(out, app.url, workload.DEMO_URL_ENV, dead)
+
+
+def _print_paths(out: Console, found: list[Variant], latest: list[DivergenceRecord],
+                 counts: dict[tuple[str, str], int], rule_reports: list[RuleReport]) -> None:
+    """What the paths of the deploy scenario, and the rules, say."""
+    out.print(Text("\nExecution paths", style="bold"))
+    out.print(variants_table("sync_customer", found))
+    total = sum(counts.values())
+    summary = ", ".join(f"{count} {kind} in {job}" for (job, kind), count in sorted(counts.items()))
+    out.print(f"{total} divergence{'s' if total != 1 else ''} from expected paths"
+              + (f": {summary}" if summary else ""))
+    for divergence in latest[:1]:
+        out.print(Text(f"  e.g. {divergence.job_name} #{divergence.job_id}: {divergence.message}"))
+    for r in rule_reports:
+        verdict = "kept" if r.ok else f"BROKEN {len(r.broken)} times"
+        out.print(f"Rule {r.rule.name!r}: {r.checked} checked, {verdict}")
 
 
 def _fresh_database(url: str) -> str:
@@ -241,6 +266,10 @@ def _print_next_steps(
     lines = [
         f"jobtrail jobs list {option}",
         f"jobtrail dlq list {option}",
+        f"jobtrail paths variants sync_customer --new-in-version "
+        f"{demo_paths.RELEASE_AFTER} {option}",
+        f"jobtrail paths divergences {option}",
+        f"jobtrail paths funnel sync_customer {option}",
     ]
     if dead:
         lines.append(f"jobtrail jobs show {dead[-1].id} {option}")

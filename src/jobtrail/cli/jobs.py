@@ -61,8 +61,7 @@ def show_job(target: str | None, url: str | None, job_id: int, as_json: bool) ->
     """
     with opened(app_from(target, url)) as app:
         job = app.get(job_id)
-        events = app.events(job_id)
     if as_json:
-        emit_json({"job": job_json(job), "events": [event_json(event) for event in events]})
+        emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path]})
     else:
-        console().print(job_view(job, events))
+        console().print(job_view(job, job.path))

@@ -21,6 +21,8 @@ from jobtrail.cli.describe import describe
 from jobtrail.cli.dlq import dlq_group
 from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.jobs import jobs_group
+from jobtrail.cli.paths import paths_group
+from jobtrail.cli.rules import rules_group
 from jobtrail.cli.worker import worker
 from jobtrail.errors import JobtrailError
 
@@ -51,7 +53,9 @@ def cli(options: Options, traceback: bool) -> None:
     options.traceback = traceback
 
 
-for command in (worker, enqueue, jobs_group, dlq_group, db_group, describe, demo):
+for command in (
+    worker, enqueue, jobs_group, paths_group, rules_group, dlq_group, db_group, describe, demo,
+):
     cli.add_command(command)
 
 

@@ -78,6 +78,8 @@ def job_json(job: JobRecord) -> dict[str, Any]:
         "worker_id": job.worker_id,
         "parent_job_id": job.parent_job_id,
         "trace_id": job.trace_id,
+        "variant": job.variant,
+        "code_version": job.code_version,
     }
 
 
@@ -179,6 +181,7 @@ def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
         ("Worker", Text(job.worker_id or "-")),
         ("Parent", str(job.parent_job_id) if job.parent_job_id is not None else "-"),
         ("Trace", job.trace_id or "-"),
+        ("Path", Text("-" if job.variant is None else job.variant or "(nothing recorded)")),
     ]
     for name, value in rows:
         fields.add_row(name, value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from jobtrail.job import ErrorInfo, Event, JobRecord, Status
+from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,27 @@ class PathSegment(NamedTuple):
     events: Sequence[PathEvent]
 
 
+class Finding(NamedTuple):
+    """A divergence of a finished run from what was expected of it, about to be stored."""
+
+    kind: str
+    message: str
+    position: int | None = None
+    found: str | None = None
+    expected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run that ended for good amounts to: its path variant (the recorded points
+    in the path language), the code version that ran it and its divergences."""
+
+    job_name: str
+    variant: str
+    code_version: str | None = None
+    findings: Sequence[Finding] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one attempt ended. ``status`` is the job's next status.
@@ -119,6 +140,9 @@ class Outcome:
     - ``succeeded``: ``result`` holds the JSON text of the return value.
     - ``retrying``: run again after ``retry_delay`` seconds; ``error`` says why.
     - ``dead`` / ``orphaned``: final; ``error`` says why.
+
+    ``events`` are the path entries not written yet; ``duration`` is how long the attempt
+    ran; ``run`` summarises a run that ended for good.
     """
 
     job_id: int
@@ -129,6 +153,8 @@ class Outcome:
     retry_delay: float | None = None
     outcome: str | None = None
     events: Sequence[PathEvent] = field(default=())
+    duration: float | None = None
+    run: RunSummary | None = None
 
     @property
     def event_name(self) -> str:
@@ -168,6 +194,18 @@ class JobFilter:
     queue: str | None = None
     job_name: str | None = None
     limit: int = 50
+    before_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DivergenceFilter:
+    """What `Store.divergences` selects. Every field narrows; ``None`` means any."""
+
+    job_name: str | None = None
+    kind: str | None = None
+    job_id: int | None = None
+    since: datetime | None = None
+    limit: int = 100
     before_id: int | None = None
 
 
@@ -236,7 +274,9 @@ class Store(Protocol):
 
         Returns ``None`` when the caller may perform it now. Returns the existing record,
         changing nothing, when the key is ``done`` (the caller returns its result) or
-        ``started`` by another attempt and not *repeat_safe* (the outcome is uncertain)."""
+        ``started`` by another attempt and not *repeat_safe* (the outcome is uncertain).
+        A *repeat_safe* effect ``started`` by another attempt is begun again and that
+        earlier ``started`` record returned, so the caller knows it may run twice."""
 
     def end_effect(
         self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
@@ -275,6 +315,22 @@ class Store(Protocol):
 
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
+
+    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+        """Stored divergences matching *where*, newest first."""
+
+    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
+        """How many divergences matching *where* (its limit aside) each (job name, kind) has."""
+
+    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
+        """Runs of *job_name* that ended for good (since *since*), oldest first."""
+
+    def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
+        """Jobs named *job_name* whose parent is one of *parent_ids*."""
+
+    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+        """Every ``event`` entry named *name* that any job recorded (since *since*),
+        oldest first: a scan of stored paths, for reports rather than the hot path."""
 
     def workers(self) -> list[WorkerRecord]:
         """Workers that announced themselves and have not said goodbye."""

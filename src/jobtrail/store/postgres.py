@@ -13,6 +13,7 @@ pass ``auto_migrate=True``).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
@@ -32,10 +33,11 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jobtrail.errors import InvalidTransition, JobNotFound, SchemaOutdated, StoreError
-from jobtrail.job import Event, JobRecord, Status
+from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status
 from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
+    DivergenceFilter,
     EffectRecord,
     Enqueued,
     JobFilter,
@@ -58,8 +60,13 @@ _NEW_JOB_COLUMNS = (
     "job_name", "queue", "priority", "payload", "max_attempts", "run_at", "parent_job_id",
     "trace_id", "trace_context",
 )
-_OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final")
-_EVENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration", "ev_attrs")
+_OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final",
+                    "variant", "code_version")
+_TRANSITION_COLUMNS = ("ev_job", "ev_attempt", "ev_name", "ev_duration", "ev_attrs", "ev_path")
+_SEGMENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration",
+                    "ev_attrs", "ev_path")
+_DIVERGENCE_COLUMNS = ("dv_job", "dv_job_name", "dv_attempt", "dv_kind", "dv_position",
+                       "dv_found", "dv_expected", "dv_message")
 # Rounds of the keyed enqueue: another one only when a concurrent enqueue moved the key
 # between two statements of this one.
 KEY_ROUNDS = 50
@@ -494,21 +501,23 @@ class PostgresStore:
     def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         if not outcomes:
             return set()
-        events: list[tuple[Any, ...]] = []
-        for out in outcomes:
-            if out.events:
-                events.append(paths.segment_row(out.job_id, out.attempt, out.events))
-            events.append(
-                (out.job_id, out.attempt, "lifecycle", out.event_name, None, None,
-                 rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome))
-            )
-        outcome_rows = [
-            (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
-             o.outcome, _float(o.retry_delay), o.status.is_final)
+        transitions = [
+            (o.job_id, o.attempt, o.event_name, _float(o.duration),
+             rows.transition_attrs(o.error, delay=o.retry_delay, outcome=o.outcome),
+             paths.path_text(o.events))
             for o in outcomes
         ]
+        outcome_rows = [
+            (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
+             o.outcome, _float(o.retry_delay), o.status.is_final,
+             o.run.variant if o.run else None, o.run.code_version if o.run else None)
+            for o in outcomes
+        ]
+        found = [row[:8] for o in outcomes if o.run and o.run.findings
+                 for row in rows.divergence_rows(o, None)]
         params = {"worker": worker_id, **_columns(_OUTCOME_COLUMNS, outcome_rows),
-                  **_columns(_EVENT_COLUMNS, events)}
+                  **_columns(_TRANSITION_COLUMNS, transitions),
+                  **_columns(_DIVERGENCE_COLUMNS, found)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
         self._held.get(worker_id, set()).difference_update((o.job_id, o.attempt) for o in outcomes)
         return {o.job_id for o in outcomes} - applied
@@ -529,7 +538,7 @@ class PostgresStore:
         if records:
             self._fetch(
                 _Q["insert_segments_if_held"],
-                {"worker": worker_id, **_columns(_EVENT_COLUMNS, records)},
+                {"worker": worker_id, **_columns(_SEGMENT_COLUMNS, records)},
             )
 
     @_translate_errors
@@ -550,11 +559,12 @@ class PostgresStore:
                     existing = rows.effect_record(row, _to_time)
                     if existing.status == "done":
                         return existing
-                    mine = existing.job_id == job_id and existing.attempt == attempt
-                    if existing.status == "started" and not mine and not repeat_safe:
+                    unknown = existing.status == "started" and not (
+                        existing.job_id == job_id and existing.attempt == attempt)
+                    if unknown and not repeat_safe:
                         return existing
                     conn.execute(_Q["restart_effect"], params)
-                    return None
+                    return existing if unknown else None
         raise StoreError(f"effect key {key!r} kept changing hands during begin_effect")
 
     @_translate_errors
@@ -656,6 +666,33 @@ class PostgresStore:
         return paths.expand(self._fetch(_Q["job_events"], {"id": job_id}), _to_time)
 
     @_translate_errors
+    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+        found = self._fetch(_Q["divergences"], _divergence_params(where))
+        return [rows.divergence_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
+        found = self._fetch(_Q["divergence_counts"], _divergence_params(where))
+        return {(job_name, kind): count for job_name, kind, count in found}
+
+    @_translate_errors
+    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
+        found = self._fetch(_Q["runs"], {"job_name": job_name, "since": since})
+        return [rows.run_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
+        with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
+            found = cur.execute(_Q["children"], {"job_name": job_name, "ids": list(parent_ids)},
+                                prepare=False).fetchall()
+        return [rows.job_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+        found = self._fetch(_Q["milestones"], {"needle": json.dumps(name), "since": since})
+        return paths.milestones(found, name, _to_time, since)
+
+    @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:
         return {(queue, Status(status)): n for queue, status, n in self._fetch(_Q["counts"])}
 
@@ -714,3 +751,8 @@ class PostgresStore:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close(timeout=5.0)
+
+
+def _divergence_params(where: DivergenceFilter) -> dict[str, Any]:
+    return {"job_name": where.job_name, "kind": where.kind, "job_id": where.job_id,
+            "since": where.since, "before_id": where.before_id, "limit": where.limit}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
-from jobtrail.job import ErrorInfo, JobRecord, Status
-from jobtrail.store.base import EffectRecord
+from jobtrail.job import DivergenceRecord, ErrorInfo, JobRecord, RunRecord, Status
+from jobtrail.store.base import EffectRecord, Outcome
 
 ToTime = Callable[[Any], datetime | None]
 
@@ -58,6 +58,8 @@ def job_record(row: Mapping[str, Any], to_time: ToTime) -> JobRecord:
         parent_job_id=row["parent_job_id"],
         trace_id=row["trace_id"],
         outcome=row["outcome"],
+        variant=row["variant"],
+        code_version=row["code_version"],
     )
 
 
@@ -128,3 +130,39 @@ def effect_to_resolve(job_id: int, name: str, found: list[EffectRecord]) -> Effe
             f"effect {name!r} of job {job_id} (key {effect.key!r}) is already done"
         )
     return effect
+
+
+def divergence_rows(out: Outcome, now: Any) -> list[tuple[Any, ...]]:
+    """The ``jobtrail_divergences`` rows of a finished run: (job_id, job_name, attempt,
+    kind, position, found, expected, message, at)."""
+    run = out.run
+    assert run is not None
+    return [
+        (out.job_id, run.job_name, out.attempt, f.kind, f.position, f.found,
+         json.dumps(list(f.expected)), f.message, now)
+        for f in run.findings
+    ]
+
+
+def divergence_record(row: Sequence[Any], to_time: ToTime) -> DivergenceRecord:
+    """Build a `DivergenceRecord` from (id, job_id, job_name, attempt, kind, position,
+    found, expected, message, at)."""
+    id_, job_id, job_name, attempt, kind, position, found, expected, message, at = row
+    try:
+        names = tuple(str(name) for name in json.loads(expected or "[]"))
+    except (TypeError, ValueError):
+        names = (str(expected),)
+    when = to_time(at)
+    assert when is not None
+    return DivergenceRecord(id_, job_id, job_name, attempt, kind, position, found, names,
+                            message, when)
+
+
+def run_record(row: Sequence[Any], to_time: ToTime) -> RunRecord:
+    """Build a `RunRecord` from (id, job_name, status, outcome, variant, code_version,
+    created_at, started_at, finished_at, parent_job_id)."""
+    id_, job_name, status, outcome, variant, version, created, started, finished, parent = row
+    created_at, finished_at = to_time(created), to_time(finished)
+    assert created_at is not None and finished_at is not None
+    return RunRecord(id_, job_name, Status(status), outcome, variant or "", version,
+                     created_at, to_time(started), finished_at, parent)

@@ -9,6 +9,7 @@ and at once when the job was enqueued in their own process.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -24,10 +25,11 @@ from jobtrail.errors import (
     SchemaOutdated,
     StoreError,
 )
-from jobtrail.job import Event, JobRecord, Status, utc_from_epoch
+from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status, utc_from_epoch
 from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
+    DivergenceFilter,
     EffectRecord,
     Enqueued,
     JobFilter,
@@ -44,7 +46,7 @@ T = TypeVar("T")
 
 _Q = queries("sqlite")
 BACKEND = "sqlite"
-_SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs")
+_SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path")
 
 
 def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
@@ -399,20 +401,27 @@ class SQLiteStore:
         now = time.time()
         rows_of = {}
         for out in outcomes:
+            run = out.run
             update = {"id": out.job_id, "status": out.status.value, "result": out.result,
                       "error": out.error.to_json() if out.error else None,
                       "outcome": out.outcome, "delay": out.retry_delay,
-                      "final": out.status.is_final, "now": now}
-            events = [paths.segment_row(out.job_id, out.attempt, out.events)] if out.events else []
-            events.append((out.job_id, out.attempt, "lifecycle", out.event_name, now, None,
-                           rows.transition_attrs(out.error, delay=out.retry_delay,
-                                                 outcome=out.outcome)))
-            rows_of[(out.job_id, out.attempt)] = (update, events, out.status.is_final)
+                      "final": out.status.is_final, "now": now,
+                      "variant": run.variant if run else None,
+                      "code_version": run.code_version if run else None}
+            event = (out.job_id, out.attempt, out.event_name, now, out.duration,
+                     rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
+                     paths.path_text(out.events))
+            found = rows.divergence_rows(out, now) if run and run.findings else ()
+            rows_of[(out.job_id, out.attempt)] = (update, event, out.status.is_final, found)
         with self._write() as conn:
             # Which attempts the worker still holds: one read, then batched writes.
             held = [key for key in conn.execute(held_sql, [worker_id, *ids]) if key in rows_of]
-            conn.executemany(_Q["finish"], [rows_of[key][0] for key in held])
-            conn.executemany(_Q["insert_event"], [ev for key in held for ev in rows_of[key][1]])
+            written = [rows_of[key] for key in held]
+            conn.executemany(_Q["finish"], [row[0] for row in written])
+            conn.executemany(_Q["insert_outcome_event"], [row[1] for row in written])
+            divergences = [found for row in written for found in row[3]]
+            if divergences:
+                conn.executemany(_Q["insert_divergence"], divergences)
             final = [job_id for job_id, attempt in held if rows_of[(job_id, attempt)][2]]
             if final:
                 conn.execute(_Q["write_receipts"].format(ids=", ".join("?" * len(final))), final)
@@ -450,19 +459,22 @@ class SQLiteStore:
     ) -> EffectRecord | None:
         with self._write() as conn:
             row = conn.execute(_Q["effect_by_key"], (key,)).fetchone()
+            unknown = None
             if row is not None:
                 existing = rows.effect_record(row, _to_time)
                 if existing.status == "done":
                     return existing
-                mine = existing.job_id == job_id and existing.attempt == attempt
-                if existing.status == "started" and not mine and not repeat_safe:
-                    return existing
+                if existing.status == "started" and not (
+                        existing.job_id == job_id and existing.attempt == attempt):
+                    if not repeat_safe:
+                        return existing
+                    unknown = existing
             conn.execute(
                 _Q["begin_effect"],
                 {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
                  "repeat_safe": repeat_safe, "now": time.time()},
             )
-        return None
+        return unknown
 
     @_translate_errors
     def end_effect(
@@ -607,6 +619,49 @@ class SQLiteStore:
         return paths.expand(found, _to_time)
 
     @_translate_errors
+    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+        clauses, params = _divergence_clauses(where)
+        sql = (f"{_Q['divergences']} WHERE {' AND '.join(clauses) or '1'} "
+               "ORDER BY id DESC LIMIT ?")
+        found = self._conn().execute(sql, [*params, where.limit]).fetchall()
+        return [rows.divergence_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
+        clauses, params = _divergence_clauses(where)
+        sql = _Q["divergence_counts"].format(where=" AND ".join(clauses) or "1")
+        found = self._conn().execute(sql, params).fetchall()
+        return {(job_name, kind): count for job_name, kind, count in found}
+
+    @_translate_errors
+    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
+        start = None if since is None else since.timestamp()
+        found = self._conn().execute(_Q["runs"], (job_name, start, start)).fetchall()
+        return [rows.run_record(row, _to_time) for row in found]
+
+    @_translate_errors
+    def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
+        found: list[JobRecord] = []
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        try:
+            for start in range(0, len(parent_ids), 500):
+                chunk = list(parent_ids[start:start + 500])
+                sql = _Q["children"].format(ids=", ".join("?" * len(chunk)))
+                found.extend(rows.job_record(row, _to_time)
+                             for row in conn.execute(sql, [job_name, *chunk]))
+        finally:
+            conn.row_factory = None
+        return found
+
+    @_translate_errors
+    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+        start = None if since is None else since.timestamp()
+        needle = json.dumps(name)
+        found = self._conn().execute(_Q["milestones"], (needle, start, start)).fetchall()
+        return paths.milestones(found, name, _to_time, since)
+
+    @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:
         found = self._conn().execute(_Q["counts"]).fetchall()
         return {(queue, Status(status)): count for queue, status, count in found}
@@ -710,3 +765,20 @@ def _statements(script: str) -> Iterator[str]:
         part.strip().startswith("--") or not part.strip() for part in pending.splitlines()
     ):
         raise StoreError(f"incomplete statement in migration: {pending.strip()[:80]}")
+
+
+def _divergence_clauses(where: DivergenceFilter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("job_name", where.job_name), ("kind", where.kind),
+                          ("job_id", where.job_id)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.since is not None:
+        clauses.append("at >= ?")
+        params.append(where.since.timestamp())
+    if where.before_id is not None:
+        clauses.append("id < ?")
+        params.append(where.before_id)
+    return clauses, params

@@ -148,11 +148,13 @@ SELECT id FROM extended
 WITH outcome AS (
     SELECT * FROM unnest(
         %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
-        %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[]
-    ) AS o(id, attempt, status, result, error, outcome, delay, final)
+        %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[],
+        %(variant)b::text[], %(code_version)b::text[]
+    ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version)
 ), finished AS (
     UPDATE jobtrail_jobs AS j
     SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
+        variant = o.variant, code_version = o.code_version,
         run_at = CASE WHEN o.delay IS NULL THEN j.run_at
                       ELSE now() + make_interval(secs => o.delay) END,
         backoff = coalesce(o.delay, j.backoff),
@@ -165,17 +167,25 @@ WITH outcome AS (
     RETURNING j.id, j.attempts, o.final, j.idempotency_key, j.job_name, j.payload_hash,
               j.status, j.result, j.error, j.finished_at
 ), events AS (
-    -- The attempt's own events first, then the transition, as the lists are ordered.
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
-    SELECT e.job_id, e.attempt, e.kind, e.name, coalesce(to_timestamp(e.at), now()),
-           e.duration, e.attrs
+    -- Each transition carries the path its attempt recorded since the last write.
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
+    SELECT e.job_id, e.attempt, 'lifecycle', e.name, now(), e.duration, e.attrs, e.path
     FROM unnest(
-        %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
-        %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[],
-        %(ev_attrs)b::text[]
-    ) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, ord)
+        %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_name)b::text[],
+        %(ev_duration)b::float8[], %(ev_attrs)b::text[], %(ev_path)b::text[]
+    ) WITH ORDINALITY AS e(job_id, attempt, name, duration, attrs, path, ord)
     JOIN finished AS f ON f.id = e.job_id AND f.attempts = e.attempt
     ORDER BY e.ord
+), divergences AS (
+    INSERT INTO jobtrail_divergences
+        (job_id, job_name, attempt, kind, position, found, expected, message)
+    SELECT d.job_id, d.job_name, d.attempt, d.kind, d.position, d.found, d.expected, d.message
+    FROM unnest(
+        %(dv_job)b::bigint[], %(dv_job_name)b::text[], %(dv_attempt)b::integer[],
+        %(dv_kind)b::text[], %(dv_position)b::integer[], %(dv_found)b::text[],
+        %(dv_expected)b::text[], %(dv_message)b::text[]
+    ) AS d(job_id, job_name, attempt, kind, position, found, expected, message)
+    JOIN finished AS f ON f.id = d.job_id AND f.attempts = d.attempt
 ), receipts AS (
     -- A keyed job that reached a final status leaves a receipt of its outcome.
     INSERT INTO jobtrail_receipts
@@ -246,17 +256,20 @@ FROM jobtrail_workers ORDER BY started_at
 
 -- name: get_job
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
-       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version
 FROM jobtrail_jobs WHERE id = %(id)s
 
 -- name: lock_job
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
-       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version
 FROM jobtrail_jobs WHERE id = %(id)s FOR UPDATE
 
 -- name: list_jobs
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
-       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version
 FROM jobtrail_jobs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
@@ -265,7 +278,7 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
 ORDER BY id DESC LIMIT %(limit)s
 
 -- name: job_events
-SELECT job_id, attempt, kind, name, at, duration, attrs FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
 WHERE job_id = %(id)s ORDER BY id
 
 -- name: counts
@@ -283,7 +296,7 @@ WITH changed AS (
     WHERE id = %(id)s AND status = %(from_status)s
     RETURNING id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at,
               created_at, started_at, finished_at, worker_id, result, error, outcome,
-              parent_job_id, trace_id
+              parent_job_id, trace_id, variant, code_version
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
     SELECT id, %(attempt)s, 'lifecycle', %(event)s, now(), %(attrs)s FROM changed
@@ -313,8 +326,8 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
 -- name: path_segments
-SELECT job_id, attrs FROM jobtrail_events
-WHERE job_id = ANY(%(ids)b::bigint[]) AND kind = 'path' ORDER BY job_id, id
+SELECT job_id, path FROM jobtrail_events
+WHERE job_id = ANY(%(ids)b::bigint[]) AND path IS NOT NULL ORDER BY job_id, id
 
 -- name: insert_segments_if_held
 -- Only for jobs still running, leased to this worker, in the attempt that recorded the
@@ -324,12 +337,13 @@ WITH held AS (
     WHERE id = ANY(%(ev_job)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     FOR SHARE
 )
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
-SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.attrs
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
+SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.attrs, e.path
 FROM unnest(
     %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
-    %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[]
-) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, ord)
+    %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[],
+    %(ev_path)b::text[]
+) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, path, ord)
 JOIN held AS h ON h.id = e.job_id AND h.attempts = e.attempt
 ORDER BY e.ord
 
@@ -375,3 +389,45 @@ WITH resolved AS (
 )
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
 FROM resolved
+
+-- name: divergences
+SELECT id, job_id, job_name, attempt, kind, position, found, expected, message, at
+FROM jobtrail_divergences
+WHERE (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)
+  AND (%(job_id)s::bigint IS NULL OR job_id = %(job_id)s::bigint)
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: divergence_counts
+SELECT job_name, kind, count(*) FROM jobtrail_divergences
+WHERE (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)
+  AND (%(job_id)s::bigint IS NULL OR job_id = %(job_id)s::bigint)
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+GROUP BY job_name, kind ORDER BY job_name, kind
+
+-- name: runs
+-- Runs that ended for good, oldest first.
+SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
+       finished_at, parent_job_id
+FROM jobtrail_jobs
+WHERE job_name = %(job_name)s AND variant IS NOT NULL
+  AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
+ORDER BY finished_at, id
+
+-- name: children
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version
+FROM jobtrail_jobs
+WHERE job_name = %(job_name)s AND parent_job_id = ANY(%(ids)b::bigint[])
+
+-- name: milestones
+-- Rows whose path may hold the event: its JSON-quoted name appears in the text.
+SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+WHERE path IS NOT NULL AND strpos(path, %(needle)s) > 0
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
+ORDER BY id

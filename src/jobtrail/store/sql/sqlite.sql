@@ -43,8 +43,18 @@ SET status = :status, result = :result, error = :error, outcome = :outcome,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
     backoff = coalesce(:delay, backoff),
     finished_at = CASE WHEN :final THEN :now END,
-    lease_expires_at = NULL
+    lease_expires_at = NULL, variant = :variant, code_version = :code_version
 WHERE id = :id
+
+-- name: insert_outcome_event
+-- The transition of an attempt's outcome, carrying the path it recorded since the last write.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
+VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?)
+
+-- name: insert_divergence
+INSERT INTO jobtrail_divergences
+    (job_id, job_name, attempt, kind, position, found, expected, message, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: extend_lease
 UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
@@ -84,7 +94,7 @@ FROM jobtrail_workers ORDER BY started_at
 SELECT * FROM jobtrail_jobs WHERE id = ?
 
 -- name: job_events
-SELECT job_id, attempt, kind, name, at, duration, attrs FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
 WHERE job_id = ? ORDER BY id
 
 -- name: counts
@@ -126,14 +136,14 @@ FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 
 -- name: insert_segment_if_held
 -- A checkpoint, only while the job is running, leased to this worker, in that attempt.
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
-SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
+SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
 WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
               AND worker_id = :worker AND attempts = :attempt)
 
 -- name: path_segments
-SELECT job_id, attrs FROM jobtrail_events
-WHERE job_id IN ({ids}) AND kind = 'path' ORDER BY job_id, id
+SELECT job_id, path FROM jobtrail_events
+WHERE job_id IN ({ids}) AND path IS NOT NULL ORDER BY job_id, id
 
 -- name: effect_by_key
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
@@ -161,3 +171,28 @@ FROM jobtrail_effects WHERE job_id = ? ORDER BY started_at, key
 UPDATE jobtrail_effects
 SET status = :status, result = :result, finished_at = :now
 WHERE key = :key
+
+-- name: divergences
+SELECT id, job_id, job_name, attempt, kind, position, found, expected, message, at
+FROM jobtrail_divergences
+
+-- name: divergence_counts
+SELECT job_name, kind, count(*) FROM jobtrail_divergences WHERE {where}
+GROUP BY job_name, kind ORDER BY job_name, kind
+
+-- name: runs
+-- Runs that ended for good, oldest first.
+SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
+       finished_at, parent_job_id
+FROM jobtrail_jobs
+WHERE job_name = ? AND variant IS NOT NULL AND (? IS NULL OR finished_at >= ?)
+ORDER BY finished_at, id
+
+-- name: children
+SELECT * FROM jobtrail_jobs WHERE job_name = ? AND parent_job_id IN ({ids})
+
+-- name: milestones
+-- Rows whose path may hold the event: its JSON-quoted name appears in the text.
+SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+WHERE path IS NOT NULL AND instr(path, ?) > 0 AND (? IS NULL OR at >= ? - 86400)
+ORDER BY id

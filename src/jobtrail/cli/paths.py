@@ -1,0 +1,214 @@
+"""``jobtrail paths``: a run's timeline, a job's path variants and funnel, and divergences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from jobtrail.app import DIVERGENCE_KINDS
+from jobtrail.cli.loading import app_from, opened, source_options
+from jobtrail.cli.output import console, emit_json, event_json, events_table, iso, when
+from jobtrail.job import DivergenceRecord
+from jobtrail.paths.variants import Funnel, Variant
+
+
+class _Moment(click.ParamType):  # type: ignore[type-arg]
+    """An ISO-8601 date or time (UTC when it names no zone)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 time such as 2026-12-01 or "
+                      "2026-12-01T09:30", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+MOMENT = _Moment()
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+since_option = click.option("--since", type=MOMENT, help="Only runs finished since TIME.")
+
+
+@click.group("paths")
+def paths_group() -> None:
+    """Execution paths: timelines, variants, funnels and divergences."""
+
+
+@paths_group.command("show")
+@click.argument("job_id", metavar="JOB_ID", type=int)
+@json_option
+@source_options
+def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> None:
+    """The timeline of one job's path over all its attempts."""
+    with opened(app_from(target, url)) as app:
+        job = app.get(job_id)
+        found = app.divergences(job_id=job_id)
+    if as_json:
+        emit_json({"job_id": job.id, "job_name": job.job_name, "status": job.status.value,
+                   "variant": job.variant, "events": [event_json(e) for e in job.path],
+                   "divergences": [divergence_json(d) for d in found]})
+        return
+    out = console()
+    out.print(Text(f"{job.job_name} #{job.id}: {job.status.value}", style="bold"))
+    if job.variant is not None:
+        out.print(Text(f"path: {job.variant or '(nothing recorded)'}"))
+    out.print(events_table(job.path))
+    if found:
+        out.print(divergences_table(found))
+
+
+@paths_group.command("variants")
+@click.argument("job_name", metavar="JOB")
+@since_option
+@click.option("--new-since", type=MOMENT, help="Flag paths first seen at or after TIME.")
+@click.option("--new-in-version", metavar="VERSION",
+              help="Flag paths seen only under this code version.")
+@json_option
+@source_options
+def variants_command(target: str | None, url: str | None, job_name: str,
+                     since: datetime | None, new_since: datetime | None,
+                     new_in_version: str | None, as_json: bool) -> None:
+    """The paths a job's finished runs took, with count, share and duration."""
+    with opened(app_from(target, url)) as app:
+        found = app.variants(job_name, since=since, new_since=new_since,
+                             new_in_version=new_in_version)
+    if as_json:
+        emit_json([variant_json(v) for v in found])
+    elif not found:
+        click.echo(f"no finished runs of {job_name!r}")
+    else:
+        console().print(variants_table(job_name, found))
+
+
+@paths_group.command("funnel")
+@click.argument("job_name", metavar="JOB")
+@since_option
+@json_option
+@source_options
+def funnel_command(target: str | None, url: str | None, job_name: str,
+                   since: datetime | None, as_json: bool) -> None:
+    """How many of a job's finished runs reached each point of its path."""
+    with opened(app_from(target, url)) as app:
+        found = app.funnel(job_name, since=since)
+    if as_json:
+        emit_json(funnel_json(found))
+    elif not found.started:
+        click.echo(f"no finished runs of {job_name!r}")
+    else:
+        console().print(funnel_table(found))
+
+
+@paths_group.command("divergences")
+@click.option("--job", "job_name", metavar="NAME", help="Only runs of this job type.")
+@click.option("--kind", type=click.Choice(DIVERGENCE_KINDS), help="Only this kind.")
+@click.option("--since", type=MOMENT, help="Only divergences found since TIME.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Show at most this many, newest first.")
+@json_option
+@source_options
+def divergences_command(target: str | None, url: str | None, job_name: str | None,
+                        kind: str | None, since: datetime | None, limit: int,
+                        as_json: bool) -> None:
+    """Runs that departed from their job's expected path: counts, then the latest."""
+    with opened(app_from(target, url)) as app:
+        counts = app.divergence_counts(job_name=job_name, kind=kind, since=since)
+        found = app.divergences(job_name=job_name, kind=kind, since=since, limit=limit)
+    if as_json:
+        emit_json({"counts": [{"job_name": j, "kind": k, "count": c}
+                              for (j, k), c in sorted(counts.items())],
+                   "divergences": [divergence_json(d) for d in found]})
+        return
+    if not found:
+        click.echo("no divergences")
+        return
+    out = console()
+    summary = Table(title="Divergences", title_justify="left", header_style="bold",
+                    box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("Job", "Kind", "Count"):
+        summary.add_column(column, justify="right" if column == "Count" else "left")
+    for (job, k), count in sorted(counts.items()):
+        summary.add_row(job, k, str(count))
+    out.print(summary)
+    out.print(divergences_table(found))
+
+
+# -- shapes ---------------------------------------------------------------------------------------
+def divergence_json(d: DivergenceRecord) -> dict[str, Any]:
+    """The JSON shape of a stored divergence."""
+    return {"id": d.id, "job_id": d.job_id, "job_name": d.job_name, "attempt": d.attempt,
+            "kind": d.kind, "position": d.position, "found": d.found,
+            "expected": list(d.expected), "message": d.message, "at": iso(d.at)}
+
+
+def variant_json(v: Variant) -> dict[str, Any]:
+    """The JSON shape of a path variant."""
+    return {"path": v.path, "count": v.count, "share": round(v.share, 6), "p50": v.p50,
+            "p95": v.p95, "first_seen": iso(v.first_seen), "last_seen": iso(v.last_seen),
+            "versions": list(v.versions), "outcomes": v.outcomes, "new": v.new}
+
+
+def funnel_json(f: Funnel) -> dict[str, Any]:
+    """The JSON shape of a funnel."""
+    return {"job_name": f.job_name, "started": f.started,
+            "stages": [{"point": s.point, "reached": s.reached, "share": round(s.share, 6)}
+                       for s in f.stages],
+            "exits": f.exits}
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f} ms"
+
+
+def variants_table(job_name: str, found: list[Variant]) -> Table:
+    """Variants as a table, most common first."""
+    table = Table(title=f"Path variants of {job_name}", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("Path", "Runs", "Share", "p50", "p95", "First seen", "Last seen"):
+        table.add_column(column, justify="left" if column in ("Path",) else "right")
+    for v in found:
+        path = Text(v.path or "(nothing recorded)")
+        if v.new:
+            path.append("  NEW", style="bold yellow")
+        table.add_row(path, str(v.count), f"{v.share:.1%}", _seconds(v.p50), _seconds(v.p95),
+                      when(v.first_seen), when(v.last_seen))
+    return table
+
+
+def funnel_table(f: Funnel) -> Table:
+    """A funnel as a table: started, then each point reached."""
+    table = Table(title=f"Funnel of {f.job_name}", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("Point", "Reached", "Share", "Lost since previous"):
+        table.add_column(column, justify="left" if column == "Point" else "right")
+    table.add_row("started", str(f.started), "100.0%", "")
+    previous = f.started
+    for stage in f.stages:
+        table.add_row(stage.point, str(stage.reached), f"{stage.share:.1%}",
+                      str(max(0, previous - stage.reached)))
+        previous = stage.reached
+    for reason, count in sorted(f.exits.items()):
+        table.add_row(Text(f"exit:{reason}", style="dim"), str(count),
+                      f"{count / f.started:.1%}", "")
+    return table
+
+
+def divergences_table(found: list[DivergenceRecord]) -> Table:
+    """Divergences, newest first."""
+    table = Table(title="Latest", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("At (UTC)", "Job", "Kind", "Position", "What happened"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(when(d.at), f"{d.job_name} #{d.job_id}", d.kind,
+                      "-" if d.position is None else str(d.position), Text(d.message))
+    return table

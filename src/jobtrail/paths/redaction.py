@@ -1,0 +1,97 @@
+"""Keeping declared-sensitive values out of a job's stored path.
+
+``@app.job(redact=["email"])`` names payload fields whose values must never be stored in
+the job's path or errors. A `Redactor` knows those values for one attempt (read from the
+payload, at any depth) and masks them wherever they appear in what is about to be
+written: in event and effect attributes, decision values, step results, names, and the
+message and traceback of an error. A dictionary key named like a declared field has its
+value masked whatever the value is.
+
+A step result that had to be masked is stored without its result, so a later attempt runs
+the step again rather than resume with a masked value.
+
+Values shorter than `MIN_SECRET` characters are masked only under their field's name:
+masking every ``"1"`` in a path would hide more than it protects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from jobtrail.job import ErrorInfo
+from jobtrail.store.base import PathEvent
+
+MASK = "[redacted]"
+MIN_SECRET = 3
+
+
+class Redactor:
+    """Masks the sensitive values of one attempt."""
+
+    __slots__ = ("fields", "secrets")
+
+    def __init__(self, fields: Iterable[str], payload: Mapping[str, Any]) -> None:
+        self.fields = frozenset(fields)
+        found: set[str] = set()
+        _collect(payload, self.fields, found, inside=False)
+        # Longest first, so a secret that contains another is masked whole.
+        self.secrets = sorted((s for s in found if len(s) >= MIN_SECRET), key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        """*text* with every sensitive value masked."""
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """A copy of JSON-like *value* with sensitive values and fields masked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {
+                str(k): MASK if k in self.fields else self.value(v) for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool) and value is not None:
+            return MASK if str(value) in self.secrets else value
+        return value
+
+    def entries(self, entries: Sequence[PathEvent]) -> list[PathEvent]:
+        """*entries* as they may be stored."""
+        return [self._entry(entry) for entry in entries]
+
+    def _entry(self, entry: PathEvent) -> PathEvent:
+        attrs = self.value(entry.attrs) if entry.attrs else entry.attrs
+        result = entry.result
+        if result is not None:
+            decoded = json.loads(result)
+            if entry.kind == "decide" and entry.name in self.fields:
+                masked: Any = MASK
+            else:
+                masked = self.value(decoded)
+            if masked != decoded:
+                # A masked step result would resume the job with the mask: run it again.
+                result = None if entry.kind == "step" else json.dumps(masked)
+        return entry._replace(name=self.text(entry.name), attrs=attrs, result=result)
+
+    def error(self, info: ErrorInfo) -> ErrorInfo:
+        """*info* with its message and traceback masked."""
+        return ErrorInfo(info.type, self.text(info.message), self.text(info.traceback))
+
+
+def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: bool) -> None:
+    """Gather the text of every value held under a declared field name."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _collect(item, fields, found, inside=inside or key in fields)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, fields, found, inside=inside)
+    elif inside and value is not None and not isinstance(value, bool):
+        found.add(str(value))
+        if isinstance(value, str):
+            found.add(json.dumps(value)[1:-1])  # as it appears inside JSON text

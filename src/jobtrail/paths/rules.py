@@ -1,0 +1,212 @@
+"""Business rules across jobs: promises one job's path makes about another's.
+
+```python
+from jobtrail.paths.rules import event, enqueued, succeeded
+
+app.rule("orders ship within the hour",
+         when=succeeded("place_order"), then=enqueued("ship_order"), within=3600)
+app.rule("onboarding completes within a day",
+         when=event("onboarding_started", key="user"),
+         then=event("onboarding_complete", key="user"), within=86400)
+```
+
+A rule pairs each occurrence of ``when`` with the ``then`` that answers it:
+
+- ``succeeded(job)`` occurs when a run of *job* succeeds (its entity is the job id); a
+  run that ended early through ``ctx.exit`` did not do its work and counts only with
+  ``succeeded(job, exits=True)``;
+- ``event(name, key=attr)`` occurs when any job records the milestone
+  ``ctx.event(name, attr=...)`` (its entity is that attribute's value; without ``key``,
+  the job id);
+- as ``then``, ``enqueued(job)`` / ``succeeded(job)`` is answered by a *child* job of that
+  name (enqueued with ``ctx.enqueue``, so its parent is the triggering job) that was
+  enqueued / succeeded within ``within`` seconds of the trigger; ``event(name, key=...)``
+  by the milestone recorded for the same entity, after the trigger, within the window.
+
+`check` reports, per rule, the occurrences checked, kept, broken (the window passed with
+no answer: the exact entities are listed) and pending (the window is still open).
+It reads the store; nothing is checked on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from jobtrail.errors import ConfigurationError
+from jobtrail.job import Status
+
+if TYPE_CHECKING:
+    from jobtrail.store.base import Store
+
+Kind = Literal["succeeded", "enqueued", "event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """What a rule watches for: a job succeeding or enqueued, or a milestone event."""
+
+    kind: Kind
+    name: str
+    key: str | None = None
+    exits: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "event":
+            return f"event {self.name}" + (f" (same {self.key})" if self.key else "")
+        return f"{self.name} {self.kind}"
+
+
+def succeeded(job: Any, *, exits: bool = False) -> Occurrence:
+    """A run of *job* (a name or a job) that succeeded: that did its work, not one that
+    ended early through ``ctx.exit`` (unless *exits*)."""
+    return Occurrence("succeeded", _job_name(job), exits=exits)
+
+
+def enqueued(job: Any) -> Occurrence:
+    """A child job of *job* enqueued by the triggering job (``then`` only)."""
+    return Occurrence("enqueued", _job_name(job))
+
+
+def event(name: str, *, key: str | None = None) -> Occurrence:
+    """The milestone ``ctx.event(name, ...)``, matched on its attribute *key*."""
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"event(name=...): expected a non-empty str, got {name!r}")
+    return Occurrence("event", name, key)
+
+
+def _job_name(job: Any) -> str:
+    name = job if isinstance(job, str) else getattr(job, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"expected a job or a job name, got {job!r}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A promise across jobs: every ``when`` is answered by a ``then`` within ``within``."""
+
+    name: str
+    when: Occurrence
+    then: Occurrence
+    within: float
+
+    def __post_init__(self) -> None:
+        if self.when.kind == "enqueued":
+            raise ConfigurationError(
+                f"rule {self.name!r}: when=enqueued(...) is not a trigger; use succeeded(...) "
+                "or event(...)")
+        if self.then.kind != "event" and self.when.kind != "succeeded":
+            raise ConfigurationError(
+                f"rule {self.name!r}: then={self.then} needs when=succeeded(...): a child job "
+                "answers the job that enqueued it")
+        if self.then.kind == "event" and self.when.kind == "succeeded":
+            raise ConfigurationError(
+                f"rule {self.name!r}: then=event(...) answers when=event(...) for the same key")
+        if not (isinstance(self.within, int | float) and self.within > 0):
+            raise ConfigurationError(
+                f"rule {self.name!r}: within must be a positive number of seconds")
+
+    def __str__(self) -> str:
+        return f"every {self.when} is followed by {self.then} within {_span(self.within)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """One occurrence that was not answered in time."""
+
+    entity: str
+    job_id: int
+    at: datetime
+    deadline: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RuleReport:
+    """How a rule fared: counts, and the exact occurrences that broke it."""
+
+    rule: Rule
+    checked: int
+    kept: int
+    pending: int
+    broken: tuple[Breach, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    entity: str
+    job_id: int
+    at: datetime
+
+
+def check(store: Store, rules: Iterable[Rule], *, since: datetime | None = None,
+          now: datetime | None = None) -> list[RuleReport]:
+    """Check each of *rules* over the occurrences since *since* (all when ``None``)."""
+    now = now or datetime.now(UTC)
+    return [_check(store, rule, since, now) for rule in rules]
+
+
+def _check(store: Store, rule: Rule, since: datetime | None, now: datetime) -> RuleReport:
+    window = timedelta(seconds=rule.within)
+    triggers = _occurrences(store, rule.when, since)
+    answers = _answers(store, rule, triggers)
+    # A milestone answers only after its trigger; a child may be enqueued (or even finish)
+    # during its parent's run, before the parent's success is recorded.
+    after = rule.then.kind == "event"
+    kept = pending = 0
+    broken = []
+    for point in triggers:
+        deadline = point.at + window
+        if any((at >= point.at or not after) and at <= deadline
+               for at in answers.get(point.entity, ())):
+            kept += 1
+        elif deadline > now:
+            pending += 1
+        else:
+            broken.append(Breach(point.entity, point.job_id, point.at, deadline))
+    return RuleReport(rule, len(triggers), kept, pending, tuple(broken))
+
+
+def _occurrences(store: Store, what: Occurrence, since: datetime | None) -> list[_Point]:
+    if what.kind == "succeeded":
+        return [_Point(str(run.job_id), run.job_id, run.finished_at)
+                for run in store.runs(what.name, since) if run.status is Status.SUCCEEDED
+                and (what.exits or not (run.outcome or "").startswith("exit:"))]
+    first: dict[tuple[int, str], _Point] = {}
+    for found in store.milestones(what.name, since):
+        entity = str(found.attrs.get(what.key)) if what.key else str(found.job_id)
+        first.setdefault((found.job_id, entity), _Point(entity, found.job_id, found.at))
+    return sorted(first.values(), key=lambda p: p.at)
+
+
+def _answers(store: Store, rule: Rule, triggers: Sequence[_Point]) -> dict[str, list[datetime]]:
+    """For each entity, the times its answer happened."""
+    found: dict[str, list[datetime]] = {}
+    if rule.then.kind == "event":
+        earliest = min((p.at for p in triggers), default=None)
+        for point in _occurrences(store, rule.then, earliest):
+            found.setdefault(point.entity, []).append(point.at)
+        return found
+    children = store.children([p.job_id for p in triggers], rule.then.name)
+    for child in children:
+        if rule.then.kind == "succeeded":
+            if child.status is not Status.SUCCEEDED or child.finished_at is None:
+                continue
+            at = child.finished_at
+        else:
+            at = child.created_at
+        found.setdefault(str(child.parent_job_id), []).append(at)
+    return found
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size:g} {unit}"
+    return f"{seconds:g} s"

@@ -1,0 +1,138 @@
+"""What a run amounts to once it ends for good: its path variant and its divergences.
+
+Called on the worker as the final attempt's outcome is made, from the path held in memory
+(a retried job replays its completed steps and effects into its last attempt, so that
+path is the whole run), so summarising costs no query. The summary is written with the
+outcome, in the same transaction.
+
+Every finished run pays for its summary, so it is kept cheap: each distinct recorded point
+(kind, name, decided value) becomes its `Symbol` and its text once, then is looked up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from jobtrail.expect import Symbol, format_value
+from jobtrail.paths.redaction import MASK
+from jobtrail.store.base import Finding, PathEvent, RunSummary
+
+if TYPE_CHECKING:
+    from jobtrail.context import Context
+    from jobtrail.expect import Expectation
+    from jobtrail.paths.timings import StepTimings
+
+#: Recorded points that make up a path variant and that expectations speak of.
+POINTS = frozenset({"step", "effect", "decide", "exit"})
+#: A variant longer than this is cut (a job looping over thousands of steps).
+MAX_VARIANT = 2000
+#: Distinct points remembered; past this (names made per run), points are made afresh.
+MAX_KNOWN_POINTS = 10_000
+
+_Point = tuple[Symbol, str]
+
+
+class Summarizer:
+    """Makes the `RunSummary` of finished runs for one app: its step timings (for
+    ``slow``), its code version, and the points it has already seen."""
+
+    def __init__(self, timings: StepTimings | None, code_version: str | None) -> None:
+        self.timings = timings
+        self.code_version = code_version
+        self._known: dict[tuple[str, str, str | None], _Point] = {}
+
+    def summarize(self, context: Context, *, completed: bool,
+                  expectation: Expectation | None) -> RunSummary:
+        """The summary of the run whose last attempt *context* is. *completed* is true
+        when it ended as the code meant (succeeded or exited), false when it failed."""
+        entries = context.recorded()
+        points = [self._point(e) for e in entries if e.kind in POINTS]
+        findings: list[Finding] = []
+        if expectation is not None:
+            findings.extend(
+                Finding(d.kind, d.message, d.position, d.found, tuple(d.expected))
+                for d in expectation.check([symbol for symbol, _ in points], completed=completed)
+            )
+        if any(e.kind == "effect" and e.attrs and e.attrs.get("repeated") for e in entries):
+            findings.extend(_repeated_effects(entries))
+        if self.timings is not None:
+            findings.extend(_slow_steps(context.job_name, entries, self.timings))
+        redactor = context.redactor
+        if redactor is None:
+            variant = _variant([text for _, text in points])
+            return RunSummary(context.job_name, variant, self.code_version, findings)
+        masked = [str(_masked(symbol, redactor.fields)) for symbol, _ in points]
+        return RunSummary(context.job_name, redactor.text(_variant(masked)), self.code_version, [
+            Finding(f.kind, redactor.text(f.message), f.position,
+                    None if f.found is None else redactor.text(f.found),
+                    tuple(redactor.text(e) for e in f.expected))
+            for f in findings
+        ])
+
+    def _point(self, entry: PathEvent) -> _Point:
+        key = (entry.kind, entry.name, entry.result if entry.kind == "decide" else None)
+        found = self._known.get(key)
+        if found is None:
+            value = _decided(entry.result) if entry.kind == "decide" else None
+            symbol = Symbol(entry.kind, entry.name, value)
+            found = (symbol, str(symbol))
+            if len(self._known) < MAX_KNOWN_POINTS:
+                self._known[key] = found
+        return found
+
+
+def _masked(symbol: Symbol, fields: frozenset[str]) -> Symbol:
+    if symbol.kind == "decide" and symbol.name in fields:
+        return Symbol("decide", symbol.name, MASK)
+    return symbol
+
+
+def _variant(texts: Sequence[str]) -> str:
+    """A run's path variant: its recorded points in the expectation language."""
+    text = " ".join(texts)
+    return text if len(text) <= MAX_VARIANT else text[: MAX_VARIANT - 2] + " …"
+
+
+def _decided(result: str | None) -> str:
+    """The value of a recorded decision as the language spells it (always text)."""
+    return format_value(json.loads(result)) if result is not None else "null"
+
+
+def _positions(entries: Sequence[PathEvent]) -> list[tuple[int, PathEvent]]:
+    """Each recorded point with its index among the run's points."""
+    return list(enumerate(entry for entry in entries if entry.kind in POINTS))
+
+
+def _repeated_effects(entries: Sequence[PathEvent]) -> list[Finding]:
+    return [
+        Finding(
+            "duplicate_effect",
+            f"effect {entry.name} (key {entry.attrs.get('key')!r}) ran again after an "
+            "earlier attempt started it and never recorded its end: it may have happened "
+            "twice (it is declared repeat_safe)",
+            position, f"effect:{entry.name}",
+        )
+        for position, entry in _positions(entries)
+        if entry.kind == "effect" and entry.attrs and entry.attrs.get("repeated")
+    ]
+
+
+def _slow_steps(job_name: str, entries: Sequence[PathEvent], timings: StepTimings
+                ) -> list[Finding]:
+    steps = [(position, entry) for position, entry in _positions(entries)
+             if entry.kind == "step" and entry.duration is not None and not entry.attrs]
+    if not steps:
+        return []
+    limits = timings.observe_many(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
+    return [
+        Finding(
+            "slow",
+            f"step {entry.name} took {entry.duration * 1000:.1f} ms, more than "
+            f"{timings.factor:g} times its recent p99 of {p99 * 1000:.1f} ms",
+            position, entry.name,
+        )
+        for (position, entry), p99 in zip(steps, limits, strict=True)
+        if p99 is not None and entry.duration is not None
+    ]
