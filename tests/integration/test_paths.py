@@ -13,8 +13,8 @@ import pytest
 from jobtrail import App, Context, Permanent, Retry, Transient
 from jobtrail.errors import ConfigurationError, JobDefinitionError
 from jobtrail.job import Status
-from jobtrail.paths.alerts import Alert
 from jobtrail.paths import rules
+from jobtrail.paths.alerts import Alert
 from jobtrail.paths.rules import event as rules_event
 from jobtrail.testing import run_until_idle
 from tests.support import rawsql
