@@ -60,7 +60,8 @@ def pay(ctx: Context, n: int, sleep: float = 0.0) -> str:
 def checkpointed(ctx: Context, n: int) -> int:
     """A first step, then (on the first attempt only) a long wait to be killed in."""
     first: int = ctx.step("first", lambda: _log(f"first {ctx.job_id} {os.getpid()}") or n)
-    if ctx.attempt == 1:
+    ctx.event("first_done", n=n)
+    if ctx.decide("first_attempt", ctx.attempt == 1):
         _log(f"waiting {ctx.job_id} {os.getpid()}")
         time.sleep(60)
     return ctx.step("second", lambda: first + 1)
