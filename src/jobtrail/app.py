@@ -7,35 +7,34 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.guarantee import Guarantee
-from jobtrail.job import DivergenceRecord, Event, JobRecord, Status
+from jobtrail.job import Event, JobRecord, Status
 from jobtrail.jobs import JobDef, JobHandle, KeyFunction
-from jobtrail.paths import rules, variants
 from jobtrail.paths.alerts import AlertSink
-from jobtrail.paths.rules import Occurrence, Rule, RuleReport
+from jobtrail.paths.api import PathsAPI
+from jobtrail.paths.rules import Rule
 from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
-from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
 from jobtrail.retry import Retry
 from jobtrail.store import Store, open_store, parse_url, resolve_url
-from jobtrail.store.base import DivergenceFilter, EffectRecord, JobFilter
+from jobtrail.store.base import EffectRecord, JobFilter
+
+if TYPE_CHECKING:
+    from jobtrail.shadow import Shadow
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
-DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete",
-                    "duplicate_effect", "slow")
 DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
 
 
-class App:
+class App(PathsAPI):
     """A jobtrail application.
 
     ``App()`` with no URL stores jobs in ``$JOBTRAIL_URL`` or ``./jobtrail.db``.
@@ -104,6 +103,7 @@ class App:
         self.summarizer = Summarizer(self.step_timings, self.code_version)
         self.alert_sinks: list[AlertSink] = list(alert_sinks)
         self.rules: dict[str, Rule] = {}
+        self.shadows: dict[str, Shadow] = {}
         self.url = resolve_url(url)
         self.lease = float(lease)
         self.retry = retry or Retry()
@@ -263,64 +263,6 @@ class App:
         """How many jobs each (queue, status) holds."""
         return self.store.counts()
 
-    # -- paths -----------------------------------------------------------------------------
-    def on_divergence(self, sink: AlertSink) -> AlertSink:
-        """Send each stored divergence to *sink* (usable as a decorator)."""
-        if not callable(sink):
-            raise ConfigurationError(f"on_divergence({sink!r}): a sink must be callable")
-        self.alert_sinks.append(sink)
-        return sink
-
-    def divergences(
-        self, *, job_name: str | None = None, kind: str | None = None,
-        job_id: int | None = None, since: datetime | None = None, limit: int = 100,
-        before_id: int | None = None,
-    ) -> list[DivergenceRecord]:
-        """Stored divergences, newest first, narrowed by job name, kind, job and time."""
-        return self.store.divergences(_divergence_filter(
-            job_name, kind, job_id, since, limit, before_id))
-
-    def divergence_counts(
-        self, *, job_name: str | None = None, kind: str | None = None,
-        since: datetime | None = None,
-    ) -> dict[tuple[str, str], int]:
-        """How many divergences each (job name, kind) has."""
-        return self.store.divergence_counts(_divergence_filter(
-            job_name, kind, None, since, 1, None))
-
-    def variants(
-        self, job_name: str, *, since: datetime | None = None,
-        new_since: datetime | None = None, new_in_version: str | None = None,
-    ) -> list[Variant]:
-        """The path variants of a job's finished runs, most common first (see
-        `jobtrail.paths.variants`)."""
-        runs = self.store.runs(job_name, since)
-        return variants.group(runs, new_since=new_since, new_in_version=new_in_version)
-
-    def funnel(self, job_name: str, *, since: datetime | None = None) -> Funnel:
-        """How many finished runs of a job reached each point of its path."""
-        definition = self.registry.get(job_name)
-        expectation = definition.expectation if definition else None
-        order = expectation.points() if expectation else ()
-        return variants.funnel(job_name, self.store.runs(job_name, since), order)
-
-    def rule(self, name: str, *, when: Occurrence, then: Occurrence,
-             within: float | timedelta) -> Rule:
-        """Declare a promise across jobs: every *when* is followed by *then* within
-        *within* (seconds or a timedelta). See `jobtrail.paths.rules`."""
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"rule name must be a non-empty str, got {name!r}")
-        if name in self.rules:
-            raise ConfigurationError(f"two rules are named {name!r}")
-        seconds = within.total_seconds() if isinstance(within, timedelta) else within
-        declared = Rule(name, when, then, seconds)
-        self.rules[name] = declared
-        return declared
-
-    def check_rules(self, *, since: datetime | None = None) -> list[RuleReport]:
-        """How every declared rule fared over what happened since *since*."""
-        return rules.check(self.store, self.rules.values(), since=since)
-
     # -- operators -------------------------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
         """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
@@ -391,15 +333,3 @@ def _is_seconds(value: object) -> bool:
         and math.isfinite(value)
     )
 
-
-def _divergence_filter(
-    job_name: str | None, kind: str | None, job_id: int | None, since: datetime | None,
-    limit: int, before_id: int | None,
-) -> DivergenceFilter:
-    if kind is not None and kind not in DIVERGENCE_KINDS:
-        raise ConfigurationError(
-            f"unknown divergence kind {kind!r}: use {', '.join(DIVERGENCE_KINDS)}"
-        )
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
-    return DivergenceFilter(job_name, kind, job_id, since, limit, before_id)

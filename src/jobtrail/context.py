@@ -229,6 +229,11 @@ class Context:
                 f"job {self.job_name!r}: effect {name!r} key must be a non-empty str of at "
                 f"most {MAX_EFFECT_KEY} characters, got {key!r}"
             )
+        return self._perform(name, fn, args, kwargs, key, repeat_safe)
+
+    def _perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], key: str, repeat_safe: bool) -> T:
+        """Perform a checked effect (a dry run captures it instead)."""
         return perform_effect(self, name, fn, args, kwargs, key, repeat_safe)
 
     def enqueue(self, job: JobDef[Any, Any], /, *args: Any, **kwargs: Any) -> JobHandle:

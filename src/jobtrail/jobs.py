@@ -24,6 +24,7 @@ from jobtrail.store.base import NewJob
 if TYPE_CHECKING:
     from jobtrail.app import App
     from jobtrail.context import Context
+    from jobtrail.dryrun import DryRun
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -165,6 +166,16 @@ class JobDef(Generic[P, R]):
             return []
         ids = self.app.store.enqueue(jobs, connection=connection)
         return [self._handle(job_id) for job_id in ids]
+
+    def dry_run(self, *args: Any, effect_results: Mapping[str, Any] | None = None,
+                **kwargs: Any) -> DryRun:
+        """Run the job here with its effects captured, not performed, and nothing stored:
+        returns the path it took, its divergences, the captured effects and child jobs,
+        and its result or error. *effect_results* gives the stand-in result of an effect
+        by name (default ``None``). See `jobtrail.dryrun`."""
+        from jobtrail.dryrun import dry_run
+
+        return dry_run(self, None, args, kwargs, effect_results=effect_results)
 
     def enqueue_child(
         self, parent: Context, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -40,6 +40,7 @@ from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
 from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
+from jobtrail.shadow import enqueue_shadows
 from jobtrail.store.base import Outcome, PathSegment, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 
@@ -244,9 +245,14 @@ class Worker:
                 if outcome.status is Status.RETRYING:
                     self._may_have_work = True
                     self._due_checked = 0.0
-        sinks = self.app.alert_sinks
+        sinks, shadows = self.app.alert_sinks, self.app.shadows
         if sinks:
             alerts.send(sinks, alerts.alerts_of(o for o in batch if o.job_id not in lost))
+        if shadows:
+            try:
+                enqueue_shadows(shadows, (o for o in batch if o.job_id not in lost))
+            except StoreError as exc:  # a shadow is a sample, never worth the real work
+                log.warning("could not enqueue shadow runs: %s", exc)
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1

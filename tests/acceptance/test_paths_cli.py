@@ -32,6 +32,15 @@ def ship_order(order: int) -> None:
     pass
 
 app.rule("orders ship", when=succeeded(place_order), then=enqueued(ship_order), within=0.001)
+
+def place_order_v2(ctx: Context, order: int) -> None:
+    ctx.step("reserve", lambda: order)
+    if not ctx.decide("in_stock", order % 3 != 0):
+        return ctx.exit("out_of_stock")
+    ctx.effect("charge", lambda: f"ch-{order}", key=f"charge-{order}")
+    ctx.step("ship", lambda: True)
+
+app.shadow(place_order, place_order_v2)
 '''
 
 
@@ -105,3 +114,26 @@ def test_rules_check_on_an_app_without_rules_says_so(cli: Cli, shop: Shop) -> No
     """An app that declares no rule is a usage error naming app.rule."""
     checked = cli("rules", "check", shop.target)
     assert checked.code == 2 and "declares no rules" in checked.error_line()
+
+
+def test_run_dry_run_shows_the_path_and_captured_effects(cli: Cli, orders: str) -> None:
+    """run --dry-run prints what the job would do, performs nothing, and needs --dry-run."""
+    done = cli("run", orders, "place_order", "--arg", "order=5", "--dry-run", "--output-json")
+    assert done.code == 0, done.stderr
+    report = done.json()
+    assert report["variant"] == "reserve decide:in_stock=true effect:charge"
+    assert [(e["name"], e["key"]) for e in report["effects"]] == [("charge", "charge-5")]
+    assert [d["kind"] for d in report["divergences"]] == ["missing"]
+    human = cli("run", orders, "place_order", "--arg", "order=4", "--dry-run")
+    assert human.code == 0 and "Effects captured" in human.stdout and "would enqueue ship_order" in human.stdout
+    refused = cli("run", orders, "place_order", "--arg", "order=4")
+    assert refused.code == 2 and "--dry-run" in refused.error_line()
+
+
+def test_paths_shadow_summarises_the_candidate_against_real_runs(cli: Cli, orders: str) -> None:
+    """Every real run was shadowed; the candidate differs where the real job skipped shipping."""
+    report = cli("paths", "shadow", "place_order", "--app", orders, "--json").json()
+    assert (report["compared"], report["same_path"]) == (10, 8)
+    assert sorted(d["real_job_id"] for d in report["differences"]) == [5, 10]
+    human = cli("paths", "shadow", "place_order", "--app", orders)
+    assert human.code == 0 and "10 runs compared" in human.stdout

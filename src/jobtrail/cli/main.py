@@ -23,6 +23,7 @@ from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.rules import rules_group
+from jobtrail.cli.run import run
 from jobtrail.cli.worker import worker
 from jobtrail.errors import JobtrailError
 
@@ -54,7 +55,8 @@ def cli(options: Options, traceback: bool) -> None:
 
 
 for command in (
-    worker, enqueue, jobs_group, paths_group, rules_group, dlq_group, db_group, describe, demo,
+    worker, enqueue, run, jobs_group, paths_group, rules_group, dlq_group, db_group, describe,
+    demo,
 ):
     cli.add_command(command)
 

@@ -10,10 +10,10 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from jobtrail.app import DIVERGENCE_KINDS
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, event_json, events_table, iso, when
 from jobtrail.job import DivergenceRecord
+from jobtrail.paths.api import DIVERGENCE_KINDS
 from jobtrail.paths.variants import Funnel, Variant
 
 
@@ -41,7 +41,7 @@ since_option = click.option("--since", type=MOMENT, help="Only runs finished sin
 
 @click.group("paths")
 def paths_group() -> None:
-    """Execution paths: timelines, variants, funnels and divergences."""
+    """Execution paths: timelines, variants, funnels, divergences and shadow runs."""
 
 
 @paths_group.command("show")
@@ -140,6 +140,48 @@ def divergences_command(target: str | None, url: str | None, job_name: str | Non
         summary.add_row(job, k, str(count))
     out.print(summary)
     out.print(divergences_table(found))
+
+
+@paths_group.command("shadow")
+@click.argument("job_name", metavar="JOB")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Read at most this many of the newest comparisons.")
+@json_option
+@source_options
+def shadow_command(target: str | None, url: str | None, job_name: str, limit: int,
+                   as_json: bool) -> None:
+    """How a job's shadow candidate compared with its real runs (see app.shadow)."""
+    with opened(app_from(target, url)) as app:
+        found = app.shadow_reports(job_name, limit=limit)
+    differing = [r for r in found if not r.same]
+    summary = {"job_name": job_name, "compared": len(found),
+               "same_path": sum(r.same_path for r in found),
+               "same_result": sum(r.same_result for r in found)}
+    if as_json:
+        emit_json({**summary, "differences": [
+            {"real_job_id": r.real_job_id, "shadow_job_id": r.shadow_job_id,
+             "same_path": r.same_path, "same_result": r.same_result, "real_path": r.real_path,
+             "shadow_path": r.shadow_path, "real_result": r.real_result,
+             "shadow_result": r.shadow_result, "shadow_error": r.shadow_error}
+            for r in differing]})
+        return
+    if not found:
+        click.echo(f"no shadow comparisons for {job_name!r} (declare one with app.shadow)")
+        return
+    out = console()
+    out.print(f"{job_name}: {len(found)} runs compared; same path {summary['same_path']}, "
+              f"same result {summary['same_result']}")
+    if differing:
+        table = Table(title="Differences", title_justify="left", header_style="bold",
+                      box=box.SIMPLE_HEAD, show_edge=False)
+        for column in ("Real job", "Real path", "Candidate path", "Result"):
+            table.add_column(column)
+        for r in differing[:50]:
+            result = "same" if r.same_result else (
+                f"{r.real_result!r} → {r.shadow_error or repr(r.shadow_result)}")
+            table.add_row(str(r.real_job_id), Text(r.real_path or "-"), Text(r.shadow_path),
+                          Text(result))
+        out.print(table)
 
 
 # -- shapes ---------------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Dry runs: a job executed with its effects captured instead of performed.
+
+``job.dry_run(invoice_id=7)`` (or ``jobtrail run MODULE:APP JOB --dry-run``) runs the job's
+function here, now, with a context whose ``ctx.effect`` records the effect's name, key and
+arguments and returns a stand-in result instead of calling it, and whose ``ctx.enqueue``
+records the child job instead of storing it. Nothing is written to the store. Steps and
+decisions run as usual — they are the job's computation; what must not happen in a dry
+run belongs in an effect. The result is the path the run took (its variant in the path
+language), how it diverges from the job's ``expect=``, the captured effects and enqueues,
+and the return value or error.
+
+Shadow runs (`jobtrail.shadow`) run a candidate implementation the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobtrail.context import Context, JobExit, _current
+from jobtrail.execution import error_info
+from jobtrail.job import ErrorInfo
+from jobtrail.jobs import JobHandle
+from jobtrail.paths.redaction import Redactor
+from jobtrail.paths.runs import Summarizer
+from jobtrail.store.base import Finding, PathEvent
+
+if TYPE_CHECKING:
+    from jobtrail.jobs import JobDef
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedEffect:
+    """An effect a dry run did not perform: what it would have called, and with what."""
+
+    name: str
+    key: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    repeat_safe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedEnqueue:
+    """A child job a dry run did not store."""
+
+    job_name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """What a dry run did. ``variant`` is its path in the path language."""
+
+    job_name: str
+    variant: str
+    events: tuple[PathEvent, ...]
+    effects: tuple[CapturedEffect, ...]
+    enqueued: tuple[CapturedEnqueue, ...]
+    divergences: tuple[Finding, ...]
+    result: Any = None
+    error: ErrorInfo | None = None
+    exit_reason: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the function returned (or exited on purpose)."""
+        return self.error is None
+
+
+class DryContext(Context):
+    """A `Context` that captures effects and child jobs instead of performing them."""
+
+    __slots__ = ("effect_results", "effects", "enqueued")
+
+    def __init__(self, app: Any, *, job_name: str, queue: str,
+                 effect_results: Mapping[str, Any], redactor: Redactor | None) -> None:
+        super().__init__(app, job_id=0, job_name=job_name, queue=queue, attempt=1,
+                         max_attempts=1, redactor=redactor)
+        self.effect_results = dict(effect_results)
+        self.effects: list[CapturedEffect] = []
+        self.enqueued: list[CapturedEnqueue] = []
+
+    def _perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], key: str, repeat_safe: bool) -> T:
+        if key == f"0:{name}":  # the default key names the job id, which a dry run lacks
+            key = f"<job id>:{name}"
+        self.effects.append(CapturedEffect(name, key, args, dict(kwargs), repeat_safe))
+        self.add_event(PathEvent("effect", name, time.time(), 0.0,
+                                 {"key": key, "captured": True}))
+        value: T = self.effect_results.get(name)  # type: ignore[assignment]  # a stand-in
+        return value
+
+    def enqueue(self, job: JobDef[Any, Any], /, *args: Any, **kwargs: Any) -> JobHandle:
+        new = job.build(args, kwargs)
+        self.enqueued.append(CapturedEnqueue(job.name, json.loads(new.payload)))
+        return JobHandle(0, job.name, job.app)
+
+
+def dry_run(definition: JobDef[Any, Any], fn: Callable[..., Any] | None, args: tuple[Any, ...],
+            kwargs: Mapping[str, Any], *,
+            effect_results: Mapping[str, Any] | None = None) -> DryRun:
+    """Run *fn* (default: the job's function) as *definition* on these arguments, checked
+    and passed through JSON as a worker would get them, with effects captured."""
+    values = json.loads(definition.build(args, dict(kwargs)).payload)
+    redactor = Redactor(definition.redact, values) if definition.redact else None
+    ctx = DryContext(definition.app, job_name=definition.name, queue=definition.queue,
+                     effect_results=effect_results or {}, redactor=redactor)
+    target = fn or definition.fn
+    call_args = (ctx,) if definition.takes_context else ()
+    result: Any = None
+    error: ErrorInfo | None = None
+    token = _current.set(ctx)
+    try:
+        outcome = target(*call_args, **values)
+        result = asyncio.run(outcome) if asyncio.iscoroutine(outcome) else outcome
+    except JobExit:
+        result = None
+    except Exception as exc:
+        error = error_info(exc)
+    finally:
+        _current.reset(token)
+    summary = Summarizer(None, None).summarize(
+        ctx, completed=error is None, expectation=definition.expectation)
+    return DryRun(
+        definition.name, summary.variant, tuple(ctx.take_unsaved()), tuple(ctx.effects),
+        tuple(ctx.enqueued), tuple(summary.findings), result,
+        redactor.error(error) if redactor and error else error, ctx.exit_reason,
+    )

@@ -1,0 +1,129 @@
+"""`PathsAPI`: what an `App` answers about execution paths, and the promises it declares.
+
+A mixin of `App`, kept apart so the app's module stays about registry, store and settings:
+divergences and their alert sinks, path variants and funnels, rules across jobs, and
+shadow runs of candidate implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from jobtrail.errors import ConfigurationError
+from jobtrail.job import DivergenceRecord, JobRecord
+from jobtrail.paths import rules, variants
+from jobtrail.paths.alerts import AlertSink
+from jobtrail.paths.rules import Occurrence, Rule, RuleReport
+from jobtrail.paths.variants import Funnel, Variant
+from jobtrail.store.base import DivergenceFilter, JobFilter
+
+if TYPE_CHECKING:
+    from jobtrail.jobs import JobDef
+    from jobtrail.shadow import Shadow, ShadowReport
+    from jobtrail.store import Store
+
+DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete",
+                    "duplicate_effect", "slow")
+
+
+class PathsAPI:
+    """Execution-path queries and declarations of an `App` (see `jobtrail.paths`)."""
+
+    alert_sinks: list[AlertSink]
+    rules: dict[str, Rule]
+    shadows: dict[str, Shadow]
+    registry: dict[str, JobDef[Any, Any]]
+
+    @property
+    def store(self) -> Store:
+        raise NotImplementedError
+
+    def on_divergence(self, sink: AlertSink) -> AlertSink:
+        """Send each stored divergence to *sink* (usable as a decorator)."""
+        if not callable(sink):
+            raise ConfigurationError(f"on_divergence({sink!r}): a sink must be callable")
+        self.alert_sinks.append(sink)
+        return sink
+
+    def divergences(
+        self, *, job_name: str | None = None, kind: str | None = None,
+        job_id: int | None = None, since: datetime | None = None, limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[DivergenceRecord]:
+        """Stored divergences, newest first, narrowed by job name, kind, job and time."""
+        return self.store.divergences(_divergence_filter(
+            job_name, kind, job_id, since, limit, before_id))
+
+    def divergence_counts(
+        self, *, job_name: str | None = None, kind: str | None = None,
+        since: datetime | None = None,
+    ) -> dict[tuple[str, str], int]:
+        """How many divergences each (job name, kind) has."""
+        return self.store.divergence_counts(_divergence_filter(
+            job_name, kind, None, since, 1, None))
+
+    def variants(
+        self, job_name: str, *, since: datetime | None = None,
+        new_since: datetime | None = None, new_in_version: str | None = None,
+    ) -> list[Variant]:
+        """The path variants of a job's finished runs, most common first (see
+        `jobtrail.paths.variants`)."""
+        runs = self.store.runs(job_name, since)
+        return variants.group(runs, new_since=new_since, new_in_version=new_in_version)
+
+    def funnel(self, job_name: str, *, since: datetime | None = None) -> Funnel:
+        """How many finished runs of a job reached each point of its path."""
+        definition = self.registry.get(job_name)
+        expectation = definition.expectation if definition else None
+        order = expectation.points() if expectation else ()
+        return variants.funnel(job_name, self.store.runs(job_name, since), order)
+
+    def rule(self, name: str, *, when: Occurrence, then: Occurrence,
+             within: float | timedelta) -> Rule:
+        """Declare a promise across jobs: every *when* is followed by *then* within
+        *within* (seconds or a timedelta). See `jobtrail.paths.rules`."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"rule name must be a non-empty str, got {name!r}")
+        if name in self.rules:
+            raise ConfigurationError(f"two rules are named {name!r}")
+        seconds = within.total_seconds() if isinstance(within, timedelta) else within
+        declared = Rule(name, when, then, seconds)
+        self.rules[name] = declared
+        return declared
+
+    def check_rules(self, *, since: datetime | None = None) -> list[RuleReport]:
+        """How every declared rule fared over what happened since *since*."""
+        return rules.check(self.store, self.rules.values(), since=since)
+
+    def shadow(self, job: JobDef[Any, Any], candidate: Callable[..., Any], *,
+               sample: float = 1.0) -> Shadow:
+        """Run *candidate* beside *job*: for a *sample* share of *job*'s finished runs, a
+        lower-priority job dry-runs the candidate on the same payload (effects captured,
+        nothing of it stored) and records how its path and result differ. See
+        `jobtrail.shadow`."""
+        from jobtrail.shadow import register
+
+        return register(self, job, candidate, sample)  # type: ignore[arg-type]
+
+    def shadow_reports(self, job_name: str, *, limit: int = 1000) -> list[ShadowReport]:
+        """The comparisons of *job_name*'s shadow runs, newest first."""
+        from jobtrail.shadow import SUFFIX, reports
+
+        found: list[JobRecord] = self.store.list_jobs(
+            JobFilter(job_name=job_name + SUFFIX, limit=limit))
+        return reports(found)
+
+
+def _divergence_filter(
+    job_name: str | None, kind: str | None, job_id: int | None, since: datetime | None,
+    limit: int, before_id: int | None,
+) -> DivergenceFilter:
+    if kind is not None and kind not in DIVERGENCE_KINDS:
+        raise ConfigurationError(
+            f"unknown divergence kind {kind!r}: use {', '.join(DIVERGENCE_KINDS)}"
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
+    return DivergenceFilter(job_name, kind, job_id, since, limit, before_id)
