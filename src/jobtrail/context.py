@@ -92,7 +92,7 @@ class Context:
         self.max_attempts = max_attempts
         self.parent_job_id = parent_job_id
         self.trace_id = trace_id
-        self._path: list[PathEvent] = [PathEvent("lifecycle", "started", time.time())]
+        self._path: list[PathEvent] = []
         self._exit: str | None = None
         self._redactor = redactor
         self._completed = completed_steps or {}

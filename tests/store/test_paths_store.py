@@ -35,7 +35,7 @@ def test_a_final_outcome_stores_the_variant_code_version_and_divergences(store: 
     assert all(d.job_name == "order" and d.attempt == 1 for d in found)
     outcome_event = store.events(job_id)[-1]
     assert (outcome_event.name, outcome_event.duration) == ("succeeded", 0.25)
-    assert [e.name for e in store.events(job_id)] == ["enqueued", "claimed", "load", "succeeded"]
+    assert [e.name for e in store.events(job_id)] == ["enqueued", "claimed", "started", "load", "succeeded"]
 
 
 def test_divergences_are_filtered_counted_and_paged(store: Store) -> None:

@@ -75,14 +75,16 @@ def test_a_damaged_segment_holds_no_steps_and_reads_as_unreadable() -> None:
 
 
 def test_an_outcome_row_reads_as_its_path_then_its_transition() -> None:
-    """The path an attempt recorded rides on its outcome's row and reads back before it."""
+    """The path an attempt recorded rides on its outcome's row and reads back before it,
+    after the attempt's start, which the row's duration gives."""
     path = [PathEvent("step", "load", 1.8e9, 0.5, None, "1"), PathEvent("decide", "paid", 1.8e9 + 1, None, None, '"true"')]
     row = (3, 1, "lifecycle", "succeeded", 1.8e9 + 2, 2.0, '{"outcome": "exit:done"}', paths.path_text(path))
     events = paths.expand([row], utc_from_epoch)
     assert [(e.kind, e.name, e.attrs) for e in events] == [
-        ("step", "load", {}), ("decide", "paid", {"value": "true"}),
+        ("lifecycle", "started", {}), ("step", "load", {}), ("decide", "paid", {"value": "true"}),
         ("lifecycle", "succeeded", {"outcome": "exit:done"}),
     ]
+    assert events[0].at == utc_from_epoch(1.8e9)  # the outcome's time less the attempt's duration
     assert paths.path_text([]) is None
 
 

@@ -94,17 +94,40 @@ def steps_from(texts: Iterable[str | None]) -> dict[str, str]:
 
 def expand(rows: Iterable[tuple[Any, ...]], to_time: Any) -> list[Event]:
     """`Event` values of ``jobtrail_events`` rows (job_id, attempt, kind, name, at,
-    duration, attrs, path): each row's path entries, then the row's own event."""
+    duration, attrs, path): each row's path entries, then the row's own event.
+
+    An attempt's outcome row carries how long the attempt ran: its ``started`` event is
+    read back from it (the outcome's time less that duration) and placed after the
+    attempt's ``claimed``, so recording when a job started costs nothing as it runs."""
     found: list[Event] = []
+    starts: dict[tuple[int, int], Event] = {}
     for row in rows:
-        job_id, attempt, kind, _, at, _, attrs, path = row
+        job_id, attempt, kind, _, at, duration, attrs, path = row
         if kind == KIND and path is None:  # a version 2 checkpoint kept its path in attrs
             path = attrs
         if path is not None:
             found.extend(_segment_events(job_id, attempt, to_time(at), path))
         if kind != KIND:
-            found.append(_event(row, to_time))
-    return found
+            event = _event(row, to_time)
+            if kind == "lifecycle" and duration is not None:
+                starts.setdefault((job_id, attempt), Event(
+                    job_id, attempt, "lifecycle", "started",
+                    event.at - timedelta(seconds=duration)))
+            found.append(event)
+    return _with_starts(found, starts) if starts else found
+
+
+def _with_starts(events: list[Event], starts: dict[tuple[int, int], Event]) -> list[Event]:
+    """*events* with each attempt's ``started`` after its ``claimed`` (or first event)."""
+    placed: list[Event] = []
+    for event in events:
+        key = (event.job_id, event.attempt)
+        if key in starts and event.name != "claimed":
+            placed.append(starts.pop(key))
+        placed.append(event)
+        if key in starts and event.name == "claimed":
+            placed.append(starts.pop(key))
+    return placed
 
 
 def _segment_events(job_id: int, attempt: int, at: datetime, text: str) -> list[Event]:
