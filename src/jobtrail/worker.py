@@ -171,6 +171,7 @@ class Worker:
                     backoff = 0.0
                 except StoreError as exc:
                     self.stats.store_errors += 1
+                    self._may_have_work = True  # a claim that failed found out nothing
                     backoff = min(MAX_BACKOFF, max(0.1, backoff * 2))
                     log.error("store error (retrying in %.1fs): %s", backoff, exc)
                     if watch is not None:
