@@ -20,6 +20,7 @@ from jobtrail.cli.demo import demo
 from jobtrail.cli.describe import describe
 from jobtrail.cli.dlq import dlq_group
 from jobtrail.cli.enqueue import enqueue
+from jobtrail.cli.flows import flows_group
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.rules import rules_group
@@ -55,8 +56,8 @@ def cli(options: Options, traceback: bool) -> None:
 
 
 for command in (
-    worker, enqueue, run, jobs_group, paths_group, rules_group, dlq_group, db_group, describe,
-    demo,
+    worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
+    db_group, describe, demo,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,102 @@
+"""The three-way check: code (the static graph) against intent (``expect=``) against
+reality (the paths runs recorded).
+
+For one job it answers:
+
+- code paths the expectation forbids, and expected paths the code cannot produce
+  (`jobtrail.flows.compare`);
+- recorded paths the code cannot explain — instrumentation missing, or the code changed
+  since those runs;
+- code paths never observed in recorded runs (untested paths), and path coverage: the
+  share of the code's paths (ending without an exception, loops taken at most once more)
+  that some recorded run took.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from jobtrail.expect import ExpectationError, Symbol, parse
+from jobtrail.expect.nodes import atoms
+from jobtrail.flows.language import Comparison, accepts, compare, paths
+
+if TYPE_CHECKING:
+    from jobtrail.flows.graph import FlowGraph
+    from jobtrail.jobs import JobDef
+    from jobtrail.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The three-way check of one job."""
+
+    job_name: str
+    code_paths: tuple[str, ...]
+    observed: tuple[str, ...]
+    never_observed: tuple[str, ...]
+    unexplained: dict[str, int]
+    runs: int
+    comparison: Comparison | None = None
+    truncated: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def coverage(self) -> float | None:
+        """The share of code paths some recorded run took (``None`` without code paths)."""
+        if not self.code_paths:
+            return None
+        return len(self.observed) / len(self.code_paths)
+
+
+def symbols(variant: str) -> list[Symbol] | None:
+    """The points of a stored variant; ``None`` when it cannot be read back whole."""
+    if not variant:
+        return []
+    if variant.endswith("…"):
+        return None
+    try:
+        return [Symbol(a.kind, a.name, a.value) for a in atoms(parse(variant).ast)]
+    except (ExpectationError, ValueError):
+        return None
+
+
+def _takes(path_tokens: tuple[str, ...], variant: tuple[str, ...]) -> bool:
+    """Whether a run of *variant* took the code path: the same points, where a decision
+    the code does not branch on (``decide:x``) matches any value."""
+    if len(path_tokens) != len(variant):
+        return False
+    return all(p == v or (p.startswith("decide:") and "=" not in p and v.startswith(p + "="))
+               for p, v in zip(path_tokens, variant, strict=True))
+
+
+def check(definition: JobDef[Any, Any], graph: FlowGraph, store: Store,
+          since: datetime | None = None) -> Coverage:
+    """The three-way check of *definition* against its runs since *since*."""
+    found = paths(graph)
+    code = [p for p in found if p.ends != "raise"]
+    texts = tuple(dict.fromkeys(p.text for p in code))
+    runs = store.runs(definition.name, since)
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.variant] = counts.get(run.variant, 0) + 1
+    unexplained: dict[str, int] = {}
+    seen: set[str] = set()
+    notes: list[str] = list(graph.notes)
+    for variant, count in counts.items():
+        points = symbols(variant)
+        if points is None:
+            notes.append(f"a recorded path too long to check: {variant[:60]}…")
+            continue
+        if not accepts(graph, points):
+            unexplained[variant] = count
+            continue
+        tokens = tuple(str(s) for s in points)
+        seen.update(p.text for p in code if _takes(p.tokens, tokens))
+    comparison = compare(graph, definition.expectation) if definition.expectation else None
+    return Coverage(
+        definition.name, texts, tuple(t for t in texts if t in seen),
+        tuple(t for t in texts if t not in seen), unexplained, len(runs), comparison,
+        found.truncated, tuple(notes),
+    )

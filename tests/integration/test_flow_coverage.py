@@ -1,0 +1,63 @@
+"""The three-way check — code, expect= and recorded runs — on real runs, both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobtrail import App, Context
+from jobtrail.flows import build_flow
+from jobtrail.flows.coverage import check
+from jobtrail.testing import run_until_idle
+
+EXPECT = "load decide:paid=true exit:paid | load decide:paid=false effect:charge save"
+
+
+def bill(ctx: Context, invoice: int) -> None:
+    ctx.step("load", lambda: invoice)
+    if ctx.decide("paid", invoice % 3 == 0):
+        return ctx.exit("paid")
+    ctx.effect("charge", lambda: "ch", key=f"charge-{invoice}")
+    if invoice % 5 == 0:
+        raise ValueError("card declined")
+    ctx.step("save", lambda: True)
+
+
+def bill_without_save(ctx: Context, invoice: int) -> None:
+    ctx.step("load", lambda: invoice)
+    if ctx.decide("paid", invoice % 3 == 0):
+        return ctx.exit("paid")
+    ctx.effect("charge", lambda: "ch", key=f"charge-{invoice}")
+
+
+def test_coverage_counts_observed_and_untested_paths(make_app: Callable[..., App]) -> None:
+    """Only unpaid invoices ran: one of the two code paths is observed, the other untested."""
+    app = make_app()
+    job = app.job(name="bill", expect=EXPECT)(bill)
+    job.enqueue_many([{"invoice": i} for i in (1, 2, 4)])
+    run_until_idle(app)
+    report = check(job, build_flow(job, job_name="bill"), app.store)
+    assert set(report.code_paths) == {"load decide:paid=false effect:charge save",
+                                      "load decide:paid=true exit:paid"}
+    assert report.observed == ("load decide:paid=false effect:charge save",)
+    assert report.never_observed == ("load decide:paid=true exit:paid",)
+    assert (report.coverage, report.runs, report.unexplained) == (0.5, 3, {})
+    assert report.comparison is not None and report.comparison.agrees
+
+
+def test_recorded_paths_the_changed_code_cannot_explain_are_listed(
+    make_app: Callable[..., App],
+) -> None:
+    """After a deploy drops a step, old runs' paths are unexplained and code and intent disagree."""
+    app = make_app()
+    old = app.job(name="bill", expect=EXPECT)(bill)
+    old.enqueue_many([{"invoice": i} for i in (1, 2, 3)])
+    run_until_idle(app)
+    deployed = make_app()
+    job = deployed.job(name="bill", expect=EXPECT)(bill_without_save)
+    report = check(job, build_flow(job, job_name="bill"), deployed.store)
+    assert report.unexplained == {"load decide:paid=false effect:charge save": 2}
+    assert report.observed == ("load decide:paid=true exit:paid",)
+    assert report.comparison is not None
+    assert report.comparison.code_not_expected == (("load", "decide:paid=false", "effect:charge"),)
+    assert report.comparison.expected_not_in_code == (
+        ("load", "decide:paid=false", "effect:charge", "save"),)
