@@ -275,6 +275,7 @@ class Context:
 MAX_EFFECT_KEY = 255
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _REPLAYED = {"replayed": True}
+_LITERALS: dict[object, str] = {True: "true", False: "false", None: "null"}
 _new_entry = tuple.__new__
 
 
@@ -294,6 +295,9 @@ def to_json(value: Any) -> str:
 def decision_text(value: object) -> str:
     """A decided value as expectations spell it: ``true``, ``false``, ``null``, ``3``, the
     text of a str, the value of an enum member. Anything else is a `TypeError`."""
+    known = _LITERALS.get(value) if type(value) is bool or value is None else None
+    if known is not None:
+        return known
     if isinstance(value, enum.Enum):
         value = value.value
     if value is None or isinstance(value, bool):
