@@ -60,9 +60,12 @@ def perform_effect(
     try:
         value = fn(*args, **kwargs)
     except BaseException as exc:
-        _end(store, key, ctx, None, f"{type(exc).__name__}: {exc}")
-        ctx.add_event(PathEvent("effect", name, at, time.perf_counter() - started,
-                                {"key": key, "error": type(exc).__name__}))
+        message = f"{type(exc).__name__}: {exc}"
+        _end(store, key, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
+        failed: dict[str, Any] = {"key": key, "error": type(exc).__name__}
+        if repeated:
+            failed["repeated"] = True
+        ctx.add_event(PathEvent("effect", name, at, time.perf_counter() - started, failed))
         raise
     duration = time.perf_counter() - started
     try:

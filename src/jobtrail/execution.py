@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import logging
 import threading
 import time
 import traceback
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from jobtrail.jobs import JobDef
 
 MAX_TRACEBACK_CHARS = 20_000
+log = logging.getLogger("jobtrail.execution")
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -143,6 +145,9 @@ class Attempt:
         except TypeError as exc:
             return self._ending(Status.DEAD, error_info(exc))
         reason = self.context.exit_reason
+        redactor = self.context.redactor
+        if reason is not None and redactor is not None:
+            reason = redactor.text(reason)
         return Outcome(
             self.claimed.id, self.claimed.attempt, Status.SUCCEEDED, result=result,
             outcome=None if reason is None else f"exit:{reason}",
@@ -178,8 +183,12 @@ class Attempt:
         return redactor.error(info) if redactor else info
 
     def _summary(self, *, completed: bool) -> RunSummary:
-        return self.context.app.summarizer.summarize(
-            self.context, completed=completed, expectation=self.definition.expectation)
+        try:
+            return self.context.app.summarizer.summarize(
+                self.context, completed=completed, expectation=self.definition.expectation)
+        except Exception:  # a summary is worth less than the outcome it rides on
+            log.exception("could not summarise the run of job %s", self.claimed.id)
+            return RunSummary(self.claimed.job_name, "", self.context.app.code_version)
 
 
 def prepare(

@@ -321,3 +321,54 @@ def test_a_milestone_rule_names_the_users_whose_follow_up_never_came(
     assert sorted(b.entity for b in report.broken) == ["2", "3"]
     with pytest.raises(ConfigurationError, match="two rules"):
         app.rule("onboarding completes", within=1, when=rules_event("a"), then=rules_event("b"))
+
+
+def test_a_replayed_run_leaves_variants_until_it_ends_again(make_app: Callable[..., App]) -> None:
+    """Replaying a dead run clears its summary: while it waits, variants count only finished runs."""
+    app, bill = bill_app(make_app)
+    dead, ok = bill.enqueue(invoice=9, skip="crash"), bill.enqueue(invoice=10)
+    run_until_idle(app)
+    assert app.get(dead.id).status is Status.DEAD
+    app.replay(dead.id)
+    assert app.get(dead.id).variant is None
+    assert [v.count for v in app.variants("bill")] == [1] and app.funnel("bill").started == 1
+    assert app.get(ok.id).variant == "load decide:is_paid=false effect:charge mark_paid"
+
+
+def test_redaction_covers_exit_reasons_keys_and_decisions_in_divergences(
+    make_app: Callable[..., App], db_url: str,
+) -> None:
+    """A secret in an exit reason, a dict key, a set or a divergent decision is never stored."""
+    app = make_app()
+    secret = "eve@example.com"
+
+    @app.job(redact=["email"], expect="decide:email=other exit:done")
+    def odd(ctx: Context, email: str) -> None:
+        ctx.event("sent", to={email: "ok"}, cc={email})
+        ctx.decide("email", email.upper())
+        ctx.decide("owner", email)
+        return ctx.exit(f"done-{email}")
+
+    handle = odd.enqueue(email=secret)
+    run_until_idle(app)
+    assert app.get(handle.id).outcome == "exit:done-[redacted]"
+    assert app.divergences(job_id=handle.id)
+    stored = rawsql.fetch(db_url, "SELECT coalesce(attrs, '') || coalesce(path, '') FROM jobtrail_events")
+    stored += rawsql.fetch(db_url, "SELECT coalesce(outcome, '') || coalesce(variant, '') FROM jobtrail_jobs")
+    stored += rawsql.fetch(db_url, "SELECT message || coalesce(found, '') || coalesce(expected, '') FROM jobtrail_divergences")
+    texts = [text for (text,) in stored]
+    assert not [t for t in texts if secret in t or secret.upper() in t], texts
+
+
+def test_a_milestone_with_a_non_ascii_name_is_found(make_app: Callable[..., App]) -> None:
+    """Milestones are matched on their stored spelling, accents included."""
+    app = make_app()
+
+    @app.job
+    def greet(ctx: Context) -> None:
+        ctx.event("café_opened", table=4)
+
+    greet.enqueue()
+    run_until_idle(app)
+    (found,) = app.store.milestones("café_opened")
+    assert found.attrs == {"table": 4}

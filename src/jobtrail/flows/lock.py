@@ -101,6 +101,11 @@ def read(path: Path) -> dict[str, Any]:
             or not isinstance(document.get("jobs"), dict):
         raise LockError(f"{path} is not a version {VERSION} flows lock: write it again with "
                         "`jobtrail flows lock`")
+    for job, entry in document["jobs"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("decisions", {}), dict) or \
+                not all(isinstance(entry.get(s, []), list) for s in SECTIONS if s != "decisions"):
+            raise LockError(f"{path}: the entry of job {job!r} is damaged: write the lock again "
+                            "with `jobtrail flows lock`")
     return document
 
 

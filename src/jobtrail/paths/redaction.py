@@ -52,10 +52,13 @@ class Redactor:
             return self.text(value)
         if isinstance(value, Mapping):
             return {
-                str(k): MASK if k in self.fields else self.value(v) for k, v in value.items()
+                self.text(str(k)): MASK if k in self.fields else self.value(v)
+                for k, v in value.items()
             }
-        if isinstance(value, list | tuple):
+        if isinstance(value, list | tuple | set | frozenset):
             return [self.value(v) for v in value]
+        if not isinstance(value, int | float | bool) and value is not None:
+            return self.text(str(value))  # stored as its text anyway (default=str)
         if isinstance(value, int | float) and not isinstance(value, bool) and value is not None:
             return MASK if str(value) in self.secrets else value
         return value

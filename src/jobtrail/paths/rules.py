@@ -180,7 +180,9 @@ def _occurrences(store: Store, what: Occurrence, since: datetime | None) -> list
                 and (what.exits or not (run.outcome or "").startswith("exit:"))]
     first: dict[tuple[int, str], _Point] = {}
     for found in store.milestones(what.name, since):
-        entity = str(found.attrs.get(what.key)) if what.key else str(found.job_id)
+        if what.key and found.attrs.get(what.key) in (None, "[redacted]"):
+            continue  # no entity to follow: it cannot answer or be answered
+        entity = str(found.attrs[what.key]) if what.key else str(found.job_id)
         first.setdefault((found.job_id, entity), _Point(entity, found.job_id, found.at))
     return sorted(first.values(), key=lambda p: p.at)
 

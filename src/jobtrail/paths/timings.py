@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 WINDOW = 1000
 REFRESH = 250
+#: Steps followed at most; past this (names made per run), new ones are not judged.
+MAX_SERIES = 10_000
 
 
 class _Series:
@@ -55,6 +57,9 @@ class StepTimings:
             for step, duration in steps:
                 series = self._series.get((job_name, step))
                 if series is None:
+                    if len(self._series) >= MAX_SERIES:  # step names made per run
+                        judged.append(None)
+                        continue
                     series = self._series[(job_name, step)] = _Series()
                 p99 = series.p99
                 series.durations.append(duration)

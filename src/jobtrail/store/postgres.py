@@ -13,7 +13,6 @@ pass ``auto_migrate=True``).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import os
@@ -24,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -689,7 +689,7 @@ class PostgresStore:
 
     @_translate_errors
     def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
-        found = self._fetch(_Q["milestones"], {"needle": json.dumps(name), "since": since})
+        found = self._fetch(_Q["milestones"], {"needle": encode_basestring(name), "since": since})
         return paths.milestones(found, name, _to_time, since)
 
     @_translate_errors

@@ -9,7 +9,6 @@ and at once when the job was enqueued in their own process.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
 
 from jobtrail.errors import (
@@ -657,7 +657,7 @@ class SQLiteStore:
     @_translate_errors
     def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
         start = None if since is None else since.timestamp()
-        needle = json.dumps(name)
+        needle = encode_basestring(name)
         found = self._conn().execute(_Q["milestones"], (needle, start, start)).fetchall()
         return paths.milestones(found, name, _to_time, since)
 

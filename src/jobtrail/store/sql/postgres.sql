@@ -292,7 +292,9 @@ WITH changed AS (
         attempts = CASE WHEN %(reset)s THEN 0 ELSE attempts END,
         error = CASE WHEN %(reset)s THEN NULL ELSE error END,
         result = CASE WHEN %(reset)s THEN NULL ELSE result END,
-        backoff = CASE WHEN %(reset)s THEN NULL ELSE backoff END
+        backoff = CASE WHEN %(reset)s THEN NULL ELSE backoff END,
+        variant = CASE WHEN %(reset)s THEN NULL ELSE variant END,
+        code_version = CASE WHEN %(reset)s THEN NULL ELSE code_version END
     WHERE id = %(id)s AND status = %(from_status)s
     RETURNING id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at,
               created_at, started_at, finished_at, worker_id, result, error, outcome,
@@ -326,8 +328,10 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
 -- name: path_segments
-SELECT job_id, path FROM jobtrail_events
-WHERE job_id = ANY(%(ids)b::bigint[]) AND path IS NOT NULL ORDER BY job_id, id
+-- A worker of schema version 2 still running beside this one keeps a segment in attrs.
+SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
+WHERE job_id = ANY(%(ids)b::bigint[]) AND (path IS NOT NULL OR kind = 'path')
+ORDER BY job_id, id
 
 -- name: insert_segments_if_held
 -- Only for jobs still running, leased to this worker, in the attempt that recorded the
@@ -414,7 +418,7 @@ GROUP BY job_name, kind ORDER BY job_name, kind
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
        finished_at, parent_job_id
 FROM jobtrail_jobs
-WHERE job_name = %(job_name)s AND variant IS NOT NULL
+WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
 ORDER BY finished_at, id
 

@@ -106,7 +106,9 @@ SET status = :to_status, outcome = :outcome, finished_at = :finished_at, run_at 
     attempts = CASE WHEN :reset THEN 0 ELSE attempts END,
     error = CASE WHEN :reset THEN NULL ELSE error END,
     result = CASE WHEN :reset THEN NULL ELSE result END,
-    backoff = CASE WHEN :reset THEN NULL ELSE backoff END
+    backoff = CASE WHEN :reset THEN NULL ELSE backoff END,
+    variant = CASE WHEN :reset THEN NULL ELSE variant END,
+    code_version = CASE WHEN :reset THEN NULL ELSE code_version END
 WHERE id = :id AND status = :from_status
 
 -- name: job_by_key
@@ -142,8 +144,9 @@ WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'runni
               AND worker_id = :worker AND attempts = :attempt)
 
 -- name: path_segments
-SELECT job_id, path FROM jobtrail_events
-WHERE job_id IN ({ids}) AND path IS NOT NULL ORDER BY job_id, id
+-- A worker of schema version 2 still running beside this one keeps a segment in attrs.
+SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
+WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
 
 -- name: effect_by_key
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
@@ -185,7 +188,8 @@ GROUP BY job_name, kind ORDER BY job_name, kind
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
        finished_at, parent_job_id
 FROM jobtrail_jobs
-WHERE job_name = ? AND variant IS NOT NULL AND (? IS NULL OR finished_at >= ?)
+WHERE job_name = ? AND variant IS NOT NULL AND finished_at IS NOT NULL
+  AND (? IS NULL OR finished_at >= ?)
 ORDER BY finished_at, id
 
 -- name: children
