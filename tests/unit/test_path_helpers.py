@@ -69,3 +69,23 @@ def test_rules_refuse_combinations_that_cannot_be_checked() -> None:
         succeeded(42)
     assert str(Rule("r", succeeded("order"), enqueued("ship"), 3600)) == (
         "every order succeeded is followed by ship enqueued within 1 h")
+
+
+def test_the_log_sink_writes_each_alert_and_a_failing_sink_is_contained(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """log_sink warns on jobtrail.divergences; a sink that raises is logged and the next still runs."""
+    from jobtrail.paths.alerts import Alert, log_sink, send
+
+    alert = Alert(7, "bill", 1, "missing", "missing step save at the end", 3, None, ("save",))
+    seen: list[Alert] = []
+
+    def broken(_: Alert) -> None:
+        raise RuntimeError("pager down")
+
+    with caplog.at_level("WARNING", logger="jobtrail.divergences"):
+        send([broken, log_sink, seen.append], [alert])
+    assert seen == [alert]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("bill#7 missing: missing step save" in m for m in messages)
+    assert any("alert sink" in m and "failed" in m for m in messages)
