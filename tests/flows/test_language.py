@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobtrail.expect import Symbol, parse
+from jobtrail.expect import parse
 from jobtrail.flows import (
     Acceptance,
     Comparison,
@@ -17,21 +17,12 @@ from jobtrail.flows import (
     paths,
 )
 from tests.flows import corpus
+from tests.support.symbols import run
 
 
 def build(name: str) -> FlowGraph:
     """The flow graph of the corpus function `name`."""
     return build_flow(getattr(corpus, name), job_name=name)
-
-
-def run(text: str) -> list[Symbol]:
-    """Observed symbols written as a space-separated list in the language: "load effect:charge"."""
-    symbols: list[Symbol] = []
-    for word in text.split():
-        kind, _, rest = word.partition(":") if ":" in word else ("step", "", word)
-        name, _, value = rest.partition("=")
-        symbols.append(Symbol(kind, name, value if kind == "decide" else None))
-    return symbols
 
 
 def listed(name: str, **options: int) -> list[tuple[str, str]]:

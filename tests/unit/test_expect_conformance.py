@@ -15,21 +15,12 @@ from jobtrail.expect import automaton as automaton_module
 from jobtrail.expect.automaton import Automaton
 from jobtrail.expect.expectation import Expectation
 from jobtrail.expect.nodes import Alt, Atom, Node, Repeat, Seq, alt, seq
+from tests.support.symbols import run
 
 PAYMENT = (
     "load decide:is_paid=true exit:already_paid"
     " | load decide:is_paid=false effect:charge (mark_paid | mark_failed)"
 )
-
-
-def run(text: str) -> list[Symbol]:
-    """Observed symbols written as a space-separated list in the language: "load effect:charge"."""
-    symbols: list[Symbol] = []
-    for word in text.split():
-        kind, _, rest = word.partition(":") if ":" in word else ("step", "", word)
-        name, _, value = rest.partition("=")
-        symbols.append(Symbol(kind, name, value if kind == "decide" else None))
-    return symbols
 
 
 # -- acceptance ---------------------------------------------------------------------------------
