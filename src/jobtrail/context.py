@@ -18,6 +18,7 @@ from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from jobtrail.effects import perform_effect
+from jobtrail.expect import format_value
 from jobtrail.paths.redaction import Redactor
 from jobtrail.store.base import PathEvent
 
@@ -293,20 +294,16 @@ def to_json(value: Any) -> str:
 
 
 def decision_text(value: object) -> str:
-    """A decided value as expectations spell it: ``true``, ``false``, ``null``, ``3``, the
-    text of a str, the value of an enum member. Anything else is a `TypeError`."""
+    """A decided value as expectations spell it (`jobtrail.expect.format_value`): ``true``,
+    ``false``, ``null``, ``3``, the text of a str, the value of an enum member. Anything
+    else (a list, an object) is a `TypeError`: a decision records a label, not data."""
     known = _LITERALS.get(value) if type(value) is bool or value is None else None
     if known is not None:
         return known
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return repr(value)
-    raise TypeError(f"cannot record a {type(value).__name__} as a decision")
+    label = value.value if isinstance(value, enum.Enum) else value
+    if label is not None and not isinstance(label, str | int | float):
+        raise TypeError(f"cannot record a {type(value).__name__} as a decision")
+    return format_value(label)
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

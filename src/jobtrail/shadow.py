@@ -22,6 +22,7 @@ from jobtrail.context import Context  # resolved at run time: the shadow job's t
 from jobtrail.dryrun import dry_run
 from jobtrail.errors import ConfigurationError, Permanent
 from jobtrail.job import JobRecord, Status
+from jobtrail.payload import encode_result
 from jobtrail.retry import Retry
 from jobtrail.store.base import Outcome
 
@@ -121,10 +122,10 @@ def _compare(ctx: Context, shadow: Shadow, job_id: int) -> dict[str, Any]:
 
 
 def _json(value: Any) -> Any:
-    """*value* as it would be stored: through JSON (a tuple comes back a list)."""
+    """*value* as a job's result is stored: through JSON (a tuple comes back a list)."""
     try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
+        return json.loads(encode_result(value))
+    except TypeError:
         return repr(value)
 
 

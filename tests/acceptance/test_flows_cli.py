@@ -66,3 +66,14 @@ def test_the_ci_gate_fails_on_a_lost_step_then_on_lint_then_passes(cli: Cli, tmp
     write(tmp_path, allowed)
     clean = cli("flows", "check", "billing:app")
     assert clean.code == 0 and "1 silenced" in clean.stdout
+
+
+def test_a_damaged_lock_is_one_clear_line_and_a_failed_gate(cli: Cli, tmp_path: Path) -> None:
+    """A lock that is not JSON, of another version, or with a damaged job entry fails the gate with one line."""
+    write(tmp_path, SOURCE)
+    lock = tmp_path / "jobtrail.flows.json"
+    for text, words in (("{not json", "not valid JSON"), ('{"version": 9, "jobs": {}}', "version 1"),
+                        ('{"version": 1, "jobs": {"bill": []}}', "job 'bill' is damaged")):
+        lock.write_text(text)
+        checked = cli("flows", "check", "billing:app")
+        assert checked.code == 1 and words in checked.error_line(), checked.stderr

@@ -51,34 +51,31 @@ class Summarizer:
         if not entries and expectation is None:  # most jobs of a busy queue: nothing to do
             return RunSummary(context.job_name, "", self.code_version)
         points = [self._point(e) for e in entries if e.kind in POINTS]
+        redactor = context.redactor
+        symbols = [symbol for symbol, _ in points]
+        if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
+            symbols = [_masked(symbol, redactor.fields) for symbol in symbols]
         findings: list[Finding] = []
         if expectation is not None:
             findings.extend(
                 Finding(d.kind, d.message, d.position, d.found, tuple(d.expected))
-                for d in expectation.check([symbol for symbol, _ in points], completed=completed)
+                for d in expectation.check(symbols, completed=completed)
             )
         if any(e.kind == "effect" and e.attrs and e.attrs.get("repeated") for e in entries):
             findings.extend(_repeated_effects(entries))
         if self.timings is not None:
             findings.extend(_slow_steps(context.job_name, entries, self.timings))
-        redactor = context.redactor
         if redactor is None:
             variant = _variant([text for _, text in points])
             return RunSummary(context.job_name, variant, self.code_version, findings)
-        masked = [redactor.text(str(_masked(symbol, redactor.fields))) for symbol, _ in points]
-        if expectation is not None and any(s.kind == "decide" for s, _ in points):
-            # Judged on masked values, so no divergence quotes a sensitive decision.
-            masked_symbols = [_masked(symbol, redactor.fields) for symbol, _ in points]
-            findings = [f for f in findings if f.kind in ("duplicate_effect", "slow")] + [
-                Finding(d.kind, d.message, d.position, d.found, tuple(d.expected))
-                for d in expectation.check(masked_symbols, completed=completed)
-            ]
-        return RunSummary(context.job_name, _variant(masked), self.code_version, [
-            Finding(f.kind, redactor.text(f.message), f.position,
-                    None if f.found is None else redactor.text(f.found),
-                    tuple(redactor.text(e) for e in f.expected))
-            for f in findings
-        ])
+        return RunSummary(
+            context.job_name, _variant([redactor.text(str(s)) for s in symbols]),
+            self.code_version,
+            [Finding(f.kind, redactor.text(f.message), f.position,
+                     None if f.found is None else redactor.text(f.found),
+                     tuple(redactor.text(e) for e in f.expected))
+             for f in findings],
+        )
 
     def _point(self, entry: PathEvent) -> _Point:
         key = (entry.kind, entry.name, entry.result if entry.kind == "decide" else None)

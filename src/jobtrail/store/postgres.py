@@ -513,8 +513,7 @@ class PostgresStore:
              o.run.variant if o.run else None, o.run.code_version if o.run else None)
             for o in outcomes
         ]
-        found = [row[:8] for o in outcomes if o.run and o.run.findings
-                 for row in rows.divergence_rows(o, None)]
+        found = [row for o in outcomes for row in rows.divergence_rows(o)]
         params = {"worker": worker_id, **_columns(_OUTCOME_COLUMNS, outcome_rows),
                   **_columns(_TRANSITION_COLUMNS, transitions),
                   **_columns(_DIVERGENCE_COLUMNS, found)}

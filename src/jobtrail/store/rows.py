@@ -132,14 +132,15 @@ def effect_to_resolve(job_id: int, name: str, found: list[EffectRecord]) -> Effe
     return effect
 
 
-def divergence_rows(out: Outcome, now: Any) -> list[tuple[Any, ...]]:
-    """The ``jobtrail_divergences`` rows of a finished run: (job_id, job_name, attempt,
-    kind, position, found, expected, message, at)."""
+def divergence_rows(out: Outcome) -> list[tuple[Any, ...]]:
+    """The ``jobtrail_divergences`` rows of a finished run (the store adds the time):
+    (job_id, job_name, attempt, kind, position, found, expected, message)."""
     run = out.run
-    assert run is not None
+    if run is None:
+        return []
     return [
         (out.job_id, run.job_name, out.attempt, f.kind, f.position, f.found,
-         json.dumps(list(f.expected)), f.message, now)
+         json.dumps(list(f.expected)), f.message)
         for f in run.findings
     ]
 

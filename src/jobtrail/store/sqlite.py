@@ -411,7 +411,7 @@ class SQLiteStore:
             event = (out.job_id, out.attempt, out.event_name, now, out.duration,
                      rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
                      paths.path_text(out.events))
-            found = rows.divergence_rows(out, now) if run and run.findings else ()
+            found = [(*row, now) for row in rows.divergence_rows(out)]
             rows_of[(out.job_id, out.attempt)] = (update, event, out.status.is_final, found)
         with self._write() as conn:
             # Which attempts the worker still holds: one read, then batched writes.
