@@ -52,9 +52,11 @@ class Summarizer:
             return RunSummary(context.job_name, "", self.code_version)
         points = [self._point(e) for e in entries if e.kind in POINTS]
         redactor = context.redactor
-        symbols = [symbol for symbol, _ in points]
+        symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
-            symbols = [_masked(symbol, redactor.fields) for symbol in symbols]
+            symbols = [_masked(symbol, redactor.fields) for symbol, _ in points]
+        elif expectation is not None:
+            symbols = [symbol for symbol, _ in points]
         findings: list[Finding] = []
         if expectation is not None:
             findings.extend(
