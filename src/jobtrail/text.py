@@ -1,0 +1,55 @@
+"""Text every backend can store: names are checked where they are given, free text escaped.
+
+Two kinds of character cannot be stored by every backend: NUL (PostgreSQL's ``text``
+cannot hold it) and lone surrogates (``"\\ud800"``: not encodable as UTF-8, in which both
+SQLite and PostgreSQL keep text). A *name* — of a job, a queue, an idempotency or effect
+key, a step, an effect, a decision, an exit or a milestone — is an identifier the user
+chose: `name_problem` says what is wrong with one, so the caller raises a clear error
+where the name is given, before anything is stored. *Free text* — an error message, a
+traceback — is made storable instead by `storable`, which escapes what cannot be kept
+and leaves everything else as it was.
+"""
+
+from __future__ import annotations
+
+#: The longest name jobtrail accepts, in characters.
+MAX_NAME = 200
+
+
+def name_problem(value: object, max_length: int = MAX_NAME) -> str | None:
+    """Why *value* cannot be a stored name, or ``None`` when it can.
+
+    A name is a str that is not empty or only whitespace, has at most *max_length*
+    characters, and holds no NUL character and no lone surrogate. Cheap enough to run on
+    every recorded step: an ASCII name costs two scans in C."""
+    if not isinstance(value, str):
+        return f"must be a str, got {type(value).__name__} {value!r}"
+    if value.isascii():
+        if "\x00" in value:
+            return "contains a NUL character (\\x00), which cannot be stored"
+    else:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+            return (f"contains the lone surrogate U+{ord(bad):04X} at index {exc.start}, "
+                    "which is not valid Unicode text and cannot be stored")
+        if "\x00" in value:
+            return "contains a NUL character (\\x00), which cannot be stored"
+    if not value.strip():
+        return "must not be empty or only whitespace"
+    if len(value) > max_length:
+        return f"is {len(value):,} characters long, over the limit of {max_length:,}"
+    return None
+
+
+def storable(text: str) -> str:
+    """*text* with NUL written ``\\x00`` and each lone surrogate ``\\udXXX``; any other
+    text comes back unchanged (the same object)."""
+    if text.isascii():
+        return text.replace("\x00", "\\x00") if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
