@@ -535,7 +535,8 @@ def bench_claim(backend: Backend, depth: int, claims: int) -> dict[str, Any]:
             claimed = store.claim(worker, None, CLAIM_LIMIT, CLAIM_LEASE)
             t1 = time.perf_counter()
             store.finish(worker, [
-                Outcome(job.id, job.attempt, Status.SUCCEEDED, result="null") for job in claimed
+                Outcome(job.id, job.attempt, Status.SUCCEEDED, result="null", claim=job.claim)
+                for job in claimed
             ])
             t2 = time.perf_counter()
             if len(claimed) != CLAIM_LIMIT:

@@ -71,7 +71,7 @@ def per_call(backend: Backend, calls: int) -> dict[str, float]:
             start = time.perf_counter()
             for n in range(calls // 10):
                 entry = PathEvent("step", f"u{n}", time.time(), 0.0, None, str(n))
-                store.checkpoint(worker, [PathSegment(ctx.job_id, ctx.attempt, [entry])])
+                store.checkpoint(worker, [PathSegment(ctx.job_id, ctx.attempt, [entry], ctx.claim)])
             timings["step_unbatched_us"] = (time.perf_counter() - start) / (calls // 10) * 1e6
             start = time.perf_counter()
             for n in range(calls // 10):

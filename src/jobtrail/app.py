@@ -303,15 +303,19 @@ class App(PathsAPI):
         processes: int = 1,
         burst: bool = False,
         grace: float | None = None,
+        supervise: bool | None = None,
     ) -> Any:
         """Run a worker here until stopped; with ``burst``, until nothing is runnable.
 
-        ``processes > 1`` forks that many worker processes and supervises them.
-        Returns the worker's stats (one process) or the children's exit codes.
+        With ``supervise`` (the default when ``processes > 1``; the ``jobtrail worker``
+        command always supervises) it forks that many worker processes and supervises
+        them: restarts, a watchdog for a process frozen in C code, and the leases of a
+        process that died ended at once with the reason (see `jobtrail.supervisor`).
+        Returns the worker's stats (in this process) or the children's exit codes.
         """
         from jobtrail.worker import Worker
 
-        if processes > 1:
+        if supervise or (supervise is None and processes > 1):
             from jobtrail.supervisor import Supervisor
 
             return Supervisor(

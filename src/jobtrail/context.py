@@ -21,6 +21,7 @@ from jobtrail.effects import perform_effect
 from jobtrail.expect import format_value
 from jobtrail.paths.redaction import Redactor
 from jobtrail.store.base import PathEvent
+from jobtrail.text import name_problem
 
 T = TypeVar("T")
 
@@ -61,8 +62,10 @@ class Context:
         "_saved",
         "_saving",
         "_step_names",
+        "_unsure_keys",
         "app",
         "attempt",
+        "claim",
         "job_id",
         "job_name",
         "max_attempts",
@@ -80,6 +83,7 @@ class Context:
         queue: str,
         attempt: int,
         max_attempts: int,
+        claim: int = 0,
         parent_job_id: int | None = None,
         trace_id: str | None = None,
         completed_steps: dict[str, str] | None = None,
@@ -90,6 +94,7 @@ class Context:
         self.job_name = job_name
         self.queue = queue
         self.attempt = attempt
+        self.claim = claim
         self.max_attempts = max_attempts
         self.parent_job_id = parent_job_id
         self.trace_id = trace_id
@@ -101,6 +106,9 @@ class Context:
         self._saving = threading.Lock()
         self._effect_names: set[str] = set()
         self._step_names: set[str] = set()
+        # Effect keys begun in this attempt whose end could not be recorded: calling one
+        # again here could perform it twice.
+        self._unsure_keys: set[str] = set()
 
     @property
     def is_last_attempt(self) -> bool:
@@ -119,8 +127,7 @@ class Context:
 
     def event(self, name: str, **attrs: Any) -> None:
         """Record a milestone on this job's path (written when the attempt ends)."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"ctx.event(name=...): expected a non-empty str, got {name!r}")
+        _check_name("event", name, self.job_name)
         self._path.append(PathEvent("event", name, time.time(), None, attrs or None))
 
     def decide(self, name: str, value: T) -> T:
@@ -158,7 +165,7 @@ class Context:
         recorded result without calling *fn* again, so a retried job resumes after its last
         completed step. Results come back as JSON gives them (a tuple as a list).
         """
-        if type(name) is not str or not name.strip() or name in self._step_names:
+        if type(name) is not str or name in self._step_names or name_problem(name):
             self._refuse_step_name(name)
         self._step_names.add(name)
         recorded = self._completed.get(name)
@@ -225,10 +232,10 @@ class Context:
             )
         self._effect_names.add(name)
         key = f"{self.job_id}:{name}" if key is None else key
-        if not isinstance(key, str) or not key or len(key) > MAX_EFFECT_KEY:
+        problem = name_problem(key, MAX_EFFECT_KEY)
+        if problem is not None:
             raise ValueError(
-                f"job {self.job_name!r}: effect {name!r} key must be a non-empty str of at "
-                f"most {MAX_EFFECT_KEY} characters, got {key!r}"
+                f"job {self.job_name!r}: the key of effect {name!r} {problem}, got {key!r}"
             )
         return self._perform(name, fn, args, kwargs, key, repeat_safe)
 
@@ -307,5 +314,8 @@ def decision_text(value: object) -> str:
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"job {job_name!r}: {kind} name must be a non-empty str, got {name!r}")
+    """Refuse, in the job, a name that could not be stored: a `ValueError` naming the job,
+    the call and what is wrong, rather than an outcome the database refuses later."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(f"job {job_name!r}: the {kind} name {problem}: {name!r}")

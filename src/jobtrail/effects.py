@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobtrail.errors import EffectUncertain, StoreError
-from jobtrail.store.base import PathEvent
+from jobtrail.errors import EffectUncertain, LeaseLost, StoreError, StoreRejected
+from jobtrail.store.base import EffectRecord, PathEvent
+from jobtrail.text import storable
 
 if TYPE_CHECKING:
     from jobtrail.context import Context
@@ -30,6 +31,7 @@ T = TypeVar("T")
 log = logging.getLogger("jobtrail.effects")
 
 END_RETRIES = (0.05, 0.2, 1.0, 3.0)
+BEGIN_RETRIES = (0.05, 0.2, 1.0)
 
 
 def perform_effect(
@@ -43,7 +45,12 @@ def perform_effect(
 ) -> T:
     """Run one ``ctx.effect`` (see the module docstring)."""
     store = ctx.app.store
-    existing = store.begin_effect(ctx.job_id, ctx.attempt, name, key, repeat_safe)
+    if key in ctx._unsure_keys:
+        raise EffectUncertain(
+            f"effect {name!r} (key {key!r}) was called earlier in this attempt and its end "
+            "could not be recorded: it may have happened, so it is not called again"
+        )
+    existing = _begin(store, ctx, name, key, repeat_safe)
     if existing is not None and existing.status == "done":
         ctx.add_event(PathEvent("effect", name, time.time(), 0.0, {"key": key, "replayed": True}))
         value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
@@ -60,7 +67,7 @@ def perform_effect(
     try:
         value = fn(*args, **kwargs)
     except BaseException as exc:
-        message = f"{type(exc).__name__}: {exc}"
+        message = storable(f"{type(exc).__name__}: {exc}")
         _end(store, key, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
         failed: dict[str, Any] = {"key": key, "error": type(exc).__name__}
         if repeated:
@@ -80,15 +87,36 @@ def perform_effect(
     return value
 
 
+def _begin(store: Any, ctx: Context, name: str, key: str,
+           repeat_safe: bool) -> EffectRecord | None:
+    """Record the intent, retrying briefly when the database is away: an intent whose
+    write committed but whose answer was lost is this claim's own, and begun again."""
+    for pause in (*BEGIN_RETRIES, None):
+        try:
+            found: EffectRecord | None = store.begin_effect(
+                ctx.job_id, ctx.claim, ctx.attempt, name, key, repeat_safe)
+            return found
+        except (LeaseLost, StoreRejected):
+            raise
+        except StoreError:
+            if pause is None:
+                raise
+            log.warning("could not record the intent of effect %r; retrying", key)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
 def _end(store: Any, key: str, ctx: Context, result: str | None, error: str | None) -> None:
     """Record the end of the call, retrying briefly: the call has happened, and an end
-    that is never written makes the effect uncertain for the next attempt."""
+    that is never written makes the effect uncertain for the next attempt (and for this
+    one: it will not call the key again)."""
     for pause in (*END_RETRIES, None):
         try:
-            store.end_effect(key, ctx.job_id, ctx.attempt, result, error)
+            store.end_effect(key, ctx.job_id, ctx.claim, result, error)
             return
         except StoreError:
             if pause is None:
+                ctx._unsure_keys.add(key)
                 raise
             log.warning("could not record the end of effect %r; retrying", key)
             time.sleep(pause)

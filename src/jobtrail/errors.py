@@ -11,8 +11,11 @@ JobtrailError
 ├── UnknownJob (LookupError)   a job name the app does not know
 ├── JobNotFound (LookupError)  a job id the store does not hold
 ├── InvalidTransition          an operator action the job's status forbids
+├── LeaseLost                  an attempt that no longer holds its job tried to act for it
 ├── StoreError                 the database failed or is unreachable
-│   └── SchemaOutdated         the database needs `jobtrail db upgrade`
+│   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
+│   ├── StoreLost              the database file was deleted, replaced or damaged
+│   └── StoreRejected          the database refused a value it was given
 └── JobFailure                 raised *by* jobs to steer retries
     ├── Transient              try again later
     │   └── JobTimeout         the attempt ran past its timeout
@@ -70,12 +73,25 @@ class InvalidTransition(JobtrailError):
     """The job's current status does not allow this action."""
 
 
+class LeaseLost(JobtrailError):
+    """This attempt no longer holds its job (its lease expired, or a stopping worker released
+    it): another attempt may own the job now, so this one may not begin an effect."""
+
+
 class StoreError(JobtrailError):
     """The store could not complete the operation."""
 
 
 class SchemaOutdated(StoreError):
     """The database schema is older than this version of jobtrail: run `jobtrail db upgrade`."""
+
+
+class StoreLost(StoreError):
+    """The database is gone: its file was deleted, replaced or damaged under this process."""
+
+
+class StoreRejected(StoreError):
+    """The database refused a value it was given: retrying the same write cannot succeed."""
 
 
 class JobFailure(JobtrailError):

@@ -22,6 +22,7 @@ from jobtrail.job import ErrorInfo, Status
 from jobtrail.paths.redaction import Redactor
 from jobtrail.payload import encode_result
 from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary
+from jobtrail.text import storable
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -40,7 +41,13 @@ def error_info(exc: BaseException) -> ErrorInfo:
     text = "".join(traceback.format_exception(exc))
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "…" + text[-MAX_TRACEBACK_CHARS:]
-    return ErrorInfo(name, str(exc) or (cls.__doc__ or "").strip(), text)
+    try:
+        message = str(exc)
+    except Exception as failure:  # a poison __str__ must not take the outcome down with it
+        message = f"<str() of the error failed: {type(failure).__name__}>"
+    # Free text goes to the store as it is, but for what no backend can hold.
+    return ErrorInfo(storable(name), storable(message or (cls.__doc__ or "").strip()),
+                     storable(text))
 
 
 class Attempt:
@@ -101,33 +108,61 @@ class Attempt:
             _current.reset(token)
         if self.abandoned:
             return None
-        if error is None or isinstance(error, JobExit):
-            return self.succeeded(value)
-        return self.failed(error)
+        return self._ended(value, error)
 
-    async def run_async(self) -> Outcome:
-        """Run on the worker's event loop, with the timeout as a cancellation."""
+    async def run_async(self) -> Outcome | None:
+        """Run on the worker's event loop, with the timeout as a cancellation. ``None``
+        when the watchdog already gave up on it (it ignored the cancellation, or blocked
+        the event loop past its deadline)."""
         token = _current.set(self.context)
         try:
             coro = self.definition.fn(*self._call_args(), **self.kwargs)
             timeout = self.definition.timeout
             try:
                 value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
-            except TimeoutError:
-                return self.failed(JobTimeout(f"attempt ran past its timeout of {timeout:g}s"))
-            except JobExit:
-                return self.succeeded(None)
+                error: BaseException | None = None
+            except TimeoutError as exc:
+                value, error = None, exc if not self.past_deadline() else self._timeout()
             except BaseException as exc:  # the job's failure, whatever it is
                 if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                     raise
-                return self.failed(exc)
-            return self.succeeded(value)
+                value, error = None, exc
         finally:
             _current.reset(token)
+        with self.lock:
+            if self.abandoned:
+                return None
+            self.done = True
+        return self._ended(value, error)
 
-    def expire(self) -> Outcome | None:
-        """Give up on a sync attempt past its deadline: raise `JobTimeout` in its thread
-        (it stops at the next Python instruction) and report the timeout now."""
+    def _ended(self, value: Any, error: BaseException | None) -> Outcome:
+        """The outcome of an attempt that returned *value* or raised *error*. An attempt
+        that ends past its deadline failed with `JobTimeout`, whatever it returned: a
+        result nobody waited for in time is not a success."""
+        if error is None or isinstance(error, JobExit):
+            if self.past_deadline():
+                return self.failed(self._timeout(" (it returned, too late)"))
+            return self.succeeded(value)
+        return self.failed(error)
+
+    def past_deadline(self, slack: float = 0.0) -> bool:
+        """True when the attempt has a timeout and ran past it (by more than *slack*)."""
+        return self.deadline is not None and time.monotonic() > self.deadline + slack
+
+    def _timeout(self, detail: str = "") -> JobTimeout:
+        timeout = self.definition.timeout or 0
+        return JobTimeout(f"attempt ran past its timeout of {timeout:g}s{detail}")
+
+    def abandon(self) -> None:
+        """Stop caring how the attempt ends: its outcome, if it comes, is dropped."""
+        with self.lock:
+            self.abandoned = True
+
+    def expire(self, detail: str = "") -> Outcome | None:
+        """Give up on an attempt past its deadline and report the timeout now. A sync
+        attempt gets `JobTimeout` raised in its thread (it stops at the next Python
+        instruction); an async one was already cancelled by its timeout and is left to
+        end on its own, its late outcome dropped. ``None`` when it had already ended."""
         with self.lock:
             if self.done or self.abandoned:
                 return None
@@ -136,8 +171,7 @@ class Attempt:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self.thread_id), ctypes.py_object(JobTimeout)
                 )
-        timeout = self.definition.timeout or 0
-        return self.failed(JobTimeout(f"attempt ran past its timeout of {timeout:g}s"))
+        return self.failed(self._timeout(detail))
 
     def succeeded(self, value: Any) -> Outcome:
         try:
@@ -152,7 +186,7 @@ class Attempt:
             self.claimed.id, self.claimed.attempt, Status.SUCCEEDED, result=result,
             outcome=None if reason is None else f"exit:{reason}",
             events=self.context.take_unsaved(), duration=time.monotonic() - self.started,
-            run=self._summary(completed=True),
+            run=self._summary(completed=True), claim=self.claimed.claim,
         )
 
     def failed(self, exc: BaseException) -> Outcome:
@@ -166,7 +200,7 @@ class Attempt:
             return Outcome(
                 self.claimed.id, attempt, Status.RETRYING, error=self._redacted(info),
                 retry_delay=delay, events=self.context.take_unsaved(),
-                duration=time.monotonic() - self.started,
+                duration=time.monotonic() - self.started, claim=self.claimed.claim,
             )
         reason = "effect_uncertain" if isinstance(exc, EffectUncertain) else None
         return self._ending(Status.DEAD, info, reason)
@@ -176,6 +210,7 @@ class Attempt:
             self.claimed.id, self.claimed.attempt, status, error=self._redacted(info),
             outcome=reason, events=self.context.take_unsaved(),
             duration=time.monotonic() - self.started, run=self._summary(completed=False),
+            claim=self.claimed.claim,
         )
 
     def _redacted(self, info: ErrorInfo) -> ErrorInfo:
@@ -220,6 +255,7 @@ def prepare(
         queue=claimed.queue,
         attempt=claimed.attempt,
         max_attempts=claimed.max_attempts,
+        claim=claimed.claim,
         parent_job_id=claimed.parent_job_id,
         trace_id=claimed.trace_id,
         completed_steps=completed_steps,
@@ -230,7 +266,8 @@ def prepare(
 
 def _orphaned(app: App, claimed: ClaimedJob, kind: str, message: str) -> Outcome:
     """A job that cannot run ends ``orphaned``: a run with nothing recorded."""
-    return Outcome(claimed.id, claimed.attempt, Status.ORPHANED, error=ErrorInfo(kind, message),
-                   run=RunSummary(claimed.job_name, "", app.code_version))
+    return Outcome(claimed.id, claimed.attempt, Status.ORPHANED,
+                   error=ErrorInfo(kind, storable(message)),
+                   run=RunSummary(claimed.job_name, "", app.code_version), claim=claimed.claim)
 
 

@@ -2,7 +2,9 @@
 
 Both report each finished attempt through the same callback. The thread pool can
 replace a thread the watchdog gave up on (a job stuck past its timeout in C code),
-so a stuck job never shrinks the worker's concurrency.
+so a stuck job never shrinks the worker's concurrency. Likewise the event loop is
+replaced when a job blocks it (``time.sleep`` in an ``async def``): new async attempts go
+to a fresh loop, and the blocked one stops once what it still runs has ended.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 
 from jobtrail.execution import Attempt
 from jobtrail.store.base import Outcome
@@ -84,16 +90,57 @@ class LoopRunner:
         self._report = report
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._count = 0
+        self._probe_sent: float | None = None  # monotonic time of the unanswered probe
+        self._retired: list[tuple[asyncio.AbstractEventLoop, threading.Thread]] = []
 
     def submit(self, attempt: Attempt) -> None:
         if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._loop,), name="jobtrail-loop", daemon=True
-            )
-            self._thread.start()
+            self._start()
+        assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(attempt.run_async(), self._loop)
         future.add_done_callback(lambda f: self._done(attempt, f))
+
+    def _start(self) -> None:
+        self._count += 1
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._loop,), name=f"jobtrail-loop-{self._count}",
+            daemon=True,
+        )
+        self._probe_sent = None
+        self._thread.start()
+
+    def check(self, stall: float) -> str | None:
+        """Called often from the worker's loop: ask the event loop to answer a probe, and
+        when the last probe went unanswered for *stall* seconds (a job blocks the loop),
+        move new attempts to a fresh loop. Returns where the blocked loop is stuck, once."""
+        loop = self._loop
+        if loop is None:
+            return None
+        now = time.monotonic()
+        if self._probe_sent is None:
+            self._probe_sent = now
+            loop.call_soon_threadsafe(self._answered, loop)
+            return None
+        if now - self._probe_sent < stall:
+            return None
+        where = _stuck_at(self._thread)
+        self._retire()
+        return where
+
+    def _answered(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is self._loop:
+            self._probe_sent = None
+
+    def _retire(self) -> None:
+        """Leave the blocked loop to finish what it runs, then stop; start a new one."""
+        loop, thread = self._loop, self._thread
+        assert loop is not None and thread is not None
+        self._retired.append((loop, thread))
+        asyncio.run_coroutine_threadsafe(_stop_when_idle(), loop)
+        self._loop = self._thread = None
+        self._start()
 
     @staticmethod
     def _run(loop: asyncio.AbstractEventLoop) -> None:
@@ -108,16 +155,38 @@ class LoopRunner:
         finally:
             loop.close()
 
-    def _done(self, attempt: Attempt, future: Future[Outcome]) -> None:
+    def _done(self, attempt: Attempt, future: Future[Outcome | None]) -> None:
         try:
             outcome = future.result()
         except BaseException as exc:  # cancelled at shutdown
             log.warning("async attempt of job %s did not finish: %r", attempt.job_id, exc)
             return
-        self._report(attempt, outcome)
+        if outcome is not None:  # None: the watchdog reported it already
+            self._report(attempt, outcome)
 
     def shutdown(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=5)
+        loops = [*self._retired]
+        if self._loop is not None and self._thread is not None:
+            loops.append((self._loop, self._thread))
+        for loop, _ in loops:
+            with suppress(RuntimeError):  # a retired loop may have stopped and closed
+                loop.call_soon_threadsafe(loop.stop)
+        for _, thread in loops:
+            thread.join(timeout=5)
+
+
+async def _stop_when_idle() -> None:
+    """Stop the running loop once no other task is left on it."""
+    me = asyncio.current_task()
+    while any(task is not me for task in asyncio.all_tasks()):
+        await asyncio.sleep(0.05)
+    asyncio.get_running_loop().stop()
+
+
+def _stuck_at(thread: threading.Thread | None) -> str:
+    """Where *thread* is now: the innermost frame of its stack, as file:line in function."""
+    frame = sys._current_frames().get(thread.ident or -1) if thread is not None else None
+    if frame is None:
+        return "an unknown place"
+    last = traceback.extract_stack(frame)[-1]
+    return f"{last.filename}:{last.lineno} in {last.name}"

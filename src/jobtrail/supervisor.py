@@ -1,21 +1,48 @@
-"""Run several worker processes of one app and keep them running.
+"""Run worker processes of one app, keep them running, and watch what they cannot see.
 
-The supervisor forks its children before opening any connection (the app's store
-opens lazily), forwards SIGTERM/SIGINT to them, and restarts a child that dies
-unexpectedly (a crash, the OOM killer) after a short pause. In burst mode it waits
-for every child to finish and restarts none.
+The supervisor forks its children before opening any connection (the app's store opens
+lazily), forwards SIGTERM/SIGINT to them, and restarts a child that dies unexpectedly (a
+crash, the OOM killer) after a short pause. In burst mode it restarts none that exit
+cleanly. A child that stops because its store cannot be used (`FATAL_EXIT`: the database
+file gone, or a burst worker facing an unusable store) is not restarted: the supervisor
+stops the others and reports it.
+
+It also stands watch over what a process cannot see of itself:
+
+- **Frozen children.** Each child beats a pulse into memory shared with the supervisor,
+  from a thread of its own. Python code always lets that thread run; C code that holds the
+  interpreter (a catastrophic regular expression, a long call into an extension) stops it,
+  and with it the heartbeats that renew the child's leases. A child silent for longer than
+  `freeze_limit` (half the lease, so before its leases can run out and another worker take
+  its jobs while it still runs them) is killed, and restarted.
+- **Dead children.** When a child dies other than by a clean exit (killed, crashed, a job
+  calling ``os._exit()``), its leases are ended at once (`Store.expire_worker`) with the
+  reason, rather than running out later as a bare ``LeaseExpired``.
+
+Children die with the supervisor (``PR_SET_PDEATHSIG`` on Linux): killing it kills them
+all. Each child runs in a process group of its own, so a Ctrl-C in a terminal reaches it
+once, through the supervisor, not twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import mmap
 import os
 import signal
+import socket
+import struct
+import threading
 import time
+import uuid
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
+
+from jobtrail.errors import StoreError
+from jobtrail.job import ErrorInfo
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -23,6 +50,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobtrail.supervisor")
 
 RESTART_PAUSE = 0.5
+#: Seconds between two pulses of a child, and between two looks of the supervisor.
+PULSE_EVERY = 0.1
+#: A child exits with this code when it cannot go on and a restart would not help.
+FATAL_EXIT = 4
+_PULSE = struct.Struct("d")
+_PR_SET_PDEATHSIG = 1
 
 
 class Supervisor:
@@ -46,36 +79,73 @@ class Supervisor:
         self.concurrency = concurrency
         self.burst = burst
         self.grace = grace
-        self.children: dict[int, int] = {}  # pid -> slot
+        #: Seconds without a pulse after which a child counts as frozen and is killed.
+        self.freeze_limit = max(1.0, app.lease / 2)
+        self.children: dict[int, tuple[int, str]] = {}  # pid -> (slot, worker id)
         self.exit_codes: dict[int, int] = {}
         self._stopping = False
+        self._frozen: set[int] = set()
+        self._pulses = mmap.mmap(-1, _PULSE.size * processes)
+        self._hostname = socket.gethostname()
 
+    # -- the children ---------------------------------------------------------------------
     def _spawn(self, slot: int) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        _PULSE.pack_into(self._pulses, slot * _PULSE.size, 0.0)  # not started yet
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: run one worker and leave without running parent cleanup
-            code = 1
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                from jobtrail.worker import Worker
-
-                Worker(
-                    self.app, queues=self.queues, concurrency=self.concurrency,
-                    burst=self.burst, grace=self.grace,
-                ).run()
-                code = 0
-            except BaseException:
-                log.exception("worker process %d failed", os.getpid())
-            finally:
-                os._exit(code)
-        self.children[pid] = slot
+            os._exit(self._child(slot, parent, f"{self._hostname}:{os.getpid()}:{suffix}"))
+        self.children[pid] = (slot, f"{self._hostname}:{pid}:{suffix}")
         log.info("started worker process %d (slot %d)", pid, slot)
 
+    def _child(self, slot: int, parent: int, worker_id: str) -> int:
+        code = 1
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            with contextlib.suppress(OSError):
+                os.setpgid(0, 0)
+            _die_with(parent)
+            threading.Thread(target=self._beat, args=(slot,), name="jobtrail-pulse",
+                             daemon=True).start()
+            from jobtrail.worker import Worker
+
+            Worker(
+                self.app, queues=self.queues, concurrency=self.concurrency,
+                burst=self.burst, grace=self.grace, worker_id=worker_id,
+            ).run()
+            code = 0
+        except StoreError as exc:
+            log.error("worker process %d stopped: %s", os.getpid(), exc)
+            code = FATAL_EXIT
+        except BaseException:
+            log.exception("worker process %d failed", os.getpid())
+        return code
+
+    def _beat(self, slot: int) -> None:
+        """The child's pulse: proof that its interpreter still runs Python code."""
+        while True:
+            _PULSE.pack_into(self._pulses, slot * _PULSE.size, time.monotonic())
+            time.sleep(PULSE_EVERY)
+
+    # -- watching -----------------------------------------------------------------------
     def _forward(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
+
+    def _check_pulses(self) -> None:
+        now = time.monotonic()
+        for pid, (slot, _) in list(self.children.items()):
+            (last,) = _PULSE.unpack_from(self._pulses, slot * _PULSE.size)
+            if last and now - last > self.freeze_limit and pid not in self._frozen:
+                log.error("worker process %d has not answered for %.1fs (a job holding the "
+                          "interpreter in C code?): killing it", pid, now - last)
+                self._frozen.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def run(self) -> dict[int, int]:
         """Start the children and supervise them; return each slot's last exit code."""
@@ -88,23 +158,72 @@ class Supervisor:
                 self._spawn(slot)
             while self.children:
                 try:
-                    pid, status = os.wait()
+                    pid, status = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
-                except InterruptedError:
+                if pid == 0:
+                    self._check_pulses()
+                    time.sleep(PULSE_EVERY)
                     continue
-                if pid not in self.children:
-                    continue
-                slot = self.children.pop(pid)
-                code = os.waitstatus_to_exitcode(status)
-                self.exit_codes[slot] = code
-                if self._stopping or (self.burst and code == 0):
-                    continue
-                log.error("worker process %d (slot %d) exited with %d; restarting", pid, slot, code)
-                time.sleep(RESTART_PAUSE)
-                if not self._stopping:
-                    self._spawn(slot)
+                if pid in self.children:
+                    self._ended(pid, os.waitstatus_to_exitcode(status))
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self.exit_codes
+
+    def _ended(self, pid: int, code: int) -> None:
+        slot, worker_id = self.children.pop(pid)
+        self.exit_codes[slot] = code
+        if code != 0:
+            self._end_leases(pid, worker_id, code)
+        if code == FATAL_EXIT and not self._stopping:
+            log.error("worker process %d cannot go on (see above): stopping the others", pid)
+            self._forward(signal.SIGTERM, None)
+        if self._stopping or (self.burst and code == 0):
+            return
+        log.error("worker process %d (slot %d) exited with %d; restarting", pid, slot, code)
+        time.sleep(RESTART_PAUSE)
+        if not self._stopping:
+            self._spawn(slot)
+
+    def _end_leases(self, pid: int, worker_id: str, code: int) -> None:
+        """End the leases of a child that died, saying how it died."""
+        error = death_of(pid, code, frozen=pid in self._frozen, limit=self.freeze_limit)
+        self._frozen.discard(pid)
+        try:
+            ended = self.app.store.expire_worker(worker_id, error)
+        except StoreError as exc:
+            log.warning("could not end the leases of worker process %d (they expire by "
+                        "themselves): %s", pid, exc)
+            return
+        finally:
+            self.app.close()  # no connection may cross the next fork
+        if ended:
+            log.warning("worker process %d died while running jobs %s: %s", pid,
+                        ", ".join(map(str, ended)), error.message)
+
+
+def death_of(pid: int, code: int, *, frozen: bool, limit: float) -> ErrorInfo:
+    """Why the jobs of a dead worker process stopped, as their error."""
+    others = ("; every job that process was running stopped with it, so only one of them "
+              "may be the cause")
+    if frozen:
+        return ErrorInfo("WorkerFrozen", f"worker process {pid} stopped answering for over "
+                         f"{limit:g}s (C code holding the interpreter: a regular expression, "
+                         f"a long call into an extension) and was killed{others}")
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return ErrorInfo("WorkerKilled", f"worker process {pid} was killed by {name} (the "
+                         f"out-of-memory killer, an operator, a crash){others}")
+    return ErrorInfo("WorkerExited", f"worker process {pid} exited with code {code} (a job "
+                     f"calling os._exit(), or a failure of the worker itself){others}")
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when *parent* dies (Linux); leave at once if it
+    is already gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)

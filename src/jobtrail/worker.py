@@ -17,31 +17,37 @@ Outcomes that cannot be written (the database is away) stay buffered in the writ
 are retried with backoff; nothing is dropped, and their jobs' leases are kept renewed.
 A job whose attempt ended but whose outcome was not yet written when the worker was
 killed runs again: delivery is at-least-once.
+
+While the store fails, the loop backs off (`jobtrail.outage`) — but a stop request is
+honoured whatever the store does (`jobtrail.stopping`): running attempts get the grace
+period, then are released if the store answers and abandoned to their leases if not.
+Errors a worker cannot wait out end it: the database file gone (`StoreLost`), a
+``MemoryError``, and for a ``--burst`` worker a store it cannot use.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from jobtrail.errors import StoreError
 from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
+from jobtrail.outage import Outage
 from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.shadow import enqueue_shadows
-from jobtrail.store.base import Outcome, PathSegment, WorkerInfo
+from jobtrail.stopping import StopNow, StopRequest, install_signal_handlers
+from jobtrail.store.base import Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 
 if TYPE_CHECKING:
@@ -52,8 +58,13 @@ log = logging.getLogger("jobtrail.worker")
 IDLE_RECHECK = 1.0
 REAP_EVERY = 1.0
 DUE_REFRESH = 0.25  # at most this often, ask the store when the next scheduled job is due
-MAX_BACKOFF = 5.0
 CLOSE_TIMEOUT = 5.0  # seconds a stopping worker keeps trying to write its last outcomes
+CLOSE_NOW_TIMEOUT = 0.5  # the same, after a second stop signal
+#: Seconds an async attempt may run past its timeout before the worker gives up on it
+#: (asyncio.wait_for has cancelled it; a job that ignores that is abandoned).
+ASYNC_GRACE = 1.0
+#: Seconds the event loop may leave a probe unanswered before it counts as blocked.
+LOOP_STALL = 2.0
 
 
 @dataclass
@@ -65,6 +76,7 @@ class WorkerStats:
     claimed: int = 0
     lost: int = 0
     released: int = 0
+    abandoned: int = 0
     store_errors: int = 0
 
     @property
@@ -84,6 +96,7 @@ class Worker:
         burst: bool = False,
         grace: float | None = None,
         install_signals: bool = True,
+        worker_id: str | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
@@ -93,15 +106,16 @@ class Worker:
         self.burst = burst
         self.grace = app.grace if grace is None else grace
         self.install_signals = install_signals
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues, concurrency)
         self.stats = WorkerStats(self.id)
         self._wake = threading.Event()
+        self._stop = StopRequest(self.grace, self._wake.set)
         self._finished: deque[tuple[Attempt | None, Outcome]] = deque()
         self._running: dict[int, Attempt] = {}
         self._writer: OutcomeWriter | None = None
-        self._stopping = False
-        self._stop_deadline: float | None = None
+        self._watch: Watch | None = None
+        self._looping = False  # in the loop, where a second signal may interrupt
         self._may_have_work = True
         self._next_due: float | None = None  # epoch seconds of the next scheduled job
         self._due_checked = 0.0  # monotonic time of the last look at it
@@ -119,80 +133,92 @@ class Worker:
 
     def stop(self, *, now: bool = False) -> None:
         """Stop claiming; let running attempts finish within the grace period
-        (or release them at once when *now*)."""
-        if self._stopping and not now:
-            now = True  # a second request means: do not wait
-        self._stopping = True
-        grace = 0.0 if now else self.grace
-        deadline = time.monotonic() + grace
-        if self._stop_deadline is None or deadline < self._stop_deadline:
-            self._stop_deadline = deadline
-        self._wake.set()
+        (or release them at once when *now*, or when asked a second time)."""
+        self._stop.request(now=now)
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> WorkerStats:
-        """Run the loop in this thread until stopped; return what was done."""
-        restore = self._install_signal_handlers()
+        """Run the loop in this thread until stopped; return what was done.
+
+        Raises `StoreError` when the worker cannot go on (see the module docstring)."""
+        restore = (install_signal_handlers(self._stop, lambda: self._looping)
+                   if self.install_signals else (lambda: None))
         store = self.app.store
-        lease = self.app.lease
-        watch = None
-        backoff = 0.0
-        next_beat = next_reap = 0.0
         log.info("worker %s started (queues: %s, concurrency %d)", self.id,
                  ",".join(self.queues or ("*",)), self.concurrency)
-        self._writer = writer = OutcomeWriter(
+        self._writer = OutcomeWriter(
             store, self.id, background=store.concurrent_writes, on_written=self._written,
             on_error=self._write_failed, wake=self._wake.set,
         )
+        outage = Outage(burst=self.burst, url=store.url)
         try:
-            while True:
-                self._wake.clear()
-                try:
-                    if watch is None:
-                        watch = store.watch(self._store_changed)
-                    self._collect()
-                    now = time.monotonic()
-                    if now >= next_beat:
-                        self._heartbeat(lease)
-                        next_beat = now + lease / 3
-                    if now >= next_reap and not self._stopping:
-                        reaped = store.reap_expired()
-                        if reaped:
-                            self._may_have_work = True
-                            log.warning("recovered %d jobs of workers that stopped", reaped)
-                        next_reap = now + REAP_EVERY
-                    self._expire_timeouts(now)
-                    if self._stopping:
-                        if self._shutdown_step():
-                            break
-                        self._wake.wait(0.05)
-                        continue
-                    claimed = self._claim(lease) if self._may_have_work else False
-                    backoff = 0.0
-                except StoreError as exc:
-                    self.stats.store_errors += 1
-                    self._may_have_work = True  # a claim that failed found out nothing
-                    backoff = min(MAX_BACKOFF, max(0.1, backoff * 2))
-                    log.error("store error (retrying in %.1fs): %s", backoff, exc)
-                    if watch is not None:
-                        watch.stop()
-                        watch = None
-                    self._wake.wait(backoff)
-                    continue
-                if claimed:
-                    continue
-                idle = not (self._running or self._finished or writer.busy)
-                if self.burst and idle and not self._may_have_work:
-                    break
-                if not self._wake.wait(self._idle_timeout(next_beat)):
-                    self._may_have_work = True  # a timer fell due
+            self._looping = True
+            try:
+                self._loop_until_stopped(outage)
+            except StopNow:
+                self._abandon_running("stopped at once")
+            finally:
+                self._looping = False
         finally:
-            if watch is not None:
-                watch.stop()
-            self._close(store)
+            if self._watch is not None:
+                self._watch.stop()
+                self._watch = None
+            self._close(outage)
             restore()
         log.info("worker %s stopped: %s", self.id, dict(self.stats.outcomes))
         return self.stats
+
+    def _loop_until_stopped(self, outage: Outage) -> None:
+        """The loop of the module docstring."""
+        store = self.app.store
+        lease = self.app.lease
+        writer = self._writer
+        assert writer is not None
+        next_beat = next_reap = 0.0
+        while True:
+            self._wake.clear()
+            writer.raise_fatal()
+            try:
+                if self._watch is None:
+                    self._watch = store.watch(self._store_changed)
+                self._collect()
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._heartbeat(lease)
+                    next_beat = now + lease / 3
+                if now >= next_reap and not self._stop.requested:
+                    reaped = store.reap_expired()
+                    if reaped:
+                        self._may_have_work = True
+                        log.warning("recovered %d jobs of workers that stopped", reaped)
+                    next_reap = now + REAP_EVERY
+                self._expire_timeouts(now)
+                if self._stop.requested:
+                    if self._shutdown_step():
+                        return
+                    outage.over()
+                    self._wake.wait(0.05)
+                    continue
+                claimed = self._claim(lease) if self._may_have_work else False
+                outage.over()
+            except StoreError as exc:
+                self.stats.store_errors += 1
+                self._may_have_work = True  # a claim that failed found out nothing
+                if self._stop.requested and self._stop_despite_store():
+                    return
+                pause = outage.failed(exc)
+                if self._stop.requested:  # running attempts may end meanwhile: wake for them
+                    self._wake.wait(min(pause, max(0.05, self._stop.remaining())))
+                else:  # not woken by the store: a store that fails may also notify
+                    self._stop.event.wait(pause)
+                continue
+            if claimed:
+                continue
+            idle = not (self._running or self._finished or writer.busy)
+            if self.burst and idle and not self._may_have_work:
+                return
+            if not self._wake.wait(self._idle_timeout(next_beat)):
+                self._may_have_work = True  # a timer fell due
 
     def _claim(self, lease: float) -> bool:
         """Claim up to the free slots; True when every slot was filled (more may wait).
@@ -275,27 +301,47 @@ class Worker:
             for attempt in list(self._running.values()):
                 fresh = held.enter_context(attempt.context.checkpointing())
                 if fresh:
-                    segments.append(PathSegment(attempt.job_id, attempt.claimed.attempt, fresh))
+                    claimed = attempt.claimed
+                    segments.append(PathSegment(claimed.id, claimed.attempt, fresh, claimed.claim))
             if segments:
                 self.app.store.checkpoint(self.id, segments)
 
+    # -- watchdogs --------------------------------------------------------------------------
     def _expire_timeouts(self, now: float) -> None:
+        """Give up on attempts past their deadline: sync ones at once (their thread gets
+        `JobTimeout`), async ones `ASYNC_GRACE` later (their timeout cancelled them; one
+        that ignores it, or blocks the event loop, is abandoned). Also move async work off
+        an event loop that a job blocks."""
         for attempt in list(self._running.values()):
-            if attempt.deadline is None or now < attempt.deadline:
+            if attempt.deadline is None:
                 continue
             if attempt.definition.is_async:
-                continue  # asyncio.wait_for enforces it
-            outcome = attempt.expire()
+                if not attempt.past_deadline(ASYNC_GRACE):
+                    continue
+                outcome = attempt.expire(" and did not stop when cancelled (it ignores "
+                                         "CancelledError, or blocks the event loop)")
+            elif now >= attempt.deadline:
+                outcome = attempt.expire()
+                if outcome is not None:
+                    self._threads.replace_stuck()
+            else:
+                continue
             if outcome is not None:
                 log.warning("job %s: attempt %d timed out", attempt.job_id, attempt.claimed.attempt)
-                self._threads.replace_stuck()
                 self._finished.append((attempt, outcome))
                 self._wake.set()
+        if self._running:
+            where = self._loop.check(LOOP_STALL)
+            if where is not None:
+                log.warning("an async job has blocked the event loop for over %gs, at %s: new "
+                            "async jobs run on a fresh loop (await instead of blocking, or use "
+                            "asyncio.to_thread)", LOOP_STALL, where)
 
     def _idle_timeout(self, next_beat: float) -> float:
         now = time.monotonic()
         timeout = min(IDLE_RECHECK, max(0.0, next_beat - now))
-        deadlines = [a.deadline for a in self._running.values() if a.deadline is not None]
+        deadlines = [a.deadline + (ASYNC_GRACE if a.definition.is_async else 0.0)
+                     for a in self._running.values() if a.deadline is not None]
         if deadlines:
             timeout = min(timeout, max(0.0, min(deadlines) - now))
         if not self._running:
@@ -312,53 +358,53 @@ class Worker:
                 timeout = min(timeout, max(0.001, self._next_due - time.time()))
         return timeout
 
+    # -- stopping -------------------------------------------------------------------------
     def _shutdown_step(self) -> bool:
-        """One step of a graceful stop; True when the loop may end."""
-        if not self._running:
-            return not self._finished and not self._writer_busy()
-        if self._stop_deadline is not None and time.monotonic() >= self._stop_deadline:
+        """One step of a graceful stop; True when the loop may end. Past the grace period,
+        running attempts are released (a store error here is the caller's to handle)."""
+        past = self._stop.past_deadline()
+        if self._running and past:
             ids = list(self._running)
             released = self.app.store.release(self.id, ids)
             self.stats.released += released
             log.warning("released %d running jobs at shutdown; they will run again", released)
-            for attempt in self._running.values():
-                attempt.abandoned = True
-            self._running.clear()
-            return not self._finished and not self._writer_busy()
-        return False
+            self._abandon_running(None)
+        if self._running:
+            return False
+        return past or not (self._finished or self._writer_busy())
+
+    def _stop_despite_store(self) -> bool:
+        """Asked to stop while the store fails: True when the loop may end now. Running
+        attempts still get the grace period; past it they are abandoned to their leases."""
+        if self._running and not self._stop.past_deadline():
+            return False
+        self._abandon_running("the store is unreachable")
+        return True
+
+    def _abandon_running(self, why: str | None) -> None:
+        """Stop waiting for the running attempts (their late outcomes are dropped)."""
+        attempts = list(self._running.values())
+        self._running.clear()
+        for attempt in attempts:
+            attempt.abandon()
+        if why is not None and attempts:
+            self.stats.abandoned += len(attempts)
+            log.warning("left %d running jobs to their leases (%s): they run again once "
+                        "the leases expire", len(attempts), why)
 
     def _writer_busy(self) -> bool:
         return self._writer is not None and self._writer.busy
 
-    def _close(self, store: object) -> None:
+    def _close(self, outage: Outage) -> None:
         self._collect()
         if self._writer is not None:
-            unwritten = self._writer.close(timeout=CLOSE_TIMEOUT)
+            timeout = CLOSE_NOW_TIMEOUT if self._stop.now else CLOSE_TIMEOUT
+            unwritten = self._writer.close(timeout=timeout)
             if unwritten:
                 log.error("could not write %d final outcomes; their jobs run again when "
                           "their leases expire", unwritten)
-        with suppress(StoreError):
-            self.app.store.unregister_worker(self.id)
+        if not outage.ongoing:
+            with suppress(StoreError):
+                self.app.store.unregister_worker(self.id)
         self._threads.shutdown()
         self._loop.shutdown()
-
-    # -- signals ---------------------------------------------------------------------
-    def _install_signal_handlers(self) -> Callable[[], None]:
-        if not self.install_signals or threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            log.warning("received %s: %s", signal.Signals(signum).name,
-                        "stopping now" if self._stopping else
-                        f"finishing running jobs (up to {self.grace:g}s)")
-            self.stop()
-
-        for sig in previous:
-            signal.signal(sig, handle)
-
-        def restore() -> None:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-        return restore

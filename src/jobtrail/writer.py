@@ -11,6 +11,12 @@ writes in its own thread (``background=False``).
 Nothing is dropped: a batch the store cannot take (the database is away) stays queued,
 ahead of newer outcomes, and is tried again with backoff. Jobs whose outcome is not
 written yet stay leased to the worker (it keeps renewing their leases).
+
+One bad outcome never holds up the others: when the database refuses a batch for what
+it holds (`StoreRejected`), or writing it meets a bug, its outcomes are written one by
+one, and one the database refuses on its own is replaced by a dead letter that says why
+(`stand_in`). An error no retry can mend (a ``MemoryError``) stops the writer; the worker
+raises it from `raise_fatal` and exits, for its supervisor to start afresh.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from jobtrail.errors import StoreError
+from jobtrail.errors import StoreError, StoreRejected
+from jobtrail.job import ErrorInfo, Status
 from jobtrail.store.base import Outcome, Store
+from jobtrail.text import storable
 
 log = logging.getLogger("jobtrail.worker")
 
@@ -50,6 +58,7 @@ class OutcomeWriter:
         self._in_flight: list[Outcome] = []
         self._changed = threading.Condition()
         self._closing = False
+        self._fatal: BaseException | None = None
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._run, name="jobtrail-outcomes",
@@ -72,6 +81,11 @@ class OutcomeWriter:
             batch = self._take()
         if batch:
             self._write(batch)
+
+    def raise_fatal(self) -> None:
+        """Raise, in the caller's thread, the error that stopped the writer's thread."""
+        if self._fatal is not None:
+            raise self._fatal
 
     @property
     def busy(self) -> bool:
@@ -118,22 +132,70 @@ class OutcomeWriter:
         return batch
 
     def _write(self, batch: list[Outcome]) -> None:
-        """Write *batch*; on failure put it back at the head of the queue and raise."""
+        """Write *batch*; on a failure put what was not written back at the head of the
+        queue and raise."""
+        written: list[Outcome] = []
+        lost: set[int] = set()
         try:
-            lost = self._store.finish(self._worker_id, batch)
+            try:
+                lost = self._store.finish(self._worker_id, batch)
+                written = batch
+            except StoreRejected as exc:
+                log.error("the database refused %d outcomes (%s); writing them one by one",
+                          len(batch), exc)
+                self._write_apart(batch, written, lost)
+            except (StoreError, MemoryError):
+                raise
+            except Exception:  # a bug met on some outcome: it must not hold up the others
+                log.exception("writing %d outcomes failed; writing them one by one", len(batch))
+                self._write_apart(batch, written, lost)
         except BaseException:
             with self._changed:
-                self._queued[:0] = batch
+                self._queued[:0] = batch[len(written):]
                 self._in_flight = []
                 self._changed.notify_all()
+            self._account(written, lost)
             raise
-        try:
-            self._on_written(batch, lost)
-        except Exception:
-            log.exception("accounting for %d written outcomes failed", len(batch))
+        self._account(written, lost)
         with self._changed:
             self._in_flight = []
             self._changed.notify_all()
+
+    def _write_apart(self, batch: list[Outcome], written: list[Outcome], lost: set[int]
+                     ) -> None:
+        """Write *batch* one outcome at a time, adding to *written* and *lost* as it goes.
+        An outcome the store refuses on its own is replaced by its `stand_in`."""
+        for outcome in batch:
+            try:
+                lost |= self._store.finish(self._worker_id, [outcome])
+            except StoreRejected as exc:
+                outcome = self._replace(outcome, exc, lost)
+            except (StoreError, MemoryError):
+                raise
+            except Exception as exc:
+                outcome = self._replace(outcome, exc, lost)
+            written.append(outcome)
+
+    def _replace(self, outcome: Outcome, exc: Exception, lost: set[int]) -> Outcome:
+        replacement = stand_in(outcome, exc)
+        log.error("job %s: the outcome of attempt %d cannot be stored (%s: %s); it is "
+                  "dead-lettered with that reason instead", outcome.job_id, outcome.attempt,
+                  type(exc).__name__, exc)
+        try:
+            lost |= self._store.finish(self._worker_id, [replacement])
+        except StoreRejected:  # (a database that is away raises, and the batch waits)
+            log.critical("job %s: not even its dead letter can be stored; it runs again "
+                         "once its lease expires", outcome.job_id)
+            lost.add(outcome.job_id)
+        return replacement
+
+    def _account(self, written: Sequence[Outcome], lost: set[int]) -> None:
+        if not written:
+            return
+        try:
+            self._on_written(written, lost)
+        except Exception:
+            log.exception("accounting for %d written outcomes failed", len(written))
 
     def _run(self) -> None:
         backoff = 0.0
@@ -151,13 +213,30 @@ class OutcomeWriter:
                 self._on_error(exc)
                 self._pause(backoff)
                 continue
-            except Exception:  # a bug: say so loudly, keep the batch, do not spin
-                log.exception("writing %d outcomes failed; trying again", len(batch))
-                self._pause(MAX_BACKOFF)
-                continue
+            except BaseException as exc:  # nothing a retry mends: hand it to the worker
+                log.critical("the outcome writer stops: %r", exc)
+                self._fatal = exc
+                self._wake()
+                return
             backoff = 0.0
             self._wake()
 
     def _pause(self, seconds: float) -> None:
         with self._changed:
             self._changed.wait_for(lambda: self._closing, timeout=seconds)
+
+
+def stand_in(outcome: Outcome, exc: BaseException) -> Outcome:
+    """The dead letter written instead of *outcome*, which the store refused: it says why,
+    and holds nothing the store could refuse (no result, no recorded path)."""
+    reason = storable(f"{type(exc).__name__}: {exc}")[:500]
+    return Outcome(
+        outcome.job_id, outcome.attempt, Status.DEAD,
+        error=ErrorInfo(
+            "UnstorableOutcome",
+            f"attempt {outcome.attempt} ended {outcome.status.value}, but the database refused "
+            f"to store that outcome ({reason}); the job is dead-lettered instead, without the "
+            "result or path of that attempt",
+        ),
+        duration=outcome.duration, claim=outcome.claim,
+    )

@@ -148,7 +148,7 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
 
     handle = bill.enqueue(invoice_id=9)
     (job,) = app.store.claim("crashed-worker", None, 1, 0.3)
-    assert app.store.begin_effect(job.id, job.attempt, "charge", "c-9", False) is None
+    assert app.store.begin_effect(job.id, job.claim, job.attempt, "charge", "c-9", False) is None
     time.sleep(0.5)
     assert app.store.reap_expired() == 1
     run_until_idle(app)
@@ -175,7 +175,7 @@ def test_a_repeat_safe_effect_is_simply_called_again_after_a_crash(make_app: Cal
 
     handle = warm.enqueue(n=3)
     (job,) = app.store.claim("crashed-worker", None, 1, 0.3)
-    app.store.begin_effect(job.id, job.attempt, "warm_cache", f"{job.id}:warm_cache", True)
+    app.store.begin_effect(job.id, job.claim, job.attempt, "warm_cache", f"{job.id}:warm_cache", True)
     time.sleep(0.5)
     app.store.reap_expired()
     run_until_idle(app)

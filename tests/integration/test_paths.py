@@ -123,9 +123,12 @@ def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
 
     handle = notify.enqueue()
     # Attempt 1 "crashed" between intent and completion: its intent is all that is stored.
-    app.store.begin_effect(handle.id, 0, "ping", "ping-1", True)
+    (job,) = app.store.claim("crashed-worker", None, 1, 0.2)
+    app.store.begin_effect(job.id, job.claim, job.attempt, "ping", "ping-1", True)
+    time.sleep(0.3)
+    assert app.store.reap_expired() == 1
     run_until_idle(app)
-    assert calls == [1]
+    assert calls == [2]
     (divergence,) = app.divergences(job_id=handle.id)
     assert divergence.kind == "duplicate_effect" and "ping" in divergence.message
 

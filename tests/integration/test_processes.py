@@ -16,7 +16,14 @@ import pytest
 
 from jobtrail import App, Status
 from tests.support import workload
-from tests.support.processes import ROOT, runs_by_job, start_worker, worker_errors
+from tests.support.processes import (
+    ROOT,
+    children_of,
+    kill_worker,
+    runs_by_job,
+    start_worker,
+    worker_errors,
+)
 
 
 def enqueue_work(app: App, count: int, max_sleep: float) -> list[int]:
@@ -101,9 +108,7 @@ def test_sigkilled_workers_lose_no_job(app: App, db_url: str, tmp_path: Path) ->
         for _ in range(8):
             time.sleep(rng.uniform(0.2, 0.6))
             victim = rng.choice([w for w in workers if w.poll() is None])
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
-            killed.add(victim.pid)
+            killed |= kill_worker(victim)
             workers.append(start_worker(db_url, log, "--concurrency", "4"))
         wait_until_final(app, ids, timeout=90)
     finally:
@@ -134,10 +139,11 @@ def test_sigterm_lets_the_running_job_finish(app: App, db_url: str, tmp_path: Pa
     job_id = app.enqueue("work", n=1, sleep=1.0).id
     proc = start_worker(db_url, log, "--concurrency", "1")
     wait_for_file(log)
+    (child,) = children_of(proc.pid)  # the command supervises one worker process
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     assert app.get(job_id).status is Status.SUCCEEDED
-    assert runs_by_job(log)[job_id] == [("start", proc.pid), ("end", proc.pid)]
+    assert runs_by_job(log)[job_id] == [("start", child), ("end", child)]
 
 
 def test_processes_option_supervises_and_restarts_children(app: App, db_url: str, tmp_path: Path) -> None:
@@ -174,8 +180,7 @@ def test_sigkilled_workers_never_perform_an_effect_twice(app: App, db_url: str, 
         for _ in range(8):
             time.sleep(rng.uniform(0.1, 0.4))
             victim = rng.choice([w for w in workers if w.poll() is None])
-            victim.send_signal(signal.SIGKILL)
-            victim.wait()
+            kill_worker(victim)
             workers.append(start_worker(db_url, log, "--concurrency", "4"))
         wait_until_final(app, ids, timeout=90)
     finally:
@@ -208,8 +213,7 @@ def test_a_killed_job_resumes_after_the_step_its_heartbeat_checkpointed(
             assert time.monotonic() < deadline, worker_errors(log)
             time.sleep(0.05)
         time.sleep(1.0)  # heartbeats every lease / 3 seconds write the checkpoint
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        kill_worker(first)
         workers.append(start_worker(db_url, log, "--concurrency", "1", lease=1.0))
         wait_until_final(app, [handle.id], timeout=60)
     finally:

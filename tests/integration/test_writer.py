@@ -46,7 +46,7 @@ def claimed_outcomes(path: Path, count: int) -> tuple[object, list[Outcome]]:
     store = open_store(f"sqlite:///{path}", busy_timeout=0.1)
     store.enqueue([NewJob("j", "default", "{}", 1) for _ in range(count)])
     claimed = store.claim(WORKER, None, count, 60.0)
-    return store, [Outcome(job.id, job.attempt, Status.SUCCEEDED, result="1") for job in claimed]
+    return store, [Outcome(job.id, job.attempt, Status.SUCCEEDED, result="1", claim=job.claim) for job in claimed]
 
 
 @pytest.mark.parametrize("background", [True, False], ids=["background", "inline"])

@@ -17,7 +17,7 @@ def finish_one(store: Store, status: Status, run: RunSummary | None, **more: obj
     """Enqueue one job, claim it and finish it with *status* and *run*."""
     (job_id,) = store.enqueue([NewJob(run.job_name if run else "j", "default", "{}", 3)])
     (job,) = store.claim(WORKER, None, 1, 30.0)
-    store.finish(WORKER, [Outcome(job_id, job.attempt, status, run=run, **more)])  # type: ignore[arg-type]
+    store.finish(WORKER, [Outcome(job_id, job.attempt, status, run=run, claim=job.claim, **more)])  # type: ignore[arg-type]
     return job_id
 
 
@@ -57,7 +57,7 @@ def test_runs_are_final_outcomes_with_a_summary_oldest_first(store: Store) -> No
     second = finish_one(store, Status.DEAD, RunSummary("sync", "fetch", "v2"), outcome="effect_uncertain")
     (retrying,) = store.enqueue([NewJob("sync", "default", "{}", 3)])
     (job,) = store.claim(WORKER, None, 1, 30.0)
-    store.finish(WORKER, [Outcome(retrying, job.attempt, Status.RETRYING, retry_delay=60)])
+    store.finish(WORKER, [Outcome(retrying, job.attempt, Status.RETRYING, retry_delay=60, claim=job.claim)])
     runs = store.runs("sync")
     assert [(r.job_id, r.status, r.variant, r.code_version, r.outcome) for r in runs] == [
         (first, Status.SUCCEEDED, "fetch push", "v1", None),
@@ -80,7 +80,7 @@ def test_children_and_milestones_are_found_across_jobs(store: Store) -> None:
     path = [PathEvent("event", "signed_up", now - 10, None, {"user": 7}),
             PathEvent("event", "signed_up_later", now - 5, None, {"user": 8}),
             PathEvent("step", "signed_up", now - 1, 0.1, None, "1")]
-    store.finish(WORKER, [Outcome(job.id, job.attempt, Status.SUCCEEDED, events=path)])
+    store.finish(WORKER, [Outcome(job.id, job.attempt, Status.SUCCEEDED, events=path, claim=job.claim)])
     (found,) = store.milestones("signed_up")
     assert (found.job_id, found.attrs) == (job.id, {"user": 7})
     assert store.milestones("signed_up", datetime.fromtimestamp(now - 3, UTC)) == []

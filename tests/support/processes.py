@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -38,3 +40,37 @@ def runs_by_job(log: Path) -> dict[int, list[tuple[str, int]]]:
         kind, job_id, pid = line.split()
         found.setdefault(int(job_id), []).append((kind, int(pid)))
     return found
+
+
+def children_of(pid: int) -> set[int]:
+    """The process ids of *pid*'s children (a supervised worker's worker processes)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def kill_worker(proc: subprocess.Popen[bytes]) -> set[int]:
+    """SIGKILL a ``jobtrail worker`` command and return the ids of every process that died
+    with it: the supervisor and the worker processes it ran (the kernel kills those when
+    their supervisor dies)."""
+    pids = {proc.pid, *children_of(proc.pid)}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in pids - {proc.pid}):
+        assert time.monotonic() < deadline, f"worker processes {pids} outlived their supervisor"
+        time.sleep(0.01)
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """False for a process that is gone or only a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -25,13 +25,16 @@ def parse_queues(text: str | None) -> list[str] | None:
 
 
 def exit_code(result: Any) -> int:
-    """The exit code of a stopped worker: 0, unless a supervised process exited badly."""
+    """The exit code of a stopped worker: 0, unless a supervised process exited badly
+    (`exits.STORE_UNAVAILABLE` when one stopped because its store could not be used)."""
     if isinstance(result, Mapping):
         codes = list(result.values())
     elif isinstance(result, list | tuple):
         codes = list(result)
     else:
         return exits.OK
+    if exits.STORE_UNAVAILABLE in codes:
+        return exits.STORE_UNAVAILABLE
     failed = any(isinstance(code, int) and code != 0 for code in codes)
     return exits.FAILURE if failed else exits.OK
 
@@ -87,7 +90,7 @@ def worker(
     try:
         result = app.work(
             queues=parse_queues(queues), concurrency=concurrency, processes=processes,
-            burst=burst, grace=grace,
+            burst=burst, grace=grace, supervise=True,
         )
     finally:
         app.close()

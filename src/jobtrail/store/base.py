@@ -58,7 +58,8 @@ class EffectRecord:
     """What the store knows of one effect key.
 
     ``started`` was written before the call and nothing after it: if the attempt that wrote
-    it is gone, nobody knows whether the effect happened.
+    it is gone, nobody knows whether the effect happened. ``claim`` names the claim of the
+    job whose attempt began it (``None`` for effects begun before claims were numbered).
     """
 
     key: str
@@ -71,11 +72,16 @@ class EffectRecord:
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    claim: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
-    """A job a worker now holds a lease on, with what it needs to run it."""
+    """A job a worker now holds a lease on, with what it needs to run it.
+
+    ``attempt`` counts the attempts of this run (it starts again at 1 after a replay, and a
+    released attempt is not counted); ``claim`` numbers every claim of the job and is never
+    used twice, so it is what owns the attempt's outcome, checkpoints and effects."""
 
     id: int
     job_name: str
@@ -86,6 +92,7 @@ class ClaimedJob:
     parent_job_id: int | None
     trace_id: str | None
     backoff: float | None
+    claim: int
 
 
 class PathEvent(NamedTuple):
@@ -105,11 +112,13 @@ class PathEvent(NamedTuple):
 
 
 class PathSegment(NamedTuple):
-    """Path entries of one attempt of a running job, checkpointed before its outcome."""
+    """Path entries of one attempt of a running job, checkpointed before its outcome;
+    written only while *claim* still holds the job."""
 
     job_id: int
     attempt: int
     events: Sequence[PathEvent]
+    claim: int
 
 
 class Finding(NamedTuple):
@@ -142,7 +151,8 @@ class Outcome:
     - ``dead`` / ``orphaned``: final; ``error`` says why.
 
     ``events`` are the path entries not written yet; ``duration`` is how long the attempt
-    ran; ``run`` summarises a run that ended for good.
+    ran; ``run`` summarises a run that ended for good. ``claim`` is the claim the attempt
+    ran under: the outcome applies only while that claim still holds the job.
     """
 
     job_id: int
@@ -155,6 +165,7 @@ class Outcome:
     events: Sequence[PathEvent] = field(default=())
     duration: float | None = None
     run: RunSummary | None = None
+    claim: int = field(kw_only=True)
 
     @property
     def event_name(self) -> str:
@@ -256,32 +267,34 @@ class Store(Protocol):
 
     def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         """Apply *outcomes* with their events in one transaction. An outcome whose job
-        is no longer leased to *worker_id* for that attempt is not applied; return the
-        ids of those."""
+        is no longer leased to *worker_id* under the outcome's claim is not applied; return
+        the ids of those. A value the database refuses raises `StoreRejected`."""
 
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
         """For each job, the JSON results of the steps its earlier attempts completed,
         by step name (of a step completed twice, the later result)."""
 
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
-        """Write path segments of running jobs, for those the worker still holds in that
-        attempt, so steps completed so far survive a crash before the outcome."""
+        """Write path segments of running jobs, for those the worker still holds under the
+        segment's claim, so steps completed so far survive a crash before the outcome."""
 
     def begin_effect(
-        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
     ) -> EffectRecord | None:
         """Record the intent to perform effect *key*, durably, before the call.
 
         Returns ``None`` when the caller may perform it now. Returns the existing record,
         changing nothing, when the key is ``done`` (the caller returns its result) or
-        ``started`` by another attempt and not *repeat_safe* (the outcome is uncertain).
-        A *repeat_safe* effect ``started`` by another attempt is begun again and that
-        earlier ``started`` record returned, so the caller knows it may run twice."""
+        ``started`` under any other claim and not *repeat_safe* (the outcome is uncertain).
+        A *repeat_safe* effect ``started`` under another claim is begun again and that
+        earlier ``started`` record returned, so the caller knows it may run twice. Raises
+        `LeaseLost`, changing nothing, when *claim* no longer holds the running job."""
 
     def end_effect(
-        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
     ) -> None:
-        """Record that the call for *key* returned *result* (``done``) or raised (``failed``)."""
+        """Record that the call for *key* returned *result* (``done``) or raised (``failed``),
+        if the key is still the one *claim* began."""
 
     def effects(self, job_id: int) -> list[EffectRecord]:
         """Every effect a job started, oldest first."""
@@ -296,6 +309,10 @@ class Store(Protocol):
 
     def reap_expired(self, limit: int = 500) -> int:
         """Turn expired leases into retries (or dead letters when attempts are spent)."""
+
+    def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
+        """End at once the leases of a worker known to be dead, as `reap_expired` would
+        when they expire, with *error* as the reason; return the ids of those jobs."""
 
     def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
         """When the next waiting job becomes runnable, or ``None`` if nothing waits."""
@@ -337,7 +354,9 @@ class Store(Protocol):
 
     # -- operators ---------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
-        """Queue a dead, orphaned or cancelled job again under the same id, attempts reset."""
+        """Queue a dead, orphaned or cancelled job again under the same id, attempts reset.
+        Refuse (`InvalidTransition`) while one of its effects is uncertain: it must be
+        resolved first, or the replay could perform it a second time."""
 
     def discard(self, job_id: int) -> JobRecord:
         """Take a dead or orphaned job out of the dead-letter queue for good (``cancelled``)."""

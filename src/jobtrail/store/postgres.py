@@ -32,8 +32,16 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from jobtrail.errors import InvalidTransition, JobNotFound, SchemaOutdated, StoreError
-from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status
+from jobtrail.errors import (
+    InvalidTransition,
+    JobNotFound,
+    JobtrailError,
+    LeaseLost,
+    SchemaOutdated,
+    StoreError,
+    StoreRejected,
+)
+from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
 from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
@@ -61,10 +69,10 @@ _NEW_JOB_COLUMNS = (
     "trace_id", "trace_context",
 )
 _OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final",
-                    "variant", "code_version")
+                    "variant", "code_version", "claim")
 _TRANSITION_COLUMNS = ("ev_job", "ev_attempt", "ev_name", "ev_duration", "ev_attrs", "ev_path")
 _SEGMENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration",
-                    "ev_attrs", "ev_path")
+                    "ev_attrs", "ev_path", "ev_claim")
 _DIVERGENCE_COLUMNS = ("dv_job", "dv_job_name", "dv_attempt", "dv_kind", "dv_position",
                        "dv_found", "dv_expected", "dv_message")
 # Rounds of the keyed enqueue: another one only when a concurrent enqueue moved the key
@@ -84,14 +92,23 @@ _TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status, str, str | None]] = {
 
 
 def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """Re-raise driver errors as `StoreError` (chained), naming the operation."""
+    """Re-raise driver errors as `StoreError` (chained), naming the operation: a value
+    the database cannot take as `StoreRejected`."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
+        except JobtrailError:  # jobtrail's own errors (a conflict, a lost lease) pass as they are
+            raise
         except pg_errors.UndefinedTable as exc:
             raise SchemaOutdated() from exc
+        except (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError) as exc:
+            # ValueError includes UnicodeEncodeError (text that is not valid UTF-8) and
+            # psycopg's refusal of NUL characters before anything is sent.
+            raise StoreRejected(
+                f"PostgreSQL {method.__name__} refused a value: {type(exc).__name__}: {exc}"
+            ) from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL {method.__name__} failed: {exc}") from exc
 
@@ -220,7 +237,7 @@ class PostgresStore:
         self._inherited: list[ConnectionPool[Conn]] = []
         self._watches: list[_ListenWatch] = []
         self._checked = False
-        # Per worker: the (job, attempt) claims handed over and not yet finished or released;
+        # Per worker: the (job, claim) pairs handed over and not yet finished or released;
         # until when a failed claim may have left leases behind that it did not report.
         self._held: dict[str, set[tuple[int, int]]] = {}
         self._unsure: dict[str, float] = {}
@@ -473,7 +490,7 @@ class PostgresStore:
         if self._unsure.get(worker_id, 0.0) > time.monotonic():
             found = self._fetch(_Q["reclaim"], {
                 "worker": worker_id, "limit": limit, "lease": float(lease),
-                **_columns(("held_ids", "held_attempts"), sorted(held)),
+                **_columns(("held_ids", "held_claims"), sorted(held)),
             })
         if len(found) < limit:
             sql, params = self._ready_query("claim", queues, limit - len(found))
@@ -484,8 +501,9 @@ class PostgresStore:
                 # as those leases last, the next claims hand over what this worker was given.
                 self._unsure[worker_id] = time.monotonic() + lease
                 raise
-        held.update((row[0], row[4]) for row in found)
-        return [ClaimedJob(*row) for row in found]
+        claimed = [ClaimedJob(*row) for row in found]
+        held.update((job.id, job.claim) for job in claimed)
+        return claimed
 
     @_translate_errors
     def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
@@ -510,7 +528,7 @@ class PostgresStore:
         outcome_rows = [
             (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
              o.outcome, _float(o.retry_delay), o.status.is_final,
-             o.run.variant if o.run else None, o.run.code_version if o.run else None)
+             o.run.variant if o.run else None, o.run.code_version if o.run else None, o.claim)
             for o in outcomes
         ]
         found = [row for o in outcomes for row in rows.divergence_rows(o)]
@@ -518,7 +536,7 @@ class PostgresStore:
                   **_columns(_TRANSITION_COLUMNS, transitions),
                   **_columns(_DIVERGENCE_COLUMNS, found)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
-        self._held.get(worker_id, set()).difference_update((o.job_id, o.attempt) for o in outcomes)
+        self._held.get(worker_id, set()).difference_update((o.job_id, o.claim) for o in outcomes)
         return {o.job_id for o in outcomes} - applied
 
     @_translate_errors
@@ -532,7 +550,7 @@ class PostgresStore:
 
     @_translate_errors
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
-        records = [paths.segment_row(seg.job_id, seg.attempt, seg.events)
+        records = [(*paths.segment_row(seg.job_id, seg.attempt, seg.events), seg.claim)
                    for seg in segments if seg.events]
         if records:
             self._fetch(
@@ -542,24 +560,30 @@ class PostgresStore:
 
     @_translate_errors
     def begin_effect(
-        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
     ) -> EffectRecord | None:
-        params = {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
-                  "repeat_safe": repeat_safe}
+        params = {"key": key, "job_id": job_id, "claim": claim, "name": name,
+                  "attempt": attempt, "repeat_safe": repeat_safe}
+        lost = LeaseLost(f"job {job_id}: attempt {attempt} no longer holds the job, so it may "
+                         f"not begin effect {name!r} (key {key!r})")
         with self._conn() as conn:
             for _ in range(KEY_ROUNDS):
                 # A new key is one statement; a known one is decided on its locked row.
-                if conn.execute(_Q["insert_effect"], params).fetchone() is not None:
+                ((held, inserted),) = conn.execute(_Q["insert_effect"], params).fetchall()
+                if not held:
+                    raise lost
+                if inserted:
                     return None
                 with conn.transaction():
+                    if conn.execute(_Q["hold_claim"], params).fetchone() is None:
+                        raise lost
                     row = conn.execute(_Q["lock_effect"], {"key": key}).fetchone()
                     if row is None:
                         continue
                     existing = rows.effect_record(row, _to_time)
                     if existing.status == "done":
                         return existing
-                    unknown = existing.status == "started" and not (
-                        existing.job_id == job_id and existing.attempt == attempt)
+                    unknown = rows.effect_is_uncertain(existing, job_id, claim)
                     if unknown and not repeat_safe:
                         return existing
                     conn.execute(_Q["restart_effect"], params)
@@ -568,11 +592,11 @@ class PostgresStore:
 
     @_translate_errors
     def end_effect(
-        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
     ) -> None:
         self._fetch(
             _Q["end_effect"],
-            {"key": key, "job_id": job_id, "attempt": attempt, "result": result, "error": error},
+            {"key": key, "job_id": job_id, "claim": claim, "result": result, "error": error},
         )
 
     @_translate_errors
@@ -618,12 +642,26 @@ class PostgresStore:
             reaped = []
             for job_id, attempts, max_attempts, worker in expired:
                 error = rows.lease_error(worker, attempts, max_attempts)
-                status = Status.DEAD if attempts >= max_attempts else Status.RETRYING
+                status = rows.after_lost_lease(attempts, max_attempts)
                 attrs = rows.transition_attrs(error, worker=worker, next=status.value)
                 reaped.append((job_id, status.value, error.to_json(), attrs))
             params = _columns(("id", "status", "error", "attrs"), reaped)
             (reaped_count, _) = conn.execute(_Q["expire_leases"], params).fetchall()[0]
         return int(reaped_count)
+
+    @_translate_errors
+    def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
+        with self._tx() as conn:
+            held = conn.execute(_Q["worker_leases"], {"worker": worker_id}).fetchall()
+            if not held:
+                return []
+            ended = []
+            for job_id, attempts, max_attempts, worker in held:
+                status = rows.after_lost_lease(attempts, max_attempts)
+                attrs = rows.transition_attrs(error, worker=worker, next=status.value)
+                ended.append((job_id, status.value, error.to_json(), attrs))
+            params = {"worker": worker_id, **_columns(("id", "status", "error", "attrs"), ended)}
+            return [row[0] for row in conn.execute(_Q["expire_worker_leases"], params)]
 
     @_translate_errors
     def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
@@ -713,6 +751,12 @@ class PostgresStore:
                     f"cannot {verb} job {job_id}: it is {current.status.value}, expected "
                     f"{' or '.join(s.value for s in allowed)}"
                 )
+            if verb == "replay":
+                effects = conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()
+                blocker = rows.replay_blocker(
+                    job_id, [rows.effect_record(row, _to_time) for row in effects])
+                if blocker is not None:
+                    raise blocker
             row = conn.cursor(row_factory=dict_row).execute(
                 _Q["set_status"],
                 {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -107,15 +108,46 @@ def key_holder(
     return holder_id
 
 
-def effect_record(row: tuple[Any, ...], to_time: ToTime) -> EffectRecord:
-    """Build an `EffectRecord` from a ``jobtrail_effects`` row in column order."""
-    key, job_id, name, attempt, status, repeat_safe, result, error, started, finished = row
+def effect_record(row: Sequence[Any], to_time: ToTime) -> EffectRecord:
+    """Build an `EffectRecord` from (key, job_id, name, attempt, status, repeat_safe,
+    result, error, started_at, finished_at, claim)."""
+    key, job_id, name, attempt, status, repeat_safe, result, error, started, finished, claim = row
     started_at = to_time(started)
     assert started_at is not None
     return EffectRecord(
         key, job_id, name, attempt, status, bool(repeat_safe), result, error, started_at,
-        to_time(finished),
+        to_time(finished), claim,
     )
+
+
+def effect_is_uncertain(existing: EffectRecord, job_id: int, claim: int) -> bool:
+    """True when *existing* was begun and never ended by another claim than *claim* of job
+    *job_id*: nobody knows whether it happened. Only the claim that began an effect may
+    take its ``started`` record for its own (a retried write of its intent)."""
+    return existing.status == "started" and (existing.job_id, existing.claim) != (job_id, claim)
+
+
+def after_lost_lease(attempts: int, max_attempts: int) -> Status:
+    """Where a job goes when the attempt holding it is lost: retried, unless it was the
+    last attempt allowed."""
+    return Status.DEAD if attempts >= max_attempts else Status.RETRYING
+
+
+def replay_blocker(job_id: int, effects: Sequence[EffectRecord]) -> InvalidTransition | None:
+    """Why job *job_id* may not be replayed yet, given its *effects*: an effect that began
+    and never ended (and is not safe to repeat) could be performed a second time. ``None``
+    when nothing stands in the way."""
+    for effect in effects:
+        if effect.status == "started" and not effect.repeat_safe:
+            return InvalidTransition(
+                f"cannot replay job {job_id}: its effect {effect.name!r} (key {effect.key!r}) "
+                f"was begun by attempt {effect.attempt} and its end was never recorded, so it "
+                "may have happened. Check, record what happened with "
+                f"app.resolve_effect({job_id}, {effect.name!r}, 'done' or 'not_done') or "
+                f"`jobtrail dlq resolve {job_id} {shlex.quote(effect.name)} done|not_done`, "
+                "then replay"
+            )
+    return None
 
 
 def effect_to_resolve(job_id: int, name: str, found: list[EffectRecord]) -> EffectRecord:

@@ -22,10 +22,22 @@ from typing import Any, ParamSpec, TypeVar
 from jobtrail.errors import (
     InvalidTransition,
     JobNotFound,
+    JobtrailError,
+    LeaseLost,
     SchemaOutdated,
     StoreError,
+    StoreLost,
+    StoreRejected,
 )
-from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status, utc_from_epoch
+from jobtrail.job import (
+    DivergenceRecord,
+    ErrorInfo,
+    Event,
+    JobRecord,
+    RunRecord,
+    Status,
+    utc_from_epoch,
+)
 from jobtrail.store import paths, rows
 from jobtrail.store.base import (
     ClaimedJob,
@@ -46,21 +58,41 @@ T = TypeVar("T")
 
 _Q = queries("sqlite")
 BACKEND = "sqlite"
+#: Seconds between two checks that the database file is still the one opened.
+IDENTITY_EVERY = 0.25
+#: Seconds the watcher waits before opening its connection again after an error.
+WATCH_RETRY = 0.5
 _SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path")
 
 
+#: What SQLite says of a file that is not (or no longer) a sound database.
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+
+
 def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """Re-raise driver errors as `StoreError` (chained), naming the operation."""
+    """Re-raise driver errors as `StoreError` (chained), naming the operation: a value
+    the database cannot take as `StoreRejected`, a damaged file as `StoreLost`."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
+        except JobtrailError:  # jobtrail's own errors (a conflict, a lost lease) pass as they are
+            raise
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 raise SchemaOutdated() from exc
             raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
+        except (sqlite3.DataError, sqlite3.IntegrityError, ValueError, OverflowError) as exc:
+            # ValueError includes UnicodeEncodeError: text that is not valid UTF-8.
+            raise StoreRejected(
+                f"SQLite {method.__name__} refused a value: {type(exc).__name__}: {exc}"
+            ) from exc
         except sqlite3.DatabaseError as exc:
+            if any(text in str(exc) for text in _DAMAGED):
+                store = args[0]
+                raise StoreLost(f"the SQLite database {getattr(store, 'path', '')!r} is "
+                                f"damaged ({exc}): restore it from a backup") from exc
             raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
 
     return wrapper
@@ -71,7 +103,13 @@ def _to_time(value: Any) -> datetime | None:
 
 
 class _DataVersionWatch:
-    """Polls ``PRAGMA data_version`` on a private connection and reports changes."""
+    """Polls ``PRAGMA data_version`` on a private connection and reports changes; every
+    `IDENTITY_EVERY` seconds it also checks that the database file is still the one the
+    store opened (see `SQLiteStore.check_identity`).
+
+    Errors never escape this thread: a connection that fails is opened again with backoff,
+    and a file found deleted, replaced or damaged marks the store lost (its next operation
+    raises `StoreLost`) and wakes the worker, which then stops with that one message."""
 
     def __init__(self, store: SQLiteStore, on_change: Callable[[], None], interval: float):
         self._store = store
@@ -83,19 +121,42 @@ class _DataVersionWatch:
         self._thread.start()
 
     def _run(self) -> None:
-        conn = self._store._connect()
+        conn: sqlite3.Connection | None = None
+        last = None
+        pause = self._interval
+        next_identity = 0.0
         try:
-            last = conn.execute("PRAGMA data_version").fetchone()[0]
-            while not self._stopped.wait(self._interval):
+            while not self._stopped.wait(pause):
+                pause = self._interval
+                now = time.monotonic()
+                if now >= next_identity:
+                    next_identity = now + IDENTITY_EVERY
+                    if self._store.check_identity():
+                        self._on_change()
+                        return
                 try:
+                    if conn is None:
+                        conn = self._store._connect()
                     version = conn.execute("PRAGMA data_version").fetchone()[0]
-                except sqlite3.Error:
+                except (sqlite3.Error, StoreError) as exc:
+                    if any(text in str(exc) for text in _DAMAGED):
+                        self._store.lose(f"the SQLite database {self._store.path!r} is "
+                                         f"damaged ({exc}): restore it from a backup")
+                        self._on_change()
+                        return
+                    if conn is not None:
+                        with suppress(sqlite3.Error):
+                            conn.close()
+                    conn, last = None, None
+                    pause = WATCH_RETRY  # the worker's own calls report the error
                     continue
-                if version != last:
+                if version != last:  # also on (re)connecting: work may have come meanwhile
                     last = version
                     self._on_change()
         finally:
-            conn.close()
+            if conn is not None:
+                with suppress(sqlite3.Error):
+                    conn.close()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -133,6 +194,36 @@ class SQLiteStore:
         self._local_watchers: list[Callable[[], None]] = []
         self._ready_sql: dict[tuple[str, tuple[str, ...] | None], tuple[str, dict[str, str]]] = {}
         self._checked = False
+        # The file this process opened (device, inode), and why it is unusable once it is not.
+        self._identity: tuple[int, int] | None = None
+        self._lost: str | None = None
+
+    # -- the file's identity -------------------------------------------------------
+    def check_identity(self) -> bool:
+        """True (and the store lost for good) when the database file this process opened
+        was deleted or replaced by another file: its writes would go to a file no one else
+        sees, so its next operation raises `StoreLost` instead."""
+        if self._lost is not None:
+            return True
+        if self._identity is None:
+            return False
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            self.lose(f"the SQLite database {self.path!r} was deleted while in use")
+            return True
+        except OSError:
+            return False  # unreadable for a moment: the operations themselves will tell
+        if (found.st_dev, found.st_ino) != self._identity:
+            self.lose(f"the SQLite database {self.path!r} was replaced by another file "
+                      "while in use")
+            return True
+        return False
+
+    def lose(self, reason: str) -> None:
+        """Mark the store unusable for *reason*: every later operation raises `StoreLost`."""
+        if self._lost is None:
+            self._lost = reason
 
     # -- connections -------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -152,20 +243,28 @@ class SQLiteStore:
         return conn
 
     def _conn(self) -> sqlite3.Connection:
+        if self._lost is not None:
+            raise StoreLost(self._lost)
         if os.getpid() != self._pid:
-            # A forked child must not touch its parent's connections.
+            # A forked child must not touch its parent's connections; it opens the file
+            # that is at the path now.
             self._pid = os.getpid()
             self._local = threading.local()
             self._connections = []
             self._local_watchers = []
             self._lock = threading.Lock()
             self._write_lock = threading.Lock()
+            self._identity = None
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
+            if self._identity is None:
+                with suppress(OSError):
+                    found = os.stat(self.path)
+                    self._identity = (found.st_dev, found.st_ino)
             if not self._checked:
                 self._check_schema(conn)
         return conn
@@ -194,10 +293,14 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # The error that got here is the one to report (a MemoryError must not turn
+                # into "cannot rollback - no transaction is active").
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     # -- schema ------------------------------------------------------------------
     @staticmethod
@@ -396,7 +499,7 @@ class SQLiteStore:
         if not outcomes:
             return set()
         ids = [out.job_id for out in outcomes]
-        held_sql = _Q["held_attempts"].format(ids=", ".join("?" * len(ids)))
+        held_sql = _Q["held_claims"].format(ids=", ".join("?" * len(ids)))
         # Rows are built before the write lock is taken: other writers wait only for SQL.
         now = time.time()
         rows_of = {}
@@ -412,9 +515,9 @@ class SQLiteStore:
                      rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
                      paths.path_text(out.events))
             found = [(*row, now) for row in rows.divergence_rows(out)]
-            rows_of[(out.job_id, out.attempt)] = (update, event, out.status.is_final, found)
+            rows_of[(out.job_id, out.claim)] = (update, event, out.status.is_final, found)
         with self._write() as conn:
-            # Which attempts the worker still holds: one read, then batched writes.
+            # Which claims the worker still holds: one read, then batched writes.
             held = [key for key in conn.execute(held_sql, [worker_id, *ids]) if key in rows_of]
             written = [rows_of[key] for key in held]
             conn.executemany(_Q["finish"], [row[0] for row in written])
@@ -422,7 +525,7 @@ class SQLiteStore:
             divergences = [found for row in written for found in row[3]]
             if divergences:
                 conn.executemany(_Q["insert_divergence"], divergences)
-            final = [job_id for job_id, attempt in held if rows_of[(job_id, attempt)][2]]
+            final = [job_id for job_id, claim in held if rows_of[(job_id, claim)][2]]
             if final:
                 conn.execute(_Q["write_receipts"].format(ids=", ".join("?" * len(final))), final)
         return set(ids) - {job_id for job_id, _ in held}
@@ -447,7 +550,7 @@ class SQLiteStore:
                 [
                     dict(zip(_SEGMENT_COLUMNS,
                              paths.segment_row(seg.job_id, seg.attempt, seg.events),
-                             strict=True), worker=worker_id)
+                             strict=True), worker=worker_id, claim=seg.claim)
                     for seg in segments
                     if seg.events
                 ],
@@ -455,35 +558,39 @@ class SQLiteStore:
 
     @_translate_errors
     def begin_effect(
-        self, job_id: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
     ) -> EffectRecord | None:
         with self._write() as conn:
+            if conn.execute(_Q["holds_claim"], (job_id, claim)).fetchone() is None:
+                raise LeaseLost(
+                    f"job {job_id}: attempt {attempt} no longer holds the job, so it may not "
+                    f"begin effect {name!r} (key {key!r})"
+                )
             row = conn.execute(_Q["effect_by_key"], (key,)).fetchone()
             unknown = None
             if row is not None:
                 existing = rows.effect_record(row, _to_time)
                 if existing.status == "done":
                     return existing
-                if existing.status == "started" and not (
-                        existing.job_id == job_id and existing.attempt == attempt):
+                if rows.effect_is_uncertain(existing, job_id, claim):
                     if not repeat_safe:
                         return existing
                     unknown = existing
             conn.execute(
                 _Q["begin_effect"],
                 {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
-                 "repeat_safe": repeat_safe, "now": time.time()},
+                 "claim": claim, "repeat_safe": repeat_safe, "now": time.time()},
             )
         return unknown
 
     @_translate_errors
     def end_effect(
-        self, key: str, job_id: int, attempt: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
     ) -> None:
         with self._write() as conn:
             conn.execute(
                 _Q["end_effect"],
-                {"key": key, "job_id": job_id, "attempt": attempt, "result": result,
+                {"key": key, "job_id": job_id, "claim": claim, "result": result,
                  "error": error, "now": time.time()},
             )
 
@@ -547,7 +654,7 @@ class SQLiteStore:
                 _Q["expired_leases"], {"now": now, "limit": limit}
             ).fetchall():
                 error = rows.lease_error(worker, attempts, max_attempts)
-                status = Status.DEAD if attempts >= max_attempts else Status.RETRYING
+                status = rows.after_lost_lease(attempts, max_attempts)
                 cur = conn.execute(
                     _Q["expire_lease"],
                     {"id": job_id, "status": status.value, "error": error.to_json(), "now": now},
@@ -560,6 +667,28 @@ class SQLiteStore:
                          rows.transition_attrs(error, worker=worker, next=status.value)),
                     )
         return reaped
+
+    @_translate_errors
+    def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
+        expired: list[int] = []
+        with self._write() as conn:
+            now = time.time()
+            held = conn.execute(_Q["worker_leases"], {"worker": worker_id}).fetchall()
+            for job_id, attempts, max_attempts, worker in held:
+                status = rows.after_lost_lease(attempts, max_attempts)
+                cur = conn.execute(
+                    _Q["expire_worker_lease"],
+                    {"id": job_id, "status": status.value, "error": error.to_json(),
+                     "now": now, "worker": worker},
+                )
+                if cur.rowcount:
+                    expired.append(job_id)
+                    conn.execute(
+                        _Q["insert_event"],
+                        (job_id, attempts, "lifecycle", "lease_expired", now, None,
+                         rows.transition_attrs(error, worker=worker, next=status.value)),
+                    )
+        return expired
 
     @_translate_errors
     def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
@@ -699,6 +828,12 @@ class SQLiteStore:
                     f"it is {current.status.value}, expected "
                     f"{' or '.join(s.value for s in allowed)}"
                 )
+            if reset:
+                effects = conn.execute(_Q["job_effects"], (job_id,)).fetchall()
+                blocker = rows.replay_blocker(
+                    job_id, [rows.effect_record(row, _to_time) for row in effects])
+                if blocker is not None:
+                    raise blocker
             conn.execute(
                 _Q["set_status"],
                 {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,

@@ -95,11 +95,12 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobtrail_jobs AS j
-    SET status = 'running', attempts = j.attempts + 1, worker_id = %(worker)s,
-        lease_expires_at = now() + make_interval(secs => %(lease)s), started_at = now()
+    SET status = 'running', attempts = j.attempts + 1, claims = j.claims + 1,
+        worker_id = %(worker)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
+        started_at = now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.priority, j.run_at
+              j.trace_id, j.backoff, j.claims, j.priority, j.run_at
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
     SELECT id, attempts, 'lifecycle', 'claimed', now() FROM claimed
@@ -110,23 +111,25 @@ WITH picked AS (
     -- wait would sit between enqueue and pick-up. Outcomes and enqueues stay durable.
     SELECT set_config('synchronous_commit', 'off', true)
 )
-SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+       claims
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
 -- name: reclaim
 -- Jobs leased to this worker that it does not know it holds: a claim committed, its answer
--- lost with the connection. Handed over again (same attempt) with a fresh lease.
+-- lost with the connection. Handed over again (same claim) with a fresh lease.
 WITH orphaned AS (
     SELECT id FROM jobtrail_jobs
     WHERE status = 'running' AND worker_id = %(worker)s
-      AND (id, attempts) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
-                                                      %(held_attempts)b::integer[]))
+      AND (id, claims) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
+                                                    %(held_claims)b::integer[]))
     ORDER BY id LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
 WHERE id IN (SELECT id FROM orphaned)
-RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claims
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs
@@ -149,8 +152,9 @@ WITH outcome AS (
     SELECT * FROM unnest(
         %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
         %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[],
-        %(variant)b::text[], %(code_version)b::text[]
-    ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version)
+        %(variant)b::text[], %(code_version)b::text[], %(claim)b::integer[]
+    ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version,
+           claim)
 ), finished AS (
     UPDATE jobtrail_jobs AS j
     SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
@@ -163,7 +167,7 @@ WITH outcome AS (
     FROM outcome AS o
     -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
     WHERE j.id = ANY(%(id)b::bigint[]) AND j.id = o.id AND j.status = 'running'
-      AND j.worker_id = %(worker)s AND j.attempts = o.attempt
+      AND j.worker_id = %(worker)s AND j.claims = o.claim
     RETURNING j.id, j.attempts, o.final, j.idempotency_key, j.job_name, j.payload_hash,
               j.status, j.result, j.error, j.finished_at
 ), events AS (
@@ -244,6 +248,33 @@ WITH expired AS (
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
 )
 SELECT (SELECT count(*) FROM reaped), (SELECT queues FROM woken)
+
+-- name: worker_leases
+SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs
+WHERE status = 'running' AND worker_id = %(worker)s
+ORDER BY id
+FOR UPDATE
+
+-- name: expire_worker_leases
+-- The leases of a worker known to be dead, ended before they run out.
+WITH expired AS (
+    SELECT * FROM unnest(%(id)b::bigint[], %(status)b::text[], %(error)b::text[],
+                         %(attrs)b::text[]) AS x(id, status, error, attrs)
+), reaped AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = now(),
+        finished_at = CASE WHEN x.status = 'dead' THEN now() END
+    FROM expired AS x
+    WHERE j.id = x.id AND j.status = 'running' AND j.worker_id = %(worker)s
+    RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, attempts, 'lifecycle', 'lease_expired', now(), attrs FROM reaped ORDER BY id
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
+)
+SELECT id FROM reaped, woken ORDER BY id
 
 -- name: delete_worker
 DELETE FROM jobtrail_workers WHERE id = %(id)s
@@ -334,10 +365,10 @@ WHERE job_id = ANY(%(ids)b::bigint[]) AND (path IS NOT NULL OR kind = 'path')
 ORDER BY job_id, id
 
 -- name: insert_segments_if_held
--- Only for jobs still running, leased to this worker, in the attempt that recorded the
+-- Only for jobs still running, leased to this worker, under the claim that recorded the
 -- segment: the rows are locked so that the lease cannot move on while they are written.
 WITH held AS (
-    SELECT id, attempts FROM jobtrail_jobs
+    SELECT id, claims FROM jobtrail_jobs
     WHERE id = ANY(%(ev_job)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     FOR SHARE
 )
@@ -346,38 +377,58 @@ SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.at
 FROM unnest(
     %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
     %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[],
-    %(ev_path)b::text[]
-) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, path, ord)
-JOIN held AS h ON h.id = e.job_id AND h.attempts = e.attempt
+    %(ev_path)b::text[], %(ev_claim)b::integer[]
+) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, path, claim, ord)
+JOIN held AS h ON h.id = e.job_id AND h.claims = e.claim
 ORDER BY e.ord
 
 -- name: insert_effect
--- A new key: the caller may perform the effect. An existing key (or one another
--- transaction is inserting: this waits for it) inserts nothing, and the backend decides.
-INSERT INTO jobtrail_effects (key, job_id, name, attempt, status, repeat_safe, started_at)
-VALUES (%(key)s, %(job_id)s, %(name)s, %(attempt)s, 'started', %(repeat_safe)s, now())
-ON CONFLICT (key) DO NOTHING
-RETURNING key
+-- A new key, begun by a claim that still holds its running job (locked, so that the lease
+-- cannot move on meanwhile): the caller may perform the effect. The first column says
+-- whether the claim holds the job, the second whether the intent was written: an existing
+-- key (or one another transaction is inserting: this waits for it) inserts nothing, and
+-- the backend decides.
+WITH held AS (
+    SELECT id FROM jobtrail_jobs
+    WHERE id = %(job_id)s AND status = 'running' AND claims = %(claim)s
+    FOR SHARE
+), inserted AS (
+    INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_safe,
+                                  started_at)
+    SELECT %(key)s, %(job_id)s, %(name)s, %(attempt)s, %(claim)s, 'started', %(repeat_safe)s,
+           now()
+    FROM held
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+)
+SELECT EXISTS (SELECT 1 FROM held), EXISTS (SELECT 1 FROM inserted)
+
+-- name: hold_claim
+SELECT id FROM jobtrail_jobs
+WHERE id = %(job_id)s AND status = 'running' AND claims = %(claim)s
+FOR SHARE
 
 -- name: lock_effect
-SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
+       claim
 FROM jobtrail_effects WHERE key = %(key)s FOR UPDATE
 
 -- name: restart_effect
 UPDATE jobtrail_effects
-SET job_id = %(job_id)s, name = %(name)s, attempt = %(attempt)s, status = 'started',
-    repeat_safe = %(repeat_safe)s, result = NULL, error = NULL, started_at = now(),
-    finished_at = NULL
+SET job_id = %(job_id)s, name = %(name)s, attempt = %(attempt)s, claim = %(claim)s,
+    status = 'started', repeat_safe = %(repeat_safe)s, result = NULL, error = NULL,
+    started_at = now(), finished_at = NULL
 WHERE key = %(key)s
 
 -- name: end_effect
 UPDATE jobtrail_effects
 SET status = CASE WHEN %(error)s::text IS NULL THEN 'done' ELSE 'failed' END,
     result = %(result)s::text, error = %(error)s::text, finished_at = now()
-WHERE key = %(key)s AND job_id = %(job_id)s AND attempt = %(attempt)s
+WHERE key = %(key)s AND job_id = %(job_id)s AND claim = %(claim)s
 
 -- name: job_effects
-SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
+       claim
 FROM jobtrail_effects WHERE job_id = %(id)s ORDER BY started_at, key
 
 -- name: resolve_effect
@@ -385,13 +436,14 @@ WITH resolved AS (
     UPDATE jobtrail_effects SET status = %(status)s, result = %(result)s, finished_at = now()
     WHERE key = %(key)s
     RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
-              finished_at
+              finished_at, claim
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
     SELECT %(job_id)s, %(attempt)s, 'lifecycle', 'effect_resolved', now(), %(attrs)s
     FROM resolved
 )
-SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
+       claim
 FROM resolved
 
 -- name: divergences

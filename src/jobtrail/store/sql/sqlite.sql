@@ -13,14 +13,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 
 -- name: claim
 UPDATE jobtrail_jobs
-SET status = 'running', attempts = attempts + 1, worker_id = :worker,
+SET status = 'running', attempts = attempts + 1, claims = claims + 1, worker_id = :worker,
     lease_expires_at = :lease_until, started_at = :now
 WHERE id IN (
     SELECT id FROM jobtrail_jobs INDEXED BY {ready_index}
     WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
-RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claims
 
 -- name: any_runnable
 SELECT 1 FROM jobtrail_jobs INDEXED BY {ready_index}
@@ -31,13 +32,13 @@ LIMIT 1
 SELECT min(run_at) FROM jobtrail_jobs INDEXED BY {ready_index}
 WHERE status IN ('queued', 'retrying') {queue_filter}
 
--- name: held_attempts
--- The (job, attempt) pairs a worker still holds, of those it is about to finish.
-SELECT id, attempts FROM jobtrail_jobs
+-- name: held_claims
+-- The (job, claim) pairs a worker still holds, of those it is about to finish.
+SELECT id, claims FROM jobtrail_jobs
 WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
 
 -- name: finish
--- Only for attempts held_attempts found, in the same write transaction.
+-- Only for claims held_claims found, in the same write transaction.
 UPDATE jobtrail_jobs
 SET status = :status, result = :result, error = :error, outcome = :outcome,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
@@ -77,6 +78,17 @@ UPDATE jobtrail_jobs
 SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
     finished_at = CASE WHEN :status = 'dead' THEN :now END
 WHERE id = :id AND status = 'running' AND lease_expires_at < :now
+
+-- name: worker_leases
+SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
+WHERE status = 'running' AND worker_id = :worker
+
+-- name: expire_worker_lease
+-- A lease of a worker known to be dead, ended before it runs out.
+UPDATE jobtrail_jobs
+SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
+    finished_at = CASE WHEN :status = 'dead' THEN :now END
+WHERE id = :id AND status = 'running' AND worker_id = :worker
 
 -- name: upsert_worker
 INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
@@ -137,37 +149,43 @@ SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finis
 FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 
 -- name: insert_segment_if_held
--- A checkpoint, only while the job is running, leased to this worker, in that attempt.
+-- A checkpoint, only while the job is running, leased to this worker, under that claim.
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
 SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
 WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
-              AND worker_id = :worker AND attempts = :attempt)
+              AND worker_id = :worker AND claims = :claim)
 
 -- name: path_segments
 -- A worker of schema version 2 still running beside this one keeps a segment in attrs.
 SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
 WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
 
+-- name: holds_claim
+-- Whether an attempt still holds its job: running under the claim it was given.
+SELECT 1 FROM jobtrail_jobs WHERE id = ? AND status = 'running' AND claims = ?
+
 -- name: effect_by_key
-SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
+       claim
 FROM jobtrail_effects WHERE key = ?
 
 -- name: begin_effect
-INSERT INTO jobtrail_effects (key, job_id, name, attempt, status, repeat_safe, started_at)
-VALUES (:key, :job_id, :name, :attempt, 'started', :repeat_safe, :now)
+INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_safe, started_at)
+VALUES (:key, :job_id, :name, :attempt, :claim, 'started', :repeat_safe, :now)
 ON CONFLICT (key) DO UPDATE SET
     job_id = excluded.job_id, name = excluded.name, attempt = excluded.attempt,
-    status = 'started', repeat_safe = excluded.repeat_safe, result = NULL, error = NULL,
-    started_at = excluded.started_at, finished_at = NULL
+    claim = excluded.claim, status = 'started', repeat_safe = excluded.repeat_safe,
+    result = NULL, error = NULL, started_at = excluded.started_at, finished_at = NULL
 
 -- name: end_effect
 UPDATE jobtrail_effects
 SET status = CASE WHEN :error IS NULL THEN 'done' ELSE 'failed' END,
     result = :result, error = :error, finished_at = :now
-WHERE key = :key AND job_id = :job_id AND attempt = :attempt
+WHERE key = :key AND job_id = :job_id AND claim = :claim
 
 -- name: job_effects
-SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at
+SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
+       claim
 FROM jobtrail_effects WHERE job_id = ? ORDER BY started_at, key
 
 -- name: resolve_effect

@@ -1,0 +1,87 @@
+"""How a worker is asked to stop: a graceful request with a deadline, or at once.
+
+A `StopRequest` is shared by the worker's loop and whoever asks it to stop (a signal
+handler, another thread, the supervisor). The first request starts the grace period;
+a second one, or ``now=True``, means stop at once. Signals are honoured whatever the
+store is doing: the handler only records the request and wakes the loop — and, for the
+second signal, interrupts the loop wherever it waits (a database that does not answer
+included) by raising `StopNow` in the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+log = logging.getLogger("jobtrail.worker")
+
+
+class StopNow(BaseException):  # like KeyboardInterrupt: it must cut through `except Exception`
+    """Raised in the worker's thread by a second stop signal: leave the loop at once."""
+
+
+class StopRequest:
+    """Whether, and by when, a worker must stop."""
+
+    def __init__(self, grace: float, wake: Callable[[], None]) -> None:
+        self.grace = grace
+        self.requested = False
+        self.now = False
+        self.deadline: float | None = None  # monotonic
+        self.event = threading.Event()  # set once a stop is requested: pauses end early
+        self._wake = wake
+
+    def request(self, *, now: bool = False) -> None:
+        """Ask for a stop: running attempts get the grace period, unless *now* (or this is
+        the second request)."""
+        if self.requested:
+            now = True
+        self.requested = True
+        self.now = self.now or now
+        deadline = time.monotonic() + (0.0 if now else self.grace)
+        if self.deadline is None or deadline < self.deadline:
+            self.deadline = deadline
+        self.event.set()
+        self._wake()
+
+    def past_deadline(self) -> bool:
+        """True once the grace period is over (always, after a stop-now)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def remaining(self) -> float:
+        """Seconds left of the grace period (0 when over, or when no stop was asked)."""
+        return 0.0 if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
+                            ) -> Callable[[], None]:
+    """Make SIGTERM and SIGINT request a stop (the second one: at once); return a function
+    that restores the previous handlers. Only possible in the main thread: elsewhere,
+    nothing is installed. While *interruptible* says so, a second signal also raises
+    `StopNow` where the loop is, so a call that hangs (a database that does not answer)
+    cannot hold the stop back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        again = stop.requested
+        log.warning("received %s: %s", signal.Signals(signum).name,
+                    "stopping now" if again else
+                    f"finishing running jobs (up to {stop.grace:g}s)")
+        stop.request()
+        if again and interruptible():
+            raise StopNow()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
