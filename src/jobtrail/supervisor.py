@@ -175,7 +175,7 @@ class Supervisor:
     def _ended(self, pid: int, code: int) -> None:
         slot, worker_id = self.children.pop(pid)
         self.exit_codes[slot] = code
-        if code != 0:
+        if code not in (0, FATAL_EXIT):  # a fatal exit said why itself; its store is unusable
             self._end_leases(pid, worker_id, code)
         if code == FATAL_EXIT and not self._stopping:
             log.error("worker process %d cannot go on (see above): stopping the others", pid)

@@ -234,9 +234,9 @@ def stand_in(outcome: Outcome, exc: BaseException) -> Outcome:
         outcome.job_id, outcome.attempt, Status.DEAD,
         error=ErrorInfo(
             "UnstorableOutcome",
-            f"attempt {outcome.attempt} ended {outcome.status.value}, but the database refused "
-            f"to store that outcome ({reason}); the job is dead-lettered instead, without the "
-            "result or path of that attempt",
+            f"attempt {outcome.attempt} ended {outcome.status.value}, but that outcome could "
+            f"not be stored ({reason}); the job is dead-lettered instead, without the result "
+            "or path of that attempt",
         ),
         duration=outcome.duration, claim=outcome.claim,
     )

@@ -13,15 +13,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(url: str, log: Path, *args: str, lease: float = 1.0) -> subprocess.Popen[bytes]:
-    """Start ``jobtrail worker tests.support.workload:app`` as a separate process."""
+def start_worker(url: str, log: Path, *args: str, lease: float = 1.0,
+                 app: str = "tests.support.workload:app",
+                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``jobtrail worker APP`` (the test workload by default) as a separate process,
+    with *env* added to its environment."""
     env = {**os.environ, "JOBTRAIL_URL": url, "WORKLOAD_LOG": str(log),
            "WORKLOAD_LEDGER": str(log.parent / "ledger.txt"),
-           "WORKLOAD_LEASE": str(lease), "PYTHONPATH": str(ROOT)}
+           "WORKLOAD_LEASE": str(lease), "PYTHONPATH": str(ROOT), **(env or {})}
     errors = log.parent / f"worker-{uuid.uuid4().hex[:8]}.err"
     with errors.open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "jobtrail", "worker", "tests.support.workload:app", *args],
+            [sys.executable, "-m", "jobtrail", "worker", app, *args],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink,
         )
 

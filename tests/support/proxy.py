@@ -36,6 +36,7 @@ class FlakyProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # idle connections (a LISTEN) must stay open
             with self._lock:
                 self._sockets += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):

@@ -3,6 +3,8 @@ with each of its jobs: look, run again, or let go."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from jobtrail.app import DEAD_LETTER_STATUSES
@@ -87,6 +89,41 @@ def discard(target: str | None, url: str | None, job_id: int, as_json: bool) -> 
     with opened(app_from(target, url)) as app:
         job = app.discard(job_id)
     _report(job, "discarded", as_json)
+
+
+@dlq_group.command("resolve")
+@click.argument("job_id", metavar="ID", type=int)
+@click.argument("effect", metavar="EFFECT")
+@click.argument("verdict", metavar="done|not_done", type=click.Choice(["done", "not_done"]))
+@click.option(
+    "--result", "result_json", metavar="JSON",
+    help="With done: what the effect returned, as JSON (default null); a later attempt "
+    "gets it instead of calling the effect.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved effect as JSON.")
+@source_options
+def resolve(target: str | None, url: str | None, job_id: int, effect: str, verdict: str,
+            result_json: str | None, as_json: bool) -> None:
+    """Record what happened to an uncertain EFFECT of job ID (begun, its end never
+    recorded): done (it happened) or not_done (it did not). Then replay the job: a done
+    effect returns its result, a not_done one is performed.
+
+    An unknown job or effect exits with code 3; an effect already done with code 1.
+    """
+    if result_json is not None and verdict != "done":
+        raise click.UsageError("--result goes with done: a not_done effect has no result")
+    try:
+        result = json.loads(result_json) if result_json is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc})", param_hint="--result") from None
+    with opened(app_from(target, url)) as app:
+        record = app.resolve_effect(job_id, effect, verdict, result)
+    if as_json:
+        emit_json({"key": record.key, "job_id": record.job_id, "name": record.name,
+                   "status": record.status, "result": record.result})
+    else:
+        click.echo(f"effect {record.name} (key {record.key}) of job {job_id} resolved: "
+                   f"{verdict}; replay the job with `jobtrail dlq replay {job_id}`")
 
 
 def _report(job: JobRecord, done: str, as_json: bool) -> None:

@@ -7,6 +7,7 @@ a bug in jobtrail itself shows a traceback. ``--traceback`` shows it for any err
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +72,11 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the command line and exit with its code (see ``jobtrail --help``)."""
     options = Options()
+    for stream in (sys.stdout, sys.stderr):
+        # Stored text may hold what a terminal cannot print (a lone surrogate): show it
+        # escaped rather than fail in the middle of a table.
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None, prog_name=PROG_NAME,

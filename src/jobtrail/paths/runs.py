@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from jobtrail.expect import Symbol, format_value
 from jobtrail.paths.redaction import MASK
 from jobtrail.store.base import Finding, PathEvent, RunSummary
+from jobtrail.text import storable
 
 if TYPE_CHECKING:
     from jobtrail.context import Context
@@ -59,8 +60,11 @@ class Summarizer:
             symbols = [symbol for symbol, _ in points]
         findings: list[Finding] = []
         if expectation is not None:
+            # Decided values are the job's own text: stored as any backend can keep them.
             findings.extend(
-                Finding(d.kind, d.message, d.position, d.found, tuple(d.expected))
+                Finding(d.kind, storable(d.message), d.position,
+                        None if d.found is None else storable(d.found),
+                        tuple(storable(e) for e in d.expected))
                 for d in expectation.check(symbols, completed=completed)
             )
         if any(e.kind == "effect" and e.attrs and e.attrs.get("repeated") for e in entries):
@@ -71,7 +75,7 @@ class Summarizer:
             variant = _variant([text for _, text in points])
             return RunSummary(context.job_name, variant, self.code_version, findings)
         return RunSummary(
-            context.job_name, _variant([redactor.text(str(s)) for s in symbols]),
+            context.job_name, _variant([redactor.text(storable(str(s))) for s in symbols]),
             self.code_version,
             [Finding(f.kind, redactor.text(f.message), f.position,
                      None if f.found is None else redactor.text(f.found),
@@ -85,7 +89,7 @@ class Summarizer:
         if found is None:
             value = _decided(entry.result) if entry.kind == "decide" else None
             symbol = Symbol(entry.kind, entry.name, value)
-            found = (symbol, str(symbol))
+            found = (symbol, storable(str(symbol)))
             if len(self._known) < MAX_KNOWN_POINTS:
                 self._known[key] = found
         return found

@@ -239,6 +239,9 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
+            if any(text in str(exc) for text in _DAMAGED):
+                raise StoreLost(f"the SQLite database {self.path!r} is damaged ({exc}): "
+                                "restore it from a backup") from exc
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         return conn
 
