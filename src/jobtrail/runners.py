@@ -27,6 +27,8 @@ log = logging.getLogger("jobtrail.worker")
 
 Report = Callable[[Attempt, Outcome], None]
 _STOP = None
+#: Seconds a stopping event loop waits for the cancelled tasks it still holds.
+SHUTDOWN_WAIT = 0.5
 
 
 class ThreadRunner:
@@ -147,11 +149,13 @@ class LoopRunner:
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
+            # What is left was abandoned (released, or past its timeout): cancel it, and do
+            # not wait long for a job that ignores its cancellation.
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_WAIT))
         finally:
             loop.close()
 
@@ -159,7 +163,8 @@ class LoopRunner:
         try:
             outcome = future.result()
         except BaseException as exc:  # cancelled at shutdown
-            log.warning("async attempt of job %s did not finish: %r", attempt.job_id, exc)
+            if not attempt.abandoned:
+                log.warning("async attempt of job %s did not finish: %r", attempt.job_id, exc)
             return
         if outcome is not None:  # None: the watchdog reported it already
             self._report(attempt, outcome)
