@@ -176,8 +176,10 @@ class LoopRunner:
         for loop, _ in loops:
             with suppress(RuntimeError):  # a retired loop may have stopped and closed
                 loop.call_soon_threadsafe(loop.stop)
-        for _, thread in loops:
-            thread.join(timeout=5)
+        for loop, thread in loops:
+            # A retired loop may still be blocked by the job that blocked it: a daemon
+            # thread, it does not hold the process back.
+            thread.join(timeout=5 if loop is self._loop else 0.1)
 
 
 async def _stop_when_idle() -> None:
