@@ -22,7 +22,7 @@ from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
 from jobtrail.retry import Retry
-from jobtrail.store import Store, open_store, parse_url, resolve_url
+from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.store.base import EffectRecord, JobFilter
 from jobtrail.text import shown
 
@@ -331,7 +331,7 @@ class App(PathsAPI):
         return worker.run()
 
     def __repr__(self) -> str:
-        return f"<App {self.url} jobs={len(self.registry)} pid={os.getpid()}>"
+        return f"<App {redact_url(self.url)} jobs={len(self.registry)} pid={os.getpid()}>"
 
 
 def check_queues(queues: object) -> None:

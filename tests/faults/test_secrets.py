@@ -1,5 +1,5 @@
-"""Secrets stay out of what jobtrail stores: a redacted value in any of the forms text
-gives it."""
+"""Secrets stay out of what jobtrail stores and prints: a redacted value in any of the
+forms text gives it, and the password of a database URL in any message or printout."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from jobtrail import App, Context, Retry
+from jobtrail.errors import ConfigurationError
 from jobtrail.paths.redaction import MASK, Redactor
-from jobtrail.store import parse_url
+from jobtrail.store import parse_url, redact_url
 from jobtrail.testing import run_until_idle
+from tests.acceptance.conftest import Cli
+from tests.conftest import _empty_pg
 from tests.support import rawsql
 
 #: A literal backslash (repr doubles it) and non-ASCII letters (escaped by ascii, JSON,
@@ -107,3 +110,83 @@ def test_no_form_of_a_redacted_value_reaches_any_table(
     assert leaks == [], "\n".join(map(repr, leaks))
     stored = {table for table, _, _ in _cells(db_url)}
     assert {"jobtrail_jobs", "jobtrail_events", "jobtrail_divergences"} <= stored
+
+
+PASSWORD = "hunter2-Zx"
+
+URLS = [
+    f"postgresql://ada:{PASSWORD}@[::1/jobs",
+    f"postgresql://ada:{PASSWORD}%zz@127.0.0.1/jobs",
+    f"postgresql://ada:{PASSWORD}/x@db:5432/jobs",
+    f"mysql://ada:{PASSWORD}@db/jobs",
+    f"redis://:{PASSWORD}@localhost:6379/0",
+    f"host=db user=ada password={PASSWORD} dbname=jobs",
+    f"host=db password='{PASSWORD} with spaces' dbname=jobs",
+    f"postgresql+psycopg://db/jobs?password={PASSWORD}",
+]
+URL_IDS = ["ipv6", "bad-percent", "slash", "mysql", "redis", "keywords", "quoted", "query"]
+
+
+@pytest.mark.parametrize("url", URLS, ids=URL_IDS)
+def test_url_errors_never_show_the_password(url: str) -> None:
+    """Malformed and unsupported URLs are one `ConfigurationError` with the password hidden."""
+    with pytest.raises(ConfigurationError) as caught:
+        App(url)
+    message = str(caught.value)
+    assert PASSWORD not in message and "hunter" not in message
+    assert "***" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://ada:pw@db/jobs", "postgresql://ada:***@db/jobs"),
+        ("postgresql://ada:p@ss/w?rd@db:5432/jobs?sslmode=require",
+         "postgresql://ada:***@db:5432/jobs?sslmode=require"),
+        ("postgresql://ada@db/jobs?sslmode=require&password=pw&x=1",
+         "postgresql://ada@db/jobs?sslmode=require&password=***"),
+        ("postgresql://db/jobs?sslpassword=pw", "postgresql://db/jobs?sslpassword=***"),
+        ("host=db password=pw dbname=jobs", "host=db password=*** dbname=jobs"),
+        ("host=db password = 'a b\\' c' dbname=jobs", "host=db password = *** dbname=jobs"),
+        ("postgresql://ada@db/jobs", "postgresql://ada@db/jobs"),
+        ("sqlite:///data/jobs.db", "sqlite:///data/jobs.db"),
+    ],
+)
+def test_redact_url_hides_every_way_of_giving_a_password(url: str, shown: str) -> None:
+    """User info up to the last @, password= parameters and settings are hidden; nothing else."""
+    assert redact_url(url) == shown
+
+
+def test_the_app_repr_hides_the_password() -> None:
+    """``repr(App(...))`` shows where the database is, not how to log in to it."""
+    app = App(f"postgresql://ada:{PASSWORD}@db:5432/jobs")
+    assert "postgresql://ada:***@db:5432/jobs" in repr(app)
+    assert PASSWORD not in repr(app)
+
+
+@pytest.mark.parametrize("url", URLS, ids=URL_IDS)
+def test_the_cli_never_prints_a_password_of_a_bad_url(cli: Cli, url: str) -> None:
+    """``jobs list --url`` with a bad URL exits 2 with one line, the password hidden."""
+    run = cli("jobs", "list", "--url", url)
+    assert run.code == 2
+    assert PASSWORD not in run.error_line()
+    assert PASSWORD not in run.stdout
+
+
+def test_the_demo_never_prints_its_database_password(
+    cli: Cli, pg_url: str
+) -> None:
+    """``jobtrail demo --url`` with a password shows *** in its next steps and errors."""
+    _empty_pg(pg_url)
+    scheme, rest = pg_url.split("://", 1)
+    user, host = rest.split("@", 1)
+    url = f"{scheme}://{user}:{PASSWORD}@{host}"  # the server trusts local users
+    run = cli("demo", "--url", url, "--jobs", "5", timeout=120)
+    assert run.code == 0, run.stderr
+    assert PASSWORD not in run.stdout + run.stderr
+    assert f"--url '{scheme}://{user}:***@{host}'" in run.stdout
+    assert "the password is written *** below" in run.stdout
+    again = cli("demo", "--url", url, "--jobs", "5", timeout=120)
+    assert again.code == 2
+    assert again.error_line().startswith(f"error: {scheme}://{user}:***@{host} already holds jobs")
+    _empty_pg(pg_url)
