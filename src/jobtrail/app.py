@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from jobtrail.context import Context
-from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
+from jobtrail.errors import ConfigurationError, JobDefinitionError, JobNotFound, UnknownJob
 from jobtrail.guarantee import Guarantee
 from jobtrail.job import Event, JobRecord, Status
 from jobtrail.jobs import JobDef, JobHandle, KeyFunction
+from jobtrail.limits import MAX_JOB_ID, before_bound, check_queues, row_limit
 from jobtrail.paths.alerts import AlertSink
 from jobtrail.paths.api import PathsAPI
 from jobtrail.paths.rules import Rule
@@ -21,8 +22,9 @@ from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
 from jobtrail.retry import Retry
-from jobtrail.store import Store, open_store, parse_url, resolve_url
+from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.store.base import EffectRecord, JobFilter
+from jobtrail.text import name_error, shown
 
 if TYPE_CHECKING:
     from jobtrail.shadow import Shadow
@@ -94,6 +96,9 @@ class App(PathsAPI):
             raise ConfigurationError(
                 f"App(slow_factor={slow_factor!r}): must be a number above 1, or None"
             )
+        problem = name_error("default_queue", default_queue)
+        if problem:
+            raise ConfigurationError(f"App(default_queue=...): {problem}")
         for sink in alert_sinks:
             if not callable(sink):
                 raise ConfigurationError(f"App(alert_sinks=...): {sink!r} is not callable")
@@ -181,18 +186,14 @@ class App(PathsAPI):
         the payload fields whose values must never be stored in its path."""
 
         def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
-            job_name = name or getattr(func, "__name__", None)
-            if not job_name or not isinstance(job_name, str):
+            job_name = name if name is not None else getattr(func, "__name__", None)
+            if job_name is None:
                 raise JobDefinitionError(f"cannot name job {func!r}: pass name=")
-            if job_name in self.registry and self.registry[job_name].fn is not func:
-                raise JobDefinitionError(
-                    f"two jobs are named {job_name!r}; give one of them name=\"...\""
-                )
             definition: JobDef[Any, Any] = JobDef(
                 self,
                 func,
                 name=job_name,
-                queue=queue or self.default_queue,
+                queue=self.default_queue if queue is None else queue,
                 retry=retry or self.retry,
                 timeout=timeout,
                 priority=priority,
@@ -201,6 +202,11 @@ class App(PathsAPI):
                 expect=expect,
                 redact=redact,
             )
+            # Checked once JobDef has found the name usable (a str, so hashable).
+            if job_name in self.registry and self.registry[job_name].fn is not func:
+                raise JobDefinitionError(
+                    f"two jobs are named {job_name!r}; give one of them name=\"...\""
+                )
             self.registry[job_name] = definition
             return definition
 
@@ -222,7 +228,7 @@ class App(PathsAPI):
     def get(self, job_id: int) -> JobRecord:
         """The job with this id, with its ``path`` (the ordered events of all its
         attempts); raise `JobNotFound` when there is none."""
-        record = self.store.get(int(job_id))
+        record = self.store.get(_job_id(job_id))
         return replace(record, path=tuple(
             replace(e, parent_job_id=record.parent_job_id, trace_id=record.trace_id)
             for e in self.store.events(record.id)
@@ -230,8 +236,9 @@ class App(PathsAPI):
 
     def events(self, job_id: int) -> list[Event]:
         """The ordered path of a job across its attempts."""
-        self.store.get(int(job_id))
-        return self.store.events(int(job_id))
+        job_id = _job_id(job_id)
+        self.store.get(job_id)
+        return self.store.events(job_id)
 
     def jobs(
         self,
@@ -251,9 +258,9 @@ class App(PathsAPI):
             except ValueError as exc:
                 allowed = ", ".join(s.value for s in Status)
                 raise ConfigurationError(f"unknown status in {items!r}: use {allowed}") from exc
-        return self.store.list_jobs(
-            JobFilter(statuses, queue, job_name, limit=limit, before_id=before_id)
-        )
+        return self.store.list_jobs(JobFilter(
+            statuses, queue, job_name, limit=row_limit(limit), before_id=before_bound(before_id)
+        ))
 
     def dead_letters(self, *, limit: int = 50, before_id: int | None = None) -> list[JobRecord]:
         """Jobs in the dead-letter queue (``dead`` and ``orphaned``), newest first."""
@@ -266,16 +273,17 @@ class App(PathsAPI):
     # -- operators -------------------------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
         """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
-        return self.store.replay(int(job_id))
+        return self.store.replay(_job_id(job_id))
 
     def discard(self, job_id: int) -> JobRecord:
         """Remove a job from the dead-letter queue for good; it ends ``cancelled``."""
-        return self.store.discard(int(job_id))
+        return self.store.discard(_job_id(job_id))
 
     def effects(self, job_id: int) -> list[EffectRecord]:
         """The effects a job started, with what the store knows of each."""
-        self.store.get(int(job_id))
-        return self.store.effects(int(job_id))
+        job_id = _job_id(job_id)
+        self.store.get(job_id)
+        return self.store.effects(job_id)
 
     def resolve_effect(
         self, job_id: int, name: str, outcome: str, result: Any = None
@@ -288,11 +296,11 @@ class App(PathsAPI):
                 f"resolve_effect(outcome={outcome!r}): use 'done' or 'not_done'"
             )
         encoded = encode_result(result) if outcome == "done" else None
-        return self.store.resolve_effect(int(job_id), name, outcome == "done", encoded)
+        return self.store.resolve_effect(_job_id(job_id), name, outcome == "done", encoded)
 
     def cancel(self, job_id: int) -> JobRecord:
         """Cancel a job that has not started yet."""
-        return self.store.cancel(int(job_id))
+        return self.store.cancel(_job_id(job_id))
 
     # -- running ---------------------------------------------------------------------
     def work(
@@ -315,6 +323,7 @@ class App(PathsAPI):
         """
         from jobtrail.worker import Worker
 
+        check_queues(queues)
         if supervise or (supervise is None and processes > 1):
             from jobtrail.supervisor import Supervisor
 
@@ -326,7 +335,18 @@ class App(PathsAPI):
         return worker.run()
 
     def __repr__(self) -> str:
-        return f"<App {self.url} jobs={len(self.registry)} pid={os.getpid()}>"
+        return f"<App {redact_url(self.url)} jobs={len(self.registry)} pid={os.getpid()}>"
+
+
+
+
+def _job_id(job_id: int) -> int:
+    """*job_id* as an int; one no store can hold (ids run from 1 to 2**63 - 1) is simply
+    not found, the same on every backend, before any query."""
+    number = int(job_id)
+    if not 1 <= number <= MAX_JOB_ID:
+        raise JobNotFound(f"no job with id {shown(number)}")
+    return number
 
 
 def _is_seconds(value: object) -> bool:

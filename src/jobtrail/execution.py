@@ -246,8 +246,10 @@ def prepare(
                          f"payload must be a JSON object, found {type(kwargs).__name__}")
     problem = definition.signature.problem(kwargs)
     if problem:
-        return _orphaned(app, claimed, "PayloadMismatch",
-                         f"payload no longer fits job {claimed.job_name!r}: {problem}")
+        message = f"payload no longer fits job {claimed.job_name!r}: {problem}"
+        if definition.redact:  # the problem may quote a sensitive value
+            message = Redactor(definition.redact, kwargs).text(message)
+        return _orphaned(app, claimed, "PayloadMismatch", message)
     context = Context(
         app,
         job_id=claimed.id,

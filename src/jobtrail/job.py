@@ -42,9 +42,24 @@ class Status(enum.StrEnum):
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.DEAD, Status.ORPHANED, Status.CANCELLED})
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST_EPOCH = _EARLIEST.timestamp()
+_LATEST_EPOCH = _LATEST.timestamp()
+
+
 def utc_from_epoch(seconds: float | None) -> datetime | None:
-    """Turn epoch seconds into an aware UTC datetime (``None`` stays ``None``)."""
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+    """Turn epoch seconds into an aware UTC datetime (``None`` stays ``None``).
+
+    A time outside the dates Python can hold (a row stored before jobtrail bounded
+    delays) reads as the first or last one, so listing such a job never fails."""
+    if seconds is None:
+        return None
+    if seconds >= _LATEST_EPOCH or seconds != seconds:  # NaN, as damaged as time gets
+        return _LATEST
+    if seconds <= _EARLIEST_EPOCH:
+        return _EARLIEST
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,17 +9,19 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from jobtrail.errors import ArgumentError, JobDefinitionError, PayloadTooLarge
 from jobtrail.expect import Expectation, ExpectationError, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.job import JobRecord, Status
+from jobtrail.limits import HORIZON, HORIZON_TEXT, priority_problem
 from jobtrail.payload import encode_payload
 from jobtrail.retry import Retry
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import NewJob
+from jobtrail.text import name_error, shown
 
 if TYPE_CHECKING:
     from jobtrail.app import App
@@ -82,21 +84,24 @@ class JobDef(Generic[P, R]):
     ) -> None:
         if not callable(fn):
             raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
-        if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
-            raise JobDefinitionError(
-                f"job {name!r}: timeout must be a positive number of seconds, got {timeout!r}"
-            )
+        problem = name_error("job name", name)
+        if problem:
+            raise JobDefinitionError(f"@app.job: {problem}")
+        problem = name_error("queue", queue)
+        if problem:
+            raise JobDefinitionError(f"job {name!r}: {problem}")
+        if timeout is not None:
+            _check_timeout(name, timeout)
         if not isinstance(retry, Retry):
             raise JobDefinitionError(f"job {name!r}: retry must be a Retry(...), got {retry!r}")
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise JobDefinitionError(f"job {name!r}: priority must be an int, got {priority!r}")
+        problem = priority_problem(priority)
+        if problem:
+            raise JobDefinitionError(f"job {name!r}: priority {problem}")
         if idempotency_key is not None and not callable(idempotency_key):
             raise JobDefinitionError(
                 f"job {name!r}: idempotency_key must be a function of the job's arguments "
                 f"returning a str, got {idempotency_key!r}"
             )
-        if not isinstance(queue, str) or not queue:
-            raise JobDefinitionError(f"job {name!r}: queue must be a non-empty str, got {queue!r}")
         self.app = app
         self.fn = fn
         self.name = name
@@ -211,7 +216,7 @@ class JobDef(Generic[P, R]):
             except Exception as exc:
                 raise ArgumentError(
                     f"job {self.name!r}: its idempotency_key function failed on "
-                    f"{values!r}: {exc!r}"
+                    f"{shown(values)}: {shown(exc)}"
                 ) from exc
         payload_hash = None
         if idempotency_key is not None:
@@ -240,24 +245,71 @@ def _check_options(
     name: str, delay: float | None, run_at: datetime | None, priority: int | None
 ) -> None:
     if delay is not None:
-        if (
-            isinstance(delay, bool)
-            or not isinstance(delay, int | float)
-            or not math.isfinite(delay)
-            or delay < 0
-        ):
-            raise ArgumentError(
-                f"job {name!r}: delay must be a finite, non-negative number of seconds, "
-                f"got {delay!r}"
-            )
+        _check_delay(name, delay)
         if run_at is not None:
             raise ArgumentError(f"job {name!r}: give delay or run_at, not both")
-    if run_at is not None and (not isinstance(run_at, datetime) or run_at.tzinfo is None):
+    if run_at is not None:
+        _check_run_at(name, run_at)
+    if priority is not None:
+        problem = priority_problem(priority)
+        if problem:
+            raise ArgumentError(f"job {name!r}: priority {problem}")
+
+
+def _check_delay(name: str, delay: object) -> None:
+    # An int too large for a float is not "non-finite": it is refused by the bound below.
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or (isinstance(delay, float) and not math.isfinite(delay))
+        or delay < 0
+    ):
         raise ArgumentError(
-            f"job {name!r}: run_at must be a timezone-aware datetime, got {run_at!r}"
+            f"job {name!r}: delay must be a finite, non-negative number of seconds, "
+            f"got {shown(delay)}"
         )
-    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise ArgumentError(f"job {name!r}: priority must be an int, got {priority!r}")
+    if delay > HORIZON:
+        raise ArgumentError(
+            f"job {name!r}: delay of {shown(delay)} seconds is beyond the limit of "
+            f"{HORIZON_TEXT}; schedule far-off work from a job that runs sooner"
+        )
+
+
+def _check_run_at(name: str, run_at: object) -> None:
+    if not isinstance(run_at, datetime) or run_at.tzinfo is None:
+        raise ArgumentError(
+            f"job {name!r}: run_at must be a timezone-aware datetime, got {shown(run_at)}"
+        )
+    latest = datetime.now(UTC) + timedelta(seconds=HORIZON)
+    if run_at > latest:
+        raise ArgumentError(
+            f"job {name!r}: run_at {run_at.isoformat()} is beyond the limit of "
+            f"{HORIZON_TEXT} from now ({latest:%Y-%m-%d} UTC)"
+        )
+    try:
+        run_at.astimezone(UTC)
+    except (OverflowError, ValueError):  # datetime.min at +14:00 is before year 1 in UTC
+        raise ArgumentError(
+            f"job {name!r}: run_at {run_at.isoformat()} is before the first date a "
+            "datetime holds in UTC (year 1)"
+        ) from None
+
+
+def _check_timeout(name: str, timeout: object) -> None:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0  # also NaN, which compares false with everything
+        or (isinstance(timeout, float) and math.isinf(timeout))
+    ):
+        raise JobDefinitionError(
+            f"job {name!r}: timeout must be a positive number of seconds, got {shown(timeout)}"
+        )
+    if timeout > HORIZON:
+        raise JobDefinitionError(
+            f"job {name!r}: timeout of {shown(timeout)} seconds is beyond the limit of "
+            f"{HORIZON_TEXT}; leave it out for no timeout"
+        )
 
 
 def _split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -266,13 +318,10 @@ def _split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_key(name: str, key: object) -> None:
-    if not isinstance(key, str) or not key.strip():
-        raise ArgumentError(f"job {name!r}: idempotency_key must be a non-empty str, got {key!r}")
-    if len(key) > MAX_KEY_LENGTH:
-        raise ArgumentError(
-            f"job {name!r}: idempotency_key is {len(key)} characters, over the limit of "
-            f"{MAX_KEY_LENGTH}; hash long identifiers into the key"
-        )
+    problem = name_error("idempotency_key", key, MAX_KEY_LENGTH)
+    if problem:
+        hint = "; hash long identifiers into the key" if isinstance(key, str) else ""
+        raise ArgumentError(f"job {name!r}: {problem}{hint}")
 
 
 def hash_payload(job_name: str, values: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from jobtrail.errors import ArgumentError, PayloadTooLarge
@@ -15,10 +16,10 @@ def encode_payload(job_name: str, args: dict[str, Any], limit: int) -> str:
     """Encode a job's arguments as compact JSON, enforcing *limit* bytes."""
     try:
         text = json.dumps(args, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ArgumentError(
-            f"job {job_name!r}: arguments cannot be stored as JSON ({exc}); pass ints, "
-            "floats, strs, bools, None, lists and dicts"
+            f"job {job_name!r}: arguments cannot be stored as JSON ({_why_not_json(args, exc)}); "
+            "pass ints, floats, strs, bools, None, lists and dicts"
         ) from exc
     found, bad_key = _non_str_key(args)
     if found:
@@ -55,6 +56,38 @@ def _non_str_key(value: Any) -> tuple[bool, Any]:
         if any(issubclass(kind, _CONTAINERS) for kind in set(map(type, item))):
             pending.extend(inner for inner in item if isinstance(inner, _CONTAINERS))
     return False, None
+
+
+def _why_not_json(args: dict[str, Any], exc: BaseException) -> str:
+    """The encoder's complaint, naming the argument it is about when one is alone at fault."""
+    for name, value in args.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as inner:
+            if "integer string conversion" in str(inner):
+                # Python's own limit: the text of its advice would not reach the worker.
+                return (f"argument {name!r} holds an int of more than "
+                        f"{sys.get_int_max_str_digits():,} digits, the most Python writes "
+                        "out; pass it as a str")
+            return f"argument {name!r}: {inner}"
+    return str(exc)
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """True when lists and dicts nest more than *limit* levels deep in *value*, or a list
+    or dict contains itself (infinitely deep). Iterative, so no depth exhausts the stack:
+    it stops at the first path longer than *limit*."""
+    if not isinstance(value, _CONTAINERS):
+        return False
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        inner = item.values() if isinstance(item, dict) else item
+        if any(issubclass(kind, _CONTAINERS) for kind in set(map(type, inner))):
+            pending.extend((child, depth + 1) for child in inner if isinstance(child, _CONTAINERS))
+    return False
 
 
 def encode_result(value: Any) -> str:

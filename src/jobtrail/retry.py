@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from jobtrail.errors import ConfigurationError, Permanent, Transient
+from jobtrail.limits import HORIZON, HORIZON_TEXT, MAX_ATTEMPTS
+from jobtrail.text import shown
 
 Jitter = Literal["none", "full", "equal", "decorrelated"]
 JITTERS: tuple[str, ...] = ("none", "full", "equal", "decorrelated")
@@ -61,7 +63,12 @@ class Retry:
             or self.max_attempts < 1
         ):
             raise ConfigurationError(
-                f"Retry(max_attempts={self.max_attempts!r}): must be an integer of at least 1"
+                f"Retry(max_attempts={shown(self.max_attempts)}): must be an integer of at least 1"
+            )
+        if self.max_attempts > MAX_ATTEMPTS:
+            raise ConfigurationError(
+                f"Retry(max_attempts={shown(self.max_attempts)}): must be at most "
+                f"{MAX_ATTEMPTS:,} (attempts are counted in a 32-bit integer)"
             )
         for name in ("base", "cap"):
             seconds = getattr(self, name)
@@ -69,8 +76,14 @@ class Retry:
             # ``not seconds >= 0`` also catches NaN, which compares false with everything.
             if not number or not seconds >= 0:
                 raise ConfigurationError(
-                    f"Retry({name}={seconds!r}): delays must be numbers of seconds, "
+                    f"Retry({name}={shown(seconds)}): delays must be numbers of seconds, "
                     "and cannot be negative"
+                )
+            # A retry delay becomes the job's next run time, which every backend must
+            # store and read back: bounded like enqueue's delay (infinity included).
+            if seconds > HORIZON:
+                raise ConfigurationError(
+                    f"Retry({name}={shown(seconds)}): delays are at most {HORIZON_TEXT}"
                 )
         if self.jitter not in JITTERS:
             raise ConfigurationError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -19,9 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtrail.errors import ArgumentError, JobDefinitionError
+from jobtrail.limits import MAX_DEPTH
+from jobtrail.payload import too_deep
+from jobtrail.text import shown
 
 _MISSING = inspect.Parameter.empty
 _SCALARS: dict[type, str] = {int: "int", float: "float", str: "str", bool: "bool"}
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def describe(hint: Any) -> str:
@@ -35,8 +40,9 @@ def describe(hint: Any) -> str:
     return str(hint).replace("typing.", "")
 
 
-def _check_supported(hint: Any, where: str) -> None:
-    """Raise `JobDefinitionError` when *hint* cannot describe a JSON value."""
+def _check_supported(hint: Any, where: str, seen: frozenset[Any] = frozenset()) -> None:
+    """Raise `JobDefinitionError` when *hint* cannot describe a JSON value (*seen*: the
+    TypedDicts being checked, so one that refers to itself is checked once)."""
     if hint is Any or hint is None or hint is type(None) or hint in _SCALARS:
         return
     origin = typing.get_origin(hint)
@@ -49,13 +55,15 @@ def _check_supported(hint: Any, where: str) -> None:
         if origin is not typing.Literal:
             for arg in args:
                 if arg is not Ellipsis:
-                    _check_supported(arg, where)
+                    _check_supported(arg, where, seen)
         return
     if hint in (list, dict, tuple):
         return
     if typing.is_typeddict(hint):
+        if hint in seen:
+            return
         for sub in typing.get_type_hints(hint).values():
-            _check_supported(sub, where)
+            _check_supported(sub, where, seen | {hint})
         return
     raise JobDefinitionError(
         f"{where}: type {describe(hint)} cannot be carried in a JSON payload; "
@@ -77,6 +85,8 @@ def mismatch(value: Any, hint: Any) -> str | None:
         return None if ok else f"expected int, got {type(value).__name__}"
     if hint is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            return "expected float, got an int beyond the largest float (about 1.8e308)"
         return None if ok else f"expected float, got {type(value).__name__}"
     if hint is str:
         return None if isinstance(value, str) else f"expected str, got {type(value).__name__}"
@@ -90,7 +100,7 @@ def mismatch(value: Any, hint: Any) -> str | None:
         # Compare types too: ``True == 1`` and ``1.0 == 1``, but JSON keeps them apart.
         if any(type(value) is type(arg) and value == arg for arg in args):
             return None
-        return f"expected one of {list(args)!r}, got {value!r}"
+        return f"expected one of {list(args)!r}, got {shown(value)}"
     if hint is list or origin is list:
         if not isinstance(value, list | tuple):
             return f"expected list, got {type(value).__name__}"
@@ -229,6 +239,13 @@ class JobSignature:
             if name in values:
                 raise ArgumentError(f"job {self.job_name!r}: argument {name!r} given twice")
             values[name] = value
+        for name, value in values.items():
+            if too_deep(value, MAX_DEPTH):
+                raise ArgumentError(
+                    f"job {self.job_name!r}: argument {name!r} nests lists and dicts more "
+                    f"than {MAX_DEPTH} levels deep (or contains itself); a payload that "
+                    "deep could not be read back"
+                )
         problem = self.problem(values)
         if problem:
             raise ArgumentError(f"job {self.job_name!r}: {problem}")
@@ -249,7 +266,7 @@ class JobSignature:
             if why:
                 return (
                     f"argument {param.name!r} expected {describe(param.hint)}, "
-                    f"got {values[param.name]!r} ({why})"
+                    f"got {shown(values[param.name])} ({why})"
                 )
         return None
 

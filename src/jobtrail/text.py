@@ -53,3 +53,37 @@ def storable(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
+#: The most characters of a value an error message quotes.
+MAX_SHOWN = 200
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``repr(value)`` for an error message: cut to *limit* characters, and never raising
+    (an int too long for Python to write out is described by its size instead)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits(), maybe inside a container
+        if isinstance(value, int):
+            return f"an int of about {int_digits(value):,} digits"
+        return f"a {type(value).__name__} holding an int too long to write out"
+    except Exception:  # a user object whose __repr__ fails
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def int_digits(value: int) -> int:
+    """How many decimal digits *value* has (within one), without writing it out."""
+    return max(1, int(abs(value).bit_length() * 0.30102999566398120) + 1)
+
+
+def name_error(what: str, value: object, max_length: int = MAX_NAME) -> str | None:
+    """What is wrong with *value* as the name *what* (``"queue"``, ...), starting with
+    *what*; ``None`` when it can be stored. See `name_problem`."""
+    problem = name_problem(value, max_length)
+    if problem is None:
+        return None
+    if not isinstance(value, str):
+        return f"{what} must be a non-empty str, got {shown(value)}"
+    return f"{what} {shown(value)} {problem}"

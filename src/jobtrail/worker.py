@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from jobtrail.errors import StoreError
 from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
+from jobtrail.limits import check_queues
 from jobtrail.outage import Outage
 from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
@@ -100,6 +101,7 @@ class Worker:
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+        check_queues(queues)
         self.app = app
         self.queues = tuple(queues) if queues else None
         self.concurrency = concurrency

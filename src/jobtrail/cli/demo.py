@@ -34,7 +34,7 @@ from jobtrail.errors import JobtrailError, StoreError
 from jobtrail.job import FINAL_STATUSES, DivergenceRecord, JobRecord, Status
 from jobtrail.paths.rules import RuleReport
 from jobtrail.paths.variants import Variant
-from jobtrail.store import parse_url
+from jobtrail.store import parse_url, redact_url
 from jobtrail.worker import Worker
 
 if TYPE_CHECKING:  # the module is imported when the demo runs: its app reads the environment
@@ -80,7 +80,7 @@ def demo(url: str | None, count: int) -> None:
     with opened(app):
         if url and sum(app.counts().values()):
             raise click.UsageError(
-                f"{app.url} already holds jobs: the demo needs an empty database "
+                f"{redact_url(app.url)} already holds jobs: the demo needs an empty database "
                 "(leave out --url to use ./jobtrail-demo.db)"
             )
         scenarios = workload.enqueue_workload(app, count)
@@ -261,8 +261,10 @@ def _charges_fact(report: IdempotencyReport) -> Text:
 def _print_next_steps(
     out: Console, url: str, url_env: str, dead: Sequence[JobRecord]
 ) -> None:
-    """How to look further at what the demo left in its database."""
-    option = f"--url {shlex.quote(url)}"
+    """How to look further at what the demo left in its database (never showing the
+    database's password: the commands then say where it goes)."""
+    shown = redact_url(url)
+    option = f"--url {shlex.quote(shown)}"
     lines = [
         f"jobtrail jobs list {option}",
         f"jobtrail dlq list {option}",
@@ -275,8 +277,10 @@ def _print_next_steps(
         lines.append(f"jobtrail jobs show {dead[-1].id} {option}")
         lines.append(f"jobtrail dlq replay {dead[-1].id} {option}")
     lines.append(
-        f"{url_env}={shlex.quote(url)} jobtrail worker jobtrail.demo:app --burst"
+        f"{url_env}={shlex.quote(shown)} jobtrail worker jobtrail.demo:app --burst"
     )
     out.print("\nLook further (from this directory):")
+    if shown != url:
+        out.print("  (the password is written *** below: put yours in its place)", markup=False)
     for line in lines:
         out.print(f"  {line}", markup=False)

@@ -18,7 +18,7 @@ import click
 
 from jobtrail.app import App
 from jobtrail.errors import AppNotLoadable, StoreError
-from jobtrail.store import DEFAULT_URL, URL_ENV, parse_url
+from jobtrail.store import DEFAULT_URL, URL_ENV, parse_url, redact_url
 
 APP_ENV = "JOBTRAIL_APP"
 
@@ -95,7 +95,7 @@ def app_from(target: str | None, url: str | None, *, must_exist: bool = True) ->
         if backend == "sqlite" and not os.path.exists(path):
             raise StoreError(
                 f"no SQLite database at {path!r}: check MODULE:APP or --url "
-                f"(`jobtrail db upgrade --url {app.url}` creates an empty one)"
+                f"(`jobtrail db upgrade --url {redact_url(app.url)}` creates an empty one)"
             )
     return app
 

@@ -11,16 +11,22 @@ import click
 
 from jobtrail.cli import exits
 from jobtrail.cli.loading import load_app
+from jobtrail.text import name_error
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def parse_queues(text: str | None) -> list[str] | None:
-    """``"a, b"`` → ``["a", "b"]``; nothing (or only commas) means every queue."""
+    """``"a, b"`` → ``["a", "b"]``; nothing (or only commas) means every queue. A name
+    no job could be stored under is a usage error (see `jobtrail.text.name_problem`)."""
     if text is None:
         return None
     queues = [name.strip() for name in text.split(",") if name.strip()]
+    for queue in queues:
+        problem = name_error("queue", queue)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--queues")
     return queues or None
 
 

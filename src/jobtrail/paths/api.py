@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobtrail.errors import ConfigurationError
 from jobtrail.job import DivergenceRecord, JobRecord
+from jobtrail.limits import before_bound, id_filter, row_limit
 from jobtrail.paths import rules, variants
 from jobtrail.paths.alerts import AlertSink
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
@@ -112,7 +113,7 @@ class PathsAPI:
         from jobtrail.shadow import SUFFIX, reports
 
         found: list[JobRecord] = self.store.list_jobs(
-            JobFilter(job_name=job_name + SUFFIX, limit=limit))
+            JobFilter(job_name=job_name + SUFFIX, limit=row_limit(limit)))
         return reports(found)
 
 
@@ -126,4 +127,5 @@ def _divergence_filter(
         )
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
-    return DivergenceFilter(job_name, kind, job_id, since, limit, before_id)
+    return DivergenceFilter(job_name, kind, id_filter(job_id), since, row_limit(limit),
+                            before_bound(before_id))

@@ -17,8 +17,10 @@ masking every ``"1"`` in a path would hide more than it protects.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from jobtrail.job import ErrorInfo
 from jobtrail.store.base import PathEvent
@@ -36,8 +38,9 @@ class Redactor:
         self.fields = frozenset(fields)
         found: set[str] = set()
         _collect(payload, self.fields, found, inside=False)
+        forms = {form for s in found if len(s) >= MIN_SECRET for form in written_forms(s)}
         # Longest first, so a secret that contains another is masked whole.
-        self.secrets = sorted((s for s in found if len(s) >= MIN_SECRET), key=len, reverse=True)
+        self.secrets = sorted(forms, key=len, reverse=True)
 
     def text(self, text: str) -> str:
         """*text* with every sensitive value masked."""
@@ -96,5 +99,41 @@ def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: boo
             _collect(item, fields, found, inside=inside)
     elif inside and value is not None and not isinstance(value, bool):
         found.add(str(value))
-        if isinstance(value, str):
-            found.add(json.dumps(value)[1:-1])  # as it appears inside JSON text
+
+
+def written_forms(secret: str) -> set[str]:
+    """Every way *secret* can appear in text, as written by the usual encoders: as is;
+    inside its ``repr`` or ``ascii`` (also as part of a longer string, or in the ``str``
+    of a list or dict holding it); inside JSON, escaped to ASCII or not; inside the
+    ``repr`` of its UTF-8 bytes; percent-encoded (``%C3%A4`` or ``%c3%a4``, ``+`` or
+    ``%20`` for spaces) — and, for the escaping encoders, one inside another (the repr of
+    a message holding its repr). Matching is exact: the case of a form is the encoder's."""
+    forms = {secret}
+    for escaped in _escapings(secret):
+        forms.add(escaped)
+        forms.update(_escapings(escaped))
+    for quoted in (quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")):
+        forms.add(quoted)
+        forms.add(_PERCENT.sub(lambda hexa: hexa.group().lower(), quoted))
+    return forms
+
+
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+#: Put after a text, this makes repr() write it between single quotes with ' escaped.
+_BOTH_QUOTES = "'\""
+
+
+def _escapings(text: str) -> set[str]:
+    """*text* as it appears inside what repr, ascii, json.dumps and a bytes repr write."""
+    inner = {
+        repr(text)[1:-1],
+        repr(text + _BOTH_QUOTES)[1:-4],
+        ascii(text)[1:-1],
+        ascii(text + _BOTH_QUOTES)[1:-4],
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        repr(text.encode("utf-8", "backslashreplace"))[2:-1],
+        repr(text.encode("utf-8", "backslashreplace") + b"'\"")[2:-4],
+    }
+    inner.discard("")
+    return inner

@@ -51,13 +51,19 @@ class Summarizer:
         entries = context.recorded()
         if not entries and expectation is None:  # most jobs of a busy queue: nothing to do
             return RunSummary(context.job_name, "", self.code_version)
-        points = [self._point(e) for e in entries if e.kind in POINTS]
         redactor = context.redactor
+        points: list[_Point] = []
         symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
-            symbols = [_masked(symbol, redactor.fields) for symbol, _ in points]
-        elif expectation is not None:
-            symbols = [symbol for symbol, _ in points]
+            # Decided values are masked before the language quotes them: quoting escapes
+            # again a value that may already be escaped (a repr inside JSON), past what
+            # masking the quoted text could recognise.
+            masked = redactor.entries([e for e in entries if e.kind in POINTS])
+            symbols = [_masked(self._point(e)[0], redactor.fields) for e in masked]
+        else:
+            points = [self._point(e) for e in entries if e.kind in POINTS]
+            if expectation is not None:
+                symbols = [symbol for symbol, _ in points]
         findings: list[Finding] = []
         if expectation is not None:
             # Decided values are the job's own text: stored as any backend can keep them.

@@ -16,7 +16,6 @@ import functools
 import logging
 import math
 import os
-import re
 import select
 import threading
 import time
@@ -25,11 +24,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row, tuple_row
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jobtrail.errors import (
@@ -42,7 +41,7 @@ from jobtrail.errors import (
     StoreRejected,
 )
 from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
-from jobtrail.store import paths, rows
+from jobtrail.store import paths, redact_url, rows
 from jobtrail.store.base import (
     ClaimedJob,
     DivergenceFilter,
@@ -130,6 +129,19 @@ def _to_time(value: Any) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+class _ClampedTimestamptz(TimestamptzLoader):
+    """Reads a time beyond what Python can hold (a job scheduled for the year 20000 by a
+    version of jobtrail that did not bound delays) as the last (or first) time it can."""
+
+    def load(self, data: Any) -> datetime:
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            text = bytes(data)
+            early = text.startswith(b"-") or text.endswith(b"BC")
+            return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
+
+
 def _configure(conn: Conn) -> None:
     """Settings of every pooled connection.
 
@@ -140,13 +152,9 @@ def _configure(conn: Conn) -> None:
     the setting is session-local and never touches the caller's connections.
     """
     conn.execute("SET enable_bitmapscan = off")
+    conn.adapters.register_loader("timestamptz", _ClampedTimestamptz)
 
 
-def _redact(url: str) -> str:
-    """The URL without its password, fit for messages and ``Store.url``."""
-    password = urlsplit(url).password
-    url = url.replace(f":{password}@", ":***@", 1) if password else url
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 def _usable(conn: Conn) -> bool:
@@ -226,7 +234,7 @@ class PostgresStore:
                  auto_migrate: bool = False, connect_timeout: float = 5.0) -> None:
         if min_size < 0 or max_size < max(1, min_size):
             raise StoreError(f"bad pool size: min_size={min_size}, max_size={max_size}")
-        self._conninfo, self.url = url, _redact(url)
+        self._conninfo, self.url = url, redact_url(url)
         self.min_size, self.max_size = min_size, max_size
         self.auto_migrate, self.connect_timeout = auto_migrate, connect_timeout
         # libpq takes whole seconds and treats 1 as 2.
