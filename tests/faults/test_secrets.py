@@ -190,3 +190,26 @@ def test_the_demo_never_prints_its_database_password(
     assert again.code == 2
     assert again.error_line().startswith(f"error: {scheme}://{user}:***@{host} already holds jobs")
     _empty_pg(pg_url)
+
+
+def test_an_orphaned_payload_never_quotes_a_redacted_value(make_app: Callable[..., App]) -> None:
+    """A payload that no longer fits after a deploy is orphaned with a reason that masks the
+    declared-sensitive value it quotes."""
+    app = make_app()
+
+    @app.job(name="pay", redact=["card"])
+    def pay_v1(card: str) -> None: ...
+
+    handle = pay_v1.enqueue(card="4111-1111-SECRET")
+    deployed = App(app.url)
+    try:
+
+        @deployed.job(name="pay", redact=["card"])
+        def pay_v2(card: int) -> None: ...
+
+        run_until_idle(deployed)
+        job = deployed.get(handle.id)
+        assert job.status == "orphaned" and job.error is not None
+        assert MARK not in job.error.message and MASK in job.error.message
+    finally:
+        deployed.close()
