@@ -102,7 +102,7 @@ class Supervisor:
     def _child(self, slot: int, parent: int, worker_id: str) -> int:
         code = 1
         try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the supervisor's handler
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             with contextlib.suppress(OSError):
                 os.setpgid(0, 0)
@@ -111,10 +111,13 @@ class Supervisor:
                              daemon=True).start()
             from jobtrail.worker import Worker
 
-            Worker(
+            worker = Worker(
                 self.app, queues=self.queues, concurrency=self.concurrency,
                 burst=self.burst, grace=self.grace, worker_id=worker_id,
-            ).run()
+            )
+            for sig in (signal.SIGTERM, signal.SIGINT):  # a stop before the loop starts
+                signal.signal(sig, lambda signum, frame: worker.stop())
+            worker.run()
             code = 0
         except StoreError as exc:
             log.error("worker process %d stopped: %s", os.getpid(), exc)
