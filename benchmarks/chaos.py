@@ -484,16 +484,12 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
         elif not record.is_final:
             lost.failures.append({"job": job_id, "why": f"still {record.status.value}",
                                   "attempts": record.attempts})
+    workers = fleet.by_pid()
     for key, n in sorted(performed.items()):
         if n > 1:
             holder = owner.get(key)
             held = records.get(holder) if holder is not None else None
-            times = sorted(line.at for line in ledger if line.key == key)
-            released = held is not None and any(
-                e.kind == "lifecycle" and e.name == "released"
-                and times[0] <= e.at.timestamp() <= times[-1] for e in held.path)
-            twice.failures.append({"key": key, "times": n, "job": holder,
-                                   "released_between": released})
+            twice.failures.append(duplicate(key, holder, held, ledger, workers, fleet.clock))
     for line in ledger:
         if owner.get(line.key) != line.job_id:
             foreign.failures.append({"line": asdict(line), "owner": owner.get(line.key)})
@@ -543,8 +539,9 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
         "dead_by": dict(dead_by.most_common()),
         "lost": len(lost.failures),
         "duplicate_keys": len(twice.failures),
-        "duplicate_keys_released_between": sum(1 for f in twice.failures
-                                               if f["released_between"]),
+        "duplicate_keys_of_released_jobs": sum(1 for f in twice.failures if f["released"]),
+        "duplicate_calls_after_release": sum(
+            1 for f in twice.failures for call in f["calls"] if call["after_release"]),
         "attempts": sum(r.attempts for r in present),
         "jobs_run_more_than_once": sum(1 for r in present if r.attempts > 1),
         "lifecycle_events": dict(lifecycle.most_common()),
@@ -552,6 +549,31 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
         "ledger_keys": len(performed),
     }
     return [lost, twice, foreign, succeeded, agree, stops], figures
+
+
+def duplicate(key: str, job_id: int | None, record: JobRecord | None,
+              ledger: list[LedgerLine], workers: dict[int, WorkerProcess],
+              clock: Clock) -> dict[str, Any]:
+    """A key performed more than once, with each call: when (seconds since the run
+    began), by which attempt and worker, what became of that worker, and whether the call
+    came after the job was released by a graceful stop of the worker that made it (the
+    attempt went on running after its release)."""
+    releases = [] if record is None else [
+        e.at.timestamp() for e in record.path if e.kind == "lifecycle" and e.name == "released"]
+    calls = []
+    for line in sorted((x for x in ledger if x.key == key), key=lambda x: x.at):
+        worker = workers.get(line.pid)
+        stopping = (worker is not None and worker.fate == "SIGTERM"
+                    and worker.signalled_at is not None
+                    and line.at - clock.wall >= worker.signalled_at)
+        calls.append({
+            "run_s": round(line.at - clock.wall, 3), "attempt": line.attempt, "pid": line.pid,
+            "worker": None if worker is None else worker.seq,
+            "worker_fate": None if worker is None else worker.fate,
+            "after_release": stopping and any(at <= line.at for at in releases),
+        })
+    return {"key": key, "job": job_id, "times": len(calls), "released": bool(releases),
+            "calls": calls}
 
 
 def evidence(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
@@ -703,9 +725,11 @@ def report(name: str, figures: dict[str, Any], checks: list[Check], settings: Se
           f"more than once); lease expiries {life.get('lease_expired', 0):,}, releases "
           f"{life.get('released', 0):,}, retries scheduled {life.get('retry_scheduled', 0):,}")
     print(f"  ledger {figures['ledger_lines']:,} lines, {figures['ledger_keys']:,} keys; keys "
-          f"performed more than once: {figures['duplicate_keys']:,} ("
-          f"{figures['duplicate_keys_released_between']:,} with a graceful release of the job "
-          "between two of the calls)")
+          f"performed more than once: {figures['duplicate_keys']:,}")
+    if figures["duplicate_keys"]:
+        print(f"    of which {figures['duplicate_keys_of_released_jobs']:,} belong to jobs a "
+              "graceful stop released; calls made by a released attempt after its release: "
+              f"{figures['duplicate_calls_after_release']:,}")
     for check in checks:
         mark = "ok    " if check.ok else "BROKEN"
         print(f"  {mark} {check.name}" + ("" if check.ok else f": {len(check.failures)}"))
