@@ -734,7 +734,21 @@ def report(name: str, figures: dict[str, Any], checks: list[Check], settings: Se
         mark = "ok    " if check.ok else "BROKEN"
         print(f"  {mark} {check.name}" + ("" if check.ok else f": {len(check.failures)}"))
         for item in check.failures[:EXAMPLES]:
-            print(f"           {json.dumps(item, sort_keys=True)}")
+            print(f"           {_example(item)}")
+        if len(check.failures) > EXAMPLES:
+            print(f"           ... {len(check.failures) - EXAMPLES} more in findings.json")
+
+
+def _example(item: Any) -> str:
+    """One failure on one line; a key performed twice as its calls, in order."""
+    if isinstance(item, dict) and "calls" in item:
+        calls = ", ".join(
+            f"attempt {c['attempt']} by worker {c['worker']} ({c['worker_fate']}) at "
+            f"{c['run_s']:.1f}s" + (" after its release" if c["after_release"] else "")
+            for c in item["calls"])
+        released = "; the job was released by a graceful stop" if item["released"] else ""
+        return f"{item['key']} (job {item['job']}) {item['times']} times: {calls}{released}"
+    return json.dumps(item, sort_keys=True)
 
 
 def _seconds(restart: dict[str, float]) -> str:
