@@ -527,6 +527,14 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
                                    "why": f"exited by itself with status {worker.exit_code}",
                                    "log": str(worker.log)})
 
+    # What the ledger says of the effects jobtrail could not know about.
+    uncertain: Counter[str] = Counter()
+    for job_id in specs:
+        record = records[job_id]
+        if record is not None and record.outcome == "effect_uncertain":
+            for effect in effects[job_id]:
+                if effect.status == "started":
+                    uncertain["happened" if performed[effect.key] else "had not happened"] += 1
     present = [r for r in records.values() if r is not None]
     statuses = Counter(r.status.value for r in present)
     dead_by = Counter(f"{r.outcome or '-'} / {r.error.type if r.error else '-'}"
@@ -545,6 +553,7 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
         "attempts": sum(r.attempts for r in present),
         "jobs_run_more_than_once": sum(1 for r in present if r.attempts > 1),
         "lifecycle_events": dict(lifecycle.most_common()),
+        "uncertain_effects": dict(uncertain),
         "ledger_lines": len(ledger),
         "ledger_keys": len(performed),
     }
@@ -671,11 +680,14 @@ def run_backend(name: str, settings: Settings, rng: random.Random) -> dict[str, 
         ledger, unreadable = read_ledger(fleet.ledger)
         checks, figures = check_run(by_id, records, effects, ledger, unreadable, fleet)
         keep = settings.keep or not all(c.ok for c in checks)
+        finished = sum(1 for r in records.values() if r is not None and r.is_final)
         figures.update({
             "backend": name,
             "jobs": len(ids),
             "elapsed_s": round(outcome.elapsed, 2),
-            "jobs_per_s": round(len(ids) / outcome.elapsed, 1) if outcome.elapsed else None,
+            "final": finished,
+            # Jobs that reached a final status per second, from the first worker's start.
+            "jobs_per_s": round(finished / outcome.elapsed, 1) if outcome.elapsed else None,
             "all_final_before_timeout": outcome.all_final and not outcome.timed_out,
             "sigkills": fleet.sigkills,
             "sigterms": fleet.sigterms,
@@ -724,6 +736,10 @@ def report(name: str, figures: dict[str, Any], checks: list[Check], settings: Se
     print(f"  attempts {figures['attempts']:,} ({figures['jobs_run_more_than_once']:,} jobs ran "
           f"more than once); lease expiries {life.get('lease_expired', 0):,}, releases "
           f"{life.get('released', 0):,}, retries scheduled {life.get('retry_scheduled', 0):,}")
+    happened = figures["uncertain_effects"]
+    if happened:
+        print(f"  effects left uncertain: {happened.get('happened', 0):,} had happened, "
+              f"{happened.get('had not happened', 0):,} had not (from the ledger)")
     print(f"  ledger {figures['ledger_lines']:,} lines, {figures['ledger_keys']:,} keys; keys "
           f"performed more than once: {figures['duplicate_keys']:,}")
     if figures["duplicate_keys"]:
