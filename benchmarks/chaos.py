@@ -13,7 +13,8 @@ seconds, starting a replacement each time. On PostgreSQL the run makes a throwaw
 cluster of its own (see ``pg_cluster.py``) and restarts it mid-run. Then it checks what
 jobtrail promises: no job lost, no effect key performed twice, the ledger and the store
 agree. Exit status 1 when a check fails (the evidence is kept under the temporary
-directory printed), 2 on bad options, 3 when a backend cannot be set up.
+directory printed), 2 on bad options, 3 when the PostgreSQL cluster cannot be made, 130
+when interrupted (workers and cluster removed first).
 
 See ``benchmarks/README.md`` ("Chaos run"). This is a script, not a test.
 """
@@ -59,7 +60,8 @@ from jobtrail import (  # noqa: E402
     StoreError,
 )
 
-EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+# 2 is argparse's own, for a bad option.
+EXIT_OK, EXIT_BROKEN, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 3, 130
 ENQUEUE_BATCH = 1_000
 POLL = 0.05  # seconds between two looks at the workers
 COUNT_EVERY = 0.5  # seconds between two counts of final jobs
@@ -121,7 +123,8 @@ def make_specs(count: int, rng: random.Random) -> list[JobSpec]:
     for n in range(count):
         long_pause = rng.random() < 0.15
         long_effect = rng.random() < 0.10
-        fail = rng.choice((1, 2, 3)) if rng.random() < 0.20 else chaos_jobs.FAIL_NONE
+        fail = rng.choice((chaos_jobs.FAIL_BEFORE_CHARGE, chaos_jobs.FAIL_AFTER_CHARGE,
+                           chaos_jobs.FAIL_AT_END)) if rng.random() < 0.20 else chaos_jobs.FAIL_NONE
         specs.append(JobSpec(
             n=n,
             pause=round(rng.uniform(0.3, 1.5) if long_pause else rng.uniform(0, 0.05), 3),
@@ -152,9 +155,11 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int:
+        """The worker's process id."""
         return self.process.pid
 
     def summary(self) -> dict[str, Any]:
+        """The worker as ``workers.json`` and ``findings.json`` show it."""
         return {"worker": self.seq, "pid": self.pid, "log": str(self.log),
                 "started": round(self.started, 3), "fate": self.fate,
                 "signalled_at": None if self.signalled_at is None else round(self.signalled_at, 3),
@@ -213,12 +218,14 @@ class Fleet:
         return [w for w in self.all if w.fate == "running"]
 
     def sigkill(self, worker: WorkerProcess) -> None:
+        """Kill *worker* as a crash would, and wait until it is gone."""
         self.sigkills += 1
         worker.fate, worker.signalled_at = "SIGKILL", self.clock()
         self.note(f"SIGKILL worker {worker.seq} pid {worker.pid}")
         self._kill(worker)
 
     def sigterm(self, worker: WorkerProcess) -> None:
+        """Ask *worker* to stop gracefully; `poll` sees it end (or overstay)."""
         self.sigterms += 1
         worker.fate, worker.signalled_at = "SIGTERM", self.clock()
         self.note(f"SIGTERM worker {worker.seq} pid {worker.pid}")
@@ -272,9 +279,11 @@ class Fleet:
                     worker.process.stdin.close()
 
     def by_pid(self) -> dict[int, WorkerProcess]:
+        """Every worker of the run by its process id."""
         return {w.pid: w for w in self.all}
 
     def note(self, text: str) -> None:
+        """Write one line to ``chaos.log``, stamped with the run's clock."""
         self.journal.write(f"{self.clock():9.3f} {text}\n")
         self.journal.flush()
 
@@ -475,7 +484,7 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
     agree = Check("the store and the ledger agree: a key done is in the ledger, a key in the "
                   "ledger had its intent recorded, an effect_uncertain job has a started effect")
     stops = Check("every SIGTERMed worker stopped within grace + "
-                  f"{STOP_SLACK:g}s and no worker exited by itself")
+                  f"{STOP_SLACK:g}s with status 0 and no worker exited by itself")
 
     for job_id in specs:
         record = records[job_id]
@@ -526,6 +535,11 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
             stops.failures.append({"worker": worker.seq, "pid": worker.pid,
                                    "why": f"exited by itself with status {worker.exit_code}",
                                    "log": str(worker.log)})
+        elif (worker.fate in ("SIGTERM", "stopped at end") and not worker.stuck
+              and worker.exit_code not in (0, None) and not early_term(worker)):
+            stops.failures.append({"worker": worker.seq, "pid": worker.pid,
+                                   "why": f"exited with status {worker.exit_code} after SIGTERM",
+                                   "log": str(worker.log)})
 
     # What the ledger says of the effects jobtrail could not know about.
     uncertain: Counter[str] = Counter()
@@ -558,6 +572,17 @@ def check_run(specs: dict[int, JobSpec], records: dict[int, JobRecord | None],
         "ledger_keys": len(performed),
     }
     return [lost, twice, foreign, succeeded, agree, stops], figures
+
+
+def early_term(worker: WorkerProcess) -> bool:
+    """True when a SIGTERM ended the worker before its loop began: Python's default
+    action, before jobtrail installs its handler — nothing was claimed yet."""
+    if worker.exit_code != -signal.SIGTERM:
+        return False
+    try:
+        return " started (queues" not in worker.log.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def duplicate(key: str, job_id: int | None, record: JobRecord | None,
@@ -691,6 +716,7 @@ def run_backend(name: str, settings: Settings, rng: random.Random) -> dict[str, 
             "all_final_before_timeout": outcome.all_final and not outcome.timed_out,
             "sigkills": fleet.sigkills,
             "sigterms": fleet.sigterms,
+            "sigterms_before_start": sum(1 for w in fleet.all if early_term(w)),
             "workers_started": len(fleet.all),
             "pg_restarts": outcome.pg_restarts,
             "checks": {c.name: {"ok": c.ok, "failures": len(c.failures)} for c in checks},
@@ -728,7 +754,8 @@ def report(name: str, figures: dict[str, Any], checks: list[Check], settings: Se
     print(f"\n== {name}: {figures['jobs']:,} jobs, {settings.workers} workers x "
           f"{settings.concurrency} threads, lease {settings.lease:g}s, grace {settings.grace:g}s")
     print(f"  elapsed {figures['elapsed_s']:.1f}s, {figures['jobs_per_s']:,.1f} jobs/s; "
-          f"SIGKILL {figures['sigkills']}, SIGTERM {figures['sigterms']}, workers started "
+          f"SIGKILL {figures['sigkills']}, SIGTERM {figures['sigterms']} "
+          f"({figures['sigterms_before_start']} before the worker started), workers started "
           f"{figures['workers_started']}, PostgreSQL restarts {len(restarts)}"
           + (f" ({', '.join(_seconds(r) for r in restarts)})" if restarts else ""))
     print(f"  succeeded {figures['succeeded']:,}; dead {figures['dead']:,} ({dead_by}); "
@@ -904,7 +931,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else str(exc)
                 print(f"[{name}] interrupted ({why}): workers stopped, throwaway cluster "
                       "removed", file=sys.stderr, flush=True)
-                return 130
+                return EXIT_INTERRUPTED
             if not results[name]["ok"] and status == EXIT_OK:
                 status = EXIT_BROKEN
     if json_path:
