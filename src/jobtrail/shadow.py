@@ -6,7 +6,8 @@ than ``charge`` (so shadows wait for real work). The shadow job dry-runs the can
 the real run's payload — effects and child jobs captured, never performed, nothing of the
 candidate's stored (`jobtrail.dryrun`) — and compares what it did with what the real run
 did: the path (its variant) and the result (or, for a real run that failed, the error
-class). Its own result is that comparison, so reports are ordinary stored jobs:
+class; the report keeps the real run's error, class and message, as it was stored).
+Its own result is that comparison, so reports are ordinary stored jobs:
 `shadow_reports` / ``jobtrail paths shadow JOB`` summarise them.
 """
 
@@ -47,7 +48,11 @@ class Shadow:
 
 @dataclass(frozen=True, slots=True)
 class ShadowReport:
-    """One comparison of a real run with the candidate's dry run of the same payload."""
+    """One comparison of a real run with the candidate's dry run of the same payload.
+
+    ``real_error`` and ``shadow_error`` are ``"Class: message"`` for a run that failed
+    (the real run's as its job stored it, so redacted as the job redacts), else None.
+    """
 
     shadow_job_id: int
     real_job_id: int
@@ -58,6 +63,7 @@ class ShadowReport:
     real_result: Any
     shadow_result: Any
     shadow_error: str | None
+    real_error: str | None = None
 
     @property
     def same(self) -> bool:
@@ -106,16 +112,18 @@ def _compare(ctx: Context, shadow: Shadow, job_id: int) -> dict[str, Any]:
         raise Permanent(f"job {job_id}: its payload is unreadable, nothing to compare")
     done = dry_run(shadow.job, shadow.candidate, (), real.args)
     shadow_result = _json(done.result)
+    real_error = real.error if real.status is not Status.SUCCEEDED else None
     if real.status is Status.SUCCEEDED:
         same_result = done.error is None and shadow_result == _json(real.result)
     else:
-        real_error = real.error.type if real.error else None
-        same_result = done.error is not None and done.error.type == real_error
+        same_result = done.error is not None and real_error is not None and (
+            done.error.type == real_error.type)
     report = {
         "real_job_id": job_id, "same_path": done.variant == real.variant,
         "same_result": same_result, "real_path": real.variant, "shadow_path": done.variant,
         "real_result": real.result, "shadow_result": shadow_result,
         "shadow_error": str(done.error) if done.error else None,
+        "real_error": str(real_error) if real_error else None,
     }
     ctx.event("compared", same_path=report["same_path"], same_result=same_result)
     return report
@@ -140,5 +148,6 @@ def reports(records: Sequence[JobRecord]) -> list[ShadowReport]:
             record.id, int(data.get("real_job_id", 0)), bool(data.get("same_path")),
             bool(data.get("same_result")), data.get("real_path"), str(data.get("shadow_path")),
             data.get("real_result"), data.get("shadow_result"), data.get("shadow_error"),
+            data.get("real_error"),
         ))
     return found

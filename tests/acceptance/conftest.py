@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -41,12 +44,31 @@ SHOP_SOURCE = textwrap.dedent(
     '''
 )
 
+#: A password put in PostgreSQL URLs to check it is never printed (the test server trusts
+#: local connections, so it ignores it).
+SECRET = "s3cret-pw"
+
 #: Keys every job has in ``--json`` output.
 JOB_KEYS = {
     "id", "job_name", "queue", "status", "priority", "attempts", "max_attempts", "args",
     "result", "error", "outcome", "created_at", "run_at", "started_at", "finished_at",
     "worker_id", "parent_job_id", "trace_id", "variant", "code_version",
 }
+
+
+def with_password(url: str) -> str:
+    """*url* with a password in it: its own, else `SECRET` (a SQLite URL is left alone)."""
+    parts = urlsplit(url)
+    if not url.startswith("postgres") or parts.password:
+        return url
+    user = parts.username or "postgres"
+    netloc = f"{user}:{SECRET}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def password_in(url: str) -> str | None:
+    """The password *url* holds, if any."""
+    return urlsplit(url).password if url.startswith("postgres") else None
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,20 @@ class Cli:
         )
         return Run(done.returncode, done.stdout, done.stderr)
 
+    def shell(self, script: str, timeout: float = 60, **env: str) -> Run:
+        """Run *script* with ``sh``, as a user would paste it, ``jobtrail`` on the PATH."""
+        shims = self.cwd / ".bin"
+        shims.mkdir(exist_ok=True)
+        shim = shims / "jobtrail"
+        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m jobtrail "$@"\n')
+        shim.chmod(0o755)
+        path = f"{shims}{os.pathsep}{self.env.get('PATH', '')}"
+        done = subprocess.run(
+            ["sh", "-c", script], cwd=self.cwd, env={**self.env, "PATH": path, **env},
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
 
 @dataclass(frozen=True)
 class Shop:
@@ -109,6 +145,28 @@ def shop(tmp_path: Path) -> Shop:
     """``shop.py`` (jobs ``add``, ``greet``, ``decline``) in the working directory."""
     (tmp_path / "shop.py").write_text(SHOP_SOURCE)
     return Shop()
+
+
+def on_server(pg_url: str, database: str, user: str | None = None) -> str:
+    """The URL of *database* (as *user*) on the server of the test database *pg_url*."""
+    parts = urlsplit(pg_url)
+    netloc = parts.netloc if user is None else f"{user}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))
+
+
+@pytest.fixture
+def bare_pg_database(pg_url: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database without jobtrail's tables, dropped afterwards."""
+    import psycopg
+
+    name = f"jobtrail_bare_{os.getpid()}"
+    admin_url = on_server(pg_url, "postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    yield on_server(pg_url, name)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.acceptance.conftest import Cli
+import pytest
+
+from tests.acceptance.conftest import Cli, password_in, with_password
 
 DEMO_URL = "sqlite:///jobtrail-demo.db"
 
@@ -62,6 +64,14 @@ def test_demo_refuses_a_database_that_holds_jobs(cli: Cli) -> None:
     assert "already holds jobs" in run.error_line()
 
 
+@pytest.mark.postgres
+def test_demo_creates_its_tables_in_a_new_database(cli: Cli, bare_pg_database: str) -> None:
+    """The demo on a new PostgreSQL database creates jobtrail's tables and runs."""
+    run = cli("demo", "--url", bare_pg_database, "--jobs", "5", timeout=30)
+    assert run.code == 0, run.stderr
+    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()
+
+
 def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
     """The demo reports one deduplicated enqueue, ledger steps not repeated on retry and no invoice charged twice, and the store agrees."""
     run = cli("demo", "--jobs", "10", timeout=30)
@@ -81,3 +91,53 @@ def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
     steps = [(e["attempt"], e["name"], bool(e["attrs"].get("replayed"))) for e in events if e["kind"] == "step"]
     assert steps == [(1, "fetch", False), (1, "match", False), (2, "fetch", True),
                      (2, "match", True), (2, "post", False)]
+
+
+def next_steps(stdout: str) -> list[str]:
+    """The commands the demo suggests at its end, one a line."""
+    tail = stdout.split("\nLook further", 1)[1]
+    return [line.strip() for line in tail.splitlines()[1:] if line.strip()]
+
+
+def test_demo_next_steps_work_as_printed(cli: Cli) -> None:
+    """Each command the demo suggests runs as printed, on the demo's database: a replayed
+    dead letter runs again, and no other database is created."""
+    run = cli("demo", "--jobs", "10", timeout=30)
+    assert run.code == 0, run.stderr
+    steps = next_steps(run.stdout)
+    assert any(step.startswith("jobtrail dlq replay") for step in steps)
+    for step in steps:
+        done = cli.shell(step)
+        assert done.code == 0, (step, done.stderr)
+    assert sorted(path.name for path in cli.cwd.glob("*.db")) == ["jobtrail-demo.db"]
+    assert_ran_again(cli, steps, DEMO_URL)
+
+
+def test_demo_on_a_url_suggests_commands_for_that_database(cli: Cli, db_url: str) -> None:
+    """With --url, each suggested command names that database and works once the password
+    (never printed) is put in place of ***; the demo creates jobtrail's tables if needed."""
+    url = with_password(db_url)
+    password = password_in(url)
+    run = cli("demo", "--url", url, "--jobs", "5", timeout=30)
+    assert run.code == 0, run.stderr
+    steps = next_steps(run.stdout)
+    prelude = ""
+    if password:
+        assert password not in run.stdout + run.stderr
+        assert steps[0] == f"export JOBTRAIL_URL='{url.replace(password, '***')}'"
+        prelude = steps.pop(0).replace("***", password) + "\n"
+    for step in steps:
+        assert "--url" in step or step.startswith("JOBTRAIL_DEMO_URL="), step
+        done = cli.shell(prelude + step)
+        assert done.code == 0, (step, done.stderr)
+    assert set(cli.cwd.glob("*.db")) <= {cli.cwd / "jobs.db"}
+    assert_ran_again(cli, steps, url)
+
+
+def assert_ran_again(cli: Cli, steps: list[str], url: str) -> None:
+    """The dead letter the steps replay was claimed again after its replay, in *url*."""
+    replayed = next(step for step in steps if step.startswith("jobtrail dlq replay"))
+    shown = cli("jobs", "show", replayed.split()[3], "--url", url, "--json").json()
+    names = [event["name"] for event in shown["events"]]
+    assert "claimed" in names[names.index("replayed"):]
+    assert shown["job"]["status"] == "dead"

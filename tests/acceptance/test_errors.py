@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import click
 import pytest
 
+from jobtrail.cli.main import cli as jobtrail_group
 from tests.acceptance.conftest import Cli, Shop, Worked
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group under *group*, as the words that name it."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += command_paths(command, (*prefix, name))
+    return found
 
 
 def test_help_documents_the_commands_and_exit_codes(cli: Cli) -> None:
@@ -15,6 +29,22 @@ def test_help_documents_the_commands_and_exit_codes(cli: Cli) -> None:
         assert command in run.stdout
     for line in ("0  success", "2  usage error", "3  not found", "4  store unavailable"):
         assert line in run.stdout
+
+
+def test_every_command_has_help(cli: Cli) -> None:
+    """`jobtrail ... --help` of every command and group exits 0 and prints its usage."""
+    commands = command_paths(jobtrail_group)
+    assert len(commands) > 20 and ("db", "upgrade") in commands
+    with ThreadPoolExecutor(max_workers=4) as pool:  # a few at once: 30 interpreters to start
+        runs = dict(zip(commands, pool.map(lambda words: cli(*words, "--help"), commands),
+                        strict=True))
+    broken = {
+        " ".join(words): run.stderr or run.stdout[:200]
+        for words, run in runs.items()
+        if run.code != 0 or run.stderr
+        or not run.stdout.startswith(f"Usage: jobtrail {' '.join(words)} ")
+    }
+    assert not broken
 
 
 @pytest.mark.parametrize(

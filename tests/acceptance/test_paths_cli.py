@@ -137,3 +137,45 @@ def test_paths_shadow_summarises_the_candidate_against_real_runs(cli: Cli, order
     assert sorted(d["real_job_id"] for d in report["differences"]) == [5, 10]
     human = cli("paths", "shadow", "place_order", "--app", orders)
     assert human.code == 0 and "10 runs compared" in human.stdout
+
+
+REFUNDS_SOURCE = '''
+import os
+
+from jobtrail import App, Context, Permanent, Retry
+
+app = App(os.environ["REFUNDS_URL"])
+
+@app.job(retry=Retry(max_attempts=1))
+def refund(ctx: Context, order: int) -> None:
+    ctx.step("load", lambda: order)
+    raise Permanent(f"order {order} was never paid")
+
+def refund_v2(ctx: Context, order: int) -> None:
+    ctx.step("load", lambda: order)
+
+app.shadow(refund, refund_v2)
+'''
+
+
+def test_paths_shadow_shows_the_error_of_a_real_run_that_failed(
+    cli: Cli, tmp_path: Path, db_url: str
+) -> None:
+    """A real run that failed is shown by its error (class and message) against the candidate's
+    result, in text and in --json."""
+    (tmp_path / "refunds.py").write_text(REFUNDS_SOURCE)
+    assert cli("enqueue", "refunds:app", "refund", "--arg", "order=7", REFUNDS_URL=db_url).code == 0
+    # Twice: a burst worker on PostgreSQL may stop before it hears of the shadow job that
+    # its last write enqueued (the notification comes back through LISTEN).
+    for _ in range(2):
+        ran = cli("worker", "refunds:app", "--burst", REFUNDS_URL=db_url)
+        assert ran.code == 0, ran.stderr
+    report = cli("paths", "shadow", "refund", "--app", "refunds:app", "--json", REFUNDS_URL=db_url)
+    assert report.code == 0, report.stderr
+    (difference,) = report.json()["differences"]
+    assert difference["real_error"] == "jobtrail.errors.Permanent: order 7 was never paid"
+    assert (difference["same_path"], difference["same_result"]) == (True, False)
+    assert (difference["real_result"], difference["shadow_result"]) == (None, None)
+    human = cli("paths", "shadow", "refund", "--url", db_url)
+    assert human.code == 0, human.stderr
+    assert "jobtrail.errors.Permanent: order 7 was never paid → None" in human.stdout

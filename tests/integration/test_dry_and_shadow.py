@@ -3,6 +3,7 @@ implementation with the real one — through a real worker, on both backends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -111,3 +112,58 @@ def test_shadow_declarations_are_checked(make_app: Callable[..., App]) -> None:
     app.shadow(bill, lambda ctx, **kw: None, sample=0.5)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="already has a shadow"):
         app.shadow(bill, lambda ctx, **kw: None)  # type: ignore[arg-type]
+
+
+def run_with_shadows(app: App) -> None:
+    """Work until idle, then once more for shadow jobs the last write enqueued: on
+    PostgreSQL a burst worker may stop before the notification of that enqueue reaches it."""
+    run_until_idle(app)
+    run_until_idle(app)
+
+
+def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
+    make_app: Callable[..., App],
+) -> None:
+    """A real run that failed is compared by its error class, and the report carries the real
+    run's error, class and message, redacted as its job stored it."""
+    app = make_app()
+
+    @app.job(retry=Retry(max_attempts=1), redact=["card"])
+    def charge(ctx: Context, order: int, card: str) -> str:
+        ctx.step("load", lambda: order)
+        raise Permanent(f"card {card} declined for order {order}")
+
+    def charge_v2(ctx: Context, order: int, card: str) -> str:
+        ctx.step("load", lambda: order)
+        if order == 1:
+            raise Permanent(f"card {card} still declined")
+        return "charged"
+
+    app.shadow(charge, charge_v2)  # type: ignore[arg-type]
+    charge.enqueue_many([{"order": 1, "card": "4000-0002"}, {"order": 2, "card": "4000-0003"}])  # type: ignore[attr-defined]
+    run_with_shadows(app)
+    reports = {r.real_job_id: r for r in app.shadow_reports("charge")}
+    same, differs = reports[1], reports[2]
+    assert same.same and same.real_error == "jobtrail.errors.Permanent: card [redacted] declined for order 1"
+    assert same.shadow_error == "jobtrail.errors.Permanent: card [redacted] still declined"
+    assert (differs.same_path, differs.same_result) == (True, False)
+    assert differs.real_error == "jobtrail.errors.Permanent: card [redacted] declined for order 2"
+    assert (differs.real_result, differs.shadow_result, differs.shadow_error) == (None, "charged", None)
+    for job in app.jobs(job_name="charge.shadow"):
+        assert "4000-000" not in json.dumps(job.result)
+
+
+def test_a_shadow_of_a_succeeded_run_has_no_real_error(make_app: Callable[..., App]) -> None:
+    """A real run that succeeded leaves real_error empty: its result is what is compared."""
+    app, bill = billing_app(make_app, [])
+
+    def bill_v2(ctx: Context, invoice: int, amount: int) -> str:
+        ctx.step("load", lambda: invoice)
+        ctx.decide("big", amount >= 100)
+        return ctx.exit("small")
+
+    app.shadow(bill, bill_v2)  # type: ignore[arg-type]
+    bill.enqueue(invoice=3, amount=5)  # type: ignore[attr-defined]
+    run_with_shadows(app)
+    (report,) = app.shadow_reports("bill")
+    assert report.same and (report.real_error, report.shadow_error) == (None, None)

@@ -17,7 +17,12 @@ def db_group() -> None:
 @click.argument("target", metavar="[MODULE:APP]", required=False)
 @click.option("--url", metavar="URL", help=f"Database URL [env: {URL_ENV}].")
 def upgrade(target: str | None, url: str | None) -> None:
-    """Apply pending schema migrations, creating the database if needed.
+    """Apply pending schema migrations: create or update jobtrail's tables.
+
+    \b
+    SQLite: creates the database file when it does not exist (its directory must).
+    PostgreSQL: the database must exist (create it with `createdb NAME` or
+      CREATE DATABASE NAME); this creates or updates jobtrail's tables in it.
 
     The database is the one of MODULE:APP, or --url; without either,
     $JOBTRAIL_APP, then $JOBTRAIL_URL, then ./jobtrail.db.

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from jobtrail import demo_paths
 from jobtrail.app import App
+from jobtrail.cli.database import masked_url, url_argument
 from jobtrail.cli.loading import opened
 from jobtrail.cli.output import console, jobs_table
 from jobtrail.cli.paths import variants_table
@@ -34,7 +35,7 @@ from jobtrail.errors import JobtrailError, StoreError
 from jobtrail.job import FINAL_STATUSES, DivergenceRecord, JobRecord, Status
 from jobtrail.paths.rules import RuleReport
 from jobtrail.paths.variants import Variant
-from jobtrail.store import parse_url, redact_url
+from jobtrail.store import URL_ENV, parse_url
 from jobtrail.worker import Worker
 
 if TYPE_CHECKING:  # the module is imported when the demo runs: its app reads the environment
@@ -58,7 +59,8 @@ class RunState:
 @click.command("demo")
 @click.option(
     "--url", metavar="URL",
-    help="Run on this database instead of ./jobtrail-demo.db; it must hold no jobs.",
+    help="Run on this database instead of ./jobtrail-demo.db; it must hold no jobs "
+    "(jobtrail's tables are created in a new one).",
 )
 @click.option(
     "--jobs", "-n", "count", type=click.IntRange(5, 1_000), default=60, show_default=True,
@@ -78,9 +80,11 @@ def demo(url: str | None, count: int) -> None:
     out = console()
     app = workload.build_app(url or _fresh_database(workload.DEMO_URL))
     with opened(app):
+        if url and app.store.schema_version() == 0:
+            app.upgrade()  # an empty database without jobtrail's tables: PostgreSQL's case
         if url and sum(app.counts().values()):
             raise click.UsageError(
-                f"{redact_url(app.url)} already holds jobs: the demo needs an empty database "
+                f"{masked_url(app.url)} already holds jobs: the demo needs an empty database "
                 "(leave out --url to use ./jobtrail-demo.db)"
             )
         scenarios = workload.enqueue_workload(app, count)
@@ -261,10 +265,14 @@ def _charges_fact(report: IdempotencyReport) -> Text:
 def _print_next_steps(
     out: Console, url: str, url_env: str, dead: Sequence[JobRecord]
 ) -> None:
-    """How to look further at what the demo left in its database (never showing the
-    database's password: the commands then say where it goes)."""
-    shown = redact_url(url)
-    option = f"--url {shlex.quote(shown)}"
+    """How to look further at what the demo left in its database.
+
+    Every command names that database, so that it works as printed from this directory;
+    a password is never printed: the commands then read the URL from ``$JOBTRAIL_URL``,
+    which the first line sets with ``***`` where the password goes.
+    """
+    hidden = masked_url(url) != url
+    option = f'--url "${URL_ENV}"' if hidden else url_argument(url)
     lines = [
         f"jobtrail jobs list {option}",
         f"jobtrail dlq list {option}",
@@ -276,11 +284,13 @@ def _print_next_steps(
     if dead:
         lines.append(f"jobtrail jobs show {dead[-1].id} {option}")
         lines.append(f"jobtrail dlq replay {dead[-1].id} {option}")
-    lines.append(
-        f"{url_env}={shlex.quote(shown)} jobtrail worker jobtrail.demo:app --burst"
-    )
-    out.print("\nLook further (from this directory):")
-    if shown != url:
-        out.print("  (the password is written *** below: put yours in its place)", markup=False)
+    where = f'"${URL_ENV}"' if hidden else shlex.quote(url)
+    lines.append(f"{url_env}={where} jobtrail worker jobtrail.demo:app --burst")
+    if hidden:
+        lines.insert(0, f"export {URL_ENV}={shlex.quote(masked_url(url))}")
+        out.print(f"\nLook further (from this directory), with ${URL_ENV} set to the demo's "
+                  "database: put its password in place of ***", markup=False)
+    else:
+        out.print("\nLook further (from this directory):")
     for line in lines:
         out.print(f"  {line}", markup=False)

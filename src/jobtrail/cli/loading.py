@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -17,8 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from jobtrail.app import App
+from jobtrail.cli.database import UPGRADE, describe_store_error, url_argument
 from jobtrail.errors import AppNotLoadable, StoreError
-from jobtrail.store import DEFAULT_URL, URL_ENV, parse_url, redact_url
+from jobtrail.store import DEFAULT_URL, URL_ENV, parse_url, resolve_url
 
 APP_ENV = "JOBTRAIL_APP"
 
@@ -95,16 +97,42 @@ def app_from(target: str | None, url: str | None, *, must_exist: bool = True) ->
         if backend == "sqlite" and not os.path.exists(path):
             raise StoreError(
                 f"no SQLite database at {path!r}: check MODULE:APP or --url "
-                f"(`jobtrail db upgrade --url {redact_url(app.url)}` creates an empty one)"
+                f"(`{UPGRADE} {url_argument(app.url)}` creates an empty one)"
             )
     return app
 
 
+def upgrade_command(url: str) -> str:
+    """The ``jobtrail db upgrade`` command for the database (*url*) of the running command.
+
+    It names the database as the command was given it, so that it works as printed:
+    MODULE:APP; ``--url`` (the password masked: see `run_hint`); or nothing, when the
+    environment or the default names that database.
+    """
+    context = click.get_current_context(silent=True)
+    params: dict[str, Any] = context.params if context is not None else {}
+    target, given_url = params.get("target"), params.get("url")
+    if target:
+        return f"{UPGRADE} {shlex.quote(str(target))}"
+    if given_url or (not os.environ.get(APP_ENV) and resolve_url(None) != url):
+        return f"{UPGRADE} {url_argument(url)}"
+    return UPGRADE
+
+
 @contextmanager
 def opened(app: App) -> Iterator[App]:
-    """Use *app*, closing its store connections at the end."""
+    """Use *app*, closing its store connections at the end.
+
+    A store error leaves in the user's terms (`describe_store_error`), naming this
+    database and the command that upgrades it, never its password.
+    """
     try:
         yield app
+    except StoreError as exc:
+        message = describe_store_error(exc, app.url, upgrade_command(app.url))
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from exc
     finally:
         app.close()
 

@@ -3,11 +3,16 @@
 `main` turns every jobtrail error and every usage error into one line on standard
 error (``error: ...``) and a documented exit code (see `jobtrail.cli.exits`); only
 a bug in jobtrail itself shows a traceback. ``--traceback`` shows it for any error.
+
+That line is all a failed command writes on standard error: library loggers (the
+PostgreSQL pool's connection warnings, jobtrail's own) are kept quiet unless ``--debug``
+asks for them. ``worker`` sets up its own logging (``--log-level``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +21,7 @@ from typing import NoReturn
 import click
 
 from jobtrail.cli import exits
+from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
 from jobtrail.cli.demo import demo
 from jobtrail.cli.describe import describe
@@ -26,8 +32,8 @@ from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
-from jobtrail.cli.worker import worker
-from jobtrail.errors import JobtrailError
+from jobtrail.cli.worker import LOG_FORMAT, worker
+from jobtrail.errors import JobtrailError, StoreError
 
 PROG_NAME = "jobtrail"
 
@@ -45,8 +51,13 @@ class Options:
 )
 @click.version_option(package_name="jobtrail", prog_name=PROG_NAME)
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
+@click.option(
+    "--debug", is_flag=True,
+    help="Log what jobtrail and its database driver do (connection attempts, retries) on "
+    "standard error; worker takes --log-level instead.",
+)
 @click.pass_obj
-def cli(options: Options, traceback: bool) -> None:
+def cli(options: Options, traceback: bool, debug: bool) -> None:
     """jobtrail: background jobs that can prove what they did.
 
     MODULE:APP names the App of your code, as in `tasks:app` (a module found from the
@@ -54,6 +65,8 @@ def cli(options: Options, traceback: bool) -> None:
     --url, or $JOBTRAIL_APP / $JOBTRAIL_URL, and default to ./jobtrail.db.
     """
     options.traceback = traceback
+    if debug:
+        logging.basicConfig(stream=sys.stderr, level=logging.DEBUG, format=LOG_FORMAT, force=True)
 
 
 for command in (
@@ -69,9 +82,22 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _quiet_logging() -> None:
+    """Keep library loggers off standard error, where an error is one line.
+
+    Without a handler of its own, Python prints warnings to standard error (psycopg's
+    pool warns once per failed connection attempt, from its threads): a handler that
+    drops them takes its place. An application that set up logging keeps its own.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Run the command line and exit with its code (see ``jobtrail --help``)."""
     options = Options()
+    _quiet_logging()
     for stream in (sys.stdout, sys.stderr):
         # Stored text may hold what a terminal cannot print (a lone surrogate): show it
         # escaped rather than fail in the middle of a table.
@@ -95,5 +121,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except JobtrailError as exc:
         if options.traceback:
             raise
-        _fail(str(exc), exits.exit_code_for(exc))
+        message = describe_store_error(exc) if isinstance(exc, StoreError) else str(exc)
+        _fail(message, exits.exit_code_for(exc))
     sys.exit(result if isinstance(result, int) else exits.OK)

@@ -162,7 +162,8 @@ def shadow_command(target: str | None, url: str | None, job_name: str, limit: in
             {"real_job_id": r.real_job_id, "shadow_job_id": r.shadow_job_id,
              "same_path": r.same_path, "same_result": r.same_result, "real_path": r.real_path,
              "shadow_path": r.shadow_path, "real_result": r.real_result,
-             "shadow_result": r.shadow_result, "shadow_error": r.shadow_error}
+             "real_error": r.real_error, "shadow_result": r.shadow_result,
+             "shadow_error": r.shadow_error}
             for r in differing]})
         return
     if not found:
@@ -177,8 +178,9 @@ def shadow_command(target: str | None, url: str | None, job_name: str, limit: in
         for column in ("Real job", "Real path", "Candidate path", "Result"):
             table.add_column(column)
         for r in differing[:50]:
+            real = r.real_error or repr(r.real_result)
             result = "same" if r.same_result else (
-                f"{r.real_result!r} → {r.shadow_error or repr(r.shadow_result)}")
+                f"{real} → {r.shadow_error or repr(r.shadow_result)}")
             table.add_row(str(r.real_job_id), Text(r.real_path or "-"), Text(r.shadow_path),
                           Text(result))
         out.print(table)

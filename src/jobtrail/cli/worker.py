@@ -91,7 +91,10 @@ def worker(
     the grace period to finish; a second signal stops at once. Exits 0 on a clean stop,
     1 when a supervised worker process (--processes) exited with an error.
     """
-    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format=LOG_FORMAT)
+    # force: `main` keeps library loggers quiet for one-shot commands; a worker logs.
+    logging.basicConfig(
+        stream=sys.stderr, level=log_level.upper(), format=LOG_FORMAT, force=True
+    )
     app = load_app(target)
     try:
         result = app.work(
