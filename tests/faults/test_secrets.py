@@ -184,8 +184,9 @@ def test_the_demo_never_prints_its_database_password(
     run = cli("demo", "--url", url, "--jobs", "5", timeout=120)
     assert run.code == 0, run.stderr
     assert PASSWORD not in run.stdout + run.stderr
-    assert f"--url '{scheme}://{user}:***@{host}'" in run.stdout
-    assert "the password is written *** below" in run.stdout
+    assert f"export JOBTRAIL_URL='{scheme}://{user}:***@{host}'" in run.stdout
+    assert 'jobs list --url "$JOBTRAIL_URL"' in run.stdout
+    assert "put its password in place of ***" in run.stdout
     again = cli("demo", "--url", url, "--jobs", "5", timeout=120)
     assert again.code == 2
     assert again.error_line().startswith(f"error: {scheme}://{user}:***@{host} already holds jobs")

@@ -127,17 +127,17 @@ def test_finish_from_a_worker_that_lost_the_lease_is_not_applied(store: Store) -
     (job_id,) = store.enqueue([new()])
     (job,) = store.claim(WORKER, None, 1, 30.0)
     assert job.id == job_id
-    assert store.finish("someone-else", [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=1)]) == {job_id}
-    assert store.finish(WORKER, [Outcome(job_id, 2, Status.SUCCEEDED, result="1", claim=2)]) == {job_id}
+    assert store.finish("someone-else", [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=job.claim)]) == {job_id}
+    assert store.finish(WORKER, [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=job.claim + 1)]) == {job_id}
     assert store.get(job_id).status is Status.RUNNING
 
 
 def test_finish_retrying_schedules_the_next_attempt(store: Store) -> None:
     """A retry outcome waits for its delay, keeps the error, then is claimable again."""
     (job_id,) = store.enqueue([new()])
-    store.claim(WORKER, None, 1, 30.0)
+    (job,) = store.claim(WORKER, None, 1, 30.0)
     error = ErrorInfo("ValueError", "flaky", "tb")
-    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=error, retry_delay=0.3, claim=1)])
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=error, retry_delay=0.3, claim=job.claim)])
     record = store.get(job_id)
     assert record.status is Status.RETRYING and record.error == error
     assert store.claim(WORKER, None, 1, 30.0) == []
@@ -151,8 +151,8 @@ def test_finish_retrying_schedules_the_next_attempt(store: Store) -> None:
 def test_finish_dead_keeps_the_error_and_lists_in_dead_letters(store: Store) -> None:
     """A dead outcome is final, keeps error and traceback, and is found by status."""
     (job_id,) = store.enqueue([new()])
-    store.claim(WORKER, None, 1, 30.0)
-    store.finish(WORKER, [Outcome(job_id, 1, Status.DEAD, error=ErrorInfo("Permanent", "no", "trace"), claim=1)])
+    (job,) = store.claim(WORKER, None, 1, 30.0)
+    store.finish(WORKER, [Outcome(job_id, 1, Status.DEAD, error=ErrorInfo("Permanent", "no", "trace"), claim=job.claim)])
     record = store.get(job_id)
     assert record.status is Status.DEAD and record.error is not None and record.error.traceback == "trace"
     dead = store.list_jobs(JobFilter(statuses=(Status.DEAD, Status.ORPHANED)))
@@ -185,7 +185,7 @@ def test_expired_lease_makes_the_job_claimable_and_counts_the_attempt(store: Sto
     assert record.error.type == "LeaseExpired"
     (job,) = store.claim(WORKER, None, 1, 30.0)
     assert job.attempt == 2
-    assert store.finish("dead-worker", [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=1)]) == {job_id}
+    assert store.finish("dead-worker", [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=job.claim)]) == {job_id}
 
 
 def test_expired_lease_on_the_last_attempt_dead_letters_the_job(store: Store) -> None:
@@ -213,8 +213,8 @@ def test_release_returns_jobs_without_spending_an_attempt(store: Store) -> None:
 def test_replay_discard_and_cancel_follow_the_allowed_transitions(store: Store) -> None:
     """Operators replay or discard dead jobs and cancel waiting ones; nothing else."""
     dead, waiting = store.enqueue([new(), new(priority=-1)])
-    store.claim(WORKER, None, 1, 30.0)
-    store.finish(WORKER, [Outcome(dead, 1, Status.DEAD, error=ErrorInfo("E", "m"), claim=1)])
+    (first,) = store.claim(WORKER, None, 1, 30.0)
+    store.finish(WORKER, [Outcome(dead, 1, Status.DEAD, error=ErrorInfo("E", "m"), claim=first.claim)])
     with pytest.raises(InvalidTransition, match=f"cannot replay job {waiting}: it is queued"):
         store.replay(waiting)
     replayed = store.replay(dead)

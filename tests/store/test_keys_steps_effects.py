@@ -101,7 +101,7 @@ def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Sto
     """Completed steps recorded with a retry outcome are there for the next attempt; of a
     step completed twice, the later result counts; replayed and other entries are not steps."""
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", max_attempts=3)])
-    store.claim(WORKER, None, 1, 30.0)
+    (job,) = store.claim(WORKER, None, 1, 30.0)
     now = time.time()
     path = [
         PathEvent("step", "load", now, 0.01, None, '{"rows":3}'),
@@ -110,7 +110,7 @@ def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Sto
         PathEvent("step", "parse", now, 0.0, None, '"again"'),
         PathEvent("step", "skipped", now, 0.0, {"replayed": True}),
     ]
-    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, events=path, claim=1)])
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, events=path, claim=job.claim)])
     assert store.completed_steps([job_id]) == {job_id: {"load": '{"rows":3}', "parse": '"again"'}}
     assert store.completed_steps([]) == {}
     recorded = [(e.kind, e.name, e.attrs) for e in store.events(job_id) if e.kind != "lifecycle"]
@@ -120,22 +120,22 @@ def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Sto
 def test_a_checkpoint_is_kept_only_for_jobs_the_worker_holds(store: Store) -> None:
     """Mid-run checkpoints are kept for held jobs and ignored for jobs the worker lost."""
     held, other = store.enqueue([NewJob("j", "default", "{}", 3), NewJob("j", "default", "{}", 3)])
-    store.claim(WORKER, None, 1, 30.0)
-    store.claim("w-2", None, 1, 30.0)
+    (mine,) = store.claim(WORKER, None, 1, 30.0)
+    (theirs,) = store.claim("w-2", None, 1, 30.0)
     store.checkpoint(WORKER, [
-        PathSegment(held, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")], 1),
-        PathSegment(other, 1, [PathEvent("step", "a", time.time(), 0.0, None, "2")], 1),
-        PathSegment(held, 2, [PathEvent("step", "b", time.time(), 0.0, None, "3")], 2),
+        PathSegment(held, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")], mine.claim),
+        PathSegment(other, 1, [PathEvent("step", "a", time.time(), 0.0, None, "2")], theirs.claim),
+        PathSegment(held, 2, [PathEvent("step", "b", time.time(), 0.0, None, "3")], mine.claim + 1),
     ])
     assert store.completed_steps([held, other]) == {held: {"a": "1"}}
-    store.checkpoint(WORKER, [PathSegment(held, 1, [], 1)])  # nothing to write is no error
+    store.checkpoint(WORKER, [PathSegment(held, 1, [], mine.claim)])  # nothing to write is no error
 
 
 def test_a_damaged_path_segment_reads_as_unreadable_and_holds_no_steps(store: Store, db_url: str) -> None:
     """A segment that is not a valid path is shown as such; its steps simply run again."""
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
-    store.claim(WORKER, None, 1, 30.0)
-    store.checkpoint(WORKER, [PathSegment(job_id, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")], 1)])
+    (job,) = store.claim(WORKER, None, 1, 30.0)
+    store.checkpoint(WORKER, [PathSegment(job_id, 1, [PathEvent("step", "a", time.time(), 0.0, None, "1")], job.claim)])
     rawsql.execute(db_url, "UPDATE jobtrail_events SET path = '{not json' WHERE kind = 'path'")
     assert store.completed_steps([job_id]) == {}
     (event,) = [e for e in store.events(job_id) if e.kind == "path"]
@@ -191,20 +191,20 @@ def test_a_failed_effect_may_be_tried_again(store: Store) -> None:
 
 
 def test_claims_are_never_reused_across_release_and_replay(store: Store) -> None:
-    """Release and replay set the attempt number back, never the claim: an effect begun before either is uncertain after it."""
+    """Release and replay set the attempt number back, but every claim has its own token: an effect begun before either is uncertain after it."""
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", 1)])
     first = attempt(store, job_id)
     assert store.begin_effect(job_id, first.claim, 1, "charge", "c-1", False) is None
     assert store.release(WORKER, [job_id]) == 1
     again = attempt(store, job_id)
-    assert (again.attempt, again.claim) == (1, first.claim + 1)
+    assert again.attempt == 1 and again.claim != first.claim
     found = store.begin_effect(job_id, again.claim, 1, "charge", "c-1", False)
     assert found is not None and found.status == "started" and found.claim == first.claim
     store.finish(WORKER, [Outcome(job_id, 1, Status.DEAD, error=ErrorInfo("EffectUncertain", "m"), claim=again.claim)])
     store.resolve_effect(job_id, "charge", False, None)
     store.replay(job_id)
     third = attempt(store, job_id)
-    assert (third.attempt, third.claim) == (1, first.claim + 2)
+    assert third.attempt == 1 and third.claim not in (first.claim, again.claim)
 
 
 def test_an_attempt_that_lost_its_job_may_not_begin_an_effect(store: Store) -> None:
@@ -276,7 +276,7 @@ def test_concurrent_begins_of_one_key_let_exactly_one_through(db_url: str) -> No
     setup = open_store(db_url)
     setup.migrate()
     a, b = setup.enqueue([NewJob("j", "default", "{}", 3), NewJob("j", "default", "{}", 3)])
-    setup.claim(WORKER, None, 2, 30.0)
+    claims = {job.id: job.claim for job in setup.claim(WORKER, None, 2, 30.0)}
     answers: list[object] = []
     barrier = threading.Barrier(2)
 
@@ -284,7 +284,7 @@ def test_concurrent_begins_of_one_key_let_exactly_one_through(db_url: str) -> No
         mine = open_store(db_url)
         try:
             barrier.wait()
-            answers.append(mine.begin_effect(job_id, 1, 1, "pay", "pay-1", False))
+            answers.append(mine.begin_effect(job_id, claims[job_id], 1, "pay", "pay-1", False))
         finally:
             mine.close()
 

@@ -59,7 +59,7 @@ class EffectRecord:
 
     ``started`` was written before the call and nothing after it: if the attempt that wrote
     it is gone, nobody knows whether the effect happened. ``claim`` names the claim of the
-    job whose attempt began it (``None`` for effects begun before claims were numbered).
+    job whose attempt began it (``None`` for effects begun before claims had tokens).
     """
 
     key: str
@@ -80,8 +80,8 @@ class ClaimedJob:
     """A job a worker now holds a lease on, with what it needs to run it.
 
     ``attempt`` counts the attempts of this run (it starts again at 1 after a replay, and a
-    released attempt is not counted); ``claim`` numbers every claim of the job and is never
-    used twice, so it is what owns the attempt's outcome, checkpoints and effects."""
+    released attempt is not counted); ``claim`` is a token drawn for this claim alone, never
+    used by another, so it is what owns the attempt's outcome, checkpoints and effects."""
 
     id: int
     job_name: str

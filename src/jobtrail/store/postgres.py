@@ -503,7 +503,8 @@ class PostgresStore:
         if len(found) < limit:
             sql, params = self._ready_query("claim", queues, limit - len(found))
             try:
-                found += self._fetch(sql, {"worker": worker_id, "lease": float(lease), **params})
+                found += self._fetch(sql, {"worker": worker_id, "lease": float(lease),
+                                           "token": rows.claim_token(), **params})
             except psycopg.Error:
                 # The claim may have committed with its answer lost on the way: for as long
                 # as those leases last, the next claims hand over what this worker was given.

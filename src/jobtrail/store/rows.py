@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -118,6 +119,14 @@ def effect_record(row: Sequence[Any], to_time: ToTime) -> EffectRecord:
         key, job_id, name, attempt, status, bool(repeat_safe), result, error, started_at,
         to_time(finished), claim,
     )
+
+
+def claim_token() -> int:
+    """A new claim's identity: random, so that no claim ever takes another's — not after a
+    replay or a release (which count the attempt again), nor after a PostgreSQL crash that
+    lost a claim whose commit had not reached the disk (the same job, claimed anew, then
+    gets the same attempt number). 62 random bits: positive, and a 64-bit integer."""
+    return secrets.randbits(62) + 1
 
 
 def effect_is_uncertain(existing: EffectRecord, job_id: int, claim: int) -> bool:

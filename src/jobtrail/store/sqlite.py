@@ -469,6 +469,7 @@ class SQLiteStore:
             found = conn.execute(
                 sql,
                 {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
+                 "token": rows.claim_token(),
                  **params},
             ).fetchall()
             conn.executemany(

@@ -95,12 +95,12 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobtrail_jobs AS j
-    SET status = 'running', attempts = j.attempts + 1, claims = j.claims + 1,
+    SET status = 'running', attempts = j.attempts + 1, claim = %(token)s,
         worker_id = %(worker)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
         started_at = now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claims, j.priority, j.run_at
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
     SELECT id, attempts, 'lifecycle', 'claimed', now() FROM claimed
@@ -112,7 +112,7 @@ WITH picked AS (
     SELECT set_config('synchronous_commit', 'off', true)
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claims
+       claim
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
 -- name: reclaim
@@ -121,15 +121,15 @@ FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 WITH orphaned AS (
     SELECT id FROM jobtrail_jobs
     WHERE status = 'running' AND worker_id = %(worker)s
-      AND (id, claims) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
-                                                    %(held_claims)b::integer[]))
+      AND (id, claim) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
+                                                   %(held_claims)b::bigint[]))
     ORDER BY id LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
 WHERE id IN (SELECT id FROM orphaned)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claims
+          claim
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs
@@ -152,7 +152,7 @@ WITH outcome AS (
     SELECT * FROM unnest(
         %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
         %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[],
-        %(variant)b::text[], %(code_version)b::text[], %(claim)b::integer[]
+        %(variant)b::text[], %(code_version)b::text[], %(claim)b::bigint[]
     ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version,
            claim)
 ), finished AS (
@@ -167,7 +167,7 @@ WITH outcome AS (
     FROM outcome AS o
     -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
     WHERE j.id = ANY(%(id)b::bigint[]) AND j.id = o.id AND j.status = 'running'
-      AND j.worker_id = %(worker)s AND j.claims = o.claim
+      AND j.worker_id = %(worker)s AND j.claim = o.claim
     RETURNING j.id, j.attempts, o.final, j.idempotency_key, j.job_name, j.payload_hash,
               j.status, j.result, j.error, j.finished_at
 ), events AS (
@@ -368,7 +368,7 @@ ORDER BY job_id, id
 -- Only for jobs still running, leased to this worker, under the claim that recorded the
 -- segment: the rows are locked so that the lease cannot move on while they are written.
 WITH held AS (
-    SELECT id, claims FROM jobtrail_jobs
+    SELECT id, claim FROM jobtrail_jobs
     WHERE id = ANY(%(ev_job)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     FOR SHARE
 )
@@ -377,9 +377,9 @@ SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.at
 FROM unnest(
     %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
     %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[],
-    %(ev_path)b::text[], %(ev_claim)b::integer[]
+    %(ev_path)b::text[], %(ev_claim)b::bigint[]
 ) WITH ORDINALITY AS e(job_id, attempt, kind, name, at, duration, attrs, path, claim, ord)
-JOIN held AS h ON h.id = e.job_id AND h.claims = e.claim
+JOIN held AS h ON h.id = e.job_id AND h.claim = e.claim
 ORDER BY e.ord
 
 -- name: insert_effect
@@ -390,7 +390,7 @@ ORDER BY e.ord
 -- the backend decides.
 WITH held AS (
     SELECT id FROM jobtrail_jobs
-    WHERE id = %(job_id)s AND status = 'running' AND claims = %(claim)s
+    WHERE id = %(job_id)s AND status = 'running' AND claim = %(claim)s
     FOR SHARE
 ), inserted AS (
     INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_safe,
@@ -405,7 +405,7 @@ SELECT EXISTS (SELECT 1 FROM held), EXISTS (SELECT 1 FROM inserted)
 
 -- name: hold_claim
 SELECT id FROM jobtrail_jobs
-WHERE id = %(job_id)s AND status = 'running' AND claims = %(claim)s
+WHERE id = %(job_id)s AND status = 'running' AND claim = %(claim)s
 FOR SHARE
 
 -- name: lock_effect

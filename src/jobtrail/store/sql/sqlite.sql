@@ -13,7 +13,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 
 -- name: claim
 UPDATE jobtrail_jobs
-SET status = 'running', attempts = attempts + 1, claims = claims + 1, worker_id = :worker,
+SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :worker,
     lease_expires_at = :lease_until, started_at = :now
 WHERE id IN (
     SELECT id FROM jobtrail_jobs INDEXED BY {ready_index}
@@ -21,7 +21,7 @@ WHERE id IN (
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claims
+          claim
 
 -- name: any_runnable
 SELECT 1 FROM jobtrail_jobs INDEXED BY {ready_index}
@@ -34,7 +34,7 @@ WHERE status IN ('queued', 'retrying') {queue_filter}
 
 -- name: held_claims
 -- The (job, claim) pairs a worker still holds, of those it is about to finish.
-SELECT id, claims FROM jobtrail_jobs
+SELECT id, claim FROM jobtrail_jobs
 WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
 
 -- name: finish
@@ -153,7 +153,7 @@ FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
 SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
 WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
-              AND worker_id = :worker AND claims = :claim)
+              AND worker_id = :worker AND claim = :claim)
 
 -- name: path_segments
 -- A worker of schema version 2 still running beside this one keeps a segment in attrs.
@@ -162,7 +162,7 @@ WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id,
 
 -- name: holds_claim
 -- Whether an attempt still holds its job: running under the claim it was given.
-SELECT 1 FROM jobtrail_jobs WHERE id = ? AND status = 'running' AND claims = ?
+SELECT 1 FROM jobtrail_jobs WHERE id = ? AND status = 'running' AND claim = ?
 
 -- name: effect_by_key
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
