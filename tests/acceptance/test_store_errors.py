@@ -136,7 +136,8 @@ def test_a_file_that_is_not_a_database_is_one_line(cli: Cli, command: str) -> No
     junk = cli.cwd / "notes.db"
     junk.write_text("shopping list: milk, eggs, and a working database\n")
     line = run_command(cli, command, "sqlite:///notes.db")
-    assert line == "error: cannot open SQLite database 'notes.db': file is not a database"
+    assert line == ("error: 'notes.db' is not a usable SQLite database (file is not a database): "
+                    "check the path, or restore the database from a backup")
     assert junk.read_text().startswith("shopping list")
 
 

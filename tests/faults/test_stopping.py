@@ -160,7 +160,7 @@ def test_a_worker_on_a_damaged_sqlite_file_stops_with_one_line(tmp_path: Path) -
     log = tmp_path / "marks.log"
     proc = start_worker(f"sqlite:///{path}", log, app=FAULTY)
     assert stopped_within(proc, 15) == 4, worker_errors(log)
-    assert log_lines(log, "is damaged (file is not a database)")
+    assert log_lines(log, "is not a usable SQLite database (file is not a database)")
     assert "Traceback" not in worker_errors(log)
 
 
@@ -241,4 +241,4 @@ def test_the_sqlite_watcher_of_a_damaged_file_ends_quietly(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", watcher], capture_output=True, text=True,
                           cwd=ROOT, timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert "is damaged (file is not a database)" in done.stdout
+    assert "is not a usable SQLite database (file is not a database)" in done.stdout

@@ -96,8 +96,11 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # ``sslpassword``): the value runs to its closing quote, or to the next space (hiding the
 # rest of a query: better too much than a password holding an ``&``).
 _PASSWORD_SETTING = re.compile(
-    r"""(?P<key>(?:^|(?<=[\s?&;]))[\w.-]*password\s*=\s*)"""
-    r"""(?P<value>'(?:[^'\\]|\\.)*(?:'|$)|\S*)""",
+    # A URL's query parameter runs to the next "&"; a keyword setting to the next space,
+    # or is quoted.
+    r"""(?P<key>(?<=[?&])[\w.-]*password=)(?P<value>[^&\s]*)"""
+    r"""|(?P<kw>(?:^|(?<=[\s;]))[\w.-]*password\s*=\s*)"""
+    r"""(?P<kwvalue>'(?:[^'\\]|\\.)*(?:'|$)|\S*)""",
     re.IGNORECASE,
 )
 
@@ -117,7 +120,7 @@ def redact_url(url: str) -> str:
             if colon:
                 rest = f"{user}:***{rest[at:]}"
         url = f"{scheme}{sep}{rest}"
-    return _PASSWORD_SETTING.sub(lambda found: f"{found['key']}***", url)
+    return _PASSWORD_SETTING.sub(lambda found: f"{found['key'] or found['kw']}***", url)
 
 
 def open_store(url: str | None = None, **options: Any) -> Store:

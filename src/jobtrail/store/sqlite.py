@@ -69,6 +69,12 @@ _SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attr
 _DAMAGED = ("file is not a database", "database disk image is malformed")
 
 
+def damaged(path: str, exc: BaseException) -> str:
+    """What to say of a file SQLite cannot read as a database."""
+    return (f"{path!r} is not a usable SQLite database ({exc}): check the path, or "
+            "restore the database from a backup")
+
+
 def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
     """Re-raise driver errors as `StoreError` (chained), naming the operation: a value
     the database cannot take as `StoreRejected`, a damaged file as `StoreLost`."""
@@ -90,9 +96,7 @@ def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
             ) from exc
         except sqlite3.DatabaseError as exc:
             if any(text in str(exc) for text in _DAMAGED):
-                store = args[0]
-                raise StoreLost(f"the SQLite database {getattr(store, 'path', '')!r} is "
-                                f"damaged ({exc}): restore it from a backup") from exc
+                raise StoreLost(damaged(getattr(args[0], "path", ""), exc)) from exc
             raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
 
     return wrapper
@@ -140,8 +144,7 @@ class _DataVersionWatch:
                     version = conn.execute("PRAGMA data_version").fetchone()[0]
                 except (sqlite3.Error, StoreError) as exc:
                     if any(text in str(exc) for text in _DAMAGED):
-                        self._store.lose(f"the SQLite database {self._store.path!r} is "
-                                         f"damaged ({exc}): restore it from a backup")
+                        self._store.lose(damaged(self._store.path, exc))
                         self._on_change()
                         return
                     if conn is not None:
@@ -240,8 +243,7 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             if any(text in str(exc) for text in _DAMAGED):
-                raise StoreLost(f"the SQLite database {self.path!r} is damaged ({exc}): "
-                                "restore it from a backup") from exc
+                raise StoreLost(damaged(self.path, exc)) from exc
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         return conn
 
