@@ -282,6 +282,8 @@ class Worker:
                 enqueue_shadows(shadows, (o for o in batch if o.job_id not in lost))
             except StoreError as exc:  # a shadow is a sample, never worth the real work
                 log.warning("could not enqueue shadow runs: %s", exc)
+            else:  # new work of this worker's own making: a burst worker must not miss it
+                self._may_have_work = True
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1

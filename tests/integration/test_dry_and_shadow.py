@@ -114,13 +114,6 @@ def test_shadow_declarations_are_checked(make_app: Callable[..., App]) -> None:
         app.shadow(bill, lambda ctx, **kw: None)  # type: ignore[arg-type]
 
 
-def run_with_shadows(app: App) -> None:
-    """Work until idle, then once more for shadow jobs the last write enqueued: on
-    PostgreSQL a burst worker may stop before the notification of that enqueue reaches it."""
-    run_until_idle(app)
-    run_until_idle(app)
-
-
 def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
     make_app: Callable[..., App],
 ) -> None:
@@ -141,7 +134,7 @@ def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
 
     app.shadow(charge, charge_v2)  # type: ignore[arg-type]
     charge.enqueue_many([{"order": 1, "card": "4000-0002"}, {"order": 2, "card": "4000-0003"}])  # type: ignore[attr-defined]
-    run_with_shadows(app)
+    run_until_idle(app)
     reports = {r.real_job_id: r for r in app.shadow_reports("charge")}
     same, differs = reports[1], reports[2]
     assert same.same and same.real_error == "jobtrail.errors.Permanent: card [redacted] declined for order 1"
@@ -164,6 +157,6 @@ def test_a_shadow_of_a_succeeded_run_has_no_real_error(make_app: Callable[..., A
 
     app.shadow(bill, bill_v2)  # type: ignore[arg-type]
     bill.enqueue(invoice=3, amount=5)  # type: ignore[attr-defined]
-    run_with_shadows(app)
+    run_until_idle(app)
     (report,) = app.shadow_reports("bill")
     assert report.same and (report.real_error, report.shadow_error) == (None, None)
