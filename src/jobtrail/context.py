@@ -6,7 +6,6 @@ The context of the job running in the current thread or task is available throug
 
 from __future__ import annotations
 
-import enum
 import inspect
 import json
 import threading
@@ -18,7 +17,8 @@ from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from jobtrail.effects import perform_effect
-from jobtrail.expect import format_value
+from jobtrail.errors import JobExit
+from jobtrail.expect import decision_text
 from jobtrail.paths.redaction import Redactor
 from jobtrail.store.base import PathEvent
 from jobtrail.text import name_problem
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 
 _current: ContextVar[Context | None] = ContextVar("jobtrail_context", default=None)
 
-
-class JobExit(BaseException):  # like SystemExit: a way out, not an error
-    """Raised by `Context.exit` to end a job on purpose; the worker records the exit."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def current_context() -> Context | None:
@@ -283,7 +276,6 @@ class Context:
 MAX_EFFECT_KEY = 255
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _REPLAYED = {"replayed": True}
-_LITERALS: dict[object, str] = {True: "true", False: "false", None: "null"}
 _new_entry = tuple.__new__
 
 
@@ -300,17 +292,6 @@ def to_json(value: Any) -> str:
     return _ENCODE(value)
 
 
-def decision_text(value: object) -> str:
-    """A decided value as expectations spell it (`jobtrail.expect.format_value`): ``true``,
-    ``false``, ``null``, ``3``, the text of a str, the value of an enum member. Anything
-    else (a list, an object) is a `TypeError`: a decision records a label, not data."""
-    known = _LITERALS.get(value) if type(value) is bool or value is None else None
-    if known is not None:
-        return known
-    label = value.value if isinstance(value, enum.Enum) else value
-    if label is not None and not isinstance(label, str | int | float):
-        raise TypeError(f"cannot record a {type(value).__name__} as a decision")
-    return format_value(label)
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobtrail.context import Context, JobExit, _current
+from jobtrail.context import Context, _current
+from jobtrail.errors import JobExit
 from jobtrail.execution import error_info
 from jobtrail.job import ErrorInfo
 from jobtrail.jobs import JobHandle

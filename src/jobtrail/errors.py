@@ -5,6 +5,9 @@ JobtrailError
 ├── ConfigurationError         a bad URL, option or setting
 │   ├── JobDefinitionError     a job declared in a way that cannot work
 │   └── AppNotLoadable         MODULE:APP does not name an App
+├── ExpectationError (ValueError)  an expect= text that is not a valid path
+├── LockError (ValueError)     the flows lock file is missing, unreadable or of another version
+├── LintError (ValueError)     a job function whose flow cannot be linted
 ├── ArgumentError (TypeError)  arguments that do not fit a job's signature
 ├── PayloadTooLarge (ValueError)
 ├── IdempotencyConflict (ValueError)  one key, two different payloads
@@ -21,7 +24,12 @@ JobtrailError
     │   └── JobTimeout         the attempt ran past its timeout
     └── Permanent              never try again: dead-letter now
         └── EffectUncertain    an effect may or may not have happened: ask an operator
+JobExit (BaseException)        ctx.exit(): a job's intended early end
+StopNow (BaseException)        a worker's second stop signal: leave at once
 ```
+
+The last two are ways out rather than errors: they derive from ``BaseException`` so that
+an ``except Exception`` in a job (or a worker's loop) cannot swallow them.
 
 Each class's docstring is its default message. Driver errors are chained on
 ``__cause__`` so the original is never lost.
@@ -112,3 +120,51 @@ class JobTimeout(Transient):
 
 class EffectUncertain(Permanent):
     """An earlier attempt began this effect and never recorded its end: it may have happened."""
+
+
+class ExpectationError(JobtrailError, ValueError):
+    """An expectation's text is not valid; `column` (1-based) points at the mistake.
+
+    ``str()`` is the reason and the column on the first line, then the expression
+    with a caret under the column.
+    """
+
+    def __init__(self, expression: str, column: int, reason: str) -> None:
+        self.expression = expression
+        self.column = column
+        self.reason = reason
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        # Tabs and newlines would shift the caret, so show them as single spaces.
+        shown = "".join(" " if char.isspace() else char for char in self.expression)
+        caret = " " * (self.column - 1) + "^"
+        return f"{self.reason} at column {self.column}\n  {shown}\n  {caret}"
+
+    def __reduce__(self) -> tuple[type[ExpectationError], tuple[str, int, str]]:
+        # The default pickling replays ``args`` (the message) into __init__, which
+        # takes three arguments; errors cross process boundaries in workers.
+        return (type(self), (self.expression, self.column, self.reason))
+
+
+class LockError(JobtrailError, ValueError):
+    """The flows lock file is missing, unreadable or of another version."""
+
+
+class LintError(JobtrailError, ValueError):
+    """A job function cannot be linted: its source is not available or is not a ``def``."""
+
+
+class JobExit(BaseException):  # like SystemExit: a way out, not an error
+    """Raised by `Context.exit` to end a job on purpose; the worker records the exit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StopNow(BaseException):  # like KeyboardInterrupt: it must cut through `except Exception`
+    """Raised in the worker's thread by a second stop signal: leave the loop at once."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())

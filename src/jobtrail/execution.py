@@ -16,8 +16,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from jobtrail.context import Context, JobExit, _current
-from jobtrail.errors import EffectUncertain, JobTimeout, UnknownJob
+from jobtrail.context import Context, _current
+from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
 from jobtrail.job import ErrorInfo, Status
 from jobtrail.paths.redaction import Redactor
 from jobtrail.payload import encode_result

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from jobtrail.errors import ArgumentError, JobDefinitionError, PayloadTooLarge
-from jobtrail.expect import Expectation, ExpectationError, parse
+from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
+from jobtrail.expect import Expectation, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.job import JobRecord, Status
 from jobtrail.limits import HORIZON, HORIZON_TEXT, priority_problem

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from jobtrail.errors import StopNow
+
 log = logging.getLogger("jobtrail.worker")
 
 
-class StopNow(BaseException):  # like KeyboardInterrupt: it must cut through `except Exception`
-    """Raised in the worker's thread by a second stop signal: leave the loop at once."""
 
 
 class StopRequest:

@@ -39,7 +39,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from jobtrail.errors import StoreError
+from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, prepare
 from jobtrail.job import Status
 from jobtrail.limits import check_queues
@@ -47,7 +47,7 @@ from jobtrail.outage import Outage
 from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.shadow import enqueue_shadows
-from jobtrail.stopping import StopNow, StopRequest, install_signal_handlers
+from jobtrail.stopping import StopRequest, install_signal_handlers
 from jobtrail.store.base import Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 

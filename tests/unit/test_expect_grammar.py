@@ -245,7 +245,7 @@ def test_expectations_compare_by_tree() -> None:
 
 def test_package_exports_the_public_names_sorted() -> None:
     """jobtrail.expect exports exactly its public names, in sorted order."""
-    assert jobtrail.expect.__all__ == ["Divergence", "Expectation", "ExpectationError", "Symbol", "format_value", "parse"]
+    assert jobtrail.expect.__all__ == ["Divergence", "Expectation", "ExpectationError", "Symbol", "decision_text", "format_value", "parse"]
     assert all(hasattr(jobtrail.expect, name) for name in jobtrail.expect.__all__)
 
 

@@ -11,19 +11,21 @@ expectation.check(run[:2], completed=True)  # [Divergence(kind="missing", ...)]
 
 Modules: `nodes` (symbols, patterns, the tree, the error), `grammar` (text ↔ tree),
 `automaton` (the compiled, cached form), `conformance` (divergences), `expectation`
-(`Expectation` and `parse`). The package imports nothing else from jobtrail.
+(`Expectation` and `parse`). The package imports nothing else from jobtrail but its errors.
 The language itself is described in docs/expectations.md.
 """
 
+from jobtrail.errors import ExpectationError
 from jobtrail.expect.conformance import Divergence
 from jobtrail.expect.expectation import Expectation, parse
-from jobtrail.expect.nodes import ExpectationError, Symbol, format_value
+from jobtrail.expect.nodes import Symbol, decision_text, format_value
 
 __all__ = [
     "Divergence",
     "Expectation",
     "ExpectationError",
     "Symbol",
+    "decision_text",
     "format_value",
     "parse",
 ]

@@ -18,12 +18,12 @@ import difflib
 import string
 from typing import Final, NamedTuple
 
+from jobtrail.errors import ExpectationError
 from jobtrail.expect.nodes import (
     KINDS,
     WILDCARD,
     Alt,
     Atom,
-    ExpectationError,
     Node,
     Repeat,
     Seq,

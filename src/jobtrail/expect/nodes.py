@@ -33,29 +33,6 @@ BARE_VALUE: Final = re.compile(r"[A-Za-z0-9_.\-]+")
 """Decision values that need no quotes; anything else is written ``"quoted"``."""
 
 
-class ExpectationError(ValueError):
-    """An expectation's text is not valid; `column` (1-based) points at the mistake.
-
-    ``str()`` is the reason and the column on the first line, then the expression
-    with a caret under the column.
-    """
-
-    def __init__(self, expression: str, column: int, reason: str) -> None:
-        self.expression = expression
-        self.column = column
-        self.reason = reason
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        # Tabs and newlines would shift the caret, so show them as single spaces.
-        shown = "".join(" " if char.isspace() else char for char in self.expression)
-        caret = " " * (self.column - 1) + "^"
-        return f"{self.reason} at column {self.column}\n  {shown}\n  {caret}"
-
-    def __reduce__(self) -> tuple[type[ExpectationError], tuple[str, int, str]]:
-        # The default pickling replays ``args`` (the message) into __init__, which
-        # takes three arguments; errors cross process boundaries in workers.
-        return (type(self), (self.expression, self.column, self.reason))
 
 
 def quote_value(value: str) -> str:
@@ -191,3 +168,19 @@ def atoms(node: Node) -> list[Atom]:
         return atoms(node.node)
     children = node.items if isinstance(node, Seq) else node.options
     return [atom for child in children for atom in atoms(child)]
+
+
+_LITERALS: dict[object, str] = {True: "true", False: "false", None: "null"}
+
+
+def decision_text(value: object) -> str:
+    """A decided value as expectations spell it (`jobtrail.expect.format_value`): ``true``,
+    ``false``, ``null``, ``3``, the text of a str, the value of an enum member. Anything
+    else (a list, an object) is a `TypeError`: a decision records a label, not data."""
+    known = _LITERALS.get(value) if type(value) is bool or value is None else None
+    if known is not None:
+        return known
+    label = value.value if isinstance(value, enum.Enum) else value
+    if label is not None and not isinstance(label, str | int | float):
+        raise TypeError(f"cannot record a {type(value).__name__} as a decision")
+    return format_value(label)

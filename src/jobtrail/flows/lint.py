@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jobtrail.errors import ConfigurationError, JobtrailError
+from jobtrail.errors import ConfigurationError, LintError
 from jobtrail.flows.suppress import SYNTAX, Directive, read_directives
 
 if TYPE_CHECKING:
@@ -90,9 +90,6 @@ _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _SHOWN = 70  # characters of code quoted in a message
 
-
-class LintError(JobtrailError, ValueError):
-    """A job function cannot be linted: its source is not available or is not a ``def``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobtrail.errors import JobtrailError
+from jobtrail.errors import LockError
 from jobtrail.flows.builder import build_flow
 from jobtrail.flows.graph import FlowGraph
 
@@ -33,9 +33,6 @@ VERSION = 1
 #: What a lock records per job, beside its function; each is a sorted list of names.
 SECTIONS = ("steps", "effects", "decisions", "exits", "branches")
 
-
-class LockError(JobtrailError, ValueError):
-    """The flows lock file is missing, unreadable or of another version."""
 
 
 def flow_jobs(app: App) -> list[JobDef[Any, Any]]:

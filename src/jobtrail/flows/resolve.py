@@ -18,7 +18,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jobtrail.context import JobExit, decision_text
+from jobtrail.errors import JobExit
+from jobtrail.expect import decision_text
 
 _MISSING: Any = object()
 
