@@ -67,7 +67,8 @@ def per_call(backend: Backend, calls: int) -> dict[str, float]:
             for n in range(calls):
                 ctx.step(f"s{n}", int, n)
             timings["step_batched_us"] = (time.perf_counter() - start) / calls * 1e6
-            store, worker = ctx.app.store, ctx.app.store.get(ctx.job_id).worker_id or ""
+            store = app.store
+            worker = store.get(ctx.job_id).worker_id or ""
             start = time.perf_counter()
             for n in range(calls // 10):
                 entry = PathEvent("step", f"u{n}", time.time(), 0.0, None, str(n))
@@ -85,7 +86,7 @@ def per_call(backend: Backend, calls: int) -> dict[str, float]:
             for n in range(calls):
                 ctx.decide(f"d{n}", n % 2 == 0)
             timings["decide_us"] = (time.perf_counter() - start) / calls * 1e6
-            timings["summary_us"] = summary_cost(ctx.app, calls)
+            timings["summary_us"] = summary_cost(app, calls)
 
         bench_calls.enqueue()
         run_until_idle(app)
@@ -98,7 +99,7 @@ def summary_cost(app: App, calls: int) -> float:
     """µs to summarise a finished run of 5 steps and a decision: its variant and the
     conformance check against an expected path."""
     expectation = parse(" ".join(STEP_NAMES) + " decide:even")
-    ctx = Context(app, job_id=1, job_name="bench_summary", queue="default", attempt=1,
+    ctx = Context(app.store, job_id=1, job_name="bench_summary", queue="default", attempt=1,
                   max_attempts=1)
     for name in STEP_NAMES:
         ctx.step(name, int, 1)

@@ -21,8 +21,9 @@ from jobtrail.errors import (
     Transient,
     UnknownJob,
 )
+from jobtrail.handle import JobHandle
 from jobtrail.job import ErrorInfo, Event, JobRecord, Status
-from jobtrail.jobs import JobDef, JobHandle
+from jobtrail.jobs import JobDef
 from jobtrail.retry import Retry
 from jobtrail.store.base import EffectRecord
 from jobtrail.worker import Worker, WorkerStats

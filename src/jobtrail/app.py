@@ -1,42 +1,50 @@
-"""`App`: the registry of job types, the store they live in, and the settings they share."""
+"""`App`: the registry of job types, the store they live in, and the settings they share.
+
+The app is the top of the house: it declares jobs (`jobtrail.jobs`), opens the store,
+composes the pipeline every attempt goes through (its middlewares and built-in stages,
+`jobtrail.middleware`) and the observers told of every change (`jobtrail.observers`),
+answers about execution paths through ``app.paths`` (`jobtrail.paths_api`), and runs
+workers (`jobtrail.worker`, `jobtrail.supervisor`). Nothing below it imports it.
+"""
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, JobNotFound, UnknownJob
 from jobtrail.guarantee import Guarantee
+from jobtrail.handle import JobHandle
 from jobtrail.job import Event, JobRecord, Status
-from jobtrail.jobs import JobDef, JobHandle, KeyFunction
+from jobtrail.jobs import JobDef, KeyFunction
 from jobtrail.limits import MAX_JOB_ID, before_bound, check_queues, row_limit
-from jobtrail.paths.alerts import AlertSink
-from jobtrail.paths.api import PathsAPI
-from jobtrail.paths.rules import Rule
+from jobtrail.middleware import Chain, Middleware, Pipeline
+from jobtrail.observers import Observer, Observers
+from jobtrail.paths.alerts import AlertObserver, AlertSink
 from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
+from jobtrail.paths_api import PathsAPI
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
 from jobtrail.retry import Retry
+from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
+from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.store.base import EffectRecord, JobFilter
-from jobtrail.text import name_error, shown
-
-if TYPE_CHECKING:
-    from jobtrail.shadow import Shadow
+from jobtrail.supervisor import ExitCodes, Supervisor
+from jobtrail.text import shown
+from jobtrail.worker import Worker, WorkerStats
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
-DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
 
 
-class App(PathsAPI):
+class App:
     """A jobtrail application.
 
     ``App()`` with no URL stores jobs in ``$JOBTRAIL_URL`` or ``./jobtrail.db``.
@@ -72,54 +80,33 @@ class App(PathsAPI):
         slow_factor: float | None = 3.0,
         alert_sinks: Sequence[AlertSink] = (),
     ) -> None:
-        if not _is_seconds(lease) or lease <= 0:
-            raise ConfigurationError(f"App(lease={lease!r}): must be a positive number of seconds")
-        if not _is_seconds(grace) or grace < 0:
-            raise ConfigurationError(f"App(grace={grace!r}): must be zero or more seconds")
-        if (
-            isinstance(max_payload_bytes, bool)
-            or not isinstance(max_payload_bytes, int)
-            or max_payload_bytes < 2
-        ):
-            raise ConfigurationError(
-                f"App(max_payload_bytes={max_payload_bytes!r}): must be an int of at least 2 "
-                "(the size of an empty payload, {})"
-            )
-        if idempotency_retention is not None and (
-            not _is_seconds(idempotency_retention) or idempotency_retention < 0
-        ):
-            raise ConfigurationError(
-                f"App(idempotency_retention={idempotency_retention!r}): must be zero or more "
-                "seconds, or None to keep keys forever"
-            )
-        if slow_factor is not None and (not _is_seconds(slow_factor) or slow_factor <= 1):
-            raise ConfigurationError(
-                f"App(slow_factor={slow_factor!r}): must be a number above 1, or None"
-            )
-        problem = name_error("default_queue", default_queue)
-        if problem:
-            raise ConfigurationError(f"App(default_queue=...): {problem}")
-        for sink in alert_sinks:
-            if not callable(sink):
-                raise ConfigurationError(f"App(alert_sinks=...): {sink!r} is not callable")
-        self.idempotency_retention = idempotency_retention
-        self.code_version = code_version or os.environ.get("JOBTRAIL_CODE_VERSION") or None
-        self.step_timings = StepTimings(slow_factor) if slow_factor is not None else None
-        self.summarizer = Summarizer(self.step_timings, self.code_version)
-        self.alert_sinks: list[AlertSink] = list(alert_sinks)
-        self.rules: dict[str, Rule] = {}
-        self.shadows: dict[str, Shadow] = {}
+        check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
+                       idempotency_retention=idempotency_retention, slow_factor=slow_factor,
+                       default_queue=default_queue, alert_sinks=alert_sinks)
         self.url = resolve_url(url)
+        self.backend, _ = parse_url(self.url)
         self.lease = float(lease)
         self.retry = retry or Retry()
         self.grace = float(grace)
         self.default_queue = default_queue
         self.max_payload_bytes = max_payload_bytes
+        self.idempotency_retention = idempotency_retention
+        self.code_version = code_version or os.environ.get("JOBTRAIL_CODE_VERSION") or None
+        self.step_timings = StepTimings(slow_factor) if slow_factor is not None else None
+        self.summarizer = Summarizer(self.step_timings, self.code_version)
         self.registry: dict[str, JobDef[Any, Any]] = {}
+        #: Execution paths: divergences, variants, funnels, rules, shadow runs.
+        self.paths = PathsAPI(self, self.registry, self.job)
+        self.paths.alert_sinks.extend(alert_sinks)
+        #: Told of every change to jobs once it is committed (`observe`).
+        self.observers = Observers()
+        self.observers.add(AlertObserver(self.paths.alert_sinks))
+        self.observers.add(ShadowObserver(self.paths.shadows))
+        self._middlewares: list[Middleware] = []
+        self._pipeline: Pipeline | None = None
         self._store_options = store_options or {}
         self._store: Store | None = None
         self._lock = threading.Lock()
-        self.backend, _ = parse_url(self.url)
 
     # -- the store ---------------------------------------------------------------------
     @property
@@ -141,6 +128,36 @@ class App(PathsAPI):
         """Close the store's connections in this process."""
         if self._store is not None:
             self._store.close()
+
+    # -- the seam ------------------------------------------------------------------------
+    def middleware(self, fn: Middleware) -> Middleware:
+        """Wrap every attempt in *fn* (usable as a decorator): ``fn(attempt, call_next)``
+        returns ``call_next()``'s outcome. The first registered is the outermost. See
+        `jobtrail.middleware`."""
+        if not callable(fn):
+            raise ConfigurationError(f"app.middleware({fn!r}): a middleware must be callable")
+        self._middlewares.append(fn)
+        self._pipeline = None
+        return fn
+
+    def observe(self, observer: Observer) -> Observer:
+        """Tell *observer* of every change to jobs once it is committed; see
+        `jobtrail.observers`."""
+        if not isinstance(observer, Observer):
+            raise ConfigurationError(
+                f"app.observe({observer!r}): an observer is an instance of a subclass of "
+                "jobtrail.Observer"
+            )
+        self.observers.add(observer)
+        return observer
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """What every attempt goes through: the middlewares and the built-in stage."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            pipeline = self._pipeline = Pipeline(Chain(self._middlewares), self.summarizer)
+        return pipeline
 
     # -- declaring jobs ---------------------------------------------------------------------
     @overload
@@ -273,11 +290,15 @@ class App(PathsAPI):
     # -- operators -------------------------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
         """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
-        return self.store.replay(_job_id(job_id))
+        record = self.store.replay(_job_id(job_id))
+        self.observers.replayed(record)
+        return record
 
     def discard(self, job_id: int) -> JobRecord:
         """Remove a job from the dead-letter queue for good; it ends ``cancelled``."""
-        return self.store.discard(_job_id(job_id))
+        record = self.store.discard(_job_id(job_id))
+        self.observers.discarded(record)
+        return record
 
     def effects(self, job_id: int) -> list[EffectRecord]:
         """The effects a job started, with what the store knows of each."""
@@ -296,13 +317,30 @@ class App(PathsAPI):
                 f"resolve_effect(outcome={outcome!r}): use 'done' or 'not_done'"
             )
         encoded = encode_result(result) if outcome == "done" else None
-        return self.store.resolve_effect(_job_id(job_id), name, outcome == "done", encoded)
+        effect = self.store.resolve_effect(_job_id(job_id), name, outcome == "done", encoded)
+        self.observers.effect_resolved(effect)
+        return effect
 
     def cancel(self, job_id: int) -> JobRecord:
         """Cancel a job that has not started yet."""
-        return self.store.cancel(_job_id(job_id))
+        record = self.store.cancel(_job_id(job_id))
+        self.observers.cancelled(record)
+        return record
 
     # -- running ---------------------------------------------------------------------
+    @overload
+    def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
+             processes: int = ..., burst: bool = ..., grace: float | None = ...,
+             supervise: Literal[False]) -> WorkerStats: ...
+    @overload
+    def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
+             processes: int = ..., burst: bool = ..., grace: float | None = ...,
+             supervise: Literal[True]) -> ExitCodes: ...
+    @overload
+    def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
+             processes: int = ..., burst: bool = ..., grace: float | None = ...,
+             supervise: None = ...) -> WorkerStats | ExitCodes: ...
+
     def work(
         self,
         *,
@@ -312,21 +350,17 @@ class App(PathsAPI):
         burst: bool = False,
         grace: float | None = None,
         supervise: bool | None = None,
-    ) -> Any:
+    ) -> WorkerStats | ExitCodes:
         """Run a worker here until stopped; with ``burst``, until nothing is runnable.
 
         With ``supervise`` (the default when ``processes > 1``; the ``jobtrail worker``
         command always supervises) it forks that many worker processes and supervises
         them: restarts, a watchdog for a process frozen in C code, and the leases of a
         process that died ended at once with the reason (see `jobtrail.supervisor`).
-        Returns the worker's stats (in this process) or the children's exit codes.
+        Returns the worker's stats (in this process) or each slot's last exit code.
         """
-        from jobtrail.worker import Worker
-
         check_queues(queues)
         if supervise or (supervise is None and processes > 1):
-            from jobtrail.supervisor import Supervisor
-
             return Supervisor(
                 self, processes=processes, queues=queues, concurrency=concurrency,
                 burst=burst, grace=grace,
@@ -338,8 +372,6 @@ class App(PathsAPI):
         return f"<App {redact_url(self.url)} jobs={len(self.registry)} pid={os.getpid()}>"
 
 
-
-
 def _job_id(job_id: int) -> int:
     """*job_id* as an int; one no store can hold (ids run from 1 to 2**63 - 1) is simply
     not found, the same on every backend, before any query."""
@@ -347,13 +379,3 @@ def _job_id(job_id: int) -> int:
     if not 1 <= number <= MAX_JOB_ID:
         raise JobNotFound(f"no job with id {shown(number)}")
     return number
-
-
-def _is_seconds(value: object) -> bool:
-    """True for a finite int or float that is not a bool."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-

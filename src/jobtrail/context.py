@@ -10,27 +10,32 @@ import inspect
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from jobtrail.effects import perform_effect
-from jobtrail.errors import JobExit
+from jobtrail.errors import JobExit, UnknownJob
 from jobtrail.expect import decision_text
-from jobtrail.paths.redaction import Redactor
-from jobtrail.store.base import PathEvent
+from jobtrail.handle import JobHandle
+from jobtrail.redaction import Redactor
+from jobtrail.store.base import PathEvent, Store
 from jobtrail.text import name_problem
 
 T = TypeVar("T")
 
-if TYPE_CHECKING:
-    from jobtrail.app import App
-    from jobtrail.jobs import JobDef, JobHandle
-
 _current: ContextVar[Context | None] = ContextVar("jobtrail_context", default=None)
 
+
+class ChildJob(Protocol):
+    """A job type a running job can enqueue as its child (a `JobDef`)."""
+
+    def enqueue_child(self, parent_job_id: int, trace_id: str | None,
+                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle:
+        """Enqueue a job carrying *parent_job_id* and the trace *trace_id*."""
+        ...
 
 
 def current_context() -> Context | None:
@@ -50,13 +55,12 @@ class Context:
         "_completed",
         "_effect_names",
         "_exit",
+        "_jobs",
         "_path",
         "_redactor",
         "_saved",
         "_saving",
         "_step_names",
-        "_unsure_keys",
-        "app",
         "attempt",
         "claim",
         "job_id",
@@ -64,12 +68,14 @@ class Context:
         "max_attempts",
         "parent_job_id",
         "queue",
+        "store",
         "trace_id",
+        "unsure_keys",
     )
 
     def __init__(
         self,
-        app: App,
+        store: Store | None,
         *,
         job_id: int,
         job_name: str,
@@ -81,8 +87,9 @@ class Context:
         trace_id: str | None = None,
         completed_steps: dict[str, str] | None = None,
         redactor: Redactor | None = None,
+        jobs: Mapping[str, ChildJob] | None = None,
     ) -> None:
-        self.app = app
+        self.store = store
         self.job_id = job_id
         self.job_name = job_name
         self.queue = queue
@@ -95,13 +102,14 @@ class Context:
         self._exit: str | None = None
         self._redactor = redactor
         self._completed = completed_steps or {}
+        self._jobs = jobs or {}
         self._saved = 0  # entries before this index are written (by a checkpoint)
         self._saving = threading.Lock()
         self._effect_names: set[str] = set()
         self._step_names: set[str] = set()
         # Effect keys begun in this attempt whose end could not be recorded: calling one
         # again here could perform it twice.
-        self._unsure_keys: set[str] = set()
+        self.unsure_keys: set[str] = set()
 
     @property
     def is_last_attempt(self) -> bool:
@@ -235,11 +243,21 @@ class Context:
     def _perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
                  kwargs: dict[str, Any], key: str, repeat_safe: bool) -> T:
         """Perform a checked effect (a dry run captures it instead)."""
-        return perform_effect(self, name, fn, args, kwargs, key, repeat_safe)
+        if self.store is None:
+            raise RuntimeError(f"job {self.job_name!r}: effect {name!r} needs a store to run in")
+        return perform_effect(self.store, self, name, fn, args, kwargs, key, repeat_safe)
 
-    def enqueue(self, job: JobDef[Any, Any], /, *args: Any, **kwargs: Any) -> JobHandle:
-        """Enqueue a child job: it carries this job's id as parent and its trace id."""
-        return job.enqueue_child(self, args, kwargs)
+    def enqueue(self, job: ChildJob | str, /, *args: Any, **kwargs: Any) -> JobHandle:
+        """Enqueue a child job — a job type, or the name of one the app declares: it
+        carries this job's id as parent and its trace id."""
+        if isinstance(job, str):
+            found = self._jobs.get(job)
+            if found is None:
+                known = ", ".join(sorted(self._jobs)) or "none"
+                raise UnknownJob(f"job {self.job_name!r}: ctx.enqueue({job!r}): no job of that "
+                                 f"name is declared (known: {known})")
+            job = found
+        return job.enqueue_child(self.job_id, self.trace_id, args, kwargs)
 
     def recorded(self) -> list[PathEvent]:
         """The path recorded so far in this attempt (steps, effects, decisions, exits

@@ -84,7 +84,7 @@ def send_welcome_email(ctx: Context, user_id: int, email: str) -> str:
     """Send the welcome email of a new user, then plan their follow-up."""
     _simulate_io()
     ctx.event("email_sent", to=email)
-    followup = ctx.enqueue(ctx.app.job_named("schedule_followup"), user_id=user_id, days=3)
+    followup = ctx.enqueue("schedule_followup", user_id=user_id, days=3)
     return f"welcome email sent; follow-up job {followup.id}"
 
 
@@ -180,7 +180,7 @@ def build_app(url: str) -> App:
     demo.job(queue="onboarding")(schedule_followup)
     demo.job(queue="notifications")(push_notification)
     demo_paths.register(demo)
-    demo.rule("welcomed users get a follow-up", when=succeeded("send_welcome_email"),
+    demo.paths.rule("welcomed users get a follow-up", when=succeeded("send_welcome_email"),
               then=enqueued("schedule_followup"), within=3600)
     return demo
 

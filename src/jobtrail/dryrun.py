@@ -15,25 +15,54 @@ Shadow runs (`jobtrail.shadow`) run a candidate implementation the same way.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from jobtrail.context import Context, _current
-from jobtrail.errors import JobExit
-from jobtrail.execution import error_info
-from jobtrail.job import ErrorInfo
-from jobtrail.jobs import JobHandle
-from jobtrail.paths.redaction import Redactor
+from jobtrail.errors import JobExit, JobNotFound
+from jobtrail.expect import Expectation
+from jobtrail.handle import JobHandle
+from jobtrail.job import ErrorInfo, JobRecord, error_info
 from jobtrail.paths.runs import Summarizer
-from jobtrail.store.base import Finding, PathEvent
-
-if TYPE_CHECKING:
-    from jobtrail.jobs import JobDef
+from jobtrail.redaction import Redactor
+from jobtrail.store.base import Finding, NewJob, PathEvent
 
 T = TypeVar("T")
+
+
+class DryJob(Protocol):
+    """What a dry run needs of a job type (a `JobDef`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+    @property
+    def takes_context(self) -> bool: ...
+    @property
+    def redact(self) -> frozenset[str]: ...
+    @property
+    def expectation(self) -> Expectation | None: ...
+
+    def build(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> NewJob:
+        """Check arguments (and options) and return the row that would be stored."""
+        ...
+
+
+class _NothingStored:
+    """The lookup of the handles a dry run returns: it stored no job."""
+
+    def get(self, job_id: int) -> JobRecord:
+        raise JobNotFound("a dry run stores no job: its child jobs were only captured")
+
+
+_NOTHING_STORED = _NothingStored()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +109,9 @@ class DryContext(Context):
 
     __slots__ = ("effect_results", "effects", "enqueued")
 
-    def __init__(self, app: Any, *, job_name: str, queue: str,
+    def __init__(self, *, job_name: str, queue: str,
                  effect_results: Mapping[str, Any], redactor: Redactor | None) -> None:
-        super().__init__(app, job_id=0, job_name=job_name, queue=queue, attempt=1,
+        super().__init__(None, job_id=0, job_name=job_name, queue=queue, attempt=1,
                          max_attempts=1, redactor=redactor)
         self.effect_results = dict(effect_results)
         self.effects: list[CapturedEffect] = []
@@ -98,20 +127,23 @@ class DryContext(Context):
         value: T = self.effect_results.get(name)  # type: ignore[assignment]  # a stand-in
         return value
 
-    def enqueue(self, job: JobDef[Any, Any], /, *args: Any, **kwargs: Any) -> JobHandle:
-        new = job.build(args, kwargs)
-        self.enqueued.append(CapturedEnqueue(job.name, json.loads(new.payload)))
-        return JobHandle(0, job.name, job.app)
+    def enqueue(self, job: Any, /, *args: Any, **kwargs: Any) -> JobHandle:
+        build = getattr(job, "build", None)
+        if not callable(build):
+            raise TypeError(f"ctx.enqueue needs a job type (made by @app.job), got {job!r}")
+        new: NewJob = build(args, kwargs)
+        self.enqueued.append(CapturedEnqueue(new.job_name, json.loads(new.payload)))
+        return JobHandle(0, new.job_name, _NOTHING_STORED)
 
 
-def dry_run(definition: JobDef[Any, Any], fn: Callable[..., Any] | None, args: tuple[Any, ...],
+def dry_run(definition: DryJob, fn: Callable[..., Any] | None, args: tuple[Any, ...],
             kwargs: Mapping[str, Any], *,
             effect_results: Mapping[str, Any] | None = None) -> DryRun:
     """Run *fn* (default: the job's function) as *definition* on these arguments, checked
     and passed through JSON as a worker would get them, with effects captured."""
     values = json.loads(definition.build(args, dict(kwargs)).payload)
     redactor = Redactor(definition.redact, values) if definition.redact else None
-    ctx = DryContext(definition.app, job_name=definition.name, queue=definition.queue,
+    ctx = DryContext(job_name=definition.name, queue=definition.queue,
                      effect_results=effect_results or {}, redactor=redactor)
     target = fn or definition.fn
     call_args = (ctx,) if definition.takes_context else ()
@@ -129,8 +161,20 @@ def dry_run(definition: JobDef[Any, Any], fn: Callable[..., Any] | None, args: t
         _current.reset(token)
     summary = Summarizer(None, None).summarize(
         ctx, completed=error is None, expectation=definition.expectation)
-    return DryRun(
-        definition.name, summary.variant, tuple(ctx.take_unsaved()), tuple(ctx.effects),
-        tuple(ctx.enqueued), tuple(summary.findings), result,
-        redactor.error(error) if redactor and error else error, ctx.exit_reason,
+    done = DryRun(
+        definition.name, summary.variant, tuple(ctx.recorded()), tuple(ctx.effects),
+        tuple(ctx.enqueued), tuple(summary.findings), result, error, ctx.exit_reason,
+    )
+    return _masked(done, redactor) if redactor is not None else done
+
+
+def _masked(done: DryRun, redactor: Redactor) -> DryRun:
+    """*done* with what it records of the run masked as the store would keep it (its
+    result and the captured calls stay as the function gave them: they are the caller's
+    own values)."""
+    return dataclasses.replace(
+        done, variant=redactor.text(done.variant), events=tuple(redactor.entries(done.events)),
+        divergences=tuple(redactor.finding(f) for f in done.divergences),
+        error=None if done.error is None else redactor.error(done.error),
+        exit_reason=None if done.exit_reason is None else redactor.text(done.exit_reason),
     )

@@ -18,16 +18,33 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from jobtrail.errors import EffectUncertain, LeaseLost, StoreError, StoreRejected
-from jobtrail.store.base import EffectRecord, PathEvent
+from jobtrail.redaction import Redactor
+from jobtrail.store.base import EffectRecord, PathEvent, Store
 from jobtrail.text import storable
 
-if TYPE_CHECKING:
-    from jobtrail.context import Context
-
 T = TypeVar("T")
+
+
+class EffectScope(Protocol):
+    """The attempt an effect is performed for (its `Context`)."""
+
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def claim(self) -> int: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def redactor(self) -> Redactor | None: ...
+    @property
+    def unsure_keys(self) -> set[str]:
+        """Keys begun in this attempt whose end could not be recorded."""
+        ...
+
+    def add_event(self, event: PathEvent) -> None: ...
 log = logging.getLogger("jobtrail.effects")
 
 END_RETRIES = (0.05, 0.2, 1.0, 3.0)
@@ -35,7 +52,8 @@ BEGIN_RETRIES = (0.05, 0.2, 1.0)
 
 
 def perform_effect(
-    ctx: Context,
+    store: Store,
+    ctx: EffectScope,
     name: str,
     fn: Callable[..., T],
     args: tuple[Any, ...],
@@ -44,8 +62,7 @@ def perform_effect(
     repeat_safe: bool,
 ) -> T:
     """Run one ``ctx.effect`` (see the module docstring)."""
-    store = ctx.app.store
-    if key in ctx._unsure_keys:
+    if key in ctx.unsure_keys:
         raise EffectUncertain(
             f"effect {name!r} (key {key!r}) was called earlier in this attempt and its end "
             "could not be recorded: it may have happened, so it is not called again"
@@ -87,7 +104,7 @@ def perform_effect(
     return value
 
 
-def _begin(store: Any, ctx: Context, name: str, key: str,
+def _begin(store: Any, ctx: EffectScope, name: str, key: str,
            repeat_safe: bool) -> EffectRecord | None:
     """Record the intent, retrying briefly when the database is away: an intent whose
     write committed but whose answer was lost is this claim's own, and begun again."""
@@ -106,7 +123,7 @@ def _begin(store: Any, ctx: Context, name: str, key: str,
     raise AssertionError("unreachable")
 
 
-def _end(store: Any, key: str, ctx: Context, result: str | None, error: str | None) -> None:
+def _end(store: Any, key: str, ctx: EffectScope, result: str | None, error: str | None) -> None:
     """Record the end of the call, retrying briefly: the call has happened, and an end
     that is never written makes the effect uncertain for the next attempt (and for this
     one: it will not call the key again)."""
@@ -116,7 +133,7 @@ def _end(store: Any, key: str, ctx: Context, result: str | None, error: str | No
             return
         except StoreError:
             if pause is None:
-                ctx._unsure_keys.add(key)
+                ctx.unsure_keys.add(key)
                 raise
             log.warning("could not record the end of effect %r; retrying", key)
             time.sleep(pause)

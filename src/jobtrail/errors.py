@@ -15,6 +15,7 @@ JobtrailError
 ├── JobNotFound (LookupError)  a job id the store does not hold
 ├── InvalidTransition          an operator action the job's status forbids
 ├── LeaseLost                  an attempt that no longer holds its job tried to act for it
+├── MiddlewareError            a middleware did not call call_next, or called it twice
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -84,6 +85,10 @@ class InvalidTransition(JobtrailError):
 class LeaseLost(JobtrailError):
     """This attempt no longer holds its job (its lease expired, or a stopping worker released
     it): another attempt may own the job now, so this one may not begin an effect."""
+
+
+class MiddlewareError(JobtrailError):
+    """A middleware must call call_next exactly once and return its outcome."""
 
 
 class StoreError(JobtrailError):

@@ -1,53 +1,60 @@
 """Running one attempt of one job and turning how it ended into an `Outcome`.
 
-The worker claims; this module decides. It decodes and re-checks the payload
-(a payload that no longer fits the code ends ``orphaned``), calls the function with
-its `Context`, and classifies a failure with the job's `Retry` policy.
+The worker claims; this module decides. `prepare` decodes and re-checks the payload (a
+payload that no longer fits the code ends ``orphaned``) and makes the `Attempt`, which
+calls the function with its `Context` inside the app's middlewares
+(`jobtrail.middleware`) and classifies a failure with the job's `Retry` policy. Every
+outcome of an attempt is made in one place, `Attempt._outcome`: masked by the job's
+redactor, and, for a run that ended for good, with its summary from the pipeline's
+built-in stage (the path variant and the conformance check).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ctypes
 import json
 import logging
 import threading
 import time
-import traceback
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jobtrail.context import Context, _current
 from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
-from jobtrail.job import ErrorInfo, Status
-from jobtrail.paths.redaction import Redactor
+from jobtrail.job import ErrorInfo, Status, error_info
+from jobtrail.middleware import AttemptInfo, Pipeline
 from jobtrail.payload import encode_result
-from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary
+from jobtrail.redaction import Redactor
+from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary, Store
 from jobtrail.text import storable
 
 if TYPE_CHECKING:
-    from jobtrail.app import App
+    from jobtrail.expect import Expectation
     from jobtrail.jobs import JobDef
 
-MAX_TRACEBACK_CHARS = 20_000
 log = logging.getLogger("jobtrail.execution")
+#: Seconds between two looks of a thread waiting for an async job, so that the watchdog's
+#: `JobTimeout` can land in it.
+AWAIT_POLL = 0.1
 
 
-def error_info(exc: BaseException) -> ErrorInfo:
-    """Describe an exception for the store: qualified class name, message, traceback."""
-    cls = type(exc)
-    name = cls.__qualname__
-    if cls.__module__ != "builtins":
-        name = f"{cls.__module__}.{name}"
-    text = "".join(traceback.format_exception(exc))
-    if len(text) > MAX_TRACEBACK_CHARS:
-        text = "…" + text[-MAX_TRACEBACK_CHARS:]
-    try:
-        message = str(exc)
-    except Exception as failure:  # a poison __str__ must not take the outcome down with it
-        message = f"<str() of the error failed: {type(failure).__name__}>"
-    # Free text goes to the store as it is, but for what no backend can hold.
-    return ErrorInfo(storable(name), storable(message or (cls.__doc__ or "").strip()),
-                     storable(text))
+class Runs(Protocol):
+    """What running an app's jobs needs of it (an `App`)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def registry(self) -> Mapping[str, JobDef[Any, Any]]: ...
+    @property
+    def pipeline(self) -> Pipeline: ...
+    @property
+    def code_version(self) -> str | None: ...
+
+
+Submit = Callable[["Attempt"], "concurrent.futures.Future[tuple[Any, BaseException | None]]"]
 
 
 class Attempt:
@@ -62,18 +69,20 @@ class Attempt:
         "done",
         "kwargs",
         "lock",
+        "pipeline",
         "started",
         "thread_id",
     )
 
     def __init__(
         self, claimed: ClaimedJob, definition: JobDef[Any, Any], context: Context,
-        kwargs: dict[str, Any],
+        kwargs: dict[str, Any], pipeline: Pipeline,
     ) -> None:
         self.claimed = claimed
         self.definition = definition
         self.context = context
         self.kwargs = kwargs
+        self.pipeline = pipeline
         self.started = time.monotonic()
         timeout = definition.timeout
         self.deadline = self.started + timeout if timeout else None
@@ -86,28 +95,77 @@ class Attempt:
     def job_id(self) -> int:
         return self.claimed.id
 
+    @property
+    def expectation(self) -> Expectation | None:
+        """The path this job is expected to take."""
+        return self.definition.expectation
+
+    @property
+    def in_thread(self) -> bool:
+        """True when the attempt runs in a worker thread: a sync job, or an async one
+        inside middlewares (an async job alone runs on the event loop)."""
+        return not self.definition.is_async or bool(self.pipeline.chain)
+
+    def info(self) -> AttemptInfo:
+        """The attempt as a middleware sees it."""
+        claimed = self.claimed
+        return AttemptInfo(claimed.id, claimed.job_name, claimed.queue, claimed.attempt,
+                           claimed.max_attempts, self.kwargs, claimed.parent_job_id,
+                           claimed.trace_id)
+
     def _call_args(self) -> tuple[Any, ...]:
         return (self.context,) if self.definition.takes_context else ()
 
-    def run_sync(self) -> Outcome | None:
-        """Run in the calling thread. ``None`` when the watchdog already gave up on it."""
+    # -- running --------------------------------------------------------------------------
+    def run_sync(self, submit: Submit | None = None) -> Outcome | None:
+        """Run in the calling thread, inside the app's middlewares: a sync job, or an async
+        one whose coroutine *submit* hands to the event loop. ``None`` when the watchdog
+        already gave up on it."""
         self.thread_id = threading.get_ident()
         token = _current.set(self.context)
         try:
             try:
-                try:
-                    value: Any = self.definition.fn(*self._call_args(), **self.kwargs)
-                    error: BaseException | None = None
-                except BaseException as exc:  # the job's failure, whatever it is
-                    value, error = None, exc
-                with self.lock:
-                    self.done = True
-            except JobTimeout as exc:  # the watchdog's exception landed after the call
-                value, error = None, exc
+                chain = self.pipeline.chain
+                core: Callable[[], Outcome] = self._call_sync
+                if self.definition.is_async:
+                    core = partial(self._call_async, submit)
+                outcome = chain.run(self.info(), core, self.failed) if chain else core()
+            except JobTimeout:  # the watchdog's exception landed outside the job's own call
+                outcome = None
         finally:
             _current.reset(token)
-        if self.abandoned:
-            return None
+        return None if self.abandoned else outcome
+
+    def _call_sync(self) -> Outcome:
+        try:
+            try:
+                value: Any = self.definition.fn(*self._call_args(), **self.kwargs)
+                error: BaseException | None = None
+            except BaseException as exc:  # the job's failure, whatever it is
+                value, error = None, exc
+            with self.lock:
+                self.done = True
+        except JobTimeout as exc:  # the watchdog's exception landed after the call
+            value, error = None, exc
+        return self._ended(value, error)
+
+    def _call_async(self, submit: Submit | None) -> Outcome:
+        """An async job's coroutine, on the event loop, waited for here."""
+        if submit is None:
+            raise RuntimeError("an async job run in a thread needs the worker's event loop")
+        future = submit(self)
+        try:
+            while True:  # short waits, so that the watchdog's JobTimeout can land here
+                try:
+                    value, error = future.result(timeout=AWAIT_POLL)
+                    break
+                except concurrent.futures.TimeoutError:
+                    continue
+        except BaseException:
+            future.cancel()
+            raise
+        with self.lock:
+            self.done = True
         return self._ended(value, error)
 
     async def run_async(self) -> Outcome | None:
@@ -116,17 +174,7 @@ class Attempt:
         the event loop past its deadline)."""
         token = _current.set(self.context)
         try:
-            coro = self.definition.fn(*self._call_args(), **self.kwargs)
-            timeout = self.definition.timeout
-            try:
-                value = await (asyncio.wait_for(coro, timeout) if timeout else coro)
-                error: BaseException | None = None
-            except TimeoutError as exc:
-                value, error = None, exc if not self.past_deadline() else self._timeout()
-            except BaseException as exc:  # the job's failure, whatever it is
-                if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
-                    raise
-                value, error = None, exc
+            value, error = await self.awaited()
         finally:
             _current.reset(token)
         with self.lock:
@@ -134,6 +182,23 @@ class Attempt:
                 return None
             self.done = True
         return self._ended(value, error)
+
+    async def awaited(self) -> tuple[Any, BaseException | None]:
+        """Await the job's coroutine with its timeout: what it returned, or what it raised."""
+        token = _current.set(self.context)
+        try:
+            coro = self.definition.fn(*self._call_args(), **self.kwargs)
+            timeout = self.definition.timeout
+            try:
+                return await (asyncio.wait_for(coro, timeout) if timeout else coro), None
+            except TimeoutError as exc:
+                return None, exc if not self.past_deadline() else self._timeout()
+            except BaseException as exc:  # the job's failure, whatever it is
+                if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                    raise
+                return None, exc
+        finally:
+            _current.reset(token)
 
     def _ended(self, value: Any, error: BaseException | None) -> Outcome:
         """The outcome of an attempt that returned *value* or raised *error*. An attempt
@@ -145,6 +210,7 @@ class Attempt:
             return self.succeeded(value)
         return self.failed(error)
 
+    # -- the watchdog ---------------------------------------------------------------------
     def past_deadline(self, slack: float = 0.0) -> bool:
         """True when the attempt has a timeout and ran past it (by more than *slack*)."""
         return self.deadline is not None and time.monotonic() > self.deadline + slack
@@ -159,10 +225,10 @@ class Attempt:
             self.abandoned = True
 
     def expire(self, detail: str = "") -> Outcome | None:
-        """Give up on an attempt past its deadline and report the timeout now. A sync
-        attempt gets `JobTimeout` raised in its thread (it stops at the next Python
-        instruction); an async one was already cancelled by its timeout and is left to
-        end on its own, its late outcome dropped. ``None`` when it had already ended."""
+        """Give up on an attempt past its deadline and report the timeout now. An attempt
+        in a thread gets `JobTimeout` raised there (it stops at the next Python
+        instruction); one on the event loop was already cancelled by its timeout and is
+        left to end on its own, its late outcome dropped. ``None`` when it had ended."""
         with self.lock:
             if self.done or self.abandoned:
                 return None
@@ -173,21 +239,15 @@ class Attempt:
                 )
         return self.failed(self._timeout(detail))
 
+    # -- outcomes ---------------------------------------------------------------------------
     def succeeded(self, value: Any) -> Outcome:
         try:
             result = encode_result(value)
         except TypeError as exc:
-            return self._ending(Status.DEAD, error_info(exc))
+            return self._outcome(Status.DEAD, error=error_info(exc))
         reason = self.context.exit_reason
-        redactor = self.context.redactor
-        if reason is not None and redactor is not None:
-            reason = redactor.text(reason)
-        return Outcome(
-            self.claimed.id, self.claimed.attempt, Status.SUCCEEDED, result=result,
-            outcome=None if reason is None else f"exit:{reason}",
-            events=self.context.take_unsaved(), duration=time.monotonic() - self.started,
-            run=self._summary(completed=True), claim=self.claimed.claim,
-        )
+        return self._outcome(Status.SUCCEEDED, result=result,
+                             outcome=None if reason is None else f"exit:{reason}")
 
     def failed(self, exc: BaseException) -> Outcome:
         retry = self.definition.retry
@@ -196,62 +256,61 @@ class Attempt:
         self.context.add_event(
             PathEvent("lifecycle", "failed", time.time(), None, {"error": info.type}))
         if attempt < self.claimed.max_attempts and retry.should_retry(exc, attempt):
-            delay = retry.delay(attempt, self.claimed.backoff)
-            return Outcome(
-                self.claimed.id, attempt, Status.RETRYING, error=self._redacted(info),
-                retry_delay=delay, events=self.context.take_unsaved(),
-                duration=time.monotonic() - self.started, claim=self.claimed.claim,
-            )
+            return self._outcome(Status.RETRYING, error=info,
+                                 retry_delay=retry.delay(attempt, self.claimed.backoff))
         reason = "effect_uncertain" if isinstance(exc, EffectUncertain) else None
-        return self._ending(Status.DEAD, info, reason)
+        return self._outcome(Status.DEAD, error=info, outcome=reason)
 
-    def _ending(self, status: Status, info: ErrorInfo, reason: str | None = None) -> Outcome:
+    def _outcome(self, status: Status, *, result: str | None = None,
+                 error: ErrorInfo | None = None, outcome: str | None = None,
+                 retry_delay: float | None = None) -> Outcome:
+        """Every outcome of this attempt is made here: masked by the job's redactor (its
+        path entries are, as they leave the context), and for a run that ended for good
+        with the summary the pipeline's built-in stage makes of it."""
+        redactor = self.context.redactor
+        if redactor is not None:
+            error = None if error is None else redactor.error(error)
+            outcome = None if outcome is None else redactor.text(outcome)
+        run = self._summary(status) if status.is_final else None
         return Outcome(
-            self.claimed.id, self.claimed.attempt, status, error=self._redacted(info),
-            outcome=reason, events=self.context.take_unsaved(),
-            duration=time.monotonic() - self.started, run=self._summary(completed=False),
-            claim=self.claimed.claim,
+            self.claimed.id, self.claimed.attempt, status, result=result, error=error,
+            retry_delay=retry_delay, outcome=outcome, events=self.context.take_unsaved(),
+            duration=time.monotonic() - self.started, run=run, claim=self.claimed.claim,
         )
 
-    def _redacted(self, info: ErrorInfo) -> ErrorInfo:
-        redactor = self.context.redactor
-        return redactor.error(info) if redactor else info
-
-    def _summary(self, *, completed: bool) -> RunSummary:
+    def _summary(self, status: Status) -> RunSummary | None:
         try:
-            return self.context.app.summarizer.summarize(
-                self.context, completed=completed, expectation=self.definition.expectation)
+            return self.pipeline.summarize(self, status)
         except Exception:  # a summary is worth less than the outcome it rides on
             log.exception("could not summarise the run of job %s", self.claimed.id)
-            return RunSummary(self.claimed.job_name, "", self.context.app.code_version)
+            return RunSummary(self.claimed.job_name, "")
 
 
 def prepare(
-    app: App, claimed: ClaimedJob, completed_steps: dict[str, str] | None = None
+    host: Runs, claimed: ClaimedJob, completed_steps: dict[str, str] | None = None
 ) -> Attempt | Outcome:
     """Make an `Attempt` for *claimed*, or the ``orphaned`` outcome when it cannot run:
     an unknown job name, a payload that is not JSON, or arguments that no longer fit."""
-    try:
-        definition = app.job_named(claimed.job_name)
-    except UnknownJob:
-        known = ", ".join(sorted(app.registry)) or "none"
-        return _orphaned(app, claimed, "UnknownJob",
+    definition = host.registry.get(claimed.job_name)
+    if definition is None:
+        known = ", ".join(sorted(host.registry)) or "none"
+        return _orphaned(host, claimed, UnknownJob.__name__,
                          f"no job named {claimed.job_name!r} is registered (known: {known})")
     try:
         kwargs = json.loads(claimed.payload)
     except ValueError as exc:
-        return _orphaned(app, claimed, "CorruptPayload", f"payload is not valid JSON ({exc})")
+        return _orphaned(host, claimed, "CorruptPayload", f"payload is not valid JSON ({exc})")
     if not isinstance(kwargs, dict):
-        return _orphaned(app, claimed, "CorruptPayload",
+        return _orphaned(host, claimed, "CorruptPayload",
                          f"payload must be a JSON object, found {type(kwargs).__name__}")
     problem = definition.signature.problem(kwargs)
     if problem:
         message = f"payload no longer fits job {claimed.job_name!r}: {problem}"
         if definition.redact:  # the problem may quote a sensitive value
             message = Redactor(definition.redact, kwargs).text(message)
-        return _orphaned(app, claimed, "PayloadMismatch", message)
+        return _orphaned(host, claimed, "PayloadMismatch", message)
     context = Context(
-        app,
+        host.store,
         job_id=claimed.id,
         job_name=claimed.job_name,
         queue=claimed.queue,
@@ -262,14 +321,13 @@ def prepare(
         trace_id=claimed.trace_id,
         completed_steps=completed_steps,
         redactor=Redactor(definition.redact, kwargs) if definition.redact else None,
+        jobs=host.registry,
     )
-    return Attempt(claimed, definition, context, kwargs)
+    return Attempt(claimed, definition, context, kwargs, host.pipeline)
 
 
-def _orphaned(app: App, claimed: ClaimedJob, kind: str, message: str) -> Outcome:
+def _orphaned(host: Runs, claimed: ClaimedJob, kind: str, message: str) -> Outcome:
     """A job that cannot run ends ``orphaned``: a run with nothing recorded."""
     return Outcome(claimed.id, claimed.attempt, Status.ORPHANED,
                    error=ErrorInfo(kind, storable(message)),
-                   run=RunSummary(claimed.job_name, "", app.code_version), claim=claimed.claim)
-
-
+                   run=RunSummary(claimed.job_name, "", host.code_version), claim=claimed.claim)

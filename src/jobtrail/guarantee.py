@@ -17,16 +17,26 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from jobtrail.errors import JobDefinitionError
-
-if TYPE_CHECKING:
-    from jobtrail.jobs import JobDef
+from jobtrail.retry import Retry
 
 Guarantee = Literal["at_most_once", "at_least_once", "effectively_once"]
 GUARANTEES: tuple[str, ...] = ("at_most_once", "at_least_once", "effectively_once")
+
+
+class Guaranteed(Protocol):
+    """What the derivation reads of a job type (a `JobDef` is one)."""
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+    @property
+    def retry(self) -> Retry: ...
+    @property
+    def declared_guarantee(self) -> Guarantee | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +91,12 @@ def effect_calls(fn: Any) -> list[EffectCall] | None:
     return sorted(found, key=lambda call: call.line)
 
 
-def derive_guarantee(definition: JobDef[Any, Any]) -> Guarantee:
+def derive_guarantee(definition: Guaranteed) -> Guarantee:
     """The guarantee *definition* gives, as far as its retry policy and source show."""
     return _derivation(definition)[0]
 
 
-def explain_guarantee(definition: JobDef[Any, Any]) -> str:
+def explain_guarantee(definition: Guaranteed) -> str:
     """One line saying why *definition* has its guarantee (`JobDef.guarantee`).
 
     Derived: ``"one attempt only"``, ``"every effect is keyed: charge, send_receipt"``,
@@ -103,7 +113,7 @@ def explain_guarantee(definition: JobDef[Any, Any]) -> str:
     return f"declared; the code alone shows {derived}: {reason}"
 
 
-def _derivation(definition: JobDef[Any, Any]) -> tuple[Guarantee, str]:
+def _derivation(definition: Guaranteed) -> tuple[Guarantee, str]:
     """The derived guarantee and the reason for it, in one pass over the source."""
     attempts = definition.retry.max_attempts
     if attempts == 1:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 import json
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from jobtrail.text import storable
 
 
 class Status(enum.StrEnum):
@@ -187,3 +190,25 @@ class RunRecord:
         if self.started_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+#: Tracebacks longer than this keep their end, where the error was raised.
+MAX_TRACEBACK_CHARS = 20_000
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Describe an exception for the store: qualified class name, message, traceback."""
+    cls = type(exc)
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
+    text = "".join(traceback.format_exception(exc))
+    if len(text) > MAX_TRACEBACK_CHARS:
+        text = "…" + text[-MAX_TRACEBACK_CHARS:]
+    try:
+        message = str(exc)
+    except Exception as failure:  # a poison __str__ must not take the outcome down with it
+        message = f"<str() of the error failed: {type(failure).__name__}>"
+    # Free text goes to the store as it is, but for what no backend can hold.
+    return ErrorInfo(storable(name), storable(message or (cls.__doc__ or "").strip()),
+                     storable(text))

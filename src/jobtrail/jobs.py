@@ -1,4 +1,9 @@
-"""Job definitions: what ``@app.job`` makes of a function, and handles to enqueued jobs."""
+"""Job definitions: what ``@app.job`` makes of a function, and how jobs are enqueued.
+
+A `JobDef` belongs to a `JobHost` (its `App`): the store it enqueues into, the limits it
+checks payloads against, the observers it tells of what it stored. It does not import
+the app, nor anything that runs jobs.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,22 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
+from jobtrail.dryrun import DryRun, dry_run
 from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
 from jobtrail.expect import Expectation, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
-from jobtrail.job import JobRecord, Status
+from jobtrail.handle import JobHandle
+from jobtrail.job import JobRecord
 from jobtrail.limits import HORIZON, HORIZON_TEXT, priority_problem
+from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.payload import encode_payload
 from jobtrail.retry import Retry
 from jobtrail.signature import JobSignature
-from jobtrail.store.base import NewJob
+from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.text import name_error, shown
-
-if TYPE_CHECKING:
-    from jobtrail.app import App
-    from jobtrail.context import Context
-    from jobtrail.dryrun import DryRun
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,26 +40,22 @@ MAX_KEY_LENGTH = 255
 KeyFunction = Callable[..., str]
 
 
-@dataclass(frozen=True, slots=True)
-class JobHandle:
-    """A reference to an enqueued job. Cheap: it holds the id, not the job."""
 
-    id: int
-    job_name: str
-    app: App
-    deduplicated: bool = False
-
-    def get(self) -> JobRecord:
-        """The job as the store holds it now."""
-        return self.app.get(self.id)
+class JobHost(Protocol):
+    """What a job type needs of the app that declares it (an `App`)."""
 
     @property
-    def status(self) -> Status:
-        """The job's current status (one read of the store)."""
-        return self.get().status
+    def store(self) -> Store: ...
+    @property
+    def max_payload_bytes(self) -> int: ...
+    @property
+    def idempotency_retention(self) -> float | None: ...
+    @property
+    def observers(self) -> Observer: ...
 
-    def __repr__(self) -> str:
-        return f"<JobHandle {self.job_name}#{self.id}>"
+    def get(self, job_id: int) -> JobRecord:
+        """The job with this id, with its path (for the handles of enqueued jobs)."""
+        ...
 
 
 class JobDef(Generic[P, R]):
@@ -69,7 +67,7 @@ class JobDef(Generic[P, R]):
 
     def __init__(
         self,
-        app: App,
+        host: JobHost,
         fn: Callable[..., Any],
         *,
         name: str,
@@ -102,7 +100,7 @@ class JobDef(Generic[P, R]):
                 f"job {name!r}: idempotency_key must be a function of the job's arguments "
                 f"returning a str, got {idempotency_key!r}"
             )
-        self.app = app
+        self.host = host
         self.fn = fn
         self.name = name
         self.queue = queue
@@ -139,12 +137,41 @@ class JobDef(Generic[P, R]):
         the key is held by a job with other arguments."""
         options = _split_options(kwargs)
         connection = options.pop("connection", None)
-        job = self.build(args, kwargs, **options)
-        (job_id,) = self.app.store.enqueue([job], connection=connection)
-        return self._handle(job_id)
+        return self._store([self.build(args, kwargs, **options)], connection)[0]
+
+    def options(
+        self,
+        *,
+        delay: float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+        connection: Any = None,
+    ) -> Enqueuing[P, R]:
+        """This job type with enqueue options set, typed apart from the job's arguments:
+        ``bill.options(delay=60, priority=5).enqueue(invoice_id=7)``. ``connection`` joins
+        the caller's open transaction. The options are checked here."""
+        _check_options(self.name, delay, run_at, priority)
+        if idempotency_key is not None:
+            _check_key(self.name, idempotency_key)
+        return Enqueuing(self, {"delay": delay, "run_at": run_at, "priority": priority,
+                                "idempotency_key": idempotency_key}, connection)
+
+    def _store(self, jobs: list[NewJob], connection: Any = None) -> list[JobHandle]:
+        """Store *jobs* (checked), tell the observers, and return their handles."""
+        ids = self.host.store.enqueue(jobs, connection=connection)
+        handles = [self._handle(job_id) for job_id in ids]
+        observers = self.host.observers
+        if observers:
+            observers.enqueued([
+                EnqueuedJob(job_id, self.name, job.queue, _deduplicated(job_id),
+                            job.parent_job_id)
+                for job_id, job in zip(ids, jobs, strict=True)
+            ])
+        return handles
 
     def _handle(self, job_id: int) -> JobHandle:
-        return JobHandle(job_id, self.name, self.app, getattr(job_id, "deduplicated", False))
+        return JobHandle(job_id, self.name, self.host, _deduplicated(job_id))
 
     def enqueue_many(
         self,
@@ -169,8 +196,7 @@ class JobDef(Generic[P, R]):
                 raise type(exc)(f"enqueue_many item {index}: {exc}") from exc
         if not jobs:
             return []
-        ids = self.app.store.enqueue(jobs, connection=connection)
-        return [self._handle(job_id) for job_id in ids]
+        return self._store(jobs, connection)
 
     def dry_run(self, *args: Any, effect_results: Mapping[str, Any] | None = None,
                 **kwargs: Any) -> DryRun:
@@ -178,21 +204,19 @@ class JobDef(Generic[P, R]):
         returns the path it took, its divergences, the captured effects and child jobs,
         and its result or error. *effect_results* gives the stand-in result of an effect
         by name (default ``None``). See `jobtrail.dryrun`."""
-        from jobtrail.dryrun import dry_run
-
         return dry_run(self, None, args, kwargs, effect_results=effect_results)
 
     def enqueue_child(
-        self, parent: Context, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, parent_job_id: int, trace_id: str | None, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> JobHandle:
-        """Enqueue from inside a running job, linking parent and trace."""
+        """Enqueue from inside a running job (`Context.enqueue`), linking parent and trace."""
         options = _split_options(kwargs)
         options.pop("connection", None)
         job = self.build(
-            args, kwargs, parent_job_id=parent.job_id, trace_id=parent.trace_id, **options
+            args, kwargs, parent_job_id=parent_job_id, trace_id=trace_id, **options
         )
-        (job_id,) = self.app.store.enqueue([job])
-        return self._handle(job_id)
+        return self._store([job])[0]
 
     def build(
         self,
@@ -209,7 +233,7 @@ class JobDef(Generic[P, R]):
         """Check arguments and options and return the row to store."""
         values = self.signature.bind(args, kwargs)
         _check_options(self.name, delay, run_at, priority)
-        payload = encode_payload(self.name, values, self.app.max_payload_bytes)
+        payload = encode_payload(self.name, values, self.host.max_payload_bytes)
         if idempotency_key is None and self.key_function is not None:
             try:
                 idempotency_key = self.key_function(**values)
@@ -234,11 +258,49 @@ class JobDef(Generic[P, R]):
             trace_id=trace_id or os.urandom(16).hex(),
             idempotency_key=idempotency_key,
             payload_hash=payload_hash,
-            key_retention=self.app.idempotency_retention,
+            key_retention=self.host.idempotency_retention,
         )
 
     def __repr__(self) -> str:
         return f"<JobDef {self.name} queue={self.queue}>"
+
+
+class Enqueuing(Generic[P, R]):
+    """A job type with its enqueue options set (`JobDef.options`): its `enqueue` takes
+    only the job's own arguments, so a type checker checks them against the function."""
+
+    __slots__ = ("_connection", "_definition", "_options")
+
+    def __init__(self, definition: JobDef[P, R], options: dict[str, Any],
+                 connection: Any) -> None:
+        self._definition = definition
+        self._options = options
+        self._connection = connection
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
+        """Store one job with these options; see `JobDef.enqueue`."""
+        definition = self._definition
+        job = definition.build(args, kwargs, **self._options)
+        return definition._store([job], self._connection)[0]
+
+    def enqueue_many(self, items: Iterable[Mapping[str, Any]]) -> list[JobHandle]:
+        """Store many jobs with these options in one transaction; see `JobDef.enqueue_many`
+        (a fixed ``idempotency_key`` cannot be shared by several jobs)."""
+        if self._options["idempotency_key"] is not None:
+            raise ArgumentError(
+                f"job {self._definition.name!r}: one idempotency_key cannot be given to "
+                "enqueue_many; give the job an idempotency_key function instead"
+            )
+        options = {k: v for k, v in self._options.items() if k != "idempotency_key"}
+        return self._definition.enqueue_many(items, connection=self._connection, **options)
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self._options.items() if v is not None)
+        return f"<{self._definition.name}.options({given})>"
+
+
+def _deduplicated(job_id: int) -> bool:
+    return isinstance(job_id, Enqueued) and job_id.deduplicated
 
 
 def _check_options(

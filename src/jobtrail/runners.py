@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
+from typing import Any
 
 from jobtrail.execution import Attempt
 from jobtrail.store.base import Outcome
@@ -26,6 +27,8 @@ from jobtrail.store.base import Outcome
 log = logging.getLogger("jobtrail.worker")
 
 Report = Callable[[Attempt, Outcome], None]
+#: Hands an async job's coroutine to the event loop, for a thread to wait on.
+Awaiting = Callable[[Attempt], "Future[tuple[Any, BaseException | None]]"]
 _STOP = None
 #: Seconds a stopping event loop waits for the cancelled tasks it still holds.
 SHUTDOWN_WAIT = 0.5
@@ -34,8 +37,10 @@ SHUTDOWN_WAIT = 0.5
 class ThreadRunner:
     """A fixed number of threads taking attempts from one queue."""
 
-    def __init__(self, size: int, report: Report, name: str = "jobtrail-job") -> None:
+    def __init__(self, size: int, report: Report, awaiting: Awaiting,
+                 name: str = "jobtrail-job") -> None:
         self._report = report
+        self._awaiting = awaiting
         self._name = name
         self._tasks: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -65,7 +70,7 @@ class ThreadRunner:
             if attempt is _STOP:
                 return
             try:
-                outcome = attempt.run_sync()
+                outcome = attempt.run_sync(self._awaiting)
             except BaseException:  # a late JobTimeout must never kill the pool thread
                 log.exception("attempt of job %s escaped its runner", attempt.job_id)
                 outcome = None
@@ -97,11 +102,20 @@ class LoopRunner:
         self._retired: list[tuple[asyncio.AbstractEventLoop, threading.Thread]] = []
 
     def submit(self, attempt: Attempt) -> None:
+        """Run an async attempt on the loop; its outcome is reported when it ends."""
+        future = asyncio.run_coroutine_threadsafe(attempt.run_async(), self._running_loop())
+        future.add_done_callback(lambda f: self._done(attempt, f))
+
+    def awaiting(self, attempt: Attempt) -> Future[tuple[Any, BaseException | None]]:
+        """Run an async job's coroutine on the loop for a thread that waits on it (the
+        attempt runs inside middlewares, in that thread)."""
+        return asyncio.run_coroutine_threadsafe(attempt.awaited(), self._running_loop())
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             self._start()
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(attempt.run_async(), self._loop)
-        future.add_done_callback(lambda f: self._done(attempt, f))
+        return self._loop
 
     def _start(self) -> None:
         self._count += 1

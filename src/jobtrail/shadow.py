@@ -1,6 +1,6 @@
 """Shadow runs: a candidate implementation run beside the real one, and compared.
 
-``app.shadow(charge, charge_v2, sample=0.1)`` makes every real run of ``charge`` that ends
+``app.paths.shadow(charge, charge_v2, sample=0.1)`` makes every real run of ``charge`` that ends
 for good (one in ten, here) enqueue a shadow job, ``charge.shadow``, at a lower priority
 than ``charge`` (so shadows wait for real work). The shadow job dry-runs the candidate on
 the real run's payload — effects and child jobs captured, never performed, nothing of the
@@ -17,19 +17,20 @@ import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobtrail.context import Context  # resolved at run time: the shadow job's type hints
 from jobtrail.dryrun import dry_run
 from jobtrail.errors import ConfigurationError, Permanent
 from jobtrail.job import JobRecord, Status
+from jobtrail.jobs import JobDef
+from jobtrail.observers import Observer
 from jobtrail.payload import encode_result
 from jobtrail.retry import Retry
 from jobtrail.store.base import Outcome
 
-if TYPE_CHECKING:
-    from jobtrail.app import App
-    from jobtrail.jobs import JobDef
+#: How an app declares a job type: `App.job` with keyword options.
+Declare = Callable[..., Callable[[Callable[..., Any]], JobDef[Any, Any]]]
 
 SUFFIX = ".shadow"
 #: How much lower than the real job's priority its shadows run.
@@ -70,27 +71,39 @@ class ShadowReport:
         return self.same_path and self.same_result
 
 
-def register(app: App, job: JobDef[Any, Any], candidate: Callable[..., Any],
-             sample: float) -> Shadow:
-    """Declare *candidate* a shadow of *job* (see the module docstring)."""
+def register(declare: Declare, shadows: dict[str, Shadow], job: JobDef[Any, Any],
+             candidate: Callable[..., Any], sample: float) -> Shadow:
+    """Declare *candidate* a shadow of *job* among *shadows*, its shadow job declared with
+    *declare* (see the module docstring)."""
     if not callable(candidate):
         raise ConfigurationError(f"shadow of {job.name!r}: the candidate must be callable")
     if isinstance(sample, bool) or not isinstance(sample, int | float) or not 0 < sample <= 1:
         raise ConfigurationError(
             f"shadow of {job.name!r}: sample must be a share of runs in (0, 1], got {sample!r}")
-    if job.name.endswith(SUFFIX) or job.name in app.shadows:
+    if job.name.endswith(SUFFIX) or job.name in shadows:
         raise ConfigurationError(f"job {job.name!r} already has a shadow (or is one)")
 
     def compare(ctx: Context, job_id: int) -> dict[str, Any]:
-        return _compare(ctx, app.shadows[job.name], job_id)
+        return _compare(ctx, shadows[job.name], job_id)
 
     compare.__name__ = compare.__qualname__ = job.name + SUFFIX
-    runner = app.job(name=job.name + SUFFIX, queue=job.queue,
+    runner = declare(name=job.name + SUFFIX, queue=job.queue,
                      priority=job.priority - PRIORITY_DROP,
                      retry=Retry(max_attempts=1))(compare)
     shadow = Shadow(job, candidate, float(sample), runner)
-    app.shadows[job.name] = shadow
+    shadows[job.name] = shadow
     return shadow
+
+
+class ShadowObserver(Observer):
+    """Enqueues the shadow jobs of the written runs that ended for good."""
+
+    def __init__(self, shadows: dict[str, Shadow]) -> None:
+        self.shadows = shadows  # the app's own mapping: shadows declared later count too
+
+    def finished(self, outcomes: Sequence[Outcome]) -> None:
+        if self.shadows:
+            enqueue_shadows(self.shadows, outcomes)
 
 
 def enqueue_shadows(shadows: dict[str, Shadow], outcomes: Iterable[Outcome],
@@ -107,7 +120,9 @@ def enqueue_shadows(shadows: dict[str, Shadow], outcomes: Iterable[Outcome],
 
 
 def _compare(ctx: Context, shadow: Shadow, job_id: int) -> dict[str, Any]:
-    real = ctx.app.store.get(job_id)
+    if ctx.store is None:
+        raise Permanent("a shadow comparison runs in a worker, with the real job's store")
+    real = ctx.store.get(job_id)
     if real.args is None:
         raise Permanent(f"job {job_id}: its payload is unreadable, nothing to compare")
     done = dry_run(shadow.job, shadow.candidate, (), real.args)

@@ -39,13 +39,21 @@ import time
 import uuid
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jobtrail.errors import StoreError
 from jobtrail.job import ErrorInfo
+from jobtrail.worker import Worker, WorkerHost
 
-if TYPE_CHECKING:
-    from jobtrail.app import App
+#: Each slot's last exit code, once a supervisor stopped.
+ExitCodes = dict[int, int]
+
+
+class SupervisorHost(WorkerHost, Protocol):
+    """What a supervisor needs of the app (an `App`): its workers', and a way to close
+    its connections before each fork."""
+
+    def close(self) -> None: ...
 
 log = logging.getLogger("jobtrail.supervisor")
 
@@ -63,7 +71,7 @@ class Supervisor:
 
     def __init__(
         self,
-        app: App,
+        app: SupervisorHost,
         *,
         processes: int,
         queues: Sequence[str] | None = None,
@@ -109,8 +117,6 @@ class Supervisor:
             _die_with(parent)
             threading.Thread(target=self._beat, args=(slot,), name="jobtrail-pulse",
                              daemon=True).start()
-            from jobtrail.worker import Worker
-
             worker = Worker(
                 self.app, queues=self.queues, concurrency=self.concurrency,
                 burst=self.burst, grace=self.grace, worker_id=worker_id,
@@ -150,7 +156,7 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
-    def run(self) -> dict[int, int]:
+    def run(self) -> ExitCodes:
         """Start the children and supervise them; return each slot's last exit code."""
         self.app.close()  # no connection may cross the fork
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -37,22 +37,18 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from jobtrail.errors import StopNow, StoreError
-from jobtrail.execution import Attempt, prepare
+from jobtrail.execution import Attempt, Runs, prepare
 from jobtrail.job import Status
 from jobtrail.limits import check_queues
+from jobtrail.observers import Observer
 from jobtrail.outage import Outage
-from jobtrail.paths import alerts
 from jobtrail.runners import LoopRunner, ThreadRunner
-from jobtrail.shadow import enqueue_shadows
 from jobtrail.stopping import StopRequest, install_signal_handlers
 from jobtrail.store.base import Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
-
-if TYPE_CHECKING:
-    from jobtrail.app import App
 
 log = logging.getLogger("jobtrail.worker")
 
@@ -66,6 +62,17 @@ CLOSE_NOW_TIMEOUT = 0.5  # the same, after a second stop signal
 ASYNC_GRACE = 1.0
 #: Seconds the event loop may leave a probe unanswered before it counts as blocked.
 LOOP_STALL = 2.0
+
+
+class WorkerHost(Runs, Protocol):
+    """What a worker needs of the app whose jobs it runs (an `App`)."""
+
+    @property
+    def lease(self) -> float: ...
+    @property
+    def grace(self) -> float: ...
+    @property
+    def observers(self) -> Observer: ...
 
 
 @dataclass
@@ -90,7 +97,7 @@ class Worker:
 
     def __init__(
         self,
-        app: App,
+        app: WorkerHost,
         *,
         queues: Sequence[str] | None = None,
         concurrency: int = 4,
@@ -102,7 +109,7 @@ class Worker:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
         check_queues(queues)
-        self.app = app
+        self.host = app
         self.queues = tuple(queues) if queues else None
         self.concurrency = concurrency
         self.burst = burst
@@ -121,8 +128,8 @@ class Worker:
         self._may_have_work = True
         self._next_due: float | None = None  # epoch seconds of the next scheduled job
         self._due_checked = 0.0  # monotonic time of the last look at it
-        self._threads = ThreadRunner(concurrency, self._report)
         self._loop = LoopRunner(self._report)
+        self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:
@@ -145,7 +152,7 @@ class Worker:
         Raises `StoreError` when the worker cannot go on (see the module docstring)."""
         restore = (install_signal_handlers(self._stop, lambda: self._looping)
                    if self.install_signals else (lambda: None))
-        store = self.app.store
+        store = self.host.store
         log.info("worker %s started (queues: %s, concurrency %d)", self.id,
                  ",".join(self.queues or ("*",)), self.concurrency)
         self._writer = OutcomeWriter(
@@ -172,8 +179,8 @@ class Worker:
 
     def _loop_until_stopped(self, outage: Outage) -> None:
         """The loop of the module docstring."""
-        store = self.app.store
-        lease = self.app.lease
+        store = self.host.store
+        lease = self.host.lease
         writer = self._writer
         assert writer is not None
         next_beat = next_reap = 0.0
@@ -233,22 +240,22 @@ class Worker:
         if free <= 0:
             return False
         self._may_have_work = False  # a change reported from now on sets it again
-        claimed = self.app.store.claim(self.id, self.queues, free, lease)
+        claimed = self.host.store.claim(self.id, self.queues, free, lease)
         if len(claimed) == free:
             self._may_have_work = True
         self.stats.claimed += len(claimed)
         retried = [job.id for job in claimed if job.attempt > 1]
-        steps = self.app.store.completed_steps(retried) if retried else {}
+        steps = self.host.store.completed_steps(retried) if retried else {}
         for job in claimed:
-            prepared = prepare(self.app, job, steps.get(job.id))
+            prepared = prepare(self.host, job, steps.get(job.id))
             if isinstance(prepared, Outcome):
                 self._finished.append((None, prepared))
                 continue
             self._running[job.id] = prepared
-            if prepared.definition.is_async:
-                self._loop.submit(prepared)
-            else:
+            if prepared.in_thread:
                 self._threads.submit(prepared)
+            else:
+                self._loop.submit(prepared)
         return len(claimed) == free
 
     def _collect(self) -> None:
@@ -264,26 +271,19 @@ class Worker:
 
     # -- called on the writer's thread ----------------------------------------------------
     def _written(self, batch: Sequence[Outcome], lost: set[int]) -> None:
+        written = []
         for outcome in batch:
             if outcome.job_id in lost:
                 self.stats.lost += 1
                 log.warning("job %s: lease lost before its outcome was written; another "
                             "attempt owns it now", outcome.job_id)
-            else:
-                self.stats.outcomes[outcome.status.value] += 1
-                if outcome.status is Status.RETRYING:
-                    self._may_have_work = True
-                    self._due_checked = 0.0
-        sinks, shadows = self.app.alert_sinks, self.app.shadows
-        if sinks:
-            alerts.send(sinks, alerts.alerts_of(o for o in batch if o.job_id not in lost))
-        if shadows:
-            try:
-                enqueue_shadows(shadows, (o for o in batch if o.job_id not in lost))
-            except StoreError as exc:  # a shadow is a sample, never worth the real work
-                log.warning("could not enqueue shadow runs: %s", exc)
-            else:  # new work of this worker's own making: a burst worker must not miss it
+                continue
+            written.append(outcome)
+            self.stats.outcomes[outcome.status.value] += 1
+            if outcome.status is Status.RETRYING:
                 self._may_have_work = True
+                self._due_checked = 0.0
+        self.host.observers.finished(written)
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1
@@ -293,7 +293,7 @@ class Worker:
         self._checkpoint()
         running = list(self._running)
         unwritten = self._writer.unwritten_ids() if self._writer is not None else []
-        lost = self.app.store.heartbeat(self.info, running + unwritten, lease)
+        lost = self.host.store.heartbeat(self.info, running + unwritten, lease)
         for job_id in lost.intersection(running):  # the others were just written
             log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
 
@@ -308,7 +308,7 @@ class Worker:
                     claimed = attempt.claimed
                     segments.append(PathSegment(claimed.id, claimed.attempt, fresh, claimed.claim))
             if segments:
-                self.app.store.checkpoint(self.id, segments)
+                self.host.store.checkpoint(self.id, segments)
 
     # -- watchdogs --------------------------------------------------------------------------
     def _expire_timeouts(self, now: float) -> None:
@@ -351,7 +351,7 @@ class Worker:
         if not self._running:
             if now - self._due_checked >= DUE_REFRESH:
                 try:
-                    due = self.app.store.next_run_at(self.queues)
+                    due = self.host.store.next_run_at(self.queues)
                     self._next_due = due.timestamp() if due is not None else None
                 except StoreError:  # the loop's next store call reports it, with backoff
                     self._next_due = None
@@ -369,9 +369,10 @@ class Worker:
         past = self._stop.past_deadline()
         if self._running and past:
             ids = list(self._running)
-            released = self.app.store.release(self.id, ids)
+            released = self.host.store.release(self.id, ids)
             self.stats.released += released
             log.warning("released %d running jobs at shutdown; they will run again", released)
+            self.host.observers.released(ids)
             self._abandon_running(None)
         if self._running:
             return False
@@ -409,6 +410,6 @@ class Worker:
                           "their leases expire", unwritten)
         if not outage.ongoing:
             with suppress(StoreError):
-                self.app.store.unregister_worker(self.id)
+                self.host.store.unregister_worker(self.id)
         self._threads.shutdown()
         self._loop.shutdown()

@@ -31,7 +31,7 @@ def place_order(ctx: Context, order: int) -> None:
 def ship_order(order: int) -> None:
     pass
 
-app.rule("orders ship", when=succeeded(place_order), then=enqueued(ship_order), within=0.001)
+app.paths.rule("orders ship", when=succeeded(place_order), then=enqueued(ship_order), within=0.001)
 
 def place_order_v2(ctx: Context, order: int) -> None:
     ctx.step("reserve", lambda: order)
@@ -40,7 +40,7 @@ def place_order_v2(ctx: Context, order: int) -> None:
     ctx.effect("charge", lambda: f"ch-{order}", key=f"charge-{order}")
     ctx.step("ship", lambda: True)
 
-app.shadow(place_order, place_order_v2)
+app.paths.shadow(place_order, place_order_v2)
 '''
 
 
@@ -111,7 +111,7 @@ def test_bad_input_to_the_paths_commands_is_one_clear_line(cli: Cli, orders: str
 
 
 def test_rules_check_on_an_app_without_rules_says_so(cli: Cli, shop: Shop) -> None:
-    """An app that declares no rule is a usage error naming app.rule."""
+    """An app that declares no rule is a usage error naming app.paths.rule."""
     checked = cli("rules", "check", shop.target)
     assert checked.code == 2 and "declares no rules" in checked.error_line()
 
@@ -154,7 +154,7 @@ def refund(ctx: Context, order: int) -> None:
 def refund_v2(ctx: Context, order: int) -> None:
     ctx.step("load", lambda: order)
 
-app.shadow(refund, refund_v2)
+app.paths.shadow(refund, refund_v2)
 '''
 
 

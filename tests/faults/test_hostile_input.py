@@ -197,10 +197,10 @@ def test_listings_take_any_limit_and_bound(make_app: Callable[..., App]) -> None
     assert [job.id for job in app.jobs(limit=10**20)] == [handle.id]
     assert [job.id for job in app.jobs(before_id=10**20)] == [handle.id]
     assert app.jobs(before_id=-(10**20)) == []
-    assert app.divergences(limit=10**20, job_id=10**20, before_id=10**20) == []
-    assert app.shadow_reports("ping", limit=10**20) == []
+    assert app.paths.divergences(limit=10**20, job_id=10**20, before_id=10**20) == []
+    assert app.paths.shadow_reports("ping", limit=10**20) == []
     with pytest.raises(ConfigurationError, match="limit must be a positive int"):
-        app.divergences(limit=0)
+        app.paths.divergences(limit=0)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from jobtrail import App, Context, Retry
 from jobtrail.errors import ConfigurationError
-from jobtrail.paths.redaction import MASK, Redactor
+from jobtrail.redaction import MASK, Redactor
 from jobtrail.store import parse_url, redact_url
 from jobtrail.testing import run_until_idle
 from tests.acceptance.conftest import Cli

@@ -87,14 +87,14 @@ def test_a_shadow_candidate_that_skips_a_step_is_reported_different(
                             key=f"charge-{invoice}")
         return f"charged {charge}"  # forgot to notify
 
-    app.shadow(bill, bill_v2)  # type: ignore[arg-type]
+    app.paths.shadow(bill, bill_v2)  # type: ignore[arg-type]
     bill.enqueue_many([{"invoice": 1, "amount": 500}, {"invoice": 2, "amount": 5}])  # type: ignore[attr-defined]
     run_until_idle(app)
     assert "SHADOW CHARGED" not in performed and performed.count("charge 1") == 1
     shadows = app.jobs(job_name="bill.shadow")
     assert len(shadows) == 2 and all(j.status is Status.SUCCEEDED for j in shadows)
     assert all(j.priority < 0 for j in shadows)
-    reports = {r.real_job_id: r for r in app.shadow_reports("bill")}
+    reports = {r.real_job_id: r for r in app.paths.shadow_reports("bill")}
     big, small = reports[1], reports[2]
     assert (big.same_path, big.real_path, big.shadow_path) == (
         False, "load decide:big=true effect:charge notify", "load decide:big=true effect:charge")
@@ -106,12 +106,12 @@ def test_shadow_declarations_are_checked(make_app: Callable[..., App]) -> None:
     """A shadow needs a callable, a sample in (0, 1], and one per job."""
     app, bill = billing_app(make_app, [])
     with pytest.raises(ConfigurationError, match="callable"):
-        app.shadow(bill, "nope")  # type: ignore[arg-type]
+        app.paths.shadow(bill, "nope")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="sample"):
-        app.shadow(bill, lambda ctx, **kw: None, sample=0)  # type: ignore[arg-type]
-    app.shadow(bill, lambda ctx, **kw: None, sample=0.5)  # type: ignore[arg-type]
+        app.paths.shadow(bill, lambda ctx, **kw: None, sample=0)  # type: ignore[arg-type]
+    app.paths.shadow(bill, lambda ctx, **kw: None, sample=0.5)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="already has a shadow"):
-        app.shadow(bill, lambda ctx, **kw: None)  # type: ignore[arg-type]
+        app.paths.shadow(bill, lambda ctx, **kw: None)  # type: ignore[arg-type]
 
 
 def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
@@ -132,10 +132,10 @@ def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
             raise Permanent(f"card {card} still declined")
         return "charged"
 
-    app.shadow(charge, charge_v2)  # type: ignore[arg-type]
+    app.paths.shadow(charge, charge_v2)  # type: ignore[arg-type]
     charge.enqueue_many([{"order": 1, "card": "4000-0002"}, {"order": 2, "card": "4000-0003"}])  # type: ignore[attr-defined]
     run_until_idle(app)
-    reports = {r.real_job_id: r for r in app.shadow_reports("charge")}
+    reports = {r.real_job_id: r for r in app.paths.shadow_reports("charge")}
     same, differs = reports[1], reports[2]
     assert same.same and same.real_error == "jobtrail.errors.Permanent: card [redacted] declined for order 1"
     assert same.shadow_error == "jobtrail.errors.Permanent: card [redacted] still declined"
@@ -155,8 +155,8 @@ def test_a_shadow_of_a_succeeded_run_has_no_real_error(make_app: Callable[..., A
         ctx.decide("big", amount >= 100)
         return ctx.exit("small")
 
-    app.shadow(bill, bill_v2)  # type: ignore[arg-type]
+    app.paths.shadow(bill, bill_v2)  # type: ignore[arg-type]
     bill.enqueue(invoice=3, amount=5)  # type: ignore[attr-defined]
     run_until_idle(app)
-    (report,) = app.shadow_reports("bill")
+    (report,) = app.paths.shadow_reports("bill")
     assert report.same and (report.real_error, report.shadow_error) == (None, None)

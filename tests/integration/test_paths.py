@@ -70,7 +70,7 @@ def test_a_conforming_run_records_its_path_and_no_divergence(make_app: Callable[
     decision = next(e for e in job.path if e.kind == "decide")
     assert decision.attrs == {"value": "false"}
     assert all(e.job_id == handle.id and e.trace_id == job.trace_id for e in job.path)
-    assert app.divergences(job_id=handle.id) == []
+    assert app.paths.divergences(job_id=handle.id) == []
 
 
 def test_an_intentional_exit_succeeds_with_its_reason(make_app: Callable[..., App]) -> None:
@@ -81,7 +81,7 @@ def test_an_intentional_exit_succeeds_with_its_reason(make_app: Callable[..., Ap
     job = app.get(handle.id)
     assert (job.status, job.outcome, job.result) == (Status.SUCCEEDED, "exit:already_paid", None)
     assert job.variant == "load decide:is_paid=true exit:already_paid"
-    assert app.divergences(job_id=handle.id) == []
+    assert app.paths.divergences(job_id=handle.id) == []
 
 
 @pytest.mark.parametrize(("skip", "kind", "position", "expected"), [
@@ -99,15 +99,15 @@ def test_each_divergence_kind_is_found_in_a_real_run(
     app, bill = bill_app(make_app)
     handle = bill.enqueue(invoice=3, skip=skip)
     run_until_idle(app)
-    found = app.divergences(job_id=handle.id)
+    found = app.paths.divergences(job_id=handle.id)
     assert [d.kind for d in found] == [kind], [d.message for d in found]
     (divergence,) = found
     assert divergence.position == position
     assert divergence.job_name == "bill" and divergence.message
     if expected:  # what should have come there (one way to go on, when there are several)
         assert set(expected) & set(divergence.expected), divergence.expected
-    assert app.divergence_counts(job_name="bill") == {("bill", kind): 1}
-    assert [d.id for d in app.divergences(kind=kind)] == [divergence.id]
+    assert app.paths.divergence_counts(job_name="bill") == {("bill", kind): 1}
+    assert [d.id for d in app.paths.divergences(kind=kind)] == [divergence.id]
 
 
 def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
@@ -129,7 +129,7 @@ def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
     assert app.store.reap_expired() == 1
     run_until_idle(app)
     assert calls == [2]
-    (divergence,) = app.divergences(job_id=handle.id)
+    (divergence,) = app.paths.divergences(job_id=handle.id)
     assert divergence.kind == "duplicate_effect" and "ping" in divergence.message
 
 
@@ -146,8 +146,8 @@ def test_a_step_far_slower_than_its_history_is_slow(make_app: Callable[..., App]
 
     fast, slow = sync.enqueue(pause=0.0), sync.enqueue(pause=0.05)
     run_until_idle(app)
-    assert app.divergences(job_id=fast.id) == []
-    (divergence,) = app.divergences(job_id=slow.id)
+    assert app.paths.divergences(job_id=fast.id) == []
+    (divergence,) = app.paths.divergences(job_id=slow.id)
     assert (divergence.kind, divergence.found) == ("slow", "fetch")
 
 
@@ -161,7 +161,7 @@ def test_alert_sinks_receive_each_divergence_after_it_is_stored(
         raise RuntimeError("pager down")
 
     app, bill = bill_app(make_app, alert_sinks=[broken_sink])
-    app.on_divergence(received.append)
+    app.paths.on_divergence(received.append)
     bad, good = bill.enqueue(invoice=4, skip="mark"), bill.enqueue(invoice=5)
     run_until_idle(app)
     assert [(a.job_id, a.kind) for a in received] == [(bad.id, "missing")]
@@ -176,22 +176,22 @@ def test_variants_and_funnel_count_thousands_of_runs(make_app: Callable[..., App
             + [{"invoice": i, "skip": "mark"} for i in range(1900, 2000)])
     bill.enqueue_many(args)
     run_until_idle(app, concurrency=4)
-    found = {v.path: v for v in app.variants("bill")}
+    found = {v.path: v for v in app.paths.variants("bill")}
     assert {path: v.count for path, v in found.items()} == {
         "load decide:is_paid=false effect:charge mark_paid": 1300,
         "load decide:is_paid=true exit:already_paid": 600,
         "load decide:is_paid=false effect:charge": 100,
     }
-    top = app.variants("bill")[0]
+    top = app.paths.variants("bill")[0]
     assert top.share == pytest.approx(0.65) and top.p50 is not None and top.p95 is not None
     assert top.p50 <= top.p95 and top.outcomes == {"succeeded": 1300}
-    funnel = app.funnel("bill")
+    funnel = app.paths.funnel("bill")
     reached = {stage.point: stage.reached for stage in funnel.stages}
     assert funnel.started == 2000 and funnel.exits == {"already_paid": 600}
     assert reached == {"load": 2000, "decide:is_paid": 2000, "effect:charge": 1400,
                        "mark_paid": 1300, "mark_failed": 0}
     assert [s.point for s in funnel.stages][:3] == ["load", "decide:is_paid", "effect:charge"]
-    assert app.divergence_counts() == {("bill", "missing"): 100}
+    assert app.paths.divergence_counts() == {("bill", "missing"): 100}
 
 
 def test_a_path_that_appears_with_a_new_code_version_is_flagged_new(
@@ -204,10 +204,10 @@ def test_a_path_that_appears_with_a_new_code_version_is_flagged_new(
     deployed, bill2 = bill_app(make_app, code_version="v2")
     bill2.enqueue_many([{"invoice": i, "skip": "mark"} for i in range(5, 8)])
     run_until_idle(deployed)
-    flagged = {v.path: v.new for v in deployed.variants("bill", new_in_version="v2")}
+    flagged = {v.path: v.new for v in deployed.paths.variants("bill", new_in_version="v2")}
     assert flagged == {"load decide:is_paid=false effect:charge mark_paid": False,
                        "load decide:is_paid=false effect:charge": True}
-    assert deployed.divergence_counts() == {("bill", "missing"): 3}
+    assert deployed.paths.divergence_counts() == {("bill", "missing"): 3}
 
 
 def test_sensitive_fields_never_reach_the_stored_path(make_app: Callable[..., App], db_url: str) -> None:
@@ -309,21 +309,21 @@ def test_a_milestone_rule_names_the_users_whose_follow_up_never_came(
     def finish(ctx: Context, user: int) -> None:
         ctx.event("onboarding_complete", user=user)
 
-    app.rule("onboarding completes", within=60,
+    app.paths.rule("onboarding completes", within=60,
              when=rules_event("onboarding_started", key="user"),
              then=rules_event("onboarding_complete", key="user"))
     start.enqueue_many([{"user": u} for u in (1, 2, 3)])
     run_until_idle(app)
     finish.enqueue(user=1)
     run_until_idle(app)
-    (pending,) = app.check_rules()
+    (pending,) = app.paths.check_rules()
     assert (pending.checked, pending.kept, pending.pending, pending.broken) == (3, 1, 2, ())
     later = datetime.now(UTC) + timedelta(minutes=2)
-    (report,) = rules.check(app.store, app.rules.values(), now=later)
+    (report,) = rules.check(app.store, app.paths.rules.values(), now=later)
     assert (report.checked, report.kept, report.pending) == (3, 1, 0)
     assert sorted(b.entity for b in report.broken) == ["2", "3"]
     with pytest.raises(ConfigurationError, match="two rules"):
-        app.rule("onboarding completes", within=1, when=rules_event("a"), then=rules_event("b"))
+        app.paths.rule("onboarding completes", within=1, when=rules_event("a"), then=rules_event("b"))
 
 
 def test_a_replayed_run_leaves_variants_until_it_ends_again(make_app: Callable[..., App]) -> None:
@@ -334,7 +334,7 @@ def test_a_replayed_run_leaves_variants_until_it_ends_again(make_app: Callable[.
     assert app.get(dead.id).status is Status.DEAD
     app.replay(dead.id)
     assert app.get(dead.id).variant is None
-    assert [v.count for v in app.variants("bill")] == [1] and app.funnel("bill").started == 1
+    assert [v.count for v in app.paths.variants("bill")] == [1] and app.paths.funnel("bill").started == 1
     assert app.get(ok.id).variant == "load decide:is_paid=false effect:charge mark_paid"
 
 
@@ -355,7 +355,7 @@ def test_redaction_covers_exit_reasons_keys_and_decisions_in_divergences(
     handle = odd.enqueue(email=secret)
     run_until_idle(app)
     assert app.get(handle.id).outcome == "exit:done-[redacted]"
-    assert app.divergences(job_id=handle.id)
+    assert app.paths.divergences(job_id=handle.id)
     stored = rawsql.fetch(db_url, "SELECT coalesce(attrs, '') || coalesce(path, '') FROM jobtrail_events")
     stored += rawsql.fetch(db_url, "SELECT coalesce(outcome, '') || coalesce(variant, '') FROM jobtrail_jobs")
     stored += rawsql.fetch(db_url, "SELECT message || coalesce(found, '') || coalesce(expected, '') FROM jobtrail_divergences")

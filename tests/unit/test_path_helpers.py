@@ -8,9 +8,9 @@ import pytest
 
 from jobtrail.errors import ConfigurationError
 from jobtrail.job import ErrorInfo
-from jobtrail.paths.redaction import MASK, Redactor
 from jobtrail.paths.rules import Rule, enqueued, event, succeeded
 from jobtrail.paths.timings import StepTimings
+from jobtrail.redaction import MASK, Redactor
 from jobtrail.store.base import PathEvent
 
 

@@ -97,10 +97,10 @@ def demo(url: str | None, count: int) -> None:
         jobs = app.jobs(limit=1_000_000)
         dead = app.dead_letters(limit=1_000)
         report = workload.idempotency_report(app) if state.settled else None
-        found = app.variants("sync_customer", new_in_version=demo_paths.RELEASE_AFTER)
-        divergences = app.divergences(job_name="sync_customer", limit=3)
-        counts = app.divergence_counts()
-        rule_reports = app.check_rules()
+        found = app.paths.variants("sync_customer", new_in_version=demo_paths.RELEASE_AFTER)
+        divergences = app.paths.divergences(job_name="sync_customer", limit=3)
+        counts = app.paths.divergence_counts()
+        rule_reports = app.paths.check_rules()
     if state.timed_out:
         raise JobtrailError(f"the demo did not finish within {SETTLE_TIMEOUT:g}s")
     if not state.settled:

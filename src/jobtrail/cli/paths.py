@@ -13,8 +13,8 @@ from rich.text import Text
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, event_json, events_table, iso, when
 from jobtrail.job import DivergenceRecord
-from jobtrail.paths.api import DIVERGENCE_KINDS
 from jobtrail.paths.variants import Funnel, Variant
+from jobtrail.paths_api import DIVERGENCE_KINDS
 
 
 class _Moment(click.ParamType):  # type: ignore[type-arg]
@@ -52,7 +52,7 @@ def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> Non
     """The timeline of one job's path over all its attempts."""
     with opened(app_from(target, url)) as app:
         job = app.get(job_id)
-        found = app.divergences(job_id=job_id)
+        found = app.paths.divergences(job_id=job_id)
     if as_json:
         emit_json({"job_id": job.id, "job_name": job.job_name, "status": job.status.value,
                    "variant": job.variant, "events": [event_json(e) for e in job.path],
@@ -80,7 +80,7 @@ def variants_command(target: str | None, url: str | None, job_name: str,
                      new_in_version: str | None, as_json: bool) -> None:
     """The paths a job's finished runs took, with count, share and duration."""
     with opened(app_from(target, url)) as app:
-        found = app.variants(job_name, since=since, new_since=new_since,
+        found = app.paths.variants(job_name, since=since, new_since=new_since,
                              new_in_version=new_in_version)
     if as_json:
         emit_json([variant_json(v) for v in found])
@@ -99,7 +99,7 @@ def funnel_command(target: str | None, url: str | None, job_name: str,
                    since: datetime | None, as_json: bool) -> None:
     """How many of a job's finished runs reached each point of its path."""
     with opened(app_from(target, url)) as app:
-        found = app.funnel(job_name, since=since)
+        found = app.paths.funnel(job_name, since=since)
     if as_json:
         emit_json(funnel_json(found))
     elif not found.started:
@@ -121,8 +121,8 @@ def divergences_command(target: str | None, url: str | None, job_name: str | Non
                         as_json: bool) -> None:
     """Runs that departed from their job's expected path: counts, then the latest."""
     with opened(app_from(target, url)) as app:
-        counts = app.divergence_counts(job_name=job_name, kind=kind, since=since)
-        found = app.divergences(job_name=job_name, kind=kind, since=since, limit=limit)
+        counts = app.paths.divergence_counts(job_name=job_name, kind=kind, since=since)
+        found = app.paths.divergences(job_name=job_name, kind=kind, since=since, limit=limit)
     if as_json:
         emit_json({"counts": [{"job_name": j, "kind": k, "count": c}
                               for (j, k), c in sorted(counts.items())],
@@ -150,9 +150,9 @@ def divergences_command(target: str | None, url: str | None, job_name: str | Non
 @source_options
 def shadow_command(target: str | None, url: str | None, job_name: str, limit: int,
                    as_json: bool) -> None:
-    """How a job's shadow candidate compared with its real runs (see app.shadow)."""
+    """How a job's shadow candidate compared with its real runs (see app.paths.shadow)."""
     with opened(app_from(target, url)) as app:
-        found = app.shadow_reports(job_name, limit=limit)
+        found = app.paths.shadow_reports(job_name, limit=limit)
     differing = [r for r in found if not r.same]
     summary = {"job_name": job_name, "compared": len(found),
                "same_path": sum(r.same_path for r in found),
@@ -167,7 +167,7 @@ def shadow_command(target: str | None, url: str | None, job_name: str, limit: in
             for r in differing]})
         return
     if not found:
-        click.echo(f"no shadow comparisons for {job_name!r} (declare one with app.shadow)")
+        click.echo(f"no shadow comparisons for {job_name!r} (declare one with app.paths.shadow)")
         return
     out = console()
     out.print(f"{job_name}: {len(found)} runs compared; same path {summary['same_path']}, "

@@ -22,7 +22,7 @@ SHOWN = 20
 
 @click.group("rules")
 def rules_group() -> None:
-    """Business rules across jobs, declared with app.rule(...)."""
+    """Business rules across jobs, declared with app.paths.rule(...)."""
 
 
 @rules_group.command("check")
@@ -32,9 +32,9 @@ def rules_group() -> None:
 def check(target: str, since: datetime | None, as_json: bool) -> int:
     """Check every rule; exit 1 when one is broken (so a scheduler can alert)."""
     with opened(load_app(target)) as app:
-        if not app.rules:
-            raise click.UsageError(f"{target} declares no rules (see app.rule)")
-        reports = app.check_rules(since=since)
+        if not app.paths.rules:
+            raise click.UsageError(f"{target} declares no rules (see app.paths.rule)")
+        reports = app.paths.check_rules(since=since)
     if as_json:
         emit_json([report_json(r) for r in reports])
     else:

@@ -1,9 +1,10 @@
 """Alert sinks: where the divergences of finished runs are sent once they are stored.
 
 A sink is any callable taking an `Alert`. ``App(alert_sinks=[...])`` or
-``app.on_divergence(sink)`` adds one; `log_sink` writes each alert as a warning on the
+``app.paths.on_divergence(sink)`` adds one; `log_sink` writes each alert as a warning on the
 ``jobtrail.divergences`` logger. Sinks run on the worker's writer thread after the outcome
-is committed, so an alert never announces a divergence the store does not hold: keep them
+is committed (`AlertObserver`), so an alert never announces a divergence the store does not
+hold: keep them
 quick (hand slow work to a queue). A sink that raises is logged and the others still run.
 """
 
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from jobtrail.observers import Observer
 from jobtrail.store.base import Finding, Outcome
 
 log = logging.getLogger("jobtrail.divergences")
@@ -68,3 +70,15 @@ def send(sinks: Sequence[AlertSink], alerts: Iterable[Alert]) -> None:
                 sink(alert)
             except Exception:
                 log.exception("alert sink %r failed on %s", sink, alert)
+
+
+class AlertObserver(Observer):
+    """Sends the divergences of written outcomes to the app's alert sinks: an observer,
+    so an alert never announces a divergence the store does not hold."""
+
+    def __init__(self, sinks: list[AlertSink]) -> None:
+        self.sinks = sinks  # the app's own list: sinks added later are used too
+
+    def finished(self, outcomes: Sequence[Outcome]) -> None:
+        if self.sinks:
+            send(self.sinks, alerts_of(outcomes))

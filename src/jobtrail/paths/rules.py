@@ -3,9 +3,9 @@
 ```python
 from jobtrail.paths.rules import event, enqueued, succeeded
 
-app.rule("orders ship within the hour",
+app.paths.rule("orders ship within the hour",
          when=succeeded("place_order"), then=enqueued("ship_order"), within=3600)
-app.rule("onboarding completes within a day",
+app.paths.rule("onboarding completes within a day",
          when=event("onboarding_started", key="user"),
          then=event("onboarding_complete", key="user"), within=86400)
 ```

@@ -16,13 +16,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from jobtrail.expect import Symbol, format_value
-from jobtrail.paths.redaction import MASK
+from jobtrail.job import Status
+from jobtrail.redaction import MASK
 from jobtrail.store.base import Finding, PathEvent, RunSummary
 from jobtrail.text import storable
 
 if TYPE_CHECKING:
     from jobtrail.context import Context
     from jobtrail.expect import Expectation
+    from jobtrail.middleware import Concluding
     from jobtrail.paths.timings import StepTimings
 
 #: Recorded points that make up a path variant and that expectations speak of.
@@ -43,6 +45,12 @@ class Summarizer:
         self.timings = timings
         self.code_version = code_version
         self._known: dict[tuple[str, str, str | None], _Point] = {}
+
+    def __call__(self, attempt: Concluding, status: Status) -> RunSummary:
+        """The pipeline's built-in stage: the summary of the run whose last attempt ended
+        with *status*."""
+        return self.summarize(attempt.context, completed=status is Status.SUCCEEDED,
+                              expectation=attempt.expectation)
 
     def summarize(self, context: Context, *, completed: bool,
                   expectation: Expectation | None) -> RunSummary:

@@ -179,7 +179,7 @@ class _ListenWatch:
         self._thread = threading.Thread(target=self._run, name="jobtrail-pg-watch", daemon=True)
         self._thread.start()
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
         try:
             self._on_change()
         except Exception:
@@ -195,10 +195,10 @@ class _ListenWatch:
                 ) as conn:
                     conn.execute("LISTEN jobtrail")
                     backoff = 0.0
-                    self._notify()  # work may have arrived while no one was listening
+                    self.notify()  # work may have arrived while no one was listening
                     while not self._stopped.is_set():
                         for _ in conn.notifies(timeout=WATCH_POLL):
-                            self._notify()
+                            self.notify()
             except psycopg.Error as exc:
                 if self._stopped.is_set():
                     break
@@ -394,14 +394,22 @@ class PostgresStore:
         if not jobs:
             return []
         if any(job.idempotency_key is not None for job in jobs):
-            return self._enqueue_keyed(jobs, connection)
-        params = self._new_job_params(jobs)
-        if connection is not None:
+            ids = self._enqueue_keyed(jobs, connection)
+        elif connection is not None:
             # Inside the caller's transaction, which commits the jobs with its own writes
             # (or not); the notification goes out when it commits.
             with connection.cursor(row_factory=tuple_row) as cur:
-                return [Enqueued(row[0]) for row in cur.execute(_Q["enqueue"], params)]
-        return [Enqueued(row[0]) for row in self._fetch(_Q["enqueue"], params)]
+                found = cur.execute(_Q["enqueue"], self._new_job_params(jobs))
+                return [Enqueued(row[0]) for row in found]
+        else:
+            found = self._fetch(_Q["enqueue"], self._new_job_params(jobs))
+            ids = [Enqueued(row[0]) for row in found]
+        if connection is None:
+            # A worker of this process hears of it now, not after the notification's round
+            # trip (a burst worker would stop first: shadows, children of its last jobs).
+            for watch in list(self._watches):
+                watch.notify()
+        return ids
 
     @staticmethod
     def _new_job_params(jobs: Sequence[NewJob]) -> dict[str, Any]:

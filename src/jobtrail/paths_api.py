@@ -1,29 +1,33 @@
 """`PathsAPI`: what an `App` answers about execution paths, and the promises it declares.
 
-A mixin of `App`, kept apart so the app's module stays about registry, store and settings:
-divergences and their alert sinks, path variants and funnels, rules across jobs, and
-shadow runs of candidate implementations.
+``app.paths`` (the `App` keeps short aliases of each method): divergences and their alert
+sinks, path variants and funnels, rules across jobs, and shadow runs of candidate
+implementations. It reads through the app's store and declares through the app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jobtrail.errors import ConfigurationError
 from jobtrail.job import DivergenceRecord, JobRecord
+from jobtrail.jobs import JobDef
 from jobtrail.limits import before_bound, id_filter, row_limit
 from jobtrail.paths import rules, variants
 from jobtrail.paths.alerts import AlertSink
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
 from jobtrail.paths.variants import Funnel, Variant
-from jobtrail.store.base import DivergenceFilter, JobFilter
+from jobtrail.shadow import SUFFIX, Declare, Shadow, ShadowReport, register, reports
+from jobtrail.store.base import DivergenceFilter, JobFilter, Store
 
-if TYPE_CHECKING:
-    from jobtrail.jobs import JobDef
-    from jobtrail.shadow import Shadow, ShadowReport
-    from jobtrail.store import Store
+
+class Stored(Protocol):
+    """Where the queries read (an `App`, whose store opens on first use)."""
+
+    @property
+    def store(self) -> Store: ...
 
 DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete",
                     "duplicate_effect", "slow")
@@ -32,14 +36,18 @@ DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", 
 class PathsAPI:
     """Execution-path queries and declarations of an `App` (see `jobtrail.paths`)."""
 
-    alert_sinks: list[AlertSink]
-    rules: dict[str, Rule]
-    shadows: dict[str, Shadow]
-    registry: dict[str, JobDef[Any, Any]]
+    def __init__(self, stored: Stored, registry: dict[str, JobDef[Any, Any]],
+                 declare: Declare) -> None:
+        self._stored = stored
+        self._registry = registry
+        self._declare = declare
+        self.alert_sinks: list[AlertSink] = []
+        self.rules: dict[str, Rule] = {}
+        self.shadows: dict[str, Shadow] = {}
 
     @property
     def store(self) -> Store:
-        raise NotImplementedError
+        return self._stored.store
 
     def on_divergence(self, sink: AlertSink) -> AlertSink:
         """Send each stored divergence to *sink* (usable as a decorator)."""
@@ -76,7 +84,7 @@ class PathsAPI:
 
     def funnel(self, job_name: str, *, since: datetime | None = None) -> Funnel:
         """How many finished runs of a job reached each point of its path."""
-        definition = self.registry.get(job_name)
+        definition = self._registry.get(job_name)
         expectation = definition.expectation if definition else None
         order = expectation.points() if expectation else ()
         return variants.funnel(job_name, self.store.runs(job_name, since), order)
@@ -104,14 +112,10 @@ class PathsAPI:
         lower-priority job dry-runs the candidate on the same payload (effects captured,
         nothing of it stored) and records how its path and result differ. See
         `jobtrail.shadow`."""
-        from jobtrail.shadow import register
-
-        return register(self, job, candidate, sample)  # type: ignore[arg-type]
+        return register(self._declare, self.shadows, job, candidate, sample)
 
     def shadow_reports(self, job_name: str, *, limit: int = 1000) -> list[ShadowReport]:
         """The comparisons of *job_name*'s shadow runs, newest first."""
-        from jobtrail.shadow import SUFFIX, reports
-
         found: list[JobRecord] = self.store.list_jobs(
             JobFilter(job_name=job_name + SUFFIX, limit=row_limit(limit)))
         return reports(found)

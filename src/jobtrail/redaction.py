@@ -1,11 +1,13 @@
-"""Keeping declared-sensitive values out of a job's stored path.
+"""Keeping declared-sensitive values out of everything stored about a job.
 
 ``@app.job(redact=["email"])`` names payload fields whose values must never be stored in
 the job's path or errors. A `Redactor` knows those values for one attempt (read from the
-payload, at any depth) and masks them wherever they appear in what is about to be
-written: in event and effect attributes, decision values, step results, names, and the
-message and traceback of an error. A dictionary key named like a declared field has its
-value masked whatever the value is.
+payload, at any depth) and masks them wherever they appear in what leaves the attempt:
+the path entries an outcome or a checkpoint carries (`entries`: event and effect
+attributes, decision values, step results, names), the error and exit reason of the
+outcome (`error`, `text`), the run's variant and divergences (`Summarizer` masks decided
+values before quoting them, then `text`), an effect's error (`text`). A dictionary key named
+like a declared field has its value masked whatever the value is.
 
 A step result that had to be masked is stored without its result, so a later attempt runs
 the step again rather than resume with a masked value.
@@ -23,7 +25,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from jobtrail.job import ErrorInfo
-from jobtrail.store.base import PathEvent
+from jobtrail.store.base import Finding, PathEvent
 
 MASK = "[redacted]"
 MIN_SECRET = 3
@@ -87,6 +89,12 @@ class Redactor:
     def error(self, info: ErrorInfo) -> ErrorInfo:
         """*info* with its message and traceback masked."""
         return ErrorInfo(info.type, self.text(info.message), self.text(info.traceback))
+
+    def finding(self, finding: Finding) -> Finding:
+        """A divergence with what it quotes masked."""
+        return Finding(finding.kind, self.text(finding.message), finding.position,
+                       None if finding.found is None else self.text(finding.found),
+                       tuple(self.text(e) for e in finding.expected))
 
 
 def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: bool) -> None:
