@@ -2,62 +2,117 @@
 
 from jobtrail.app import App
 from jobtrail.context import Context, current_context
+from jobtrail.dryrun import CapturedEffect, CapturedEnqueue, DryRun
 from jobtrail.errors import (
     AppNotLoadable,
     ArgumentError,
     ConfigurationError,
     EffectUncertain,
+    ExpectationError,
     IdempotencyConflict,
     InvalidTransition,
     JobDefinitionError,
+    JobExit,
     JobFailure,
     JobNotFound,
     JobTimeout,
     JobtrailError,
+    LeaseLost,
+    LintError,
+    LockError,
+    MiddlewareError,
     PayloadTooLarge,
     Permanent,
     SchemaOutdated,
+    StopNow,
     StoreError,
+    StoreLost,
+    StoreRejected,
     Transient,
     UnknownJob,
 )
 from jobtrail.handle import JobHandle
-from jobtrail.job import ErrorInfo, Event, JobRecord, Status
-from jobtrail.jobs import JobDef
+from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
+from jobtrail.jobs import Enqueuing, JobDef
+from jobtrail.middleware import AttemptInfo, Middleware, Pipeline
+from jobtrail.observers import EnqueuedJob, Observer
+from jobtrail.paths.alerts import Alert
+from jobtrail.paths.rules import Occurrence, Rule, RuleReport
+from jobtrail.paths.variants import Funnel, Variant
+from jobtrail.paths_api import PathsAPI
+from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
-from jobtrail.store.base import EffectRecord
+from jobtrail.shadow import Shadow, ShadowReport
+from jobtrail.store.base import EffectRecord, NewJob, Outcome, PathEvent, RunSummary, Store
+from jobtrail.supervisor import ExitCodes
 from jobtrail.worker import Worker, WorkerStats
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alert",
     "App",
     "AppNotLoadable",
     "ArgumentError",
+    "AttemptInfo",
+    "CapturedEffect",
+    "CapturedEnqueue",
     "ConfigurationError",
     "Context",
+    "DivergenceRecord",
+    "DryRun",
     "EffectRecord",
     "EffectUncertain",
+    "EnqueuedJob",
+    "Enqueuing",
     "ErrorInfo",
     "Event",
+    "ExitCodes",
+    "ExpectationError",
+    "Funnel",
     "IdempotencyConflict",
     "InvalidTransition",
     "JobDef",
     "JobDefinitionError",
+    "JobExit",
     "JobFailure",
     "JobHandle",
     "JobNotFound",
     "JobRecord",
     "JobTimeout",
     "JobtrailError",
+    "LeaseLost",
+    "LintError",
+    "LockError",
+    "Middleware",
+    "MiddlewareError",
+    "NewJob",
+    "Observer",
+    "Occurrence",
+    "Outcome",
+    "PathEvent",
+    "PathsAPI",
     "PayloadTooLarge",
     "Permanent",
+    "Pipeline",
+    "Redactor",
     "Retry",
+    "Rule",
+    "RuleReport",
+    "RunRecord",
+    "RunSummary",
     "SchemaOutdated",
+    "Shadow",
+    "ShadowReport",
     "Status",
+    "StopNow",
+    "Store",
     "StoreError",
+    "StoreLost",
+    "StoreRejected",
     "Transient",
     "UnknownJob",
+    "Variant",
     "Worker",
     "WorkerStats",
     "current_context",

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from jobtrail.dryrun import DryRun, dry_run
@@ -22,7 +21,7 @@ from jobtrail.expect import Expectation, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.handle import JobHandle
 from jobtrail.job import JobRecord
-from jobtrail.limits import HORIZON, HORIZON_TEXT, priority_problem
+from jobtrail.limits import check_key, check_options, check_timeout, priority_problem
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.payload import encode_payload
 from jobtrail.retry import Retry
@@ -35,7 +34,6 @@ R = TypeVar("R")
 
 #: Keyword arguments of ``enqueue`` that are options, not job arguments.
 ENQUEUE_OPTIONS = frozenset({"delay", "run_at", "priority", "connection", "idempotency_key"})
-MAX_KEY_LENGTH = 255
 
 KeyFunction = Callable[..., str]
 
@@ -89,7 +87,7 @@ class JobDef(Generic[P, R]):
         if problem:
             raise JobDefinitionError(f"job {name!r}: {problem}")
         if timeout is not None:
-            _check_timeout(name, timeout)
+            check_timeout(name, timeout)
         if not isinstance(retry, Retry):
             raise JobDefinitionError(f"job {name!r}: retry must be a Retry(...), got {retry!r}")
         problem = priority_problem(priority)
@@ -151,9 +149,9 @@ class JobDef(Generic[P, R]):
         """This job type with enqueue options set, typed apart from the job's arguments:
         ``bill.options(delay=60, priority=5).enqueue(invoice_id=7)``. ``connection`` joins
         the caller's open transaction. The options are checked here."""
-        _check_options(self.name, delay, run_at, priority)
+        check_options(self.name, delay, run_at, priority)
         if idempotency_key is not None:
-            _check_key(self.name, idempotency_key)
+            check_key(self.name, idempotency_key)
         return Enqueuing(self, {"delay": delay, "run_at": run_at, "priority": priority,
                                 "idempotency_key": idempotency_key}, connection)
 
@@ -232,7 +230,7 @@ class JobDef(Generic[P, R]):
     ) -> NewJob:
         """Check arguments and options and return the row to store."""
         values = self.signature.bind(args, kwargs)
-        _check_options(self.name, delay, run_at, priority)
+        check_options(self.name, delay, run_at, priority)
         payload = encode_payload(self.name, values, self.host.max_payload_bytes)
         if idempotency_key is None and self.key_function is not None:
             try:
@@ -244,7 +242,7 @@ class JobDef(Generic[P, R]):
                 ) from exc
         payload_hash = None
         if idempotency_key is not None:
-            _check_key(self.name, idempotency_key)
+            check_key(self.name, idempotency_key)
             payload_hash = hash_payload(self.name, values)
         return NewJob(
             job_name=self.name,
@@ -303,87 +301,9 @@ def _deduplicated(job_id: int) -> bool:
     return isinstance(job_id, Enqueued) and job_id.deduplicated
 
 
-def _check_options(
-    name: str, delay: float | None, run_at: datetime | None, priority: int | None
-) -> None:
-    if delay is not None:
-        _check_delay(name, delay)
-        if run_at is not None:
-            raise ArgumentError(f"job {name!r}: give delay or run_at, not both")
-    if run_at is not None:
-        _check_run_at(name, run_at)
-    if priority is not None:
-        problem = priority_problem(priority)
-        if problem:
-            raise ArgumentError(f"job {name!r}: priority {problem}")
-
-
-def _check_delay(name: str, delay: object) -> None:
-    # An int too large for a float is not "non-finite": it is refused by the bound below.
-    if (
-        isinstance(delay, bool)
-        or not isinstance(delay, int | float)
-        or (isinstance(delay, float) and not math.isfinite(delay))
-        or delay < 0
-    ):
-        raise ArgumentError(
-            f"job {name!r}: delay must be a finite, non-negative number of seconds, "
-            f"got {shown(delay)}"
-        )
-    if delay > HORIZON:
-        raise ArgumentError(
-            f"job {name!r}: delay of {shown(delay)} seconds is beyond the limit of "
-            f"{HORIZON_TEXT}; schedule far-off work from a job that runs sooner"
-        )
-
-
-def _check_run_at(name: str, run_at: object) -> None:
-    if not isinstance(run_at, datetime) or run_at.tzinfo is None:
-        raise ArgumentError(
-            f"job {name!r}: run_at must be a timezone-aware datetime, got {shown(run_at)}"
-        )
-    latest = datetime.now(UTC) + timedelta(seconds=HORIZON)
-    if run_at > latest:
-        raise ArgumentError(
-            f"job {name!r}: run_at {run_at.isoformat()} is beyond the limit of "
-            f"{HORIZON_TEXT} from now ({latest:%Y-%m-%d} UTC)"
-        )
-    try:
-        run_at.astimezone(UTC)
-    except (OverflowError, ValueError):  # datetime.min at +14:00 is before year 1 in UTC
-        raise ArgumentError(
-            f"job {name!r}: run_at {run_at.isoformat()} is before the first date a "
-            "datetime holds in UTC (year 1)"
-        ) from None
-
-
-def _check_timeout(name: str, timeout: object) -> None:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not timeout > 0  # also NaN, which compares false with everything
-        or (isinstance(timeout, float) and math.isinf(timeout))
-    ):
-        raise JobDefinitionError(
-            f"job {name!r}: timeout must be a positive number of seconds, got {shown(timeout)}"
-        )
-    if timeout > HORIZON:
-        raise JobDefinitionError(
-            f"job {name!r}: timeout of {shown(timeout)} seconds is beyond the limit of "
-            f"{HORIZON_TEXT}; leave it out for no timeout"
-        )
-
-
 def _split_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Take the enqueue options out of *kwargs*, leaving the job's own arguments."""
     return {key: kwargs.pop(key) for key in list(kwargs) if key in ENQUEUE_OPTIONS}
-
-
-def _check_key(name: str, key: object) -> None:
-    problem = name_error("idempotency_key", key, MAX_KEY_LENGTH)
-    if problem:
-        hint = "; hash long identifiers into the key" if isinstance(key, str) else ""
-        raise ArgumentError(f"job {name!r}: {problem}{hint}")
 
 
 def hash_payload(job_name: str, values: Mapping[str, Any]) -> str:

@@ -9,9 +9,11 @@ of ``2**31``), or that a backend stores but cannot turn back into a time (a dela
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 
-from jobtrail.errors import ConfigurationError
+from jobtrail.errors import ArgumentError, ConfigurationError, JobDefinitionError
 from jobtrail.text import name_error, shown
 
 #: The furthest ahead a job can be scheduled (``delay``, ``run_at``), and the longest
@@ -23,6 +25,9 @@ HORIZON_TEXT = f"{HORIZON:,.0f} seconds (10 years)"
 MIN_PRIORITY = -(2**31)
 MAX_PRIORITY = 2**31 - 1
 MAX_ATTEMPTS = 2**31 - 1
+
+#: Idempotency keys are at most this many characters.
+MAX_KEY_LENGTH = 255
 
 #: Job ids are 64-bit signed integers counted from 1.
 MAX_JOB_ID = 2**63 - 1
@@ -76,3 +81,81 @@ def check_queues(queues: object) -> None:
         problem = name_error("queue", queue)
         if problem:
             raise ConfigurationError(f"queues=...: {problem}")
+
+
+def check_options(
+    name: str, delay: float | None, run_at: datetime | None, priority: int | None
+) -> None:
+    if delay is not None:
+        _check_delay(name, delay)
+        if run_at is not None:
+            raise ArgumentError(f"job {name!r}: give delay or run_at, not both")
+    if run_at is not None:
+        _check_run_at(name, run_at)
+    if priority is not None:
+        problem = priority_problem(priority)
+        if problem:
+            raise ArgumentError(f"job {name!r}: priority {problem}")
+
+
+def _check_delay(name: str, delay: object) -> None:
+    # An int too large for a float is not "non-finite": it is refused by the bound below.
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or (isinstance(delay, float) and not math.isfinite(delay))
+        or delay < 0
+    ):
+        raise ArgumentError(
+            f"job {name!r}: delay must be a finite, non-negative number of seconds, "
+            f"got {shown(delay)}"
+        )
+    if delay > HORIZON:
+        raise ArgumentError(
+            f"job {name!r}: delay of {shown(delay)} seconds is beyond the limit of "
+            f"{HORIZON_TEXT}; schedule far-off work from a job that runs sooner"
+        )
+
+
+def _check_run_at(name: str, run_at: object) -> None:
+    if not isinstance(run_at, datetime) or run_at.tzinfo is None:
+        raise ArgumentError(
+            f"job {name!r}: run_at must be a timezone-aware datetime, got {shown(run_at)}"
+        )
+    latest = datetime.now(UTC) + timedelta(seconds=HORIZON)
+    if run_at > latest:
+        raise ArgumentError(
+            f"job {name!r}: run_at {run_at.isoformat()} is beyond the limit of "
+            f"{HORIZON_TEXT} from now ({latest:%Y-%m-%d} UTC)"
+        )
+    try:
+        run_at.astimezone(UTC)
+    except (OverflowError, ValueError):  # datetime.min at +14:00 is before year 1 in UTC
+        raise ArgumentError(
+            f"job {name!r}: run_at {run_at.isoformat()} is before the first date a "
+            "datetime holds in UTC (year 1)"
+        ) from None
+
+
+def check_timeout(name: str, timeout: object) -> None:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout > 0  # also NaN, which compares false with everything
+        or (isinstance(timeout, float) and math.isinf(timeout))
+    ):
+        raise JobDefinitionError(
+            f"job {name!r}: timeout must be a positive number of seconds, got {shown(timeout)}"
+        )
+    if timeout > HORIZON:
+        raise JobDefinitionError(
+            f"job {name!r}: timeout of {shown(timeout)} seconds is beyond the limit of "
+            f"{HORIZON_TEXT}; leave it out for no timeout"
+        )
+
+
+def check_key(name: str, key: object) -> None:
+    problem = name_error("idempotency_key", key, MAX_KEY_LENGTH)
+    if problem:
+        hint = "; hash long identifiers into the key" if isinstance(key, str) else ""
+        raise ArgumentError(f"job {name!r}: {problem}{hint}")

@@ -20,8 +20,11 @@ while the job's coroutine runs on the worker's event loop.
 - An exception raised **after** it is logged (on ``jobtrail.middleware``) and changes
   nothing: the outcome that is stored is the one ``call_next()`` returned.
 - A middleware returns that outcome. Returning without calling ``call_next()`` fails the
-  attempt (a `MiddlewareError` naming the middleware); returning anything else is logged
-  and ignored.
+  attempt (a `MiddlewareError` naming the middleware); calling it twice raises
+  `MiddlewareError` from the second call; returning anything else is logged and ignored.
+- An attempt past its timeout is given up on by the worker's watchdog, which reports its
+  `JobTimeout` itself (the job may be stuck where nothing else runs): ``call_next()``
+  raises `JobTimeout` in the middlewares, and what they do then changes nothing.
 
 The outcome a middleware sees is the one that will be stored: its error and path with
 the job's ``redact=`` values masked, and, for a run that ended for good, its path variant

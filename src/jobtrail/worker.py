@@ -39,6 +39,7 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from jobtrail import watchdog
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
 from jobtrail.job import Status
@@ -57,11 +58,6 @@ REAP_EVERY = 1.0
 DUE_REFRESH = 0.25  # at most this often, ask the store when the next scheduled job is due
 CLOSE_TIMEOUT = 5.0  # seconds a stopping worker keeps trying to write its last outcomes
 CLOSE_NOW_TIMEOUT = 0.5  # the same, after a second stop signal
-#: Seconds an async attempt may run past its timeout before the worker gives up on it
-#: (asyncio.wait_for has cancelled it; a job that ignores that is abandoned).
-ASYNC_GRACE = 1.0
-#: Seconds the event loop may leave a probe unanswered before it counts as blocked.
-LOOP_STALL = 2.0
 
 
 class WorkerHost(Runs, Protocol):
@@ -310,42 +306,19 @@ class Worker:
             if segments:
                 self.host.store.checkpoint(self.id, segments)
 
-    # -- watchdogs --------------------------------------------------------------------------
+    # -- timeouts ---------------------------------------------------------------------------
     def _expire_timeouts(self, now: float) -> None:
-        """Give up on attempts past their deadline: sync ones at once (their thread gets
-        `JobTimeout`), async ones `ASYNC_GRACE` later (their timeout cancelled them; one
-        that ignores it, or blocks the event loop, is abandoned). Also move async work off
-        an event loop that a job blocks."""
-        for attempt in list(self._running.values()):
-            if attempt.deadline is None:
-                continue
-            if attempt.definition.is_async:
-                if not attempt.past_deadline(ASYNC_GRACE):
-                    continue
-                outcome = attempt.expire(" and did not stop when cancelled (it ignores "
-                                         "CancelledError, or blocks the event loop)")
-            elif now >= attempt.deadline:
-                outcome = attempt.expire()
-                if outcome is not None:
-                    self._threads.replace_stuck()
-            else:
-                continue
-            if outcome is not None:
-                log.warning("job %s: attempt %d timed out", attempt.job_id, attempt.claimed.attempt)
-                self._finished.append((attempt, outcome))
-                self._wake.set()
-        if self._running:
-            where = self._loop.check(LOOP_STALL)
-            if where is not None:
-                log.warning("an async job has blocked the event loop for over %gs, at %s: new "
-                            "async jobs run on a fresh loop (await instead of blocking, or use "
-                            "asyncio.to_thread)", LOOP_STALL, where)
+        """Report the attempts the watchdog gives up on (`jobtrail.watchdog`)."""
+        for attempt, outcome in watchdog.expire(list(self._running.values()), now,
+                                                 self._threads, self._loop):
+            self._finished.append((attempt, outcome))
+            self._wake.set()
 
     def _idle_timeout(self, next_beat: float) -> float:
         now = time.monotonic()
         timeout = min(IDLE_RECHECK, max(0.0, next_beat - now))
-        deadlines = [a.deadline + (ASYNC_GRACE if a.definition.is_async else 0.0)
-                     for a in self._running.values() if a.deadline is not None]
+        deadlines = [d for d in map(watchdog.deadline_of, self._running.values())
+                     if d is not None]
         if deadlines:
             timeout = min(timeout, max(0.0, min(deadlines) - now))
         if not self._running:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
+import typing
 
 import jobtrail
 
@@ -59,3 +61,31 @@ def test_version_is_a_string() -> None:
     """``jobtrail.__version__`` is set (and is not part of ``__all__``)."""
     assert isinstance(jobtrail.__version__, str) and jobtrail.__version__
     assert "__version__" not in jobtrail.__all__
+
+
+def _classes_in(hint: object) -> set[type]:
+    """The classes a type hint names, through unions and generics."""
+    found: set[type] = set()
+    origin = typing.get_origin(hint)
+    if isinstance(hint, type) and origin is None:
+        found.add(hint)
+    for arg in typing.get_args(hint):
+        found |= _classes_in(arg)
+    return found
+
+
+def test_everything_a_public_method_returns_is_importable_from_jobtrail() -> None:
+    """The return type of every public method of the public classes is exported by jobtrail."""
+    owners = [jobtrail.App, jobtrail.JobDef, jobtrail.Enqueuing, jobtrail.JobHandle,
+              jobtrail.PathsAPI, jobtrail.Context, jobtrail.Worker, jobtrail.DryRun]
+    missing = set()
+    for owner in owners:
+        for name, member in inspect.getmembers(owner):
+            function = member.fget if isinstance(member, property) else member
+            if name.startswith("_") or not callable(function):
+                continue
+            hints = typing.get_type_hints(function, vars(sys.modules[owner.__module__]))
+            for cls in _classes_in(hints.get("return")):
+                if cls.__module__.startswith("jobtrail") and cls.__name__ not in jobtrail.__all__:
+                    missing.add(f"{owner.__name__}.{name} -> {cls.__module__}.{cls.__name__}")
+    assert sorted(missing) == []

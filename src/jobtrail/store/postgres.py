@@ -399,11 +399,11 @@ class PostgresStore:
             # Inside the caller's transaction, which commits the jobs with its own writes
             # (or not); the notification goes out when it commits.
             with connection.cursor(row_factory=tuple_row) as cur:
-                found = cur.execute(_Q["enqueue"], self._new_job_params(jobs))
-                return [Enqueued(row[0]) for row in found]
+                cur.execute(_Q["enqueue"], self._new_job_params(jobs))
+                return [Enqueued(row[0]) for row in cur]
         else:
-            found = self._fetch(_Q["enqueue"], self._new_job_params(jobs))
-            ids = [Enqueued(row[0]) for row in found]
+            rows_found = self._fetch(_Q["enqueue"], self._new_job_params(jobs))
+            ids = [Enqueued(row[0]) for row in rows_found]
         if connection is None:
             # A worker of this process hears of it now, not after the notification's round
             # trip (a burst worker would stop first: shadows, children of its last jobs).
