@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobtrail.expect import ExpectationError, Symbol, parse
 from jobtrail.expect.nodes import atoms
-from jobtrail.flows.language import Comparison, accepts, compare, paths
+from jobtrail.flows.language import Comparison, accepts, code_paths, compare
 
 if TYPE_CHECKING:
     from jobtrail.flows.graph import FlowGraph
@@ -74,7 +74,7 @@ def _takes(path_tokens: tuple[str, ...], variant: tuple[str, ...]) -> bool:
 def check(definition: JobDef[Any, Any], graph: FlowGraph, store: Store,
           since: datetime | None = None) -> Coverage:
     """The three-way check of *definition* against its runs since *since*."""
-    found = paths(graph)
+    found = code_paths(graph)
     code = [p for p in found if p.ends != "raise"]
     texts = tuple(dict.fromkeys(p.text for p in code))
     runs = store.runs(definition.name, since)
