@@ -4,7 +4,7 @@
 from jobtrail.expect import parse
 from jobtrail.flows import build_flow, code_paths, compare, to_mermaid
 
-graph = build_flow(bill, job_name="bill")        # the function or its JobDef
+graph = build_flow(bill, job_name="bill")        # the function or its declared job
 print(to_mermaid(graph))                         # also to_dot, to_text
 for path in code_paths(graph):                   # load decide:is_paid=true exit:already_paid ...
     print(path.text, path.ends)
@@ -24,11 +24,17 @@ run, `compare` finds, by example, where code and expectation disagree.
 
 Modules: `graph` (the data); `builder` with `expressions`, `matching`, `frames`,
 `resolve` and `raw` (the walk); `render` (Mermaid, DOT, text); `language` with `moves`
-and `comparison` (the automaton view). What the graph shows and its limits:
-docs/flows.md.
+and `comparison` (the automaton view); `lock` (the file CI checks); `coverage` (code
+against ``expect=`` against recorded runs); `lint`, the flow lint. What the graph shows
+and its limits: docs/flows.md.
+
+The flows read code and never run it: what they need of a job and of an app is in
+`declared` (two protocols a `JobDef` and an `App` satisfy), and recorded runs come in
+as data, so the package imports no module that runs jobs.
 """
 
 from jobtrail.flows.builder import build_flow
+from jobtrail.flows.declared import DeclaredJob, JobRegistry
 from jobtrail.flows.graph import FlowEdge, FlowGraph, FlowNode, Guard
 from jobtrail.flows.language import (
     Acceptance,
@@ -46,10 +52,12 @@ __all__ = [
     "CodePath",
     "CodePathList",
     "Comparison",
+    "DeclaredJob",
     "FlowEdge",
     "FlowGraph",
     "FlowNode",
     "Guard",
+    "JobRegistry",
     "accepts",
     "build_flow",
     "code_paths",

@@ -1,9 +1,10 @@
 """Lint job functions: mistakes in a job's path that its source shows before any run.
 
 `lint_function` reads one job function's source (with `inspect` and `ast`, never running
-it); `lint_app` lints every job an `App` registers. Each returns the findings and the
-findings silenced by a ``# jobtrail: allow <rule> — <reason>`` comment (see
-`jobtrail.flows.suppress`). docs/flow-lint.md shows each rule with a bad and a good example.
+it); `lint_app` lints every job an app declares (an `App`, or any `JobRegistry`). Each
+returns the findings and the findings silenced by a ``# jobtrail: allow <rule> —
+<reason>`` comment (see `jobtrail.flows.suppress`). docs/flow-lint.md shows each rule
+with a bad and a good example.
 
 The rules, exactly (``ctx`` is the job's context parameter, whatever its name):
 
@@ -62,13 +63,11 @@ import inspect
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobtrail.errors import ConfigurationError, LintError
+from jobtrail.flows.declared import JobRegistry
 from jobtrail.flows.suppress import SYNTAX, Directive, read_directives
-
-if TYPE_CHECKING:
-    from jobtrail.app import App
 
 SILENT_EXIT = "silent-exit"
 UNKEYED_EFFECT = "unkeyed-effect"
@@ -176,7 +175,7 @@ def lint_function(
 
 
 def lint_app(
-    app: App, config: LintConfig = DEFAULT_CONFIG
+    app: JobRegistry, config: LintConfig = DEFAULT_CONFIG
 ) -> tuple[list[Finding], list[Suppressed]]:
     """Lint every job of *app*'s registry; findings and suppressed findings come sorted
     by file, then line. Raise `LintError` naming a job whose source cannot be read."""
