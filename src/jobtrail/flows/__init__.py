@@ -25,8 +25,8 @@ run, `compare` finds, by example, where code and expectation disagree.
 Modules: `graph` (the data); `builder` with `expressions`, `matching`, `frames`,
 `resolve` and `raw` (the walk); `render` (Mermaid, DOT, text); `language` with `moves`
 and `comparison` (the automaton view); `lock` (the file CI checks); `coverage` (code
-against ``expect=`` against recorded runs); `lint`, the flow lint. What the graph shows
-and its limits: docs/flows.md.
+against ``expect=`` against recorded runs); `lint`, the flow lint (a package, one module
+per rule). What the graph shows and its limits: docs/flows.md.
 
 The flows read code and never run it: what they need of a job and of an app is in
 `declared` (two protocols a `JobDef` and an `App` satisfy), and recorded runs come in
