@@ -8,13 +8,13 @@ import pytest
 from jobtrail.expect import parse
 from jobtrail.flows import (
     Acceptance,
+    CodePath,
     Comparison,
     FlowGraph,
-    FlowPath,
     accepts,
     build_flow,
+    code_paths,
     compare,
-    paths,
 )
 from tests.flows import corpus
 from tests.support.symbols import run
@@ -27,7 +27,7 @@ def build(name: str) -> FlowGraph:
 
 def listed(name: str, **options: int) -> list[tuple[str, str]]:
     """The paths of corpus function `name` as (text, ends) pairs."""
-    return [(path.text, path.ends) for path in paths(build(name), **options)]
+    return [(path.text, path.ends) for path in code_paths(build(name), **options)]
 
 
 # -- paths -----------------------------------------------------------------------------------
@@ -35,9 +35,9 @@ def listed(name: str, **options: int) -> list[tuple[str, str]]:
 
 def test_paths_of_an_early_exit() -> None:
     """Each way through the code is listed with how it ends, shortest first."""
-    assert paths(build("early_exit")) == [
-        FlowPath(("load", "decide:is_paid=false", "effect:charge"), "return"),
-        FlowPath(("load", "decide:is_paid=true", "exit:already_paid"), "exit"),
+    assert code_paths(build("early_exit")) == [
+        CodePath(("load", "decide:is_paid=false", "effect:charge"), "return"),
+        CodePath(("load", "decide:is_paid=true", "exit:already_paid"), "exit"),
     ]
 
 
@@ -58,21 +58,21 @@ def test_match_paths_list_each_case_value_and_any_value_for_the_rest() -> None:
 
 def test_loop_bound_limits_how_often_a_loop_is_taken_again() -> None:
     """With loop_bound n a node appears at most n + 1 times on a path."""
-    assert [len(paths(build("for_loop"), loop_bound=bound)) for bound in (0, 1, 2)] == [4, 10, 22]
+    assert [len(code_paths(build("for_loop"), loop_bound=bound)) for bound in (0, 1, 2)] == [4, 10, 22]
     assert listed("for_loop", loop_bound=0) == [
         ("fetch close", "end"),
         ("fetch decide:skip=true close", "end"),
         ("fetch decide:skip=false pack decide:full=false close", "end"),
         ("fetch decide:skip=false pack decide:full=true close", "end"),
     ]
-    longest = paths(build("for_loop"), loop_bound=1)[-1]
+    longest = code_paths(build("for_loop"), loop_bound=1)[-1]
     assert longest.tokens.count("pack") == 2
 
 
 def test_while_true_is_left_only_by_break() -> None:
     """``while True`` has no path that skips its body, and ``break`` is its only way on."""
     assert listed("while_loops", loop_bound=0) == [("decide:more=false poll decide:done=true finish", "end")]
-    for path in paths(build("while_loops")):
+    for path in code_paths(build("while_loops")):
         assert "poll" in path.tokens and path.tokens[-2:] == ("decide:done=true", "finish")
 
 
@@ -104,24 +104,24 @@ def test_exits_are_not_caught_by_except_exception() -> None:
 
 def test_paths_through_unknown_calls_are_uncertain() -> None:
     """A path every way to which passes a call not followed is flagged uncertain."""
-    assert paths(build("uses_helpers")) == [
-        FlowPath(("audit", "decide:needs_review=false", "tick", "done"), "end", uncertain=False),
-        FlowPath(("audit", "decide:needs_review=true", "review", "tick", "done"), "end", uncertain=True),
+    assert code_paths(build("uses_helpers")) == [
+        CodePath(("audit", "decide:needs_review=false", "tick", "done"), "end", uncertain=False),
+        CodePath(("audit", "decide:needs_review=true", "review", "tick", "done"), "end", uncertain=True),
     ]
 
 
 def test_max_paths_truncates_and_says_so() -> None:
     """More distinct paths than max_paths: the list is cut to max_paths and flagged truncated."""
-    cut = paths(build("fulfil_order"), max_paths=10)
+    cut = code_paths(build("fulfil_order"), max_paths=10)
     assert len(cut) == 10 and cut.truncated
-    whole = paths(build("fulfil_order"))
+    whole = code_paths(build("fulfil_order"))
     assert len(whole) == 92 and not whole.truncated
     assert [len(p.tokens) for p in whole] == sorted(len(p.tokens) for p in whole)
 
 
 def test_path_text_is_an_expectation_the_path_satisfies() -> None:
     """A path's text parses as an expectation that accepts the path's own run."""
-    for path in paths(build("fulfil_order")):
+    for path in code_paths(build("fulfil_order")):
         if all("=" in token or not token.startswith("decide:") for token in path.tokens):
             assert parse(path.text).accepts(run(path.text))
 
@@ -160,7 +160,7 @@ def test_accepts_runs_the_code_can_produce(name: str, observed: str, accepted: b
 
 
 def test_accepts_takes_loops_any_number_of_times() -> None:
-    """Loops are unbounded: five rounds are accepted though paths() lists at most two."""
+    """Loops are unbounded: five rounds are accepted though code_paths() lists at most two."""
     rounds = " ".join(["decide:skip=false pack decide:full=false"] * 5)
     assert accepts(build("for_loop"), run(f"fetch {rounds} decide:skip=true close"))
     assert accepts(build("for_loop"), run(f"fetch {rounds} decide:skip=false pack decide:full=true close"))
@@ -246,7 +246,7 @@ def test_values_neither_side_names_show_as_other() -> None:
 def test_runs_ending_by_raise_are_not_paths_the_code_produces() -> None:
     """Paths that end by raise are failures: an expectation covering only successes agrees."""
     graph = build("try_blocks")
-    assert {p.ends for p in paths(graph)} == {"raise", "end"}
+    assert {p.ends for p in code_paths(graph)} == {"raise", "end"}
     successes = "(mark_declined | effect:charge (effect:send_receipt | mark_declined)) release done"
     assert compare(graph, parse(successes)).agrees
     expecting_failure = compare(graph, parse(f"{successes} | release"))

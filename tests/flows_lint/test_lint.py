@@ -22,9 +22,9 @@ from jobtrail.flows.lint import (
     SWALLOWED_EXCEPTION,
     UNKEYED_EFFECT,
     UNREACHABLE,
-    Finding,
     LintConfig,
     LintError,
+    LintFinding,
     Suppressed,
     lint_app,
     lint_function,
@@ -44,13 +44,13 @@ def line_of(fn: Callable[..., Any], text: str) -> int:
     return hits[0]
 
 
-def lint(fn: Callable[..., Any], **options: Any) -> list[Finding]:
+def lint(fn: Callable[..., Any], **options: Any) -> list[LintFinding]:
     """The unsuppressed findings of *fn*, linted under its own name."""
     findings, _ = lint_function(fn, job_name=fn.__name__, **options)
     return findings
 
 
-def where(findings: list[Finding]) -> list[tuple[str, int]]:
+def where(findings: list[LintFinding]) -> list[tuple[str, int]]:
     """The (rule, line) of each finding, in order."""
     return [(finding.rule, finding.line) for finding in findings]
 

@@ -29,13 +29,18 @@ def bill_without_save(ctx: Context, invoice: int) -> None:
     ctx.effect("charge", lambda: "ch", key=f"charge-{invoice}")
 
 
+def variants(app: App, job_name: str) -> list[str]:
+    """The recorded path of each finished run of *job_name*, as the CLI hands them to check."""
+    return [run.variant for run in app.store.runs(job_name)]
+
+
 def test_coverage_counts_observed_and_untested_paths(make_app: Callable[..., App]) -> None:
     """Only unpaid invoices ran: one of the two code paths is observed, the other untested."""
     app = make_app()
     job = app.job(name="bill", expect=EXPECT)(bill)
     job.enqueue_many([{"invoice": i} for i in (1, 2, 4)])
     run_until_idle(app)
-    report = check(job, build_flow(job, job_name="bill"), app.store)
+    report = check(job, build_flow(job, job_name="bill"), variants(app, "bill"))
     assert set(report.code_paths) == {"load decide:paid=false effect:charge save",
                                       "load decide:paid=true exit:paid"}
     assert report.observed == ("load decide:paid=false effect:charge save",)
@@ -54,7 +59,7 @@ def test_recorded_paths_the_changed_code_cannot_explain_are_listed(
     run_until_idle(app)
     deployed = make_app()
     job = deployed.job(name="bill", expect=EXPECT)(bill_without_save)
-    report = check(job, build_flow(job, job_name="bill"), deployed.store)
+    report = check(job, build_flow(job, job_name="bill"), variants(deployed, "bill"))
     assert report.unexplained == {"load decide:paid=false effect:charge save": 2}
     assert report.observed == ("load decide:paid=true exit:paid",)
     assert report.comparison is not None

@@ -109,7 +109,9 @@ def coverage_command(target: str, job_name: str | None, since: datetime | None,
         if job_name is not None and job_name not in graphs:
             raise click.UsageError(f"no job named {job_name!r} in {target}")
         names = [job_name] if job_name else list(graphs)
-        reports = [check(app.registry[n], graphs[n], app.store, since) for n in names]
+        reports = [check(app.registry[n], graphs[n],
+                         [run.variant for run in app.store.runs(n, since)])
+                   for n in names]
     if as_json:
         emit_json([coverage_json(r) for r in reports])
         return

@@ -2,11 +2,11 @@
 
 ```python
 from jobtrail.expect import parse
-from jobtrail.flows import build_flow, compare, paths, to_mermaid
+from jobtrail.flows import build_flow, code_paths, compare, to_mermaid
 
-graph = build_flow(bill, job_name="bill")        # the function or its JobDef
+graph = build_flow(bill, job_name="bill")        # the function or its declared job
 print(to_mermaid(graph))                         # also to_dot, to_text
-for path in paths(graph):                        # load decide:is_paid=true exit:already_paid ...
+for path in code_paths(graph):                   # load decide:is_paid=true exit:already_paid ...
     print(path.text, path.ends)
 compare(graph, parse("load decide:is_paid=false effect:charge"))
 ```
@@ -19,41 +19,49 @@ branches on carries the values that take it (``is_paid=true``). Node ids are key
 names (``step:load``, ``return#2``), so stored graphs diff meaningfully.
 
 `jobtrail.flows.language` reads the graph as an automaton over the path language of
-`jobtrail.expect`: `paths` lists its token sequences, `accepts` checks an observed run,
-`compare` finds, by example, where code and expectation disagree.
+`jobtrail.expect`: `code_paths` lists its token sequences, `accepts` checks an observed
+run, `compare` finds, by example, where code and expectation disagree.
 
 Modules: `graph` (the data); `builder` with `expressions`, `matching`, `frames`,
 `resolve` and `raw` (the walk); `render` (Mermaid, DOT, text); `language` with `moves`
-and `comparison` (the automaton view). What the graph shows and its limits:
-docs/flows.md.
+and `comparison` (the automaton view); `lock` (the file CI checks); `coverage` (code
+against ``expect=`` against recorded runs); `lint`, the flow lint (a package, one module
+per rule). What the graph shows and its limits: docs/flows.md.
+
+The flows read code and never run it: what they need of a job and of an app is in
+`declared` (two protocols a `JobDef` and an `App` satisfy), and recorded runs come in
+as data, so the package imports no module that runs jobs.
 """
 
 from jobtrail.flows.builder import build_flow
+from jobtrail.flows.declared import DeclaredJob, JobRegistry
 from jobtrail.flows.graph import FlowEdge, FlowGraph, FlowNode, Guard
 from jobtrail.flows.language import (
     Acceptance,
+    CodePath,
+    CodePathList,
     Comparison,
-    FlowPath,
-    PathList,
     accepts,
+    code_paths,
     compare,
-    paths,
 )
 from jobtrail.flows.render import to_dot, to_mermaid, to_text
 
 __all__ = [
     "Acceptance",
+    "CodePath",
+    "CodePathList",
     "Comparison",
+    "DeclaredJob",
     "FlowEdge",
     "FlowGraph",
     "FlowNode",
-    "FlowPath",
     "Guard",
-    "PathList",
+    "JobRegistry",
     "accepts",
     "build_flow",
+    "code_paths",
     "compare",
-    "paths",
     "to_dot",
     "to_mermaid",
     "to_text",

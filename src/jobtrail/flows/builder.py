@@ -44,6 +44,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from jobtrail.flows import expressions, matching, resolve
+from jobtrail.flows.declared import DeclaredJob
 from jobtrail.flows.expressions import recorder
 from jobtrail.flows.frames import Finally, Frame, Function, Loop, Scope, Try
 from jobtrail.flows.graph import FlowGraph
@@ -54,17 +55,23 @@ MAY_RAISE: Final = frozenset({"step", "effect", "decide", "event", "enqueue", "u
 
 
 def build_flow(
-    fn: Callable[..., Any], *, job_name: str, ctx_name: str | None = None, inline_depth: int = 2
+    job: Callable[..., Any] | DeclaredJob, *, job_name: str, ctx_name: str | None = None,
+    inline_depth: int = 2,
 ) -> FlowGraph:
-    """The static flow graph of job function `fn` (a `JobDef` is unwrapped to its function).
+    """The static flow graph of job function `job` (a `DeclaredJob`, such as the `JobDef`
+    ``@app.job`` makes, is read through its function).
 
-    The context is `fn`'s first parameter (none for a `JobDef` that takes no context) unless
-    `ctx_name` names it; helpers receiving it are inlined `inline_depth` calls deep. Raises
-    `TypeError` when `fn` has no Python source (a builtin), `OSError` when it cannot be read.
+    The context is the function's first parameter (none for a declared job that takes no
+    context) unless `ctx_name` names it; helpers receiving it are inlined `inline_depth`
+    calls deep. Raises `TypeError` when the function has no Python source (a builtin),
+    `OSError` when it cannot be read.
     """
-    # A JobDef knows whether its function takes the context; a plain function is assumed to.
-    takes_context = getattr(fn, "takes_context", True) is not False
-    fn = inspect.unwrap(fn)
+    # A declared job knows whether its function takes the context; a plain function is
+    # assumed to.
+    if isinstance(job, DeclaredJob):
+        takes_context, fn = job.takes_context, inspect.unwrap(job.fn)
+    else:
+        takes_context, fn = True, inspect.unwrap(job)
     definition, offset, file = resolve.parse_function(fn)
     params = [*definition.args.posonlyargs, *definition.args.args]
     ctx = ctx_name if ctx_name is not None else (params[0].arg if params else None)

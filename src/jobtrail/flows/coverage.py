@@ -14,18 +14,14 @@ For one job it answers:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from jobtrail.expect import ExpectationError, Symbol, parse
 from jobtrail.expect.nodes import atoms
-from jobtrail.flows.language import Comparison, accepts, compare, paths
-
-if TYPE_CHECKING:
-    from jobtrail.flows.graph import FlowGraph
-    from jobtrail.jobs import JobDef
-    from jobtrail.store import Store
+from jobtrail.flows.declared import DeclaredJob
+from jobtrail.flows.graph import FlowGraph
+from jobtrail.flows.language import Comparison, accepts, code_paths, compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +67,15 @@ def _takes(path_tokens: tuple[str, ...], variant: tuple[str, ...]) -> bool:
                for p, v in zip(path_tokens, variant, strict=True))
 
 
-def check(definition: JobDef[Any, Any], graph: FlowGraph, store: Store,
-          since: datetime | None = None) -> Coverage:
-    """The three-way check of *definition* against its runs since *since*."""
-    found = paths(graph)
+def check(job: DeclaredJob, graph: FlowGraph, variants: Iterable[str]) -> Coverage:
+    """The three-way check of *job*, whose code *graph* is, against its recorded runs:
+    *variants* holds the path each run took, in the path language (a stored variant)."""
+    found = code_paths(graph)
     code = [p for p in found if p.ends != "raise"]
     texts = tuple(dict.fromkeys(p.text for p in code))
-    runs = store.runs(definition.name, since)
     counts: dict[str, int] = {}
-    for run in runs:
-        counts[run.variant] = counts.get(run.variant, 0) + 1
+    for variant in variants:
+        counts[variant] = counts.get(variant, 0) + 1
     unexplained: dict[str, int] = {}
     seen: set[str] = set()
     notes: list[str] = list(graph.notes)
@@ -94,9 +89,9 @@ def check(definition: JobDef[Any, Any], graph: FlowGraph, store: Store,
             continue
         tokens = tuple(str(s) for s in points)
         seen.update(p.text for p in code if _takes(p.tokens, tokens))
-    comparison = compare(graph, definition.expectation) if definition.expectation else None
+    comparison = compare(graph, job.expectation) if job.expectation else None
     return Coverage(
-        definition.name, texts, tuple(t for t in texts if t in seen),
-        tuple(t for t in texts if t not in seen), unexplained, len(runs), comparison,
+        job.name, texts, tuple(t for t in texts if t in seen),
+        tuple(t for t in texts if t not in seen), unexplained, sum(counts.values()), comparison,
         found.truncated, tuple(notes),
     )

@@ -13,10 +13,10 @@ import ast
 from typing import TYPE_CHECKING, Final
 
 from jobtrail.flows import resolve
+from jobtrail.flows.declared import DeclaredJob
 from jobtrail.flows.frames import Function, Scope
 from jobtrail.flows.graph import Guard
 from jobtrail.flows.raw import Frontier, Pending, merge
-from jobtrail.jobs import JobDef
 
 if TYPE_CHECKING:
     from jobtrail.flows.builder import Walker
@@ -196,7 +196,7 @@ def _point_name(walker: Walker, node: ast.Call, method: str) -> str | None:
     if method == "enqueue":
         if isinstance(first, ast.Name | ast.Attribute):
             job = resolve.lookup(first, walker.scope.namespace)
-            return job.name if isinstance(job, JobDef) else ast.unparse(first)
+            return job.name if isinstance(job, DeclaredJob) else ast.unparse(first)
         return None
     if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
         return first.value

@@ -1,4 +1,5 @@
-"""A flow graph read as an automaton over the path language: its paths, the runs it accepts.
+"""A flow graph read as an automaton over the path language: its code paths, the runs it
+accepts.
 
 How an edge reads as a symbol, and how a run ends, is in `jobtrail.flows.moves`; the
 comparison with an expectation is in `jobtrail.flows.comparison` (`compare` and
@@ -10,9 +11,9 @@ read in one of two ways, chosen by the `unknown` argument of `accepts` and `comp
 - ``"anything"`` (the default of `accepts`): any symbols, none included. No run the code
   can produce is rejected; a run accepted only by letting an unknown node stand for some
   of its symbols (or none) is reported as `Acceptance.uncertain`.
-- ``"nothing"`` (the default of `compare`, and what `paths` lists): no symbols, so the
+- ``"nothing"`` (the default of `compare`, and what `code_paths` lists): no symbols, so the
   examples are real paths of the code that is visible. `Comparison.uncertain` and
-  `FlowPath.uncertain` say when an unknown node was passed.
+  `CodePath.uncertain` say when an unknown node was passed.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ from jobtrail.flows.comparison import Comparison, compare
 from jobtrail.flows.graph import FlowGraph
 from jobtrail.flows.moves import Move, Unknown, moves_of
 
-__all__ = ["Acceptance", "Comparison", "FlowPath", "PathList", "accepts", "compare", "paths"]
+__all__ = [
+    "Acceptance", "CodePath", "CodePathList", "Comparison", "accepts", "code_paths", "compare",
+]
 
 WORK_LIMIT: Final = 200_000
-"""Edges `paths` follows at most before it stops and says the list is truncated."""
+"""Edges `code_paths` follows at most before it stops and says the list is truncated."""
 
 
 @dataclass(frozen=True, slots=True)
-class FlowPath:
+class CodePath:
     """One way through the code: its tokens in the path language and how it ends.
 
     `ends` is ``"return"``, ``"exit"``, ``"raise"`` or ``"end"`` (fell off the end of the
@@ -52,12 +55,12 @@ class FlowPath:
         return " ".join(self.tokens)
 
 
-class PathList(list[FlowPath]):
-    """The list `paths` returns; `truncated` is true when some paths were left out."""
+class CodePathList(list[CodePath]):
+    """The list `code_paths` returns; `truncated` is true when some paths were left out."""
 
     __slots__ = ("truncated",)
 
-    def __init__(self, items: Sequence[FlowPath], truncated: bool) -> None:
+    def __init__(self, items: Sequence[CodePath], truncated: bool) -> None:
         super().__init__(items)
         self.truncated = truncated
 
@@ -77,14 +80,16 @@ class Acceptance:
         return self.accepted
 
 
-def paths(graph: FlowGraph, *, max_paths: int = 1000, loop_bound: int = 1) -> PathList:
+def code_paths(
+    graph: FlowGraph, *, max_paths: int = 1000, loop_bound: int = 1
+) -> CodePathList:
     """The distinct token sequences from start to end, shortest first.
 
     A node appears on one path at most ``1 + loop_bound`` times, so each loop is taken at
     most `loop_bound` extra times. Events, enqueues, returns, raises and unknown calls add
     no token. When more than `max_paths` distinct paths exist, or the search follows
-    `WORK_LIMIT` edges, the list is cut and `PathList.truncated` is set; which paths are
-    kept then follows the graph's edge order, so it is deterministic too.
+    `WORK_LIMIT` edges, the list is cut and `CodePathList.truncated` is set; which paths
+    are kept then follows the graph's edge order, so it is deterministic too.
     """
     moves = moves_of(graph)
     unknown = {node for node, n in graph.nodes.items() if n.kind == "unknown"}
@@ -123,7 +128,7 @@ def paths(graph: FlowGraph, *, max_paths: int = 1000, loop_bound: int = 1) -> Pa
             tokens.append(token)
         stack.append((move.dst, _options(moves[move.dst]), bool(token)))
     ordered = sorted(found, key=lambda key: (len(key[0]), key[0], key[1]))
-    return PathList([FlowPath(t, ends, found[(t, ends)]) for t, ends in ordered], truncated)
+    return CodePathList([CodePath(t, ends, found[(t, ends)]) for t, ends in ordered], truncated)
 
 
 _Frame = tuple[str, Iterator[tuple[Move, str | None]], bool]

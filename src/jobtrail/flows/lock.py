@@ -18,15 +18,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobtrail.errors import LockError
 from jobtrail.flows.builder import build_flow
+from jobtrail.flows.declared import DeclaredJob, JobRegistry
 from jobtrail.flows.graph import FlowGraph
-
-if TYPE_CHECKING:
-    from jobtrail.app import App
-    from jobtrail.jobs import JobDef
 
 LOCK_FILE = "jobtrail.flows.json"
 VERSION = 1
@@ -35,16 +32,14 @@ SECTIONS = ("steps", "effects", "decisions", "exits", "branches")
 
 
 
-def flow_jobs(app: App) -> list[JobDef[Any, Any]]:
+def flow_jobs(app: JobRegistry) -> list[DeclaredJob]:
     """The app's jobs that have flows: all but the shadow jobs jobtrail registers itself."""
     return [d for name, d in sorted(app.registry.items()) if not name.endswith(".shadow")]
 
 
-def graphs(app: App) -> dict[str, FlowGraph]:
+def graphs(app: JobRegistry) -> dict[str, FlowGraph]:
     """The flow graph of each of the app's jobs, by job name."""
-    # A JobDef is unwrapped by build_flow, which reads whether it takes the context.
-    return {d.name: build_flow(d, job_name=d.name)  # type: ignore[arg-type]
-            for d in flow_jobs(app)}
+    return {d.name: build_flow(d, job_name=d.name) for d in flow_jobs(app)}
 
 
 def describe(graph: FlowGraph) -> dict[str, Any]:
@@ -72,7 +67,7 @@ def describe(graph: FlowGraph) -> dict[str, Any]:
     }
 
 
-def snapshot(app: App) -> dict[str, Any]:
+def snapshot(app: JobRegistry) -> dict[str, Any]:
     """The whole lock document of *app*."""
     return {"version": VERSION,
             "jobs": {name: describe(graph) for name, graph in graphs(app).items()}}

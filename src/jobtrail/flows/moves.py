@@ -44,7 +44,7 @@ class Move:
         )
 
     def tokens(self) -> Iterator[str | None]:
-        """The tokens `paths` writes for this move: one per value of an exact guard."""
+        """The tokens `code_paths` writes for this move: one per value of an exact guard."""
         if self.kind is None or self.name is None:
             yield None
         elif self.guard is not None and not self.guard.negated:
