@@ -10,16 +10,14 @@ decision tested directly puts a `Guard` on each (see `jobtrail.flows.builder`).
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from jobtrail.flows import resolve
 from jobtrail.flows.declared import DeclaredJob
 from jobtrail.flows.frames import Function, Scope
 from jobtrail.flows.graph import Guard
 from jobtrail.flows.raw import Frontier, Pending, merge
-
-if TYPE_CHECKING:
-    from jobtrail.flows.builder import Walker
+from jobtrail.flows.walk import Walk
 
 RECORDERS: Final = frozenset({"step", "effect", "decide", "exit", "event", "enqueue"})
 """The methods of the context that record a point."""
@@ -43,7 +41,7 @@ def recorder(node: ast.AST, ctx: str | None) -> str | None:
     return func.attr if isinstance(owner, ast.Name) and owner.id == ctx else None
 
 
-def expression(walker: Walker, node: ast.expr | None, frontier: Frontier) -> Frontier:
+def expression(walker: Walk, node: ast.expr | None, frontier: Frontier) -> Frontier:
     """The frontier after evaluating `node`, with the points it records added."""
     if node is None or not frontier:
         return frontier
@@ -68,7 +66,7 @@ def expression(walker: Walker, node: ast.expr | None, frontier: Frontier) -> Fro
     return frontier
 
 
-def condition(walker: Walker, node: ast.expr, frontier: Frontier) -> tuple[Frontier, Frontier]:
+def condition(walker: Walk, node: ast.expr, frontier: Frontier) -> tuple[Frontier, Frontier]:
     """The frontiers when `node` is true and when it is false."""
     if not frontier:
         return [], []
@@ -91,7 +89,7 @@ def condition(walker: Walker, node: ast.expr, frontier: Frontier) -> tuple[Front
     return out, out
 
 
-def _decision_test(walker: Walker, node: ast.expr) -> tuple[Guard, Guard] | None:
+def _decision_test(walker: Walk, node: ast.expr) -> tuple[Guard, Guard] | None:
     """The guards for true and false when `node` tests a decision's value directly."""
     ctx = walker.scope.ctx
     if recorder(node, ctx) == "decide":
@@ -113,7 +111,7 @@ def _decision_test(walker: Walker, node: ast.expr) -> tuple[Guard, Guard] | None
     return Guard(values, negated), Guard(values, not negated)
 
 
-def boolean(walker: Walker, node: ast.BoolOp, frontier: Frontier) -> tuple[Frontier, Frontier]:
+def boolean(walker: Walk, node: ast.BoolOp, frontier: Frontier) -> tuple[Frontier, Frontier]:
     """``a and b`` / ``a or b``, short-circuited: each operand runs only when it must."""
     conjunction = isinstance(node.op, ast.And)
     yes: Frontier = []
@@ -129,7 +127,7 @@ def boolean(walker: Walker, node: ast.BoolOp, frontier: Frontier) -> tuple[Front
 
 
 def comprehension(
-    walker: Walker, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+    walker: Walk, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
     frontier: Frontier,
 ) -> Frontier:
     """A comprehension as a loop: its element is evaluated zero or more times."""
@@ -152,7 +150,7 @@ def comprehension(
     return walker.loop(frontier, None, body, [])
 
 
-def call(walker: Walker, node: ast.Call, frontier: Frontier) -> Frontier:
+def call(walker: Walk, node: ast.Call, frontier: Frontier) -> Frontier:
     """A call: its callee and arguments first, then what the call itself records."""
     method = recorder(node, walker.scope.ctx)
     if method is None:
@@ -169,7 +167,7 @@ def call(walker: Walker, node: ast.Call, frontier: Frontier) -> Frontier:
     return frontier
 
 
-def _recording(walker: Walker, node: ast.Call, method: str, frontier: Frontier) -> Frontier:
+def _recording(walker: Walk, node: ast.Call, method: str, frontier: Frontier) -> Frontier:
     name = _point_name(walker, node, method)
     if name is None:
         walker.notes.append(
@@ -187,7 +185,7 @@ def _recording(walker: Walker, node: ast.Call, method: str, frontier: Frontier) 
     return [Pending(index)]
 
 
-def _point_name(walker: Walker, node: ast.Call, method: str) -> str | None:
+def _point_name(walker: Walk, node: ast.Call, method: str) -> str | None:
     """The literal name of a recording call, or for ``enqueue`` the child job's name."""
     keyword = _NAME_KEYWORD.get(method)
     first = node.args[0] if node.args else next(
@@ -203,7 +201,7 @@ def _point_name(walker: Walker, node: ast.Call, method: str) -> str | None:
     return None
 
 
-def _handing_over(walker: Walker, node: ast.Call, ctx: str, frontier: Frontier) -> Frontier:
+def _handing_over(walker: Walk, node: ast.Call, ctx: str, frontier: Frontier) -> Frontier:
     """A call that receives the context: inlined when it is a helper here, else unknown."""
     scope = walker.scope
     callee = ast.unparse(node.func)

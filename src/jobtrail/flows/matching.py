@@ -16,18 +16,15 @@ Python would try the next cases).
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from jobtrail.flows import resolve
 from jobtrail.flows.expressions import recorder
 from jobtrail.flows.graph import Guard
 from jobtrail.flows.raw import Frontier, Pending, merge
-
-if TYPE_CHECKING:
-    from jobtrail.flows.builder import Walker
+from jobtrail.flows.walk import Walk
 
 
-def match_statement(walker: Walker, node: ast.Match, frontier: Frontier) -> Frontier:
+def match_statement(walker: Walk, node: ast.Match, frontier: Frontier) -> Frontier:
     """The frontier after a ``match`` statement."""
     namespace = walker.scope.namespace
     subject = node.subject.value if isinstance(node.subject, ast.NamedExpr) else node.subject
