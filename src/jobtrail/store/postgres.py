@@ -41,7 +41,7 @@ from jobtrail.errors import (
     StoreRejected,
 )
 from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
-from jobtrail.store import paths, redact_url, rows
+from jobtrail.store import redact_url, rows, segments
 from jobtrail.store.base import (
     ClaimedJob,
     DivergenceFilter,
@@ -54,6 +54,7 @@ from jobtrail.store.base import (
     WorkerInfo,
     WorkerRecord,
 )
+from jobtrail.store.segments import segment_row
 from jobtrail.store.sqlfiles import latest_version, migrations, queries
 
 P = ParamSpec("P")
@@ -531,7 +532,7 @@ class PostgresStore:
         transitions = [
             (o.job_id, o.attempt, o.event_name, _float(o.duration),
              rows.transition_attrs(o.error, delay=o.retry_delay, outcome=o.outcome),
-             paths.path_text(o.events))
+             segments.path_text(o.events))
             for o in outcomes
         ]
         outcome_rows = [
@@ -550,16 +551,16 @@ class PostgresStore:
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        segments: dict[int, list[str]] = {}
+        texts_of: dict[int, list[str]] = {}
         if job_ids:
             for job_id, text in self._fetch(_Q["path_segments"], {"ids": list(job_ids)}):
-                segments.setdefault(job_id, []).append(text)
-        found = {job_id: paths.steps_from(texts) for job_id, texts in segments.items()}
+                texts_of.setdefault(job_id, []).append(text)
+        found = {job_id: segments.steps_from(texts) for job_id, texts in texts_of.items()}
         return {job_id: steps for job_id, steps in found.items() if steps}
 
     @_translate_errors
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
-        records = [(*paths.segment_row(seg.job_id, seg.attempt, seg.events), seg.claim)
+        records = [(*segment_row(seg.job_id, seg.attempt, seg.events), seg.claim)
                    for seg in segments if seg.events]
         if records:
             self._fetch(
@@ -709,7 +710,7 @@ class PostgresStore:
 
     @_translate_errors
     def events(self, job_id: int) -> list[Event]:
-        return paths.expand(self._fetch(_Q["job_events"], {"id": job_id}), _to_time)
+        return segments.expand(self._fetch(_Q["job_events"], {"id": job_id}), _to_time)
 
     @_translate_errors
     def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
@@ -736,7 +737,7 @@ class PostgresStore:
     @_translate_errors
     def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
         found = self._fetch(_Q["milestones"], {"needle": encode_basestring(name), "since": since})
-        return paths.milestones(found, name, _to_time, since)
+        return segments.milestones(found, name, _to_time, since)
 
     @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:

@@ -38,7 +38,7 @@ from jobtrail.job import (
     Status,
     utc_from_epoch,
 )
-from jobtrail.store import paths, rows
+from jobtrail.store import rows, segments
 from jobtrail.store.base import (
     ClaimedJob,
     DivergenceFilter,
@@ -51,6 +51,7 @@ from jobtrail.store.base import (
     WorkerInfo,
     WorkerRecord,
 )
+from jobtrail.store.segments import segment_row
 from jobtrail.store.sqlfiles import latest_version, migrations, queries
 
 P = ParamSpec("P")
@@ -519,7 +520,7 @@ class SQLiteStore:
                       "code_version": run.code_version if run else None}
             event = (out.job_id, out.attempt, out.event_name, now, out.duration,
                      rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
-                     paths.path_text(out.events))
+                     segments.path_text(out.events))
             found = [(*row, now) for row in rows.divergence_rows(out)]
             rows_of[(out.job_id, out.claim)] = (update, event, out.status.is_final, found)
         with self._write() as conn:
@@ -538,12 +539,12 @@ class SQLiteStore:
 
     @_translate_errors
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        segments: dict[int, list[str]] = {}
+        texts_of: dict[int, list[str]] = {}
         if job_ids:
             sql = _Q["path_segments"].format(ids=", ".join("?" * len(job_ids)))
             for job_id, text in self._conn().execute(sql, list(job_ids)):
-                segments.setdefault(job_id, []).append(text)
-        found = {job_id: paths.steps_from(texts) for job_id, texts in segments.items()}
+                texts_of.setdefault(job_id, []).append(text)
+        found = {job_id: segments.steps_from(texts) for job_id, texts in texts_of.items()}
         return {job_id: steps for job_id, steps in found.items() if steps}
 
     @_translate_errors
@@ -555,7 +556,7 @@ class SQLiteStore:
                 _Q["insert_segment_if_held"],
                 [
                     dict(zip(_SEGMENT_COLUMNS,
-                             paths.segment_row(seg.job_id, seg.attempt, seg.events),
+                             segment_row(seg.job_id, seg.attempt, seg.events),
                              strict=True), worker=worker_id, claim=seg.claim)
                     for seg in segments
                     if seg.events
@@ -751,7 +752,7 @@ class SQLiteStore:
     @_translate_errors
     def events(self, job_id: int) -> list[Event]:
         found = self._conn().execute(_Q["job_events"], (job_id,)).fetchall()
-        return paths.expand(found, _to_time)
+        return segments.expand(found, _to_time)
 
     @_translate_errors
     def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
@@ -794,7 +795,7 @@ class SQLiteStore:
         start = None if since is None else since.timestamp()
         needle = encode_basestring(name)
         found = self._conn().execute(_Q["milestones"], (needle, start, start)).fetchall()
-        return paths.milestones(found, name, _to_time, since)
+        return segments.milestones(found, name, _to_time, since)
 
     @_translate_errors
     def counts(self) -> dict[tuple[str, Status], int]:
