@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobtrail.errors import InvalidTransition, JobNotFound
-from jobtrail.job import ErrorInfo, Status
+from jobtrail.job import TRANSITIONS, ErrorInfo, Status
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import JobFilter, NewJob, Outcome, PathEvent, WorkerInfo
 from jobtrail.store.sqlfiles import latest_version
@@ -233,6 +233,43 @@ def test_replay_discard_and_cancel_follow_the_allowed_transitions(store: Store) 
     ]
     with pytest.raises(JobNotFound):
         store.replay(12345)
+
+
+def job_in(store: Store, status: Status) -> int:
+    """A new job brought to *status* the way workers and operators bring one there."""
+    (job_id,) = store.enqueue([new()])
+    if status is Status.QUEUED:
+        return job_id
+    if status is Status.CANCELLED:
+        store.cancel(job_id)
+        return job_id
+    (job,) = store.claim(WORKER, None, 1, 30.0)
+    if status is not Status.RUNNING:
+        delay = 3600.0 if status is Status.RETRYING else None
+        store.finish(WORKER, [Outcome(job_id, 1, status, error=ErrorInfo("E", "m"), retry_delay=delay, claim=job.claim)])
+    return job_id
+
+
+@pytest.mark.parametrize("verb", sorted(TRANSITIONS))
+def test_each_operator_action_applies_exactly_where_the_transition_table_allows(store: Store, verb: str) -> None:
+    """From every status, an operator action either leads where the table says, recorded by its
+    event and outcome, or is refused naming the statuses it needs."""
+    transition = TRANSITIONS[verb]
+    for status in Status:
+        job_id = job_in(store, status)
+        assert store.get(job_id).status is status
+        if status in transition.sources:
+            record = getattr(store, verb)(job_id)
+            assert (record.status, record.outcome) == (transition.target, transition.outcome)
+            assert names(store, job_id)[-1] == transition.event
+            if transition.resets:
+                assert record.attempts == 0 and record.error is None
+        else:
+            with pytest.raises(InvalidTransition, match=f"cannot {verb} job {job_id}: it is {status.value}, expected"):
+                getattr(store, verb)(job_id)
+            assert store.get(job_id).status is status
+        if store.get(job_id).status.is_waiting:
+            store.cancel(job_id)  # the next job_in claims the only runnable job
 
 
 def test_list_jobs_filters_and_pages_newest_first(store: Store) -> None:

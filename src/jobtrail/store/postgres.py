@@ -12,7 +12,6 @@ pass ``auto_migrate=True``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -26,22 +25,27 @@ from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from jobtrail.errors import (
-    InvalidTransition,
     JobNotFound,
-    JobtrailError,
     LeaseLost,
     SchemaOutdated,
     StoreError,
-    StoreRejected,
 )
-from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
-from jobtrail.store import redact_url, rows, segments
+from jobtrail.job import (
+    TRANSITIONS,
+    DivergenceRecord,
+    ErrorInfo,
+    Event,
+    JobRecord,
+    RunRecord,
+    Status,
+    Transition,
+)
+from jobtrail.store import policy, redact_url, rows, segments
 from jobtrail.store.base import (
     ClaimedJob,
     DivergenceFilter,
@@ -54,6 +58,7 @@ from jobtrail.store.base import (
     WorkerInfo,
     WorkerRecord,
 )
+from jobtrail.store.errors import translating
 from jobtrail.store.segments import segment_row
 from jobtrail.store.sqlfiles import latest_version, migrations, queries
 
@@ -83,36 +88,7 @@ WATCH_MAX_BACKOFF = 5.0
 
 log = logging.getLogger("jobtrail.store.postgres")
 
-# verb -> (statuses it applies to, status it leads to, event, outcome); as in SQLite.
-_TRANSITIONS: dict[str, tuple[tuple[Status, ...], Status, str, str | None]] = {
-    "replay": ((Status.DEAD, Status.ORPHANED, Status.CANCELLED), Status.QUEUED, "replayed", None),
-    "discard": ((Status.DEAD, Status.ORPHANED), Status.CANCELLED, "discarded", "discarded"),
-    "cancel": ((Status.QUEUED, Status.RETRYING), Status.CANCELLED, "cancelled", "cancelled"),
-}
-
-
-def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """Re-raise driver errors as `StoreError` (chained), naming the operation: a value
-    the database cannot take as `StoreRejected`."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except JobtrailError:  # jobtrail's own errors (a conflict, a lost lease) pass as they are
-            raise
-        except pg_errors.UndefinedTable as exc:
-            raise SchemaOutdated() from exc
-        except (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError) as exc:
-            # ValueError includes UnicodeEncodeError (text that is not valid UTF-8) and
-            # psycopg's refusal of NUL characters before anything is sent.
-            raise StoreRejected(
-                f"PostgreSQL {method.__name__} refused a value: {type(exc).__name__}: {exc}"
-            ) from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL {method.__name__} failed: {exc}") from exc
-
-    return wrapper
+_translate_errors = translating("postgres")
 
 
 def _columns(names: Sequence[str], records: Sequence[tuple[Any, ...]]) -> dict[str, list[Any]]:
@@ -460,7 +436,7 @@ class PostgresStore:
             found = conn.execute(_Q["job_by_key"], {"key": key}).fetchone()
             if found is not None:
                 holder_id, holder_hash, status, finished_at, finished, now = found
-                holder = rows.key_holder(
+                holder = policy.key_holder(
                     key, job.payload_hash, holder_id, holder_hash,
                     finished if Status(status).is_final else None, now, job.key_retention,
                 )
@@ -475,7 +451,7 @@ class PostgresStore:
             found = conn.execute(_Q["receipt_by_key"], {"key": key}).fetchone()
             if found is not None:
                 holder_id, holder_hash, finished_at, finished, now = found
-                holder = rows.key_holder(
+                holder = policy.key_holder(
                     key, job.payload_hash, holder_id, holder_hash, finished, now,
                     job.key_retention,
                 )
@@ -505,7 +481,7 @@ class PostgresStore:
             sql, params = self._ready_query("claim", queues, limit - len(found))
             try:
                 found += self._fetch(sql, {"worker": worker_id, "lease": float(lease),
-                                           "token": rows.claim_token(), **params})
+                                           "token": policy.claim_token(), **params})
             except psycopg.Error:
                 # The claim may have committed with its answer lost on the way: for as long
                 # as those leases last, the next claims hand over what this worker was given.
@@ -593,7 +569,7 @@ class PostgresStore:
                     existing = rows.effect_record(row, _to_time)
                     if existing.status == "done":
                         return existing
-                    unknown = rows.effect_is_uncertain(existing, job_id, claim)
+                    unknown = policy.effect_is_uncertain(existing, job_id, claim)
                     if unknown and not repeat_safe:
                         return existing
                     conn.execute(_Q["restart_effect"], params)
@@ -622,7 +598,7 @@ class PostgresStore:
             record = self._record(conn, _Q["lock_job"], job_id)
             found = [rows.effect_record(row, _to_time)
                      for row in conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()]
-            effect = rows.effect_to_resolve(job_id, name, found)
+            effect = policy.effect_to_resolve(job_id, name, found)
             status = "done" if done else "failed"
             row = conn.execute(
                 _Q["resolve_effect"],
@@ -651,8 +627,8 @@ class PostgresStore:
                 return 0
             reaped = []
             for job_id, attempts, max_attempts, worker in expired:
-                error = rows.lease_error(worker, attempts, max_attempts)
-                status = rows.after_lost_lease(attempts, max_attempts)
+                error = policy.lease_error(worker, attempts, max_attempts)
+                status = policy.after_lost_lease(attempts, max_attempts)
                 attrs = rows.transition_attrs(error, worker=worker, next=status.value)
                 reaped.append((job_id, status.value, error.to_json(), attrs))
             params = _columns(("id", "status", "error", "attrs"), reaped)
@@ -667,7 +643,7 @@ class PostgresStore:
                 return []
             ended = []
             for job_id, attempts, max_attempts, worker in held:
-                status = rows.after_lost_lease(attempts, max_attempts)
+                status = policy.after_lost_lease(attempts, max_attempts)
                 attrs = rows.transition_attrs(error, worker=worker, next=status.value)
                 ended.append((job_id, status.value, error.to_json(), attrs))
             params = {"worker": worker_id, **_columns(("id", "status", "error", "attrs"), ended)}
@@ -752,44 +728,43 @@ class PostgresStore:
         ]
 
     # -- operators -------------------------------------------------------------------
-    def _transition(self, job_id: int, verb: str) -> JobRecord:
-        allowed, to_status, event_name, outcome = _TRANSITIONS[verb]
+    def _transition(self, job_id: int, transition: Transition) -> JobRecord:
         with self._tx() as conn:
             current = self._record(conn, _Q["lock_job"], job_id)
-            if current.status not in allowed:
-                raise InvalidTransition(
-                    f"cannot {verb} job {job_id}: it is {current.status.value}, expected "
-                    f"{' or '.join(s.value for s in allowed)}"
-                )
-            if verb == "replay":
+            refusal = policy.transition_refusal(transition, job_id, current.status)
+            if refusal is not None:
+                raise refusal
+            if transition.resets:
                 effects = conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()
-                blocker = rows.replay_blocker(
+                blocker = policy.replay_blocker(
                     job_id, [rows.effect_record(row, _to_time) for row in effects])
                 if blocker is not None:
                     raise blocker
+            target = transition.target
             row = conn.cursor(row_factory=dict_row).execute(
                 _Q["set_status"],
-                {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,
-                 "outcome": outcome, "final": to_status.is_final, "reset": verb == "replay",
-                 "attempt": current.attempts, "event": event_name,
+                {"id": job_id, "from_status": current.status.value, "to_status": target.value,
+                 "outcome": transition.outcome, "final": target.is_final,
+                 "reset": transition.resets, "attempt": current.attempts,
+                 "event": transition.event,
                  "attrs": rows.transition_attrs(None, previous=current.status.value)},
             ).fetchone()
             assert row is not None  # the row is locked: its status cannot have moved
-            if to_status.is_waiting:
+            if target.is_waiting:
                 conn.execute(_Q["notify"], {"queue": current.queue})
             return rows.job_record(row, _to_time)
 
     @_translate_errors
     def replay(self, job_id: int) -> JobRecord:
-        return self._transition(job_id, "replay")
+        return self._transition(job_id, TRANSITIONS["replay"])
 
     @_translate_errors
     def discard(self, job_id: int) -> JobRecord:
-        return self._transition(job_id, "discard")
+        return self._transition(job_id, TRANSITIONS["discard"])
 
     @_translate_errors
     def cancel(self, job_id: int) -> JobRecord:
-        return self._transition(job_id, "cancel")
+        return self._transition(job_id, TRANSITIONS["cancel"])
 
     @_translate_errors
     def unregister_worker(self, worker_id: str) -> None:

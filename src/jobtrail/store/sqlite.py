@@ -8,7 +8,6 @@ and at once when the job was enqueued in their own process.
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import threading
@@ -20,25 +19,24 @@ from json.encoder import encode_basestring
 from typing import Any, ParamSpec, TypeVar
 
 from jobtrail.errors import (
-    InvalidTransition,
     JobNotFound,
-    JobtrailError,
     LeaseLost,
     SchemaOutdated,
     StoreError,
     StoreLost,
-    StoreRejected,
 )
 from jobtrail.job import (
+    TRANSITIONS,
     DivergenceRecord,
     ErrorInfo,
     Event,
     JobRecord,
     RunRecord,
     Status,
+    Transition,
     utc_from_epoch,
 )
-from jobtrail.store import rows, segments
+from jobtrail.store import policy, rows, segments
 from jobtrail.store.base import (
     ClaimedJob,
     DivergenceFilter,
@@ -51,6 +49,14 @@ from jobtrail.store.base import (
     WorkerInfo,
     WorkerRecord,
 )
+from jobtrail.store.errors import (
+    Backend,
+    damaged,
+    is_damaged,
+    sqlite_message,
+    store_error,
+    translating,
+)
 from jobtrail.store.segments import segment_row
 from jobtrail.store.sqlfiles import latest_version, migrations, queries
 
@@ -58,7 +64,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _Q = queries("sqlite")
-BACKEND = "sqlite"
+BACKEND: Backend = "sqlite"
 #: Seconds between two checks that the database file is still the one opened.
 IDENTITY_EVERY = 0.25
 #: Seconds the watcher waits before opening its connection again after an error.
@@ -66,41 +72,7 @@ WATCH_RETRY = 0.5
 _SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path")
 
 
-#: What SQLite says of a file that is not (or no longer) a sound database.
-_DAMAGED = ("file is not a database", "database disk image is malformed")
-
-
-def damaged(path: str, exc: BaseException) -> str:
-    """What to say of a file SQLite cannot read as a database."""
-    return (f"{path!r} is not a usable SQLite database ({exc}): check the path, or "
-            "restore the database from a backup")
-
-
-def _translate_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """Re-raise driver errors as `StoreError` (chained), naming the operation: a value
-    the database cannot take as `StoreRejected`, a damaged file as `StoreLost`."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except JobtrailError:  # jobtrail's own errors (a conflict, a lost lease) pass as they are
-            raise
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                raise SchemaOutdated() from exc
-            raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
-        except (sqlite3.DataError, sqlite3.IntegrityError, ValueError, OverflowError) as exc:
-            # ValueError includes UnicodeEncodeError: text that is not valid UTF-8.
-            raise StoreRejected(
-                f"SQLite {method.__name__} refused a value: {type(exc).__name__}: {exc}"
-            ) from exc
-        except sqlite3.DatabaseError as exc:
-            if any(text in str(exc) for text in _DAMAGED):
-                raise StoreLost(damaged(getattr(args[0], "path", ""), exc)) from exc
-            raise StoreError(f"SQLite {method.__name__} failed: {exc}") from exc
-
-    return wrapper
+_translate_errors = translating("sqlite")
 
 
 def _to_time(value: Any) -> datetime | None:
@@ -144,7 +116,7 @@ class _DataVersionWatch:
                         conn = self._store._connect()
                     version = conn.execute("PRAGMA data_version").fetchone()[0]
                 except (sqlite3.Error, StoreError) as exc:
-                    if any(text in str(exc) for text in _DAMAGED):
+                    if is_damaged(exc):
                         self._store.lose(damaged(self._store.path, exc))
                         self._on_change()
                         return
@@ -243,9 +215,8 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
-            if any(text in str(exc) for text in _DAMAGED):
-                raise StoreLost(damaged(self.path, exc)) from exc
-            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            error = store_error(BACKEND, exc, "opening the database", self.path)
+            raise error or StoreError(sqlite_message(exc, self.path)) from exc
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -428,7 +399,7 @@ class SQLiteStore:
             if found is None:
                 return None
             holder_id, holder_hash, finished_at = found
-        holder = rows.key_holder(
+        holder = policy.key_holder(
             key, job.payload_hash, holder_id, holder_hash, finished_at, now, job.key_retention
         )
         if holder is None:
@@ -472,7 +443,7 @@ class SQLiteStore:
             found = conn.execute(
                 sql,
                 {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
-                 "token": rows.claim_token(),
+                 "token": policy.claim_token(),
                  **params},
             ).fetchall()
             conn.executemany(
@@ -579,7 +550,7 @@ class SQLiteStore:
                 existing = rows.effect_record(row, _to_time)
                 if existing.status == "done":
                     return existing
-                if rows.effect_is_uncertain(existing, job_id, claim):
+                if policy.effect_is_uncertain(existing, job_id, claim):
                     if not repeat_safe:
                         return existing
                     unknown = existing
@@ -616,7 +587,7 @@ class SQLiteStore:
                 rows.effect_record(row, _to_time)
                 for row in conn.execute(_Q["job_effects"], (job_id,)).fetchall()
             ]
-            effect = rows.effect_to_resolve(job_id, name, found)
+            effect = policy.effect_to_resolve(job_id, name, found)
             now = time.time()
             status = "done" if done else "failed"
             conn.execute(
@@ -660,8 +631,8 @@ class SQLiteStore:
             for job_id, attempts, max_attempts, worker in conn.execute(
                 _Q["expired_leases"], {"now": now, "limit": limit}
             ).fetchall():
-                error = rows.lease_error(worker, attempts, max_attempts)
-                status = rows.after_lost_lease(attempts, max_attempts)
+                error = policy.lease_error(worker, attempts, max_attempts)
+                status = policy.after_lost_lease(attempts, max_attempts)
                 cur = conn.execute(
                     _Q["expire_lease"],
                     {"id": job_id, "status": status.value, "error": error.to_json(), "now": now},
@@ -682,7 +653,7 @@ class SQLiteStore:
             now = time.time()
             held = conn.execute(_Q["worker_leases"], {"worker": worker_id}).fetchall()
             for job_id, attempts, max_attempts, worker in held:
-                status = rows.after_lost_lease(attempts, max_attempts)
+                status = policy.after_lost_lease(attempts, max_attempts)
                 cur = conn.execute(
                     _Q["expire_worker_lease"],
                     {"id": job_id, "status": status.value, "error": error.to_json(),
@@ -815,65 +786,44 @@ class SQLiteStore:
         ]
 
     # -- operators -------------------------------------------------------------------
-    def _transition(
-        self,
-        job_id: int,
-        allowed: tuple[Status, ...],
-        to_status: Status,
-        event_name: str,
-        verb: str,
-        *,
-        reset: bool = False,
-        outcome: str | None = None,
-    ) -> JobRecord:
+    def _transition(self, job_id: int, transition: Transition) -> JobRecord:
         with self._write() as conn:
             now = time.time()
             current = self._record(conn, job_id)
-            if current.status not in allowed:
-                raise InvalidTransition(
-                    f"cannot {verb} job {job_id}: "
-                    f"it is {current.status.value}, expected "
-                    f"{' or '.join(s.value for s in allowed)}"
-                )
-            if reset:
+            refusal = policy.transition_refusal(transition, job_id, current.status)
+            if refusal is not None:
+                raise refusal
+            if transition.resets:
                 effects = conn.execute(_Q["job_effects"], (job_id,)).fetchall()
-                blocker = rows.replay_blocker(
+                blocker = policy.replay_blocker(
                     job_id, [rows.effect_record(row, _to_time) for row in effects])
                 if blocker is not None:
                     raise blocker
+            target = transition.target
             conn.execute(
                 _Q["set_status"],
-                {"id": job_id, "from_status": current.status.value, "to_status": to_status.value,
-                 "outcome": outcome, "finished_at": now if to_status.is_final else None,
-                 "now": now, "reset": reset},
+                {"id": job_id, "from_status": current.status.value, "to_status": target.value,
+                 "outcome": transition.outcome, "finished_at": now if target.is_final else None,
+                 "now": now, "reset": transition.resets},
             )
             conn.execute(
                 _Q["insert_event"],
-                (job_id, current.attempts, "lifecycle", event_name, now, None,
+                (job_id, current.attempts, "lifecycle", transition.event, now, None,
                  rows.transition_attrs(None, previous=current.status.value)),
             )
             return self._record(conn, job_id)
 
     @_translate_errors
     def replay(self, job_id: int) -> JobRecord:
-        return self._transition(
-            job_id, (Status.DEAD, Status.ORPHANED, Status.CANCELLED), Status.QUEUED, "replayed",
-            "replay", reset=True,
-        )
+        return self._transition(job_id, TRANSITIONS["replay"])
 
     @_translate_errors
     def discard(self, job_id: int) -> JobRecord:
-        return self._transition(
-            job_id, (Status.DEAD, Status.ORPHANED), Status.CANCELLED, "discarded",
-            "discard", outcome="discarded",
-        )
+        return self._transition(job_id, TRANSITIONS["discard"])
 
     @_translate_errors
     def cancel(self, job_id: int) -> JobRecord:
-        return self._transition(
-            job_id, (Status.QUEUED, Status.RETRYING), Status.CANCELLED, "cancelled",
-            "cancel", outcome="cancelled",
-        )
+        return self._transition(job_id, TRANSITIONS["cancel"])
 
     @_translate_errors
     def unregister_worker(self, worker_id: str) -> None:
