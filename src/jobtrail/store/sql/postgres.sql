@@ -1,4 +1,7 @@
--- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
+-- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME", and
+-- sqlite.sql defines the same names (a test checks it), so an operation reads side by side
+-- in both dialects; a query of several statements has steps, each starting with
+-- "-- step: STEP".
 -- {queue_filter} is filled in by the backend for the queues a worker serves: nothing,
 -- "AND queue = %(queue)s" or "AND queue = ANY(%(queues)b)", so each form can use the
 -- matching partial index. The claim's {limit} is a literal: with a parameter there, the
@@ -10,6 +13,27 @@
 -- A CTE that is only SELECTed runs only when the final query reads it: the "woken" CTEs
 -- are joined in for their pg_notify side effect. PostgreSQL folds identical notifications
 -- of one transaction into one.
+
+-- name: configure
+-- Settings of every pooled connection. Bitmap scans are off: they lose the ready index's
+-- order, and when the planner's statistics lag behind a fresh queue (a new table, a bulk
+-- enqueue autovacuum has not analysed yet) it picks one for the claim and sorts every
+-- queued job on each claim, ten times slower. jobtrail's own statements are all served by
+-- plain index scans; the setting is session-local and never touches the caller's
+-- connections.
+SET enable_bitmapscan = off
+
+-- name: begin_write
+-- The start of a transaction of several statements. psycopg sends it itself
+-- (Connection.transaction(), which nests as savepoints, then COMMIT or ROLLBACK): nothing
+-- runs this text. It is named because SQLite's write transactions start with a statement
+-- of their own (BEGIN IMMEDIATE, which takes its write lock), and both files name the
+-- same operations.
+BEGIN
+
+-- name: watch
+-- On the watcher's own connection: every pg_notify('jobtrail', queue) reaches it.
+LISTEN jobtrail
 
 -- name: enqueue
 WITH input AS (
@@ -87,6 +111,23 @@ DELETE FROM jobtrail_receipts
 WHERE idempotency_key = %(key)s AND job_id = %(id)s AND finished_at = %(finished_at)s
 
 -- name: claim
+-- step: reclaim
+-- Run only after a claim failed: jobs leased to this worker that it does not know it
+-- holds (a claim committed, its answer lost with the connection), handed over again under
+-- the same claim with a fresh lease.
+WITH orphaned AS (
+    SELECT id FROM jobtrail_jobs
+    WHERE status = 'running' AND worker_id = %(worker)s
+      AND (id, claim) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
+                                                   %(held_claims)b::bigint[]))
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+WHERE id IN (SELECT id FROM orphaned)
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claim
+-- step: claim
 WITH picked AS (
     SELECT id FROM jobtrail_jobs
     WHERE status IN ('queued', 'retrying') AND run_at <= now() {queue_filter}
@@ -114,22 +155,6 @@ WITH picked AS (
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
        claim
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
-
--- name: reclaim
--- Jobs leased to this worker that it does not know it holds: a claim committed, its answer
--- lost with the connection. Handed over again (same claim) with a fresh lease.
-WITH orphaned AS (
-    SELECT id FROM jobtrail_jobs
-    WHERE status = 'running' AND worker_id = %(worker)s
-      AND (id, claim) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
-                                                   %(held_claims)b::bigint[]))
-    ORDER BY id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE id IN (SELECT id FROM orphaned)
-RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs
@@ -333,11 +358,11 @@ WITH changed AS (
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
     SELECT id, %(attempt)s, 'lifecycle', %(event)s, now(), %(attrs)s FROM changed
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues FROM changed
+    WHERE status IN ('queued', 'retrying')
 )
-SELECT * FROM changed
-
--- name: notify
-SELECT pg_notify('jobtrail', %(queue)s)
+SELECT changed.* FROM changed, woken
 
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(%(key)s)
