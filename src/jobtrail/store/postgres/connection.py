@@ -23,6 +23,7 @@ from jobtrail.errors import SchemaOutdated, StoreError
 from jobtrail.store import redact_url
 from jobtrail.store.errors import Backend, translating
 from jobtrail.store.postgres import schema
+from jobtrail.store.postgres.claims import HeldClaims
 from jobtrail.store.postgres.values import ClampedTimestamptz
 from jobtrail.store.sqlfiles import latest_version, queries
 
@@ -64,10 +65,8 @@ class Database:
         self._inherited: list[ConnectionPool[Conn]] = []
         self._watches: list[_Watch] = []
         self._checked = False
-        # Per worker: the (job, claim) pairs handed over and not yet finished or released;
-        # until when a failed claim may have left leases behind that it did not report.
-        self._held: dict[str, set[tuple[int, int]]] = {}
-        self._unsure: dict[str, float] = {}
+        # What each worker of this process holds, for the claim after one that failed.
+        self._claims = HeldClaims()
 
     # -- connections -------------------------------------------------------------
     def connect(self) -> Conn:

@@ -3,7 +3,6 @@ leases of workers that are gone. Each call is one statement, one round-trip."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -40,12 +39,12 @@ class WorkerLoop(Database):
     ) -> list[ClaimedJob]:
         if limit <= 0:
             return []
-        held = self._held.setdefault(worker_id, set())
         found: list[tuple[Any, ...]] = []
-        if self._unsure.get(worker_id, 0.0) > time.monotonic():
+        held = self._claims.unsure(worker_id)
+        if held is not None:
             found = self._fetch(_CLAIM["reclaim"], {
                 "worker": worker_id, "limit": limit, "lease": float(lease),
-                **columns(("held_ids", "held_claims"), sorted(held)),
+                **columns(("held_ids", "held_claims"), held),
             })
         if len(found) < limit:
             sql, params = _ready_query(_CLAIM["claim"], queues, limit - len(found))
@@ -55,10 +54,10 @@ class WorkerLoop(Database):
             except psycopg.Error:
                 # The claim may have committed with its answer lost on the way: for as long
                 # as those leases last, the next claims hand over what this worker was given.
-                self._unsure[worker_id] = time.monotonic() + lease
+                self._claims.failed(worker_id, lease)
                 raise
         claimed = [ClaimedJob(*row) for row in found]
-        held.update((job.id, job.claim) for job in claimed)
+        self._claims.handed(worker_id, [(job.id, job.claim) for job in claimed])
         return claimed
 
     @translated
@@ -92,7 +91,7 @@ class WorkerLoop(Database):
                   **columns(_TRANSITION_COLUMNS, transitions),
                   **columns(_DIVERGENCE_COLUMNS, found)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
-        self._held.get(worker_id, set()).difference_update((o.job_id, o.claim) for o in outcomes)
+        self._claims.finished(worker_id, [(o.job_id, o.claim) for o in outcomes])
         return {o.job_id for o in outcomes} - applied
 
     @translated
@@ -119,8 +118,7 @@ class WorkerLoop(Database):
         if not job_ids:
             return 0
         ((released, _),) = self._fetch(_Q["release"], {"worker": worker_id, "ids": list(job_ids)})
-        gone = set(job_ids)
-        self._held[worker_id] = {p for p in self._held.get(worker_id, ()) if p[0] not in gone}
+        self._claims.released(worker_id, job_ids)
         return int(released)
 
     @translated
