@@ -167,7 +167,7 @@ def test_heartbeat_extends_leases_and_reports_lost_ones(store: Store) -> None:
     for _ in range(4):
         time.sleep(0.2)
         assert store.heartbeat(info, [a, b], 0.5) == {b}
-    assert store.reap_expired() == 0
+    assert store.reap_expired() == []
     assert store.get(a).status is Status.RUNNING
     assert [w.id for w in store.workers()] == [WORKER]
     store.unregister_worker(WORKER)
@@ -179,7 +179,7 @@ def test_expired_lease_makes_the_job_claimable_and_counts_the_attempt(store: Sto
     (job_id,) = store.enqueue([new()])
     store.claim("dead-worker", None, 1, 0.1)
     time.sleep(0.25)
-    assert store.reap_expired() == 1
+    assert store.reap_expired() == [job_id]
     record = store.get(job_id)
     assert record.status is Status.RETRYING and record.error is not None
     assert record.error.type == "LeaseExpired"
@@ -193,10 +193,23 @@ def test_expired_lease_on_the_last_attempt_dead_letters_the_job(store: Store) ->
     (job_id,) = store.enqueue([NewJob("noop", "default", "{}", max_attempts=1)])
     store.claim("dead-worker", None, 1, 0.1)
     time.sleep(0.25)
-    assert store.reap_expired() == 1
+    assert store.reap_expired() == [job_id]
     record = store.get(job_id)
     assert record.status is Status.DEAD and record.error is not None and "no attempts remain" in record.error.message
     assert names(store, job_id)[-1] == "lease_expired"
+
+
+def test_reaping_returns_the_ids_of_the_jobs_it_recovered_up_to_its_limit(store: Store) -> None:
+    """Each reap ends at most *limit* expired leases and names the jobs it ended; a lease
+    still running is left alone."""
+    ids = store.enqueue([new() for _ in range(4)])
+    store.claim("dead-worker", None, 3, 0.1)
+    store.claim(WORKER, None, 1, 30.0)
+    time.sleep(0.25)
+    first = store.reap_expired(limit=2)
+    second = store.reap_expired(limit=2)
+    assert len(first) == 2 and len(second) == 1 and sorted(first + second) == ids[:3]
+    assert store.reap_expired() == [] and store.get(ids[3]).status is Status.RUNNING
 
 
 def test_release_returns_jobs_without_spending_an_attempt(store: Store) -> None:

@@ -307,8 +307,9 @@ class Store(Protocol):
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         """Give back leases without counting the attempt (graceful shutdown)."""
 
-    def reap_expired(self, limit: int = 500) -> int:
-        """Turn expired leases into retries (or dead letters when attempts are spent)."""
+    def reap_expired(self, limit: int = 500) -> list[int]:
+        """Turn up to *limit* expired leases into retries (or dead letters when attempts are
+        spent); return the ids of those jobs."""
 
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
         """End at once the leases of a worker known to be dead, as `reap_expired` would

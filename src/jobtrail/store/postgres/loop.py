@@ -122,14 +122,13 @@ class WorkerLoop(Database):
         return int(released)
 
     @translated
-    def reap_expired(self, limit: int = 500) -> int:
+    def reap_expired(self, limit: int = 500) -> list[int]:
         with self._tx() as conn:
             expired = conn.execute(_Q["expired_leases"], {"limit": limit}).fetchall()
             if not expired:
-                return 0
+                return []
             params = columns(_LOST_LEASE_COLUMNS, _lost_leases(expired, None))
-            (reaped_count, _) = conn.execute(_Q["expire_leases"], params).fetchall()[0]
-        return int(reaped_count)
+            return [row[0] for row in conn.execute(_Q["expire_leases"], params)]
 
     @translated
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:

@@ -272,7 +272,7 @@ WITH expired AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
 )
-SELECT (SELECT count(*) FROM reaped), (SELECT queues FROM woken)
+SELECT id FROM reaped, woken ORDER BY id
 
 -- name: worker_leases
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs

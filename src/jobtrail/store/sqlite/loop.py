@@ -148,14 +148,14 @@ class WorkerLoop(Database):
         return released
 
     @translated
-    def reap_expired(self, limit: int = 500) -> int:
+    def reap_expired(self, limit: int = 500) -> list[int]:
         now = time.time()
         if not self._conn().execute(_Q["expired_leases"], {"now": now, "limit": 1}).fetchone():
-            return 0
+            return []
         with self._write() as conn:
             now = time.time()
             expired = conn.execute(_Q["expired_leases"], {"now": now, "limit": limit}).fetchall()
-            return len(_end_leases(conn, _EXPIRE, expired, now, None))
+            return _end_leases(conn, _EXPIRE, expired, now, None)
 
     @translated
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
