@@ -15,10 +15,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from jobtrail.clock import Clock, SystemClock
 from jobtrail.errors import SchemaOutdated, StoreError
 from jobtrail.store import redact_url
 from jobtrail.store.errors import Backend, translating
@@ -47,13 +49,18 @@ class Database:
     ``min_size`` and ``max_size`` bound the connection pool (opened on first use, and
     again in a forked child); ``connect_timeout`` (seconds) limits both opening a
     connection and waiting for a free one; ``auto_migrate`` applies pending migrations
-    on first use instead of raising `SchemaOutdated`.
+    on first use instead of raising `SchemaOutdated`. The server keeps the time; a
+    ``clock`` other than the system's moves it by its `Clock.offset`.
     """
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
-                 auto_migrate: bool = False, connect_timeout: float = 5.0) -> None:
+                 auto_migrate: bool = False, connect_timeout: float = 5.0,
+                 clock: Clock | None = None) -> None:
         if min_size < 0 or max_size < max(1, min_size):
             raise StoreError(f"bad pool size: min_size={min_size}, max_size={max_size}")
+        self.clock: Clock = clock or SystemClock()
+        # The clock offset each pooled connection was configured with.
+        self._offsets: WeakKeyDictionary[Conn, float] = WeakKeyDictionary()
         self._conninfo, self.url = url, redact_url(url)
         self.min_size, self.max_size = min_size, max_size
         self.auto_migrate, self.connect_timeout = auto_migrate, connect_timeout
@@ -103,8 +110,12 @@ class Database:
 
     def _configure(self, conn: Conn) -> None:
         """Settings of every pooled connection (see ``configure`` in postgres.sql)."""
-        conn.execute(_Q["configure"])
         conn.adapters.register_loader("timestamptz", ClampedTimestamptz)
+        self._set_clock(conn, self.clock.offset())
+
+    def _set_clock(self, conn: Conn, offset: float) -> None:
+        conn.execute(_Q["configure"], {"clock_offset": repr(float(offset))})
+        self._offsets[conn] = offset
 
     def _getconn(self, pool: ConnectionPool[Conn]) -> Conn:
         try:
@@ -127,6 +138,9 @@ class Database:
             pool.putconn(conn)
             conn = self._getconn(pool)
         try:
+            offset = self.clock.offset()
+            if self._offsets.get(conn) != offset:  # a test moved the clock meanwhile
+                self._set_clock(conn, offset)
             yield conn
         finally:
             pool.putconn(conn)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+from jobtrail.clock import Clock, SystemClock
 from jobtrail.errors import SchemaOutdated, StoreError, StoreLost
 from jobtrail.store.errors import Backend, sqlite_message, store_error, translating
 from jobtrail.store.sqlfiles import latest_version, queries, steps
@@ -32,7 +33,8 @@ class Database:
 
     ``busy_timeout`` (seconds) is how long a connection waits for another process's write
     lock; ``poll_interval`` how often an idle watcher looks for new work; ``auto_migrate``
-    applies pending migrations on first use instead of raising `SchemaOutdated`.
+    applies pending migrations on first use instead of raising `SchemaOutdated`; every
+    time the store writes is read from ``clock`` (the system's by default).
     """
 
     def __init__(
@@ -42,8 +44,10 @@ class Database:
         busy_timeout: float = 30.0,
         poll_interval: float = 0.005,
         auto_migrate: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.path = path
+        self.clock: Clock = clock or SystemClock()
         self.url = f"sqlite:///{path}"
         self.busy_timeout = busy_timeout
         self.poll_interval = poll_interval
@@ -167,7 +171,7 @@ class Database:
                     f"database {self.path!r} has schema version {version}, expected {latest}: "
                     "run `jobtrail db upgrade`"
                 )
-            schema.migrate(conn)
+            schema.migrate(conn, self.clock.now())
         self._checked = True
 
     @contextmanager
@@ -194,7 +198,7 @@ class Database:
         conn = getattr(self._local, "conn", None) if os.getpid() == self._pid else None
         if conn is None:
             conn = self._adopt(self.connect())
-        applied = schema.migrate(conn)
+        applied = schema.migrate(conn, self.clock.now())
         self._checked = True
         return applied
 

@@ -3,8 +3,6 @@ and an operator's verdict on one that nobody knows the end of."""
 
 from __future__ import annotations
 
-import time
-
 from jobtrail.errors import LeaseLost
 from jobtrail.job import utc_from_epoch
 from jobtrail.store import policy, rows
@@ -33,7 +31,7 @@ class Effects(Database):
                     f"begin effect {name!r} (key {key!r})"
                 )
             row = conn.execute(_Q["lock_effect"], params).fetchone()
-            params["now"] = time.time()
+            params["now"] = self.clock.now()
             if row is None:
                 conn.execute(_Q["insert_effect"], params)
                 return None
@@ -54,7 +52,7 @@ class Effects(Database):
             conn.execute(
                 _Q["end_effect"],
                 {"key": key, "job_id": job_id, "claim": claim, "result": result,
-                 "error": error, "now": time.time()},
+                 "error": error, "now": self.clock.now()},
             )
 
     @translated
@@ -72,7 +70,7 @@ class Effects(Database):
                      for row in conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()]
             effect = policy.effect_to_resolve(job_id, name, found)
             status = "done" if done else "failed"
-            now = time.time()
+            now = self.clock.now()
             row = conn.execute(
                 _RESOLVE["effect"],
                 {"key": effect.key, "status": status, "result": result, "now": now},

@@ -4,7 +4,6 @@ leases of workers that are gone."""
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,13 +36,13 @@ class WorkerLoop(Database):
         if limit <= 0:
             return []
         conn = self._conn()
-        now = time.time()
+        now = self.clock.now()
         probe, params = _ready_query(_CLAIM["probe"], _key(queues))
         if conn.execute(probe, {"now": now, **params}).fetchone() is None:
             return []
         sql, params = _ready_query(_CLAIM["claim"], _key(queues))
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             found = conn.execute(
                 sql,
                 {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
@@ -56,7 +55,7 @@ class WorkerLoop(Database):
     def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
         lost: set[int] = set()
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             conn.execute(
                 _HEARTBEAT["worker"],
                 {"id": worker.id, "hostname": worker.hostname, "pid": worker.pid,
@@ -79,7 +78,7 @@ class WorkerLoop(Database):
         ids = [out.job_id for out in outcomes]
         held_sql = _FINISH["held"].format(ids=", ".join("?" * len(ids)))
         # Rows are built before the write lock is taken: other writers wait only for SQL.
-        now = time.time()
+        now = self.clock.now()
         rows_of = {}
         for out in outcomes:
             run = out.run
@@ -137,7 +136,7 @@ class WorkerLoop(Database):
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         released = 0
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             for job_id in job_ids:
                 row = conn.execute(
                     _RELEASE["release"], {"id": job_id, "worker": worker_id, "now": now}
@@ -149,18 +148,18 @@ class WorkerLoop(Database):
 
     @translated
     def reap_expired(self, limit: int = 500) -> list[int]:
-        now = time.time()
+        now = self.clock.now()
         if not self._conn().execute(_Q["expired_leases"], {"now": now, "limit": 1}).fetchone():
             return []
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             expired = conn.execute(_Q["expired_leases"], {"now": now, "limit": limit}).fetchall()
             return _end_leases(conn, _EXPIRE, expired, now, None)
 
     @translated
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             held = conn.execute(_Q["worker_leases"], {"worker": worker_id}).fetchall()
             return _end_leases(conn, _EXPIRE_WORKER, held, now, error)
 

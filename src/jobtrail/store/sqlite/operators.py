@@ -3,8 +3,6 @@ table allows (`jobtrail.job.TRANSITIONS`), and removing a worker that stopped.""
 
 from __future__ import annotations
 
-import time
-
 from jobtrail.job import TRANSITIONS, JobRecord, Transition, utc_from_epoch
 from jobtrail.store import policy, rows
 from jobtrail.store.sqlfiles import queries, steps
@@ -20,7 +18,7 @@ class Operators(Database):
 
     def _transition(self, job_id: int, transition: Transition) -> JobRecord:
         with self._write() as conn:
-            now = time.time()
+            now = self.clock.now()
             current = read_job(conn, _Q["lock_job"], job_id)
             refusal = policy.transition_refusal(transition, job_id, current.status)
             if refusal is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ class Producing(Database):
 
     @translated
     def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
-        now = time.time()
+        now = self.clock.now()
         if connection is not None:
             if not isinstance(connection, sqlite3.Connection):
                 raise StoreError(

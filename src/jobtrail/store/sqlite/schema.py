@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 
 from jobtrail.errors import StoreError
@@ -18,9 +17,9 @@ def version(conn: sqlite3.Connection) -> int:
     return int(conn.execute(_Q["schema_version"]).fetchone()[0]) if exists else 0
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply the migrations the file lacks, all in one write transaction; return their
-    versions."""
+def migrate(conn: sqlite3.Connection, now: float) -> list[int]:
+    """Apply the migrations the file lacks, all in one write transaction, recording them
+    as applied at *now*; return their versions."""
     applied: list[int] = []
     conn.execute(_Q["migration_lock"])
     try:
@@ -33,7 +32,7 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
                 conn.execute(statement)
             conn.execute(_Q["record_migration"], {
                 "version": migration.version, "description": migration.description,
-                "now": time.time()})
+                "now": now})
             applied.append(migration.version)
     except BaseException:
         conn.rollback()
