@@ -3,6 +3,7 @@ error chained (both backends, real databases)."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sqlite3
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from jobtrail.errors import SchemaOutdated, StoreError, StoreLost, StoreRejected
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import NewJob
-from jobtrail.store.errors import store_error
+from jobtrail.store.errors import DOING, store_error
+from jobtrail.store.sqlite import SQLiteStore
 from tests.conftest import PG_ADMIN_URL
 
 
@@ -129,3 +131,18 @@ def test_the_missing_directory_of_a_sqlite_file_is_named(tmp_path: Path) -> None
     finally:
         store.close()
     assert not os.path.exists(path.parent)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_every_operation_says_what_it_was_doing(backend: str) -> None:
+    """Each operation a store translates the errors of has its words for the messages."""
+    if backend == "sqlite":
+        store_class: type = SQLiteStore
+    else:
+        from jobtrail.store.postgres import PostgresStore  # needs the postgres extra
+
+        store_class = PostgresStore
+    translated = [name for name, member in inspect.getmembers(store_class, inspect.isfunction)
+                  if not name.startswith("_") and getattr(member, "__wrapped__", None)]
+    assert len(translated) > 25
+    assert [name for name in translated if name not in DOING] == []

@@ -12,7 +12,6 @@ from jobtrail.errors import StoreRejected
 from jobtrail.job import Status
 from jobtrail.store import open_store
 from jobtrail.store.base import ClaimedJob, JobFilter, NewJob, Outcome
-from jobtrail.store.postgres import PostgresStore
 from tests.conftest import _empty_pg
 
 WORKER = "w-1"
@@ -24,6 +23,8 @@ def test_claims_and_finishes_from_two_threads_keep_the_held_claims_right(pg_url:
     """After a claim that failed, every claim first reclaims what the worker does not hold;
     with finishes and releases racing it from another thread, no claim is handed over twice,
     none is lost, every job ends once, and the store is left holding nothing."""
+    from jobtrail.store.postgres import PostgresStore  # needs the postgres extra
+
     _empty_pg(pg_url)
     store = open_store(pg_url)
     assert isinstance(store, PostgresStore)

@@ -42,8 +42,8 @@ Backend = Literal["sqlite", "postgres"]
 
 #: The command that brings a database's schema up to date, as messages quote it.
 UPGRADE_HINT = "`jobtrail db upgrade`"
-#: What an operation of the store was doing, for the messages of errors that are not about
-#: reaching the database (any other reads as its name does).
+#: What each operation of the store was doing, for the messages of errors that are not
+#: about reaching the database.
 DOING = {
     "migrate": "upgrading the schema",
     "schema_version": "reading the schema version",
@@ -55,15 +55,26 @@ DOING = {
     "checkpoint": "writing a checkpoint",
     "begin_effect": "beginning an effect",
     "end_effect": "ending an effect",
+    "effects": "reading a job's effects",
+    "resolve_effect": "resolving an effect",
+    "release": "releasing jobs",
     "reap_expired": "reaping expired leases",
     "expire_worker": "ending the leases of a dead worker",
     "next_run_at": "reading when the next job is due",
     "get": "reading a job",
+    "list_jobs": "listing jobs",
     "events": "reading a job's path",
     "counts": "counting jobs",
+    "divergences": "listing divergences",
+    "divergence_counts": "counting divergences",
     "runs": "reading finished runs",
     "children": "reading child jobs",
+    "milestones": "reading milestones",
     "workers": "listing workers",
+    "replay": "replaying a job",
+    "discard": "discarding a job",
+    "cancel": "cancelling a job",
+    "unregister_worker": "unregistering a worker",
 }
 #: What SQLite says of a file that is not (or no longer) a sound database.
 _DAMAGED = ("file is not a database", "database disk image is malformed")
@@ -86,7 +97,7 @@ def translating(backend: Backend) -> Callable[[Callable[P, T]], Callable[P, T]]:
     The operation's object names the database: its ``path`` for SQLite."""
 
     def decorate(method: Callable[P, T]) -> Callable[P, T]:
-        doing = DOING.get(method.__name__, method.__name__.replace("_", " "))
+        doing = DOING.get(method.__name__, f"running {method.__name__}")
 
         @functools.wraps(method)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
