@@ -1,4 +1,5 @@
-"""The data of a job: its status, its stored record and the events of its path.
+"""The data of a job: its status (and what operators may change it to), its stored record
+and the events of its path.
 
 These are frozen values read from the store. They never talk to the database
 themselves; `App` and `Store` do that.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import enum
 import json
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from jobtrail.text import storable
@@ -43,6 +46,32 @@ class Status(enum.StrEnum):
 
 
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.DEAD, Status.ORPHANED, Status.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An operator's action on a job, the same on every backend: the statuses it applies
+    to (``sources``), the status it leads to, the lifecycle event that records it and the
+    outcome it sets. One that ``resets`` starts a new run: attempts, result, error and
+    path variant are cleared."""
+
+    verb: str
+    sources: tuple[Status, ...]
+    target: Status
+    event: str
+    outcome: str | None = None
+    resets: bool = False
+
+
+#: What an operator may do to a job, by verb: the one table both backends apply.
+TRANSITIONS: Mapping[str, Transition] = MappingProxyType({
+    "replay": Transition("replay", (Status.DEAD, Status.ORPHANED, Status.CANCELLED),
+                         Status.QUEUED, "replayed", resets=True),
+    "discard": Transition("discard", (Status.DEAD, Status.ORPHANED), Status.CANCELLED,
+                          "discarded", outcome="discarded"),
+    "cancel": Transition("cancel", (Status.QUEUED, Status.RETRYING), Status.CANCELLED,
+                         "cancelled", outcome="cancelled"),
+})
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)

@@ -211,6 +211,7 @@ class Supervisor:
         if ended:
             log.warning("worker process %d died while running jobs %s: %s", pid,
                         ", ".join(map(str, ended)), error.message)
+            self.app.observers.lease_expired(ended)
 
 
 def death_of(pid: int, code: int, *, frozen: bool, limit: float) -> ErrorInfo:

@@ -195,7 +195,8 @@ class Worker:
                     reaped = store.reap_expired()
                     if reaped:
                         self._may_have_work = True
-                        log.warning("recovered %d jobs of workers that stopped", reaped)
+                        log.warning("recovered %d jobs of workers that stopped", len(reaped))
+                        self.host.observers.lease_expired(reaped)
                     next_reap = now + REAP_EVERY
                 self._expire_timeouts(now)
                 if self._stop.requested:

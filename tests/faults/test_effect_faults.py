@@ -40,7 +40,7 @@ def crash_inside_effect(app: App, job_id: int, name: str, key: str) -> None:
     assert job.id == job_id
     assert app.store.begin_effect(job.id, job.claim, job.attempt, name, key, False) is None
     time.sleep(0.3)
-    assert app.store.reap_expired() == 1
+    assert app.store.reap_expired() == [job_id]
 
 
 def jobtrail(*args: str) -> subprocess.CompletedProcess[str]:
@@ -142,7 +142,7 @@ def test_an_attempt_whose_lease_moved_on_performs_no_new_effect(make_app: Callab
     frozen = prepare(app, job)
     assert isinstance(frozen, Attempt)
     time.sleep(0.3)
-    assert app.store.reap_expired() == 1
+    assert app.store.reap_expired() == [job.id]
     app.store.claim("other-worker", None, 1, 30.0)  # the job belongs to attempt 2 now
     outcome = frozen.run_sync()  # the frozen worker wakes up and runs its attempt
     assert outcome is not None and outcome.error is not None

@@ -231,9 +231,10 @@ def test_the_sqlite_watcher_of_a_damaged_file_ends_quietly(tmp_path: Path) -> No
     assert "Traceback" in done.stderr and "StoreLost" in done.stderr  # watch() itself says so
     watcher = (
         "import time\n"
-        "from jobtrail.store.sqlite import SQLiteStore, _DataVersionWatch\n"
+        "from jobtrail.store.sqlite import SQLiteStore\n"
+        "from jobtrail.store.sqlite.watch import DataVersionWatch\n"
         f"store = SQLiteStore({str(path)!r})\n"
-        "watch = _DataVersionWatch(store, lambda: None, 0.01)\n"
+        "watch = DataVersionWatch(store, lambda: None, 0.01)\n"
         "time.sleep(1.0)\n"
         "watch.stop()\n"
         "print(store._lost)\n"

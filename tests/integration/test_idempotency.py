@@ -150,7 +150,7 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
     (job,) = app.store.claim("crashed-worker", None, 1, 0.3)
     assert app.store.begin_effect(job.id, job.claim, job.attempt, "charge", "c-9", False) is None
     time.sleep(0.5)
-    assert app.store.reap_expired() == 1
+    assert app.store.reap_expired() == [job.id]
     run_until_idle(app)
     record = handle.get()
     assert record.status is Status.DEAD and record.outcome == "effect_uncertain"

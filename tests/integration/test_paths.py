@@ -126,7 +126,7 @@ def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
     (job,) = app.store.claim("crashed-worker", None, 1, 0.2)
     app.store.begin_effect(job.id, job.claim, job.attempt, "ping", "ping-1", True)
     time.sleep(0.3)
-    assert app.store.reap_expired() == 1
+    assert app.store.reap_expired() == [job.id]
     run_until_idle(app)
     assert calls == [2]
     (divergence,) = app.paths.divergences(job_id=handle.id)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import jobtrail.store.sqlite as sqlite_module
+import jobtrail.store.sqlite.schema as sqlite_runner
 from jobtrail.errors import SchemaOutdated
 from jobtrail.store import open_store
 from jobtrail.store.sqlfiles import latest_version, migrations
@@ -236,7 +236,7 @@ def test_an_older_sqlite_schema_is_upgraded_to_the_latest(
     latest = latest_version("sqlite")
     if start:
         with monkeypatch.context() as patch:
-            patch.setattr(sqlite_module, "migrations", lambda backend: known[:start])
+            patch.setattr(sqlite_runner, "migrations", lambda backend: known[:start])
             old = SQLiteStore(str(db_file), auto_migrate=False)
             assert old.migrate() == list(range(1, start + 1))
             old.close()
@@ -381,7 +381,7 @@ def test_a_version_2_checkpoint_reads_the_same_after_upgrading_to_version_3(
 ) -> None:
     """Version 3 moves a stored path segment into its own column: its steps still resume."""
     with monkeypatch.context() as patch:
-        patch.setattr(sqlite_module, "migrations", lambda backend: migrations("sqlite")[:2])
+        patch.setattr(sqlite_runner, "migrations", lambda backend: migrations("sqlite")[:2])
         old = SQLiteStore(str(db_file), auto_migrate=False)
         old.migrate()
         old.close()

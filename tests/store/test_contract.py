@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobtrail.clock import ManualClock
 from jobtrail.errors import InvalidTransition, JobNotFound
-from jobtrail.job import ErrorInfo, Status
+from jobtrail.job import TRANSITIONS, ErrorInfo, Status
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import JobFilter, NewJob, Outcome, PathEvent, WorkerInfo
 from jobtrail.store.sqlfiles import latest_version
@@ -64,11 +65,13 @@ def test_claim_skips_jobs_scheduled_later_and_reports_when_they_are_due(store: S
     assert due is not None and abs((due - later).total_seconds()) < 1
 
 
-def test_claim_with_delay_waits_until_the_delay_has_passed(store: Store) -> None:
+def test_claim_with_delay_waits_until_the_delay_has_passed(store: Store, clock: ManualClock) -> None:
     """A delayed job becomes claimable once its delay has elapsed."""
-    (job_id,) = store.enqueue([new(delay=0.3)])
+    (job_id,) = store.enqueue([new(delay=60)])
     assert store.claim(WORKER, None, 1, 30.0) == []
-    time.sleep(0.4)
+    clock.advance(59)
+    assert store.claim(WORKER, None, 1, 30.0) == []
+    clock.advance(2)
     assert [job.id for job in store.claim(WORKER, None, 1, 30.0)] == [job_id]
 
 
@@ -132,18 +135,18 @@ def test_finish_from_a_worker_that_lost_the_lease_is_not_applied(store: Store) -
     assert store.get(job_id).status is Status.RUNNING
 
 
-def test_finish_retrying_schedules_the_next_attempt(store: Store) -> None:
+def test_finish_retrying_schedules_the_next_attempt(store: Store, clock: ManualClock) -> None:
     """A retry outcome waits for its delay, keeps the error, then is claimable again."""
     (job_id,) = store.enqueue([new()])
     (job,) = store.claim(WORKER, None, 1, 30.0)
     error = ErrorInfo("ValueError", "flaky", "tb")
-    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=error, retry_delay=0.3, claim=job.claim)])
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=error, retry_delay=60, claim=job.claim)])
     record = store.get(job_id)
     assert record.status is Status.RETRYING and record.error == error
     assert store.claim(WORKER, None, 1, 30.0) == []
-    time.sleep(0.4)
+    clock.advance(61)
     (again,) = store.claim(WORKER, None, 1, 30.0)
-    assert again.attempt == 2 and again.backoff == pytest.approx(0.3)
+    assert again.attempt == 2 and again.backoff == pytest.approx(60)
     retry_event = store.events(job_id)[2]
     assert retry_event.name == "retry_scheduled" and retry_event.attrs["error"] == "ValueError"
 
@@ -159,27 +162,29 @@ def test_finish_dead_keeps_the_error_and_lists_in_dead_letters(store: Store) -> 
     assert [job.id for job in dead] == [job_id]
 
 
-def test_heartbeat_extends_leases_and_reports_lost_ones(store: Store) -> None:
+def test_heartbeat_extends_leases_and_reports_lost_ones(store: Store, clock: ManualClock) -> None:
     """Heartbeats keep a long job leased and name jobs the worker does not hold."""
     a, b = store.enqueue([new(), new()])
-    store.claim(WORKER, None, 1, 0.5)
+    store.claim(WORKER, None, 1, 30.0)
     info = WorkerInfo(WORKER, "host", 1, None, 4)
     for _ in range(4):
-        time.sleep(0.2)
-        assert store.heartbeat(info, [a, b], 0.5) == {b}
-    assert store.reap_expired() == 0
+        clock.advance(20)
+        assert store.heartbeat(info, [a, b], 30.0) == {b}
+    assert store.reap_expired() == []
     assert store.get(a).status is Status.RUNNING
     assert [w.id for w in store.workers()] == [WORKER]
     store.unregister_worker(WORKER)
     assert store.workers() == []
 
 
-def test_expired_lease_makes_the_job_claimable_and_counts_the_attempt(store: Store) -> None:
+def test_expired_lease_makes_the_job_claimable_and_counts_the_attempt(store: Store, clock: ManualClock) -> None:
     """A job whose worker stopped heartbeating goes back to waiting, attempt counted."""
     (job_id,) = store.enqueue([new()])
-    store.claim("dead-worker", None, 1, 0.1)
-    time.sleep(0.25)
-    assert store.reap_expired() == 1
+    store.claim("dead-worker", None, 1, 30.0)
+    clock.advance(29)
+    assert store.reap_expired() == []
+    clock.advance(2)
+    assert store.reap_expired() == [job_id]
     record = store.get(job_id)
     assert record.status is Status.RETRYING and record.error is not None
     assert record.error.type == "LeaseExpired"
@@ -188,15 +193,28 @@ def test_expired_lease_makes_the_job_claimable_and_counts_the_attempt(store: Sto
     assert store.finish("dead-worker", [Outcome(job_id, 1, Status.SUCCEEDED, result="1", claim=job.claim)]) == {job_id}
 
 
-def test_expired_lease_on_the_last_attempt_dead_letters_the_job(store: Store) -> None:
+def test_expired_lease_on_the_last_attempt_dead_letters_the_job(store: Store, clock: ManualClock) -> None:
     """When the lost attempt was the last one allowed, the job ends dead."""
     (job_id,) = store.enqueue([NewJob("noop", "default", "{}", max_attempts=1)])
-    store.claim("dead-worker", None, 1, 0.1)
-    time.sleep(0.25)
-    assert store.reap_expired() == 1
+    store.claim("dead-worker", None, 1, 30.0)
+    clock.advance(31)
+    assert store.reap_expired() == [job_id]
     record = store.get(job_id)
     assert record.status is Status.DEAD and record.error is not None and "no attempts remain" in record.error.message
     assert names(store, job_id)[-1] == "lease_expired"
+
+
+def test_reaping_returns_the_ids_of_the_jobs_it_recovered_up_to_its_limit(store: Store, clock: ManualClock) -> None:
+    """Each reap ends at most *limit* expired leases and names the jobs it ended; a lease
+    still running is left alone."""
+    ids = store.enqueue([new() for _ in range(4)])
+    store.claim("dead-worker", None, 3, 30.0)
+    store.claim(WORKER, None, 1, 90.0)
+    clock.advance(31)
+    first = store.reap_expired(limit=2)
+    second = store.reap_expired(limit=2)
+    assert len(first) == 2 and len(second) == 1 and sorted(first + second) == ids[:3]
+    assert store.reap_expired() == [] and store.get(ids[3]).status is Status.RUNNING
 
 
 def test_release_returns_jobs_without_spending_an_attempt(store: Store) -> None:
@@ -235,6 +253,43 @@ def test_replay_discard_and_cancel_follow_the_allowed_transitions(store: Store) 
         store.replay(12345)
 
 
+def job_in(store: Store, status: Status) -> int:
+    """A new job brought to *status* the way workers and operators bring one there."""
+    (job_id,) = store.enqueue([new()])
+    if status is Status.QUEUED:
+        return job_id
+    if status is Status.CANCELLED:
+        store.cancel(job_id)
+        return job_id
+    (job,) = store.claim(WORKER, None, 1, 30.0)
+    if status is not Status.RUNNING:
+        delay = 3600.0 if status is Status.RETRYING else None
+        store.finish(WORKER, [Outcome(job_id, 1, status, error=ErrorInfo("E", "m"), retry_delay=delay, claim=job.claim)])
+    return job_id
+
+
+@pytest.mark.parametrize("verb", sorted(TRANSITIONS))
+def test_each_operator_action_applies_exactly_where_the_transition_table_allows(store: Store, verb: str) -> None:
+    """From every status, an operator action either leads where the table says, recorded by its
+    event and outcome, or is refused naming the statuses it needs."""
+    transition = TRANSITIONS[verb]
+    for status in Status:
+        job_id = job_in(store, status)
+        assert store.get(job_id).status is status
+        if status in transition.sources:
+            record = getattr(store, verb)(job_id)
+            assert (record.status, record.outcome) == (transition.target, transition.outcome)
+            assert names(store, job_id)[-1] == transition.event
+            if transition.resets:
+                assert record.attempts == 0 and record.error is None
+        else:
+            with pytest.raises(InvalidTransition, match=f"cannot {verb} job {job_id}: it is {status.value}, expected"):
+                getattr(store, verb)(job_id)
+            assert store.get(job_id).status is status
+        if store.get(job_id).status.is_waiting:
+            store.cancel(job_id)  # the next job_in claims the only runnable job
+
+
 def test_list_jobs_filters_and_pages_newest_first(store: Store) -> None:
     """Listings narrow by queue, name and status, newest first, paged by id."""
     ids = store.enqueue([new("a", "q1"), new("b", "q2"), new("a", "q1"), new("a", "q2")])
@@ -251,7 +306,7 @@ def test_watch_reports_work_enqueued_by_another_connection(db_url: str, store: S
     heard = threading.Event()
     watch = store.watch(heard.set)
     try:
-        time.sleep(0.2)
+        assert heard.wait(2.0)  # its first report: work may have come before it watched
         heard.clear()
         producer = open_store(db_url)
         producer.enqueue([new()])

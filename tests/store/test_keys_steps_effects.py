@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from jobtrail.clock import ManualClock
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
 from jobtrail.job import ErrorInfo, Status
 from jobtrail.store import Store, open_store
@@ -55,14 +56,15 @@ def test_same_key_other_payload_is_a_conflict(store: Store) -> None:
         store.enqueue([keyed("inv-7", "bbbb")])
 
 
-def test_a_finished_key_returns_its_receipt_until_retention_ends(store: Store) -> None:
+def test_a_finished_key_returns_its_receipt_until_retention_ends(store: Store, clock: ManualClock) -> None:
     """A finished key deduplicates to the finished job; after the retention window it is free."""
-    (job_id,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    (job_id,) = store.enqueue([keyed("inv-9", retention=60)])
     run_to(store, job_id, Status.SUCCEEDED, result='"paid"')
-    (again,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    clock.advance(59)
+    (again,) = store.enqueue([keyed("inv-9", retention=60)])
     assert again == job_id and again.deduplicated
-    time.sleep(0.7)
-    (fresh,) = store.enqueue([keyed("inv-9", retention=0.5)])
+    clock.advance(2)
+    (fresh,) = store.enqueue([keyed("inv-9", retention=60)])
     assert fresh != job_id and not fresh.deduplicated
 
 

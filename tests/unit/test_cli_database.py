@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobtrail.cli.database import hide_password, masked_url, url_argument
+from jobtrail.cli.database import describe_store_error, hide_password, masked_url, url_argument
+from jobtrail.errors import StoreError
 
 
 @pytest.mark.parametrize(
@@ -37,3 +38,15 @@ def test_the_url_argument_is_quoted_for_a_shell() -> None:
     """--url is quoted so that a shell reads it whole, the password masked."""
     assert url_argument("sqlite:///my jobs.db") == "--url 'sqlite:///my jobs.db'"
     assert url_argument("postgresql://a:b@h/d") == "--url 'postgresql://a:***@h/d'"
+
+
+def test_a_store_error_is_one_line_naming_the_upgrade_of_this_database() -> None:
+    """The store's message is kept, on one line; its bare upgrade hint becomes the command
+    for this database, and the URL's password is masked wherever the text spells it out."""
+    url = "postgresql://app:hunter2@db/jobs"
+    error = StoreError(f"database 'jobs' does not exist on {url}:\n  create it, "
+                       "then run `jobtrail db upgrade`")
+    line = describe_store_error(error, url, f"jobtrail db upgrade {url_argument(url)}")
+    assert line == ("database 'jobs' does not exist on postgresql://app:***@db/jobs: create "
+                    "it, then run `jobtrail db upgrade --url 'postgresql://app:***@db/jobs'` "
+                    "(with the password in place of ***)")

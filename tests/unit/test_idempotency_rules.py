@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from jobtrail import App, IdempotencyConflict
 from jobtrail.jobs import JobDef, hash_payload
-from jobtrail.store import rows
+from jobtrail.store import policy
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
@@ -84,9 +84,9 @@ def test_a_key_is_free_only_after_its_job_finished_longer_ago_than_the_retention
     expired = finished_at is not None and retention is not None and finished_at + retention < now
     new_hash = "h" if same_payload else "other"
     if expired:
-        assert rows.key_holder("k", new_hash, 7, "h", finished_at, now, retention) is None
+        assert policy.key_holder("k", new_hash, 7, "h", finished_at, now, retention) is None
     elif same_payload:
-        assert rows.key_holder("k", new_hash, 7, "h", finished_at, now, retention) == 7
+        assert policy.key_holder("k", new_hash, 7, "h", finished_at, now, retention) == 7
     else:
         with pytest.raises(IdempotencyConflict, match="belongs to job 7"):
-            rows.key_holder("k", new_hash, 7, "h", finished_at, now, retention)
+            policy.key_holder("k", new_hash, 7, "h", finished_at, now, retention)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from jobtrail.context import to_json
 from jobtrail.job import utc_from_epoch
-from jobtrail.store import paths
+from jobtrail.store import segments
 from jobtrail.store.base import PathEvent
 
 json_values = st.recursive(
@@ -39,9 +39,9 @@ def test_to_json_writes_what_json_dumps_writes(value: object) -> None:
 @given(st.lists(entries, min_size=1, max_size=8))
 def test_a_segment_reads_back_as_the_entries_written(path: list[PathEvent]) -> None:
     """Kinds, names and attributes come back exactly; times and durations to the microsecond."""
-    row = paths.segment_row(7, 2, path)
+    row = segments.segment_row(7, 2, path)
     assert row[:4] == (7, 2, "path", "segment")
-    events = paths.expand([row], utc_from_epoch)
+    events = segments.expand([row], utc_from_epoch)
     assert [(e.job_id, e.attempt, e.kind, e.name, e.attrs) for e in events] == [
         (7, 2, p.kind, p.name, p.attrs or {}) for p in path
     ]
@@ -57,20 +57,20 @@ def test_a_segment_reads_back_as_the_entries_written(path: list[PathEvent]) -> N
 def test_steps_read_back_are_the_last_completed_result_of_each_name(
     first: list[PathEvent], second: list[PathEvent]
 ) -> None:
-    texts = [paths.segment_row(1, 1, first)[7], paths.segment_row(1, 2, second)[7]]
+    texts = [segments.segment_row(1, 1, first)[7], segments.segment_row(1, 2, second)[7]]
     expected = {
         e.name: json.dumps(json.loads(e.result), separators=(",", ":"))
         for e in first + second
         if e.kind == "step" and e.result is not None
     }
-    assert paths.steps_from(texts) == expected
+    assert segments.steps_from(texts) == expected
 
 
 def test_a_damaged_segment_holds_no_steps_and_reads_as_unreadable() -> None:
-    assert paths.steps_from(["{not json", "[1, 2]", None]) == {}
+    assert segments.steps_from(["{not json", "[1, 2]", None]) == {}
     for damaged in ("[[1]]", '[["step", "a", "not a number", null, null]]', "{}"):
         row = (1, 1, "path", "segment", 1.8e9, None, None, damaged)
-        (event,) = paths.expand([row], utc_from_epoch)
+        (event,) = segments.expand([row], utc_from_epoch)
         assert (event.kind, event.name, event.attrs) == ("path", "unreadable", {"unreadable": damaged})
 
 
@@ -78,22 +78,22 @@ def test_an_outcome_row_reads_as_its_path_then_its_transition() -> None:
     """The path an attempt recorded rides on its outcome's row and reads back before it,
     after the attempt's start, which the row's duration gives."""
     path = [PathEvent("step", "load", 1.8e9, 0.5, None, "1"), PathEvent("decide", "paid", 1.8e9 + 1, None, None, '"true"')]
-    row = (3, 1, "lifecycle", "succeeded", 1.8e9 + 2, 2.0, '{"outcome": "exit:done"}', paths.path_text(path))
-    events = paths.expand([row], utc_from_epoch)
+    row = (3, 1, "lifecycle", "succeeded", 1.8e9 + 2, 2.0, '{"outcome": "exit:done"}', segments.path_text(path))
+    events = segments.expand([row], utc_from_epoch)
     assert [(e.kind, e.name, e.attrs) for e in events] == [
         ("lifecycle", "started", {}), ("step", "load", {}), ("decide", "paid", {"value": "true"}),
         ("lifecycle", "succeeded", {"outcome": "exit:done"}),
     ]
     assert events[0].at == utc_from_epoch(1.8e9)  # the outcome's time less the attempt's duration
-    assert paths.path_text([]) is None
+    assert segments.path_text([]) is None
 
 
 def test_a_checkpoint_written_by_schema_version_2_still_reads() -> None:
     """Version 2 kept a segment in attrs, timed from its row; it reads the same after the upgrade."""
     old = '[["step","load",0,500000,null,{"rows":3}],["event","sent",250000,null,{"to":"x"}]]'
     row = (3, 1, "path", "segment", 1.8e9, None, old, None)
-    events = paths.expand([row], utc_from_epoch)
+    events = segments.expand([row], utc_from_epoch)
     assert [(e.name, e.at, e.duration) for e in events] == [
         ("load", utc_from_epoch(1.8e9), 0.5), ("sent", utc_from_epoch(1.80000000025e9), None),
     ]
-    assert paths.steps_from([old]) == {"load": '{"rows":3}'}
+    assert segments.steps_from([old]) == {"load": '{"rows":3}'}

@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from jobtrail.clock import Clock
 from jobtrail.errors import ConfigurationError
 from jobtrail.store.base import Store
 
@@ -123,9 +124,14 @@ def redact_url(url: str) -> str:
     return _PASSWORD_SETTING.sub(lambda found: f"{found['key'] or found['kw']}***", url)
 
 
-def open_store(url: str | None = None, **options: Any) -> Store:
-    """Open the backend a URL names; raise `ConfigurationError` for a URL it cannot use."""
+def open_store(url: str | None = None, *, clock: Clock | None = None, **options: Any) -> Store:
+    """Open the backend a URL names, with the backend's *options*; raise
+    `ConfigurationError` for a URL it cannot use.
+
+    The store reads the time from *clock* (the system's by default; see `jobtrail.clock`)."""
     backend, target = parse_url(resolve_url(url))
+    if clock is not None:
+        options["clock"] = clock
     if backend == "sqlite":
         from jobtrail.store.sqlite import SQLiteStore
 

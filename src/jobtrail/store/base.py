@@ -4,9 +4,10 @@ A backend owns its SQL; callers never see it. Each operation that changes a job'
 status writes the new status and the event recording that transition in one
 transaction, so the path of a job can never disagree with its state.
 
-Time: the store's clock decides (the database server's for PostgreSQL, the local
-clock for SQLite), so leases work across machines whose clocks differ. Callers pass
-*delays* in seconds, or absolute times when a user gave one.
+Time: the store's clock decides (the database server's for PostgreSQL, so leases work
+across machines whose clocks differ; the store's `jobtrail.clock.Clock` for SQLite, whose
+offset PostgreSQL adds to its own). Callers pass *delays* in seconds, or absolute times
+when a user gave one.
 """
 
 from __future__ import annotations
@@ -307,8 +308,9 @@ class Store(Protocol):
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         """Give back leases without counting the attempt (graceful shutdown)."""
 
-    def reap_expired(self, limit: int = 500) -> int:
-        """Turn expired leases into retries (or dead letters when attempts are spent)."""
+    def reap_expired(self, limit: int = 500) -> list[int]:
+        """Turn up to *limit* expired leases into retries (or dead letters when attempts are
+        spent); return the ids of those jobs."""
 
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
         """End at once the leases of a worker known to be dead, as `reap_expired` would

@@ -1,4 +1,7 @@
-"""Load a backend's named queries and numbered migrations from the package's ``.sql`` files."""
+"""Load a backend's named queries and numbered migrations from the package's ``.sql`` files.
+
+A query is one statement, or several run in order in one transaction: its steps, each
+introduced by a ``-- step: NAME`` line (see `steps`)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from functools import cache
 from importlib import resources
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_STEP = re.compile(r"^-- step: (\w+)\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -29,6 +33,20 @@ def queries(backend: str) -> dict[str, str]:
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         found[name] = body.strip()
     return found
+
+
+@cache
+def steps(backend: str, name: str) -> dict[str, str]:
+    """The statements of query *name* of *backend*, by step name, in the order they run. A
+    query without steps is one statement, its step named like the query."""
+    text = queries(backend)[name]
+    parts = _STEP.split(text)
+    if len(parts) == 1:
+        return {name: text}
+    if any(line.strip() and not line.lstrip().startswith("--")
+           for line in parts[0].splitlines()):
+        raise RuntimeError(f"{backend} query {name!r} has SQL before its first step")
+    return {step: body.strip() for step, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 @cache

@@ -1,4 +1,7 @@
--- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME".
+-- Named queries of the PostgreSQL backend. Each starts with "-- name: NAME", and
+-- sqlite.sql defines the same names (a test checks it), so an operation reads side by side
+-- in both dialects; a query of several statements has steps, each starting with
+-- "-- step: STEP".
 -- {queue_filter} is filled in by the backend for the queues a worker serves: nothing,
 -- "AND queue = %(queue)s" or "AND queue = ANY(%(queues)b)", so each form can use the
 -- matching partial index. The claim's {limit} is a literal: with a parameter there, the
@@ -10,6 +13,31 @@
 -- A CTE that is only SELECTed runs only when the final query reads it: the "woken" CTEs
 -- are joined in for their pg_notify side effect. PostgreSQL folds identical notifications
 -- of one transaction into one.
+-- Times are the server's (leases hold across machines whose clocks differ), read through
+-- jobtrail_now(): now() plus the store's clock offset (see configure and migration 5).
+
+-- name: configure
+-- Settings of every pooled connection, session-local: they never touch the caller's
+-- connections. Bitmap scans are off: they lose the ready index's order, and when the
+-- planner's statistics lag behind a fresh queue (a new table, a bulk enqueue autovacuum
+-- has not analysed yet) it picks one for the claim and sorts every queued job on each
+-- claim, ten times slower; jobtrail's own statements are all served by plain index scans.
+-- jobtrail.clock_offset is what jobtrail_now() adds to the server's clock: the store's
+-- clock's offset (0 but in tests), set again on a connection whenever it changed.
+SELECT set_config('enable_bitmapscan', 'off', false),
+       set_config('jobtrail.clock_offset', %(clock_offset)s, false)
+
+-- name: begin_write
+-- The start of a transaction of several statements. psycopg sends it itself
+-- (Connection.transaction(), which nests as savepoints, then COMMIT or ROLLBACK): nothing
+-- runs this text. It is named because SQLite's write transactions start with a statement
+-- of their own (BEGIN IMMEDIATE, which takes its write lock), and both files name the
+-- same operations.
+BEGIN
+
+-- name: watch
+-- On the watcher's own connection: every pg_notify('jobtrail', queue) reaches it.
+LISTEN jobtrail
 
 -- name: enqueue
 WITH input AS (
@@ -25,13 +53,13 @@ WITH input AS (
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
                                created_at, parent_job_id, trace_id, trace_context)
     SELECT job_name, queue, 'queued', priority, payload, max_attempts,
-           coalesce(run_at, now() + make_interval(secs => coalesce(delay, 0))), now(),
+           coalesce(run_at, jobtrail_now() + make_interval(secs => coalesce(delay, 0))), jobtrail_now(),
            parent_job_id, trace_id, trace_context
     FROM input ORDER BY ord
     RETURNING id
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, 0, 'lifecycle', 'enqueued', now() FROM inserted ORDER BY id
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM input) AS q
@@ -49,15 +77,15 @@ WITH inserted AS (
     SELECT %(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
            %(payload)s::text, %(max_attempts)s::integer,
            coalesce(%(run_at)s::timestamptz,
-                    now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
-           now(), %(parent_job_id)s::bigint, %(trace_id)s::text, %(trace_context)s::text,
+                    jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
+           jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text, %(trace_context)s::text,
            %(key)s::text, %(payload_hash)s::text
     WHERE NOT EXISTS (SELECT 1 FROM jobtrail_receipts WHERE idempotency_key = %(key)s::text)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, 0, 'lifecycle', 'enqueued', now() FROM inserted
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues FROM inserted
 )
@@ -65,12 +93,12 @@ SELECT id FROM inserted, woken
 
 -- name: job_by_key
 SELECT id, payload_hash, status, finished_at, extract(epoch FROM finished_at)::float8,
-       extract(epoch FROM now())::float8
+       extract(epoch FROM jobtrail_now())::float8
 FROM jobtrail_jobs WHERE idempotency_key = %(key)s
 
 -- name: receipt_by_key
 SELECT job_id, payload_hash, finished_at, extract(epoch FROM finished_at)::float8,
-       extract(epoch FROM now())::float8
+       extract(epoch FROM jobtrail_now())::float8
 FROM jobtrail_receipts WHERE idempotency_key = %(key)s
 
 -- name: free_key
@@ -87,23 +115,40 @@ DELETE FROM jobtrail_receipts
 WHERE idempotency_key = %(key)s AND job_id = %(id)s AND finished_at = %(finished_at)s
 
 -- name: claim
+-- step: reclaim
+-- Run only after a claim failed: jobs leased to this worker that it does not know it
+-- holds (a claim committed, its answer lost with the connection), handed over again under
+-- the same claim with a fresh lease.
+WITH orphaned AS (
+    SELECT id FROM jobtrail_jobs
+    WHERE status = 'running' AND worker_id = %(worker)s
+      AND (id, claim) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
+                                                   %(held_claims)b::bigint[]))
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobtrail_jobs SET lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s)
+WHERE id IN (SELECT id FROM orphaned)
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claim
+-- step: claim
 WITH picked AS (
     SELECT id FROM jobtrail_jobs
-    WHERE status IN ('queued', 'retrying') AND run_at <= now() {queue_filter}
+    WHERE status IN ('queued', 'retrying') AND run_at <= jobtrail_now() {queue_filter}
     ORDER BY priority DESC, run_at, id
     LIMIT {limit}
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobtrail_jobs AS j
     SET status = 'running', attempts = j.attempts + 1, claim = %(token)s,
-        worker_id = %(worker)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
-        started_at = now()
+        worker_id = %(worker)s, lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s),
+        started_at = jobtrail_now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
               j.trace_id, j.backoff, j.claim, j.priority, j.run_at
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, attempts, 'lifecycle', 'claimed', now() FROM claimed
+    SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now() FROM claimed
     ORDER BY priority DESC, run_at, id
 ), relaxed AS (
     -- This commit need not wait for the WAL flush: a claim lost in a server crash only
@@ -115,22 +160,6 @@ SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trac
        claim
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
--- name: reclaim
--- Jobs leased to this worker that it does not know it holds: a claim committed, its answer
--- lost with the connection. Handed over again (same claim) with a fresh lease.
-WITH orphaned AS (
-    SELECT id FROM jobtrail_jobs
-    WHERE status = 'running' AND worker_id = %(worker)s
-      AND (id, claim) NOT IN (SELECT * FROM unnest(%(held_ids)b::bigint[],
-                                                   %(held_claims)b::bigint[]))
-    ORDER BY id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE id IN (SELECT id FROM orphaned)
-RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
-
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs
 WHERE status IN ('queued', 'retrying') {queue_filter}
@@ -138,10 +167,10 @@ WHERE status IN ('queued', 'retrying') {queue_filter}
 -- name: heartbeat
 WITH seen AS (
     INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
-    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, now(), now())
+    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, jobtrail_now(), jobtrail_now())
     ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
 ), extended AS (
-    UPDATE jobtrail_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+    UPDATE jobtrail_jobs SET lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s)
     WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     RETURNING id
 )
@@ -160,9 +189,9 @@ WITH outcome AS (
     SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
         variant = o.variant, code_version = o.code_version,
         run_at = CASE WHEN o.delay IS NULL THEN j.run_at
-                      ELSE now() + make_interval(secs => o.delay) END,
+                      ELSE jobtrail_now() + make_interval(secs => o.delay) END,
         backoff = coalesce(o.delay, j.backoff),
-        finished_at = CASE WHEN o.final THEN now() END,
+        finished_at = CASE WHEN o.final THEN jobtrail_now() END,
         lease_expires_at = NULL
     FROM outcome AS o
     -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
@@ -173,7 +202,7 @@ WITH outcome AS (
 ), events AS (
     -- Each transition carries the path its attempt recorded since the last write.
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-    SELECT e.job_id, e.attempt, 'lifecycle', e.name, now(), e.duration, e.attrs, e.path
+    SELECT e.job_id, e.attempt, 'lifecycle', e.name, jobtrail_now(), e.duration, e.attrs, e.path
     FROM unnest(
         %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_name)b::text[],
         %(ev_duration)b::float8[], %(ev_attrs)b::text[], %(ev_path)b::text[]
@@ -182,8 +211,9 @@ WITH outcome AS (
     ORDER BY e.ord
 ), divergences AS (
     INSERT INTO jobtrail_divergences
-        (job_id, job_name, attempt, kind, position, found, expected, message)
-    SELECT d.job_id, d.job_name, d.attempt, d.kind, d.position, d.found, d.expected, d.message
+        (job_id, job_name, attempt, kind, position, found, expected, message, at)
+    SELECT d.job_id, d.job_name, d.attempt, d.kind, d.position, d.found, d.expected, d.message,
+           jobtrail_now()
     FROM unnest(
         %(dv_job)b::bigint[], %(dv_job_name)b::text[], %(dv_attempt)b::integer[],
         %(dv_kind)b::text[], %(dv_position)b::integer[], %(dv_found)b::text[],
@@ -208,12 +238,12 @@ SELECT id FROM finished
 WITH released AS (
     UPDATE jobtrail_jobs
     SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
-        attempts = attempts - 1, lease_expires_at = NULL, run_at = now()
+        attempts = attempts - 1, lease_expires_at = NULL, run_at = jobtrail_now()
     WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     RETURNING id, queue, attempts + 1 AS attempt
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, attempt, 'lifecycle', 'released', now() FROM released ORDER BY id
+    SELECT id, attempt, 'lifecycle', 'released', jobtrail_now() FROM released ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM released) AS q
@@ -224,7 +254,7 @@ SELECT (SELECT count(*) FROM released), (SELECT queues FROM woken)
 -- SKIP LOCKED: a lease its worker is finishing right now is not expired any more, and
 -- concurrent reapers split the work instead of queueing behind each other.
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs
-WHERE status = 'running' AND lease_expires_at < now()
+WHERE status = 'running' AND lease_expires_at < jobtrail_now()
 ORDER BY lease_expires_at
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
@@ -235,19 +265,19 @@ WITH expired AS (
                          %(attrs)b::text[]) AS x(id, status, error, attrs)
 ), reaped AS (
     UPDATE jobtrail_jobs AS j
-    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = now(),
-        finished_at = CASE WHEN x.status = 'dead' THEN now() END
+    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = jobtrail_now(),
+        finished_at = CASE WHEN x.status = 'dead' THEN jobtrail_now() END
     FROM expired AS x
-    WHERE j.id = x.id AND j.status = 'running' AND j.lease_expires_at < now()
+    WHERE j.id = x.id AND j.status = 'running' AND j.lease_expires_at < jobtrail_now()
     RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT id, attempts, 'lifecycle', 'lease_expired', now(), attrs FROM reaped ORDER BY id
+    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs FROM reaped ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
 )
-SELECT (SELECT count(*) FROM reaped), (SELECT queues FROM woken)
+SELECT id FROM reaped, woken ORDER BY id
 
 -- name: worker_leases
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs
@@ -262,14 +292,14 @@ WITH expired AS (
                          %(attrs)b::text[]) AS x(id, status, error, attrs)
 ), reaped AS (
     UPDATE jobtrail_jobs AS j
-    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = now(),
-        finished_at = CASE WHEN x.status = 'dead' THEN now() END
+    SET status = x.status, error = x.error, lease_expires_at = NULL, run_at = jobtrail_now(),
+        finished_at = CASE WHEN x.status = 'dead' THEN jobtrail_now() END
     FROM expired AS x
     WHERE j.id = x.id AND j.status = 'running' AND j.worker_id = %(worker)s
     RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT id, attempts, 'lifecycle', 'lease_expired', now(), attrs FROM reaped ORDER BY id
+    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs FROM reaped ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
@@ -318,8 +348,8 @@ SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
 -- name: set_status
 WITH changed AS (
     UPDATE jobtrail_jobs
-    SET status = %(to_status)s, outcome = %(outcome)s, run_at = now(),
-        finished_at = CASE WHEN %(final)s THEN now() END,
+    SET status = %(to_status)s, outcome = %(outcome)s, run_at = jobtrail_now(),
+        finished_at = CASE WHEN %(final)s THEN jobtrail_now() END,
         attempts = CASE WHEN %(reset)s THEN 0 ELSE attempts END,
         error = CASE WHEN %(reset)s THEN NULL ELSE error END,
         result = CASE WHEN %(reset)s THEN NULL ELSE result END,
@@ -332,12 +362,12 @@ WITH changed AS (
               parent_job_id, trace_id, variant, code_version
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT id, %(attempt)s, 'lifecycle', %(event)s, now(), %(attrs)s FROM changed
+    SELECT id, %(attempt)s, 'lifecycle', %(event)s, jobtrail_now(), %(attrs)s FROM changed
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues FROM changed
+    WHERE status IN ('queued', 'retrying')
 )
-SELECT * FROM changed
-
--- name: notify
-SELECT pg_notify('jobtrail', %(queue)s)
+SELECT changed.* FROM changed, woken
 
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(%(key)s)
@@ -356,6 +386,8 @@ SELECT to_regclass('jobtrail_schema') IS NOT NULL
 SELECT coalesce(max(version), 0) FROM jobtrail_schema
 
 -- name: record_migration
+-- Applied at the server's own time (the column's default): jobtrail_now() comes with
+-- migration 5, in the same transaction as the earlier ones on a new database.
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
 -- name: path_segments
@@ -396,7 +428,7 @@ WITH held AS (
     INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_safe,
                                   started_at)
     SELECT %(key)s, %(job_id)s, %(name)s, %(attempt)s, %(claim)s, 'started', %(repeat_safe)s,
-           now()
+           jobtrail_now()
     FROM held
     ON CONFLICT (key) DO NOTHING
     RETURNING key
@@ -417,13 +449,13 @@ FROM jobtrail_effects WHERE key = %(key)s FOR UPDATE
 UPDATE jobtrail_effects
 SET job_id = %(job_id)s, name = %(name)s, attempt = %(attempt)s, claim = %(claim)s,
     status = 'started', repeat_safe = %(repeat_safe)s, result = NULL, error = NULL,
-    started_at = now(), finished_at = NULL
+    started_at = jobtrail_now(), finished_at = NULL
 WHERE key = %(key)s
 
 -- name: end_effect
 UPDATE jobtrail_effects
 SET status = CASE WHEN %(error)s::text IS NULL THEN 'done' ELSE 'failed' END,
-    result = %(result)s::text, error = %(error)s::text, finished_at = now()
+    result = %(result)s::text, error = %(error)s::text, finished_at = jobtrail_now()
 WHERE key = %(key)s AND job_id = %(job_id)s AND claim = %(claim)s
 
 -- name: job_effects
@@ -433,13 +465,13 @@ FROM jobtrail_effects WHERE job_id = %(id)s ORDER BY started_at, key
 
 -- name: resolve_effect
 WITH resolved AS (
-    UPDATE jobtrail_effects SET status = %(status)s, result = %(result)s, finished_at = now()
+    UPDATE jobtrail_effects SET status = %(status)s, result = %(result)s, finished_at = jobtrail_now()
     WHERE key = %(key)s
     RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
               finished_at, claim
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT %(job_id)s, %(attempt)s, 'lifecycle', 'effect_resolved', now(), %(attrs)s
+    SELECT %(job_id)s, %(attempt)s, 'lifecycle', 'effect_resolved', jobtrail_now(), %(attrs)s
     FROM resolved
 )
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,

@@ -1,17 +1,98 @@
--- Named queries of the SQLite backend. Each starts with "-- name: NAME".
--- {ready_index} and {queue_filter} are filled in by the backend for the queues a worker serves.
+-- Named queries of the SQLite backend: every statement it runs. Each starts with
+-- "-- name: NAME", and postgres.sql defines the same names (a test checks it), so an
+-- operation reads side by side in both dialects.
+-- SQLite cannot write from a CTE: where PostgreSQL does an operation in one statement (its
+-- lifecycle events written by a data-modifying CTE), the query here has steps, each
+-- starting with "-- step: STEP", run in order in one write transaction.
+-- Braces are filled in by the backend from fixed text, never from values: {ready_index}
+-- and {queue_filter} for the queues a worker serves, {ids} with one "?" per id, {filters}
+-- with the clauses of the filters given (each query says which).
+-- Times are epoch seconds from the store's clock, passed as :now.
+
+-- name: configure
+-- Settings of every connection the store opens.
+-- step: journal_mode
+PRAGMA journal_mode = WAL
+-- step: synchronous
+PRAGMA synchronous = NORMAL
+
+-- name: begin_write
+-- A write transaction takes the database's single write lock at once: what it reads stays
+-- true until it commits, and this process's writers queue on their own lock first.
+BEGIN IMMEDIATE
+
+-- name: watch
+-- Changes whenever another connection commits: idle workers poll it (a read of shared
+-- memory, no disk I/O) to notice new work.
+PRAGMA data_version
+
+-- name: migration_lock
+-- Migrations run in one write transaction, holding the write lock from its start: a
+-- concurrent migrator waits, then finds nothing left to do.
+BEGIN IMMEDIATE
+
+-- name: create_schema_table
+CREATE TABLE IF NOT EXISTS jobtrail_schema (
+    version     INTEGER PRIMARY KEY,
+    description TEXT    NOT NULL,
+    applied_at  REAL    NOT NULL
+)
+
+-- name: schema_table_exists
+SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobtrail_schema')
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM jobtrail_schema
+
+-- name: record_migration
+INSERT INTO jobtrail_schema (version, description, applied_at)
+VALUES (:version, :description, :now)
 
 -- name: enqueue
+-- step: job
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
                            created_at, parent_job_id, trace_id, trace_context)
 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+VALUES (?, 0, 'lifecycle', 'enqueued', ?)
 
--- name: insert_event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+-- name: enqueue_keyed
+-- One job with an idempotency key, once the backend found no job or receipt holding it;
+-- its event is the enqueue's.
+INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                           created_at, parent_job_id, trace_id, trace_context,
+                           idempotency_key, payload_hash)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: job_by_key
+SELECT id, payload_hash, status, finished_at FROM jobtrail_jobs WHERE idempotency_key = :key
+
+-- name: receipt_by_key
+SELECT job_id, payload_hash, finished_at FROM jobtrail_receipts WHERE idempotency_key = :key
+
+-- name: free_key
+-- Only from the finished job the decision was made on.
+UPDATE jobtrail_jobs SET idempotency_key = NULL
+WHERE idempotency_key = :key AND id = :id AND finished_at = :finished_at
+
+-- name: delete_receipt
+DELETE FROM jobtrail_receipts WHERE idempotency_key = :key
+
+-- name: delete_expired_receipt
+DELETE FROM jobtrail_receipts
+WHERE idempotency_key = :key AND job_id = :id AND finished_at = :finished_at
 
 -- name: claim
+-- step: probe
+-- Read before the write lock is taken: the poll of an idle worker ends here, without
+-- queueing behind writers.
+SELECT 1 FROM jobtrail_jobs INDEXED BY {ready_index}
+WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
+LIMIT 1
+-- step: claim
 UPDATE jobtrail_jobs
 SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :worker,
     lease_expires_at = :lease_until, started_at = :now
@@ -22,23 +103,30 @@ WHERE id IN (
     LIMIT :limit)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
           claim
-
--- name: any_runnable
-SELECT 1 FROM jobtrail_jobs INDEXED BY {ready_index}
-WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
-LIMIT 1
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+VALUES (?, ?, 'lifecycle', 'claimed', ?)
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs INDEXED BY {ready_index}
 WHERE status IN ('queued', 'retrying') {queue_filter}
 
--- name: held_claims
--- The (job, claim) pairs a worker still holds, of those it is about to finish.
-SELECT id, claim FROM jobtrail_jobs
-WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
+-- name: heartbeat
+-- step: worker
+INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
+VALUES (:id, :hostname, :pid, :queues, :concurrency, :now, :now)
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+-- step: lease
+UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
+WHERE id = :id AND status = 'running' AND worker_id = :worker
 
 -- name: finish
--- Only for claims held_claims found, in the same write transaction.
+-- step: held
+-- The (job, claim) pairs the worker still holds, of those it is about to finish: the
+-- other steps run only for the outcomes of these.
+SELECT id, claim FROM jobtrail_jobs
+WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
+-- step: job
 UPDATE jobtrail_jobs
 SET status = :status, result = :result, error = :error, outcome = :outcome,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
@@ -46,73 +134,104 @@ SET status = :status, result = :result, error = :error, outcome = :outcome,
     finished_at = CASE WHEN :final THEN :now END,
     lease_expires_at = NULL, variant = :variant, code_version = :code_version
 WHERE id = :id
-
--- name: insert_outcome_event
--- The transition of an attempt's outcome, carrying the path it recorded since the last write.
+-- step: event
+-- The transition carries the path its attempt recorded since the last write.
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
 VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?)
-
--- name: insert_divergence
+-- step: divergence
 INSERT INTO jobtrail_divergences
     (job_id, job_name, attempt, kind, position, found, expected, message, at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+-- step: receipts
+-- A keyed job that reached a final status leaves a receipt of its outcome.
+INSERT OR REPLACE INTO jobtrail_receipts
+    (idempotency_key, job_id, job_name, payload_hash, status, result, error, finished_at)
+SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
+FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 
--- name: extend_lease
-UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
-WHERE id = :id AND status = 'running' AND worker_id = :worker
+-- name: path_segments
+-- A worker of schema version 2 still running beside this one keeps a segment in attrs.
+SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
+WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
+
+-- name: insert_segments_if_held
+-- A checkpoint, only while the job is running, leased to this worker, under that claim.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
+SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
+WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
+              AND worker_id = :worker AND claim = :claim)
 
 -- name: release
+-- step: release
 UPDATE jobtrail_jobs
 SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
     attempts = attempts - 1, lease_expires_at = NULL, run_at = :now
 WHERE id = :id AND status = 'running' AND worker_id = :worker
 RETURNING attempts + 1
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+VALUES (?, ?, 'lifecycle', 'released', ?)
 
 -- name: expired_leases
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
 WHERE status = 'running' AND lease_expires_at < :now
 LIMIT :limit
 
--- name: expire_lease
+-- name: expire_leases
+-- step: expire
 UPDATE jobtrail_jobs
 SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
     finished_at = CASE WHEN :status = 'dead' THEN :now END
 WHERE id = :id AND status = 'running' AND lease_expires_at < :now
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?)
 
 -- name: worker_leases
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
 WHERE status = 'running' AND worker_id = :worker
 
--- name: expire_worker_lease
--- A lease of a worker known to be dead, ended before it runs out.
+-- name: expire_worker_leases
+-- The leases of a worker known to be dead, ended before they run out.
+-- step: expire
 UPDATE jobtrail_jobs
 SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
     finished_at = CASE WHEN :status = 'dead' THEN :now END
 WHERE id = :id AND status = 'running' AND worker_id = :worker
-
--- name: upsert_worker
-INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
-VALUES (:id, :hostname, :pid, :queues, :concurrency, :now, :now)
-ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?)
 
 -- name: delete_worker
-DELETE FROM jobtrail_workers WHERE id = ?
+DELETE FROM jobtrail_workers WHERE id = :id
 
 -- name: list_workers
 SELECT id, hostname, pid, queues, concurrency, started_at, last_seen
 FROM jobtrail_workers ORDER BY started_at
 
 -- name: get_job
-SELECT * FROM jobtrail_jobs WHERE id = ?
+SELECT * FROM jobtrail_jobs WHERE id = :id
+
+-- name: lock_job
+-- SQLite has no row locks: the write transaction this runs in holds the whole database.
+SELECT * FROM jobtrail_jobs WHERE id = :id
+
+-- name: list_jobs
+-- {filters}: "AND status IN (:s0, ...)", "AND queue = :queue", "AND job_name = :job_name",
+-- "AND id < :before_id", for the filters given. Written out, they keep the plans that
+-- "(:x IS NULL OR ...)" would cost SQLite, which plans before it sees the values: paging
+-- stays a range of the rowid.
+SELECT * FROM jobtrail_jobs WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
 -- name: job_events
 SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
-WHERE job_id = ? ORDER BY id
+WHERE job_id = :id ORDER BY id
 
 -- name: counts
 SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
 
 -- name: set_status
+-- step: status
 UPDATE jobtrail_jobs
 SET status = :to_status, outcome = :outcome, finished_at = :finished_at, run_at = :now,
     attempts = CASE WHEN :reset THEN 0 ELSE attempts END,
@@ -122,60 +241,31 @@ SET status = :to_status, outcome = :outcome, finished_at = :finished_at, run_at 
     variant = CASE WHEN :reset THEN NULL ELSE variant END,
     code_version = CASE WHEN :reset THEN NULL ELSE code_version END
 WHERE id = :id AND status = :from_status
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (:id, :attempt, 'lifecycle', :event, :now, :attrs)
 
--- name: job_by_key
-SELECT id, payload_hash, status, finished_at FROM jobtrail_jobs WHERE idempotency_key = ?
-
--- name: receipt_by_key
-SELECT job_id, payload_hash, finished_at FROM jobtrail_receipts WHERE idempotency_key = ?
-
--- name: free_key
-UPDATE jobtrail_jobs SET idempotency_key = NULL WHERE idempotency_key = ?
-
--- name: delete_receipt
-DELETE FROM jobtrail_receipts WHERE idempotency_key = ?
-
--- name: enqueue_keyed
-INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                           created_at, parent_job_id, trace_id, trace_context,
-                           idempotency_key, payload_hash)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id
-
--- name: write_receipts
-INSERT OR REPLACE INTO jobtrail_receipts
-    (idempotency_key, job_id, job_name, payload_hash, status, result, error, finished_at)
-SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
-FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
-
--- name: insert_segment_if_held
--- A checkpoint, only while the job is running, leased to this worker, under that claim.
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
-WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
-              AND worker_id = :worker AND claim = :claim)
-
--- name: path_segments
--- A worker of schema version 2 still running beside this one keeps a segment in attrs.
-SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
-WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
-
--- name: holds_claim
+-- name: hold_claim
 -- Whether an attempt still holds its job: running under the claim it was given.
-SELECT 1 FROM jobtrail_jobs WHERE id = ? AND status = 'running' AND claim = ?
+SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running' AND claim = :claim
 
--- name: effect_by_key
+-- name: lock_effect
+-- Read in the write transaction, which holds the whole database.
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
        claim
-FROM jobtrail_effects WHERE key = ?
+FROM jobtrail_effects WHERE key = :key
 
--- name: begin_effect
+-- name: insert_effect
+-- A new key, begun by a claim that still holds its running job (hold_claim found it).
 INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_safe, started_at)
 VALUES (:key, :job_id, :name, :attempt, :claim, 'started', :repeat_safe, :now)
-ON CONFLICT (key) DO UPDATE SET
-    job_id = excluded.job_id, name = excluded.name, attempt = excluded.attempt,
-    claim = excluded.claim, status = 'started', repeat_safe = excluded.repeat_safe,
-    result = NULL, error = NULL, started_at = excluded.started_at, finished_at = NULL
+
+-- name: restart_effect
+UPDATE jobtrail_effects
+SET job_id = :job_id, name = :name, attempt = :attempt, claim = :claim, status = 'started',
+    repeat_safe = :repeat_safe, result = NULL, error = NULL, started_at = :now,
+    finished_at = NULL
+WHERE key = :key
 
 -- name: end_effect
 UPDATE jobtrail_effects
@@ -186,19 +276,29 @@ WHERE key = :key AND job_id = :job_id AND claim = :claim
 -- name: job_effects
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
        claim
-FROM jobtrail_effects WHERE job_id = ? ORDER BY started_at, key
+FROM jobtrail_effects WHERE job_id = :id ORDER BY started_at, key
 
 -- name: resolve_effect
-UPDATE jobtrail_effects
-SET status = :status, result = :result, finished_at = :now
+-- step: effect
+UPDATE jobtrail_effects SET status = :status, result = :result, finished_at = :now
 WHERE key = :key
+RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
+          finished_at, claim
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (:job_id, :attempt, 'lifecycle', 'effect_resolved', :now, :attrs)
 
 -- name: divergences
+-- {filters}: "AND job_name = :job_name", "AND kind = :kind", "AND job_id = :job_id",
+-- "AND at >= :since", "AND id < :before_id", for the filters given (written out, they
+-- keep the indexes on job_name and job_id in use).
 SELECT id, job_id, job_name, attempt, kind, position, found, expected, message, at
-FROM jobtrail_divergences
+FROM jobtrail_divergences WHERE 1 {filters}
+ORDER BY id DESC LIMIT :limit
 
 -- name: divergence_counts
-SELECT job_name, kind, count(*) FROM jobtrail_divergences WHERE {where}
+-- {filters}: as for divergences.
+SELECT job_name, kind, count(*) FROM jobtrail_divergences WHERE 1 {filters}
 GROUP BY job_name, kind ORDER BY job_name, kind
 
 -- name: runs
@@ -206,8 +306,8 @@ GROUP BY job_name, kind ORDER BY job_name, kind
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
        finished_at, parent_job_id
 FROM jobtrail_jobs
-WHERE job_name = ? AND variant IS NOT NULL AND finished_at IS NOT NULL
-  AND (? IS NULL OR finished_at >= ?)
+WHERE job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
+  AND (:since IS NULL OR finished_at >= :since)
 ORDER BY finished_at, id
 
 -- name: children
@@ -216,5 +316,6 @@ SELECT * FROM jobtrail_jobs WHERE job_name = ? AND parent_job_id IN ({ids})
 -- name: milestones
 -- Rows whose path may hold the event: its JSON-quoted name appears in the text.
 SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
-WHERE path IS NOT NULL AND instr(path, ?) > 0 AND (? IS NULL OR at >= ? - 86400)
+WHERE path IS NOT NULL AND instr(path, :needle) > 0
+  AND (:since IS NULL OR at >= :since - 86400)
 ORDER BY id

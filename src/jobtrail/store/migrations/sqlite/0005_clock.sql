@@ -1,0 +1,4 @@
+-- jobtrail schema, version 5: the store's clock.
+-- On PostgreSQL this version creates jobtrail_now(), the server's time plus the offset of
+-- the store's clock. SQLite needs nothing: the store reads its clock in the process and
+-- passes every time as a parameter. The version keeps the two backends' schemas in step.

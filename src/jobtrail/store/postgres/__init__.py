@@ -1,0 +1,36 @@
+"""The PostgreSQL backend: a connection pool, one statement per batch, LISTEN/NOTIFY.
+
+Every batch the worker's loop hands over (claim, heartbeat, finish) is one statement:
+arrays travel as binary parameters and are expanded with ``unnest``, and the lifecycle
+events are written by data-modifying CTEs of the same statement. Claiming reads partial
+indexes that hold only waiting jobs, with ``FOR UPDATE SKIP LOCKED``, so workers never
+block each other and the cost stays flat however many jobs have finished. Its SQL is in
+``store/sql/postgres.sql``.
+
+Unlike SQLite, the schema is not migrated on first use: run ``jobtrail db upgrade`` (or
+pass ``auto_migrate=True``).
+
+- `connection`: the pool, fork handling, each connection's settings;
+- `schema`: the version and migrations, under an advisory lock;
+- `watch`: the LISTEN connection;
+- `values`: how batches and times travel;
+- `producing`, `loop`, `effects`, `reading`, `operators`: the operations, by who calls them.
+"""
+
+from __future__ import annotations
+
+from jobtrail.store.postgres.effects import Effects
+from jobtrail.store.postgres.loop import WorkerLoop
+from jobtrail.store.postgres.operators import Operators
+from jobtrail.store.postgres.producing import Producing
+from jobtrail.store.postgres.reading import Reading
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(Producing, WorkerLoop, Effects, Reading, Operators):
+    """The `Store` contract on PostgreSQL (see the package docstring; the options are
+    `Database`'s)."""
+
+    # Writes on several connections proceed at once: a writer thread of its own pays off.
+    concurrent_writes = True

@@ -1,0 +1,82 @@
+"""At-most-once effects on SQLite: the intent written before the call, the result after,
+and an operator's verdict on one that nobody knows the end of."""
+
+from __future__ import annotations
+
+from jobtrail.errors import LeaseLost
+from jobtrail.job import utc_from_epoch
+from jobtrail.store import policy, rows
+from jobtrail.store.base import EffectRecord
+from jobtrail.store.sqlfiles import queries, steps
+from jobtrail.store.sqlite.connection import Database, translated
+from jobtrail.store.sqlite.reading import read_job
+
+_Q = queries("sqlite")
+_RESOLVE = steps("sqlite", "resolve_effect")
+
+
+class Effects(Database):
+    """The effects of the `Store` contract."""
+
+    @translated
+    def begin_effect(
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
+    ) -> EffectRecord | None:
+        params = {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
+                  "claim": claim, "repeat_safe": repeat_safe}
+        with self._write() as conn:
+            if conn.execute(_Q["hold_claim"], params).fetchone() is None:
+                raise LeaseLost(
+                    f"job {job_id}: attempt {attempt} no longer holds the job, so it may not "
+                    f"begin effect {name!r} (key {key!r})"
+                )
+            row = conn.execute(_Q["lock_effect"], params).fetchone()
+            params["now"] = self.clock.now()
+            if row is None:
+                conn.execute(_Q["insert_effect"], params)
+                return None
+            existing = rows.effect_record(row, utc_from_epoch)
+            if existing.status == "done":
+                return existing
+            unknown = policy.effect_is_uncertain(existing, job_id, claim)
+            if unknown and not repeat_safe:
+                return existing
+            conn.execute(_Q["restart_effect"], params)
+        return existing if unknown else None
+
+    @translated
+    def end_effect(
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                _Q["end_effect"],
+                {"key": key, "job_id": job_id, "claim": claim, "result": result,
+                 "error": error, "now": self.clock.now()},
+            )
+
+    @translated
+    def effects(self, job_id: int) -> list[EffectRecord]:
+        found = self._conn().execute(_Q["job_effects"], {"id": job_id}).fetchall()
+        return [rows.effect_record(row, utc_from_epoch) for row in found]
+
+    @translated
+    def resolve_effect(
+        self, job_id: int, name: str, done: bool, result: str | None
+    ) -> EffectRecord:
+        with self._write() as conn:
+            record = read_job(conn, _Q["lock_job"], job_id)
+            found = [rows.effect_record(row, utc_from_epoch)
+                     for row in conn.execute(_Q["job_effects"], {"id": job_id}).fetchall()]
+            effect = policy.effect_to_resolve(job_id, name, found)
+            status = "done" if done else "failed"
+            now = self.clock.now()
+            row = conn.execute(
+                _RESOLVE["effect"],
+                {"key": effect.key, "status": status, "result": result, "now": now},
+            ).fetchone()
+            conn.execute(_RESOLVE["event"], {
+                "job_id": job_id, "attempt": record.attempts, "now": now,
+                "attrs": rows.transition_attrs(None, effect=name, key=effect.key,
+                                               verdict=status)})
+        return rows.effect_record(row, utc_from_epoch)

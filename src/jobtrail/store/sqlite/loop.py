@@ -1,0 +1,215 @@
+"""The worker's loop on SQLite: claim, heartbeat, checkpoint, finish, release, and the
+leases of workers that are gone."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from jobtrail.job import ErrorInfo, utc_from_epoch
+from jobtrail.store import policy, rows
+from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, WorkerInfo
+from jobtrail.store.segments import path_text, segment_row, steps_from
+from jobtrail.store.sqlfiles import queries, steps
+from jobtrail.store.sqlite.connection import Database, translated
+from jobtrail.store.sqlite.watch import DataVersionWatch
+
+_Q = queries("sqlite")
+_CLAIM = steps("sqlite", "claim")
+_HEARTBEAT = steps("sqlite", "heartbeat")
+_FINISH = steps("sqlite", "finish")
+_RELEASE = steps("sqlite", "release")
+_EXPIRE = steps("sqlite", "expire_leases")
+_EXPIRE_WORKER = steps("sqlite", "expire_worker_leases")
+_SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path")
+
+
+class WorkerLoop(Database):
+    """The worker's side of the `Store` contract."""
+
+    @translated
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if limit <= 0:
+            return []
+        conn = self._conn()
+        now = self.clock.now()
+        probe, params = _ready_query(_CLAIM["probe"], _key(queues))
+        if conn.execute(probe, {"now": now, **params}).fetchone() is None:
+            return []
+        sql, params = _ready_query(_CLAIM["claim"], _key(queues))
+        with self._write() as conn:
+            now = self.clock.now()
+            found = conn.execute(
+                sql,
+                {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
+                 "token": policy.claim_token(), **params},
+            ).fetchall()
+            conn.executemany(_CLAIM["event"], [(row[0], row[4], now) for row in found])
+        return [ClaimedJob(*row) for row in found]
+
+    @translated
+    def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
+        lost: set[int] = set()
+        with self._write() as conn:
+            now = self.clock.now()
+            conn.execute(
+                _HEARTBEAT["worker"],
+                {"id": worker.id, "hostname": worker.hostname, "pid": worker.pid,
+                 "queues": ",".join(worker.queues) if worker.queues else None,
+                 "concurrency": worker.concurrency, "now": now},
+            )
+            for job_id in job_ids:
+                cur = conn.execute(
+                    _HEARTBEAT["lease"],
+                    {"id": job_id, "worker": worker.id, "lease_until": now + lease},
+                )
+                if cur.rowcount == 0:
+                    lost.add(job_id)
+        return lost
+
+    @translated
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        if not outcomes:
+            return set()
+        ids = [out.job_id for out in outcomes]
+        held_sql = _FINISH["held"].format(ids=", ".join("?" * len(ids)))
+        # Rows are built before the write lock is taken: other writers wait only for SQL.
+        now = self.clock.now()
+        rows_of = {}
+        for out in outcomes:
+            run = out.run
+            update = {"id": out.job_id, "status": out.status.value, "result": out.result,
+                      "error": out.error.to_json() if out.error else None,
+                      "outcome": out.outcome, "delay": out.retry_delay,
+                      "final": out.status.is_final, "now": now,
+                      "variant": run.variant if run else None,
+                      "code_version": run.code_version if run else None}
+            event = (out.job_id, out.attempt, out.event_name, now, out.duration,
+                     rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
+                     path_text(out.events))
+            found = [(*row, now) for row in rows.divergence_rows(out)]
+            rows_of[(out.job_id, out.claim)] = (update, event, out.status.is_final, found)
+        with self._write() as conn:
+            # Which claims the worker still holds: one read, then batched writes.
+            held = [key for key in conn.execute(held_sql, [worker_id, *ids]) if key in rows_of]
+            written = [rows_of[key] for key in held]
+            conn.executemany(_FINISH["job"], [row[0] for row in written])
+            conn.executemany(_FINISH["event"], [row[1] for row in written])
+            divergences = [found for row in written for found in row[3]]
+            if divergences:
+                conn.executemany(_FINISH["divergence"], divergences)
+            final = [job_id for job_id, claim in held if rows_of[(job_id, claim)][2]]
+            if final:
+                conn.execute(_FINISH["receipts"].format(ids=", ".join("?" * len(final))), final)
+        return set(ids) - {job_id for job_id, _ in held}
+
+    @translated
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        texts_of: dict[int, list[str]] = {}
+        if job_ids:
+            sql = _Q["path_segments"].format(ids=", ".join("?" * len(job_ids)))
+            for job_id, text in self._conn().execute(sql, list(job_ids)):
+                texts_of.setdefault(job_id, []).append(text)
+        found = {job_id: steps_from(texts) for job_id, texts in texts_of.items()}
+        return {job_id: done for job_id, done in found.items() if done}
+
+    @translated
+    def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
+        if not any(seg.events for seg in segments):
+            return
+        with self._write() as conn:
+            conn.executemany(
+                _Q["insert_segments_if_held"],
+                [
+                    dict(zip(_SEGMENT_COLUMNS, segment_row(seg.job_id, seg.attempt, seg.events),
+                             strict=True), worker=worker_id, claim=seg.claim)
+                    for seg in segments
+                    if seg.events
+                ],
+            )
+
+    @translated
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        released = 0
+        with self._write() as conn:
+            now = self.clock.now()
+            for job_id in job_ids:
+                row = conn.execute(
+                    _RELEASE["release"], {"id": job_id, "worker": worker_id, "now": now}
+                ).fetchone()
+                if row is not None:
+                    released += 1
+                    conn.execute(_RELEASE["event"], (job_id, row[0], now))
+        return released
+
+    @translated
+    def reap_expired(self, limit: int = 500) -> list[int]:
+        now = self.clock.now()
+        if not self._conn().execute(_Q["expired_leases"], {"now": now, "limit": 1}).fetchone():
+            return []
+        with self._write() as conn:
+            now = self.clock.now()
+            expired = conn.execute(_Q["expired_leases"], {"now": now, "limit": limit}).fetchall()
+            return _end_leases(conn, _EXPIRE, expired, now, None)
+
+    @translated
+    def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
+        with self._write() as conn:
+            now = self.clock.now()
+            held = conn.execute(_Q["worker_leases"], {"worker": worker_id}).fetchall()
+            return _end_leases(conn, _EXPIRE_WORKER, held, now, error)
+
+    @translated
+    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
+        sql, params = _ready_query(_Q["next_run_at"], _key(queues))
+        row = self._conn().execute(sql, params).fetchone()
+        return utc_from_epoch(row[0]) if row and row[0] is not None else None
+
+    def watch(self, on_change: Callable[[], None]) -> DataVersionWatch:
+        self._conn()
+        return DataVersionWatch(self, on_change, self.poll_interval)
+
+
+def _key(queues: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(queues) if queues else None
+
+
+@functools.lru_cache(maxsize=256)
+def _ready_query(template: str, queues: tuple[str, ...] | None) -> tuple[str, dict[str, str]]:
+    """*template* (a query over waiting jobs) for the queues a worker serves, shaped to use
+    the partial index that fits them, and its parameters (shared: never change them)."""
+    params: dict[str, str] = {}
+    if not queues:
+        index, where = "jobtrail_jobs_ready", ""
+    elif len(queues) == 1:
+        index, where = "jobtrail_jobs_ready_by_queue", "AND queue = :q0"
+        params = {"q0": queues[0]}
+    else:
+        index = "jobtrail_jobs_ready"
+        params = {f"q{i}": queue for i, queue in enumerate(queues)}
+        where = f"AND queue IN ({', '.join(':' + p for p in params)})"
+    return template.format(ready_index=index, queue_filter=where), params
+
+
+def _end_leases(conn: Any, statements: dict[str, str], leases: list[tuple[Any, ...]],
+                now: float, error: ErrorInfo | None) -> list[int]:
+    """End *leases* (id, attempts, max_attempts, worker) as lost: each job retried, or dead
+    when that was its last attempt, for *error* (by default: the lease ran out). Return the
+    ids of the jobs whose lease this ended."""
+    ended: list[int] = []
+    for job_id, attempts, max_attempts, worker in leases:
+        reason = error or policy.lease_error(worker, attempts, max_attempts)
+        status = policy.after_lost_lease(attempts, max_attempts)
+        cur = conn.execute(statements["expire"], {
+            "id": job_id, "status": status.value, "error": reason.to_json(), "now": now,
+            "worker": worker})
+        if cur.rowcount:
+            ended.append(job_id)
+            conn.execute(statements["event"], (
+                job_id, attempts, now,
+                rows.transition_attrs(reason, worker=worker, next=status.value)))
+    return ended

@@ -1,0 +1,94 @@
+"""Putting jobs into a SQLite store: enqueue, with idempotency keys and their receipts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from jobtrail.errors import StoreError
+from jobtrail.job import Status
+from jobtrail.store import policy
+from jobtrail.store.base import Enqueued, NewJob
+from jobtrail.store.sqlfiles import queries, steps
+from jobtrail.store.sqlite.connection import Database, translated
+
+_Q = queries("sqlite")
+_ENQUEUE = steps("sqlite", "enqueue")
+
+
+class Producing(Database):
+    """The producing side of the `Store` contract."""
+
+    @translated
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+        now = self.clock.now()
+        if connection is not None:
+            if not isinstance(connection, sqlite3.Connection):
+                raise StoreError(
+                    f"enqueue(connection=...) on SQLite needs a sqlite3.Connection, "
+                    f"got {type(connection).__name__}"
+                )
+            ids = self._insert_jobs(connection, jobs, now)
+        else:
+            with self._write() as conn:
+                ids = self._insert_jobs(conn, jobs, now)
+        self._wake()
+        return ids
+
+    def _insert_jobs(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+    ) -> list[Enqueued]:
+        ids: list[Enqueued] = []
+        new_ids: list[int] = []
+        insert = _ENQUEUE["job"]
+        for job in jobs:
+            run_at = job.run_at.timestamp() if job.run_at else now + (job.delay or 0.0)
+            values = (
+                job.job_name, job.queue, job.priority, job.payload, job.max_attempts,
+                run_at, now, job.parent_job_id, job.trace_id, job.trace_context,
+            )
+            if job.idempotency_key is None:
+                job_id = conn.execute(insert, values).fetchone()[0]
+            else:
+                holder = self._key_holder(conn, job, now)
+                if holder is not None:
+                    ids.append(Enqueued(holder, deduplicated=True))
+                    continue
+                job_id = conn.execute(
+                    _Q["enqueue_keyed"], (*values, job.idempotency_key, job.payload_hash)
+                ).fetchone()[0]
+            ids.append(Enqueued(job_id))
+            new_ids.append(job_id)
+        conn.executemany(_ENQUEUE["event"], [(job_id, now) for job_id in new_ids])
+        return ids
+
+    @staticmethod
+    def _key_holder(conn: sqlite3.Connection, job: NewJob, now: float) -> int | None:
+        """The job already holding *job*'s key, or None (freeing a key past its retention:
+        the write transaction holds the database, so nothing moves it meanwhile)."""
+        key = job.idempotency_key
+        assert key is not None
+        found = conn.execute(_Q["job_by_key"], {"key": key}).fetchone()
+        if found is not None:
+            holder_id, holder_hash, status, finished_at = found
+            holder = policy.key_holder(
+                key, job.payload_hash, holder_id, holder_hash,
+                finished_at if Status(status).is_final else None, now, job.key_retention,
+            )
+            if holder is None:
+                freed = {"key": key, "id": holder_id, "finished_at": finished_at}
+                conn.execute(_Q["free_key"], freed)
+                conn.execute(_Q["delete_receipt"], {"key": key})
+            return holder
+        found = conn.execute(_Q["receipt_by_key"], {"key": key}).fetchone()
+        if found is None:
+            return None
+        holder_id, holder_hash, finished_at = found
+        holder = policy.key_holder(
+            key, job.payload_hash, holder_id, holder_hash, finished_at, now, job.key_retention
+        )
+        if holder is None:
+            conn.execute(_Q["delete_expired_receipt"],
+                         {"key": key, "id": holder_id, "finished_at": finished_at})
+        return holder

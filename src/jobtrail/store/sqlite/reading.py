@@ -1,0 +1,143 @@
+"""Reading a SQLite store: jobs, their paths, runs, divergences, workers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from typing import Any
+
+from jobtrail.errors import JobNotFound
+from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status, utc_from_epoch
+from jobtrail.store import rows, segments
+from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
+from jobtrail.store.sqlfiles import queries
+from jobtrail.store.sqlite.connection import Database, translated
+
+_Q = queries("sqlite")
+#: How many ids one statement binds (SQLite's limit on parameters is far above).
+CHUNK = 500
+
+
+def read_job(conn: sqlite3.Connection, sql: str, job_id: int) -> JobRecord:
+    """The job *sql* (``get_job`` or ``lock_job``) reads; `JobNotFound` when there is none."""
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute(sql, {"id": job_id}).fetchone()
+    finally:
+        conn.row_factory = None
+    if row is None:
+        raise JobNotFound(f"no job with id {job_id}")
+    return rows.job_record(row, utc_from_epoch)
+
+
+class Reading(Database):
+    """The reading side of the `Store` contract."""
+
+    @translated
+    def get(self, job_id: int) -> JobRecord:
+        return read_job(self._conn(), _Q["get_job"], job_id)
+
+    @translated
+    def list_jobs(self, where: JobFilter) -> list[JobRecord]:
+        params: dict[str, Any] = {"queue": where.queue, "job_name": where.job_name,
+                                  "before_id": where.before_id, "limit": where.limit}
+        filters = [_JOB_FILTERS[name] for name in ("queue", "job_name", "before_id")
+                   if params[name] is not None]
+        if where.statuses:
+            statuses = {f"s{i}": status.value for i, status in enumerate(where.statuses)}
+            filters.append(f"AND status IN ({', '.join(':' + name for name in statuses)})")
+            params.update(statuses)
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        try:
+            found = conn.execute(_Q["list_jobs"].format(filters=" ".join(filters)),
+                                 params).fetchall()
+        finally:
+            conn.row_factory = None
+        return [rows.job_record(row, utc_from_epoch) for row in found]
+
+    @translated
+    def events(self, job_id: int) -> list[Event]:
+        found = self._conn().execute(_Q["job_events"], {"id": job_id}).fetchall()
+        return segments.expand(found, utc_from_epoch)
+
+    @translated
+    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+        sql, params = _divergence_query(_Q["divergences"], where)
+        found = self._conn().execute(sql, params).fetchall()
+        return [rows.divergence_record(row, utc_from_epoch) for row in found]
+
+    @translated
+    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
+        sql, params = _divergence_query(_Q["divergence_counts"], where)
+        found = self._conn().execute(sql, params).fetchall()
+        return {(job_name, kind): count for job_name, kind, count in found}
+
+    @translated
+    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
+        params = {"job_name": job_name, "since": None if since is None else since.timestamp()}
+        found = self._conn().execute(_Q["runs"], params).fetchall()
+        return [rows.run_record(row, utc_from_epoch) for row in found]
+
+    @translated
+    def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
+        found: list[JobRecord] = []
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        try:
+            for start in range(0, len(parent_ids), CHUNK):
+                chunk = list(parent_ids[start:start + CHUNK])
+                sql = _Q["children"].format(ids=", ".join("?" * len(chunk)))
+                found.extend(rows.job_record(row, utc_from_epoch)
+                             for row in conn.execute(sql, [job_name, *chunk]))
+        finally:
+            conn.row_factory = None
+        return found
+
+    @translated
+    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+        params = {"needle": encode_basestring(name),
+                  "since": None if since is None else since.timestamp()}
+        found = self._conn().execute(_Q["milestones"], params).fetchall()
+        return segments.milestones(found, name, utc_from_epoch, since)
+
+    @translated
+    def counts(self) -> dict[tuple[str, Status], int]:
+        found = self._conn().execute(_Q["counts"]).fetchall()
+        return {(queue, Status(status)): count for queue, status, count in found}
+
+    @translated
+    def workers(self) -> list[WorkerRecord]:
+        found = self._conn().execute(_Q["list_workers"]).fetchall()
+        return [
+            WorkerRecord(
+                wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+                utc_from_epoch(started) or datetime.now(UTC),
+                utc_from_epoch(seen) or datetime.now(UTC),
+            )
+            for wid, host, pid, queues, conc, started, seen in found
+        ]
+
+
+#: The clauses of `list_jobs`' {filters}, by filter (statuses take one parameter each).
+_JOB_FILTERS = {"queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
+                "before_id": "AND id < :before_id"}
+#: The clauses of the divergence queries' {filters}, by filter.
+_DIVERGENCE_FILTERS = {
+    "job_name": "AND job_name = :job_name", "kind": "AND kind = :kind",
+    "job_id": "AND job_id = :job_id", "since": "AND at >= :since",
+    "before_id": "AND id < :before_id",
+}
+
+
+def _divergence_query(template: str, where: DivergenceFilter) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {
+        "job_name": where.job_name, "kind": where.kind, "job_id": where.job_id,
+        "since": None if where.since is None else where.since.timestamp(),
+        "before_id": where.before_id, "limit": where.limit,
+    }
+    filters = " ".join(clause for name, clause in _DIVERGENCE_FILTERS.items()
+                       if params[name] is not None)
+    return template.format(filters=filters), params
