@@ -32,14 +32,22 @@ from jobtrail.errors import (
     UnknownJob,
 )
 from jobtrail.handle import JobHandle
-from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
 from jobtrail.jobs import Enqueuing, JobDef
 from jobtrail.middleware import AttemptInfo, Middleware, Pipeline
 from jobtrail.observers import EnqueuedJob, Observer
-from jobtrail.paths.alerts import Alert
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.paths_api import PathsAPI
+from jobtrail.records import (
+    Divergence,
+    DivergenceKind,
+    ErrorInfo,
+    Event,
+    JobRecord,
+    PointKind,
+    RunRecord,
+    Status,
+)
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.shadow import Shadow, ShadowReport
@@ -50,7 +58,6 @@ from jobtrail.worker import Worker, WorkerStats
 __version__ = "0.1.0"
 
 __all__ = [
-    "Alert",
     "App",
     "AppNotLoadable",
     "ArgumentError",
@@ -59,7 +66,8 @@ __all__ = [
     "CapturedEnqueue",
     "ConfigurationError",
     "Context",
-    "DivergenceRecord",
+    "Divergence",
+    "DivergenceKind",
     "DryRun",
     "EffectRecord",
     "EffectUncertain",
@@ -95,6 +103,7 @@ __all__ = [
     "PayloadTooLarge",
     "Permanent",
     "Pipeline",
+    "PointKind",
     "Redactor",
     "Retry",
     "Rule",

@@ -19,7 +19,6 @@ from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, JobNotFound, UnknownJob
 from jobtrail.guarantee import Guarantee
 from jobtrail.handle import JobHandle
-from jobtrail.job import Event, JobRecord, Status
 from jobtrail.jobs import JobDef, KeyFunction
 from jobtrail.limits import MAX_JOB_ID, before_bound, check_queues, row_limit
 from jobtrail.middleware import Chain, Middleware, Pipeline
@@ -29,6 +28,7 @@ from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
 from jobtrail.paths_api import PathsAPI
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
+from jobtrail.records import Event, JobRecord, Status
 from jobtrail.retry import Retry
 from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
 from jobtrail.shadow import ShadowObserver

@@ -20,6 +20,7 @@ from jobtrail.effects import perform_effect
 from jobtrail.errors import JobExit, UnknownJob
 from jobtrail.expect import decision_text
 from jobtrail.handle import JobHandle
+from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
 from jobtrail.store.base import PathEvent, Store
 from jobtrail.text import name_problem
@@ -129,7 +130,7 @@ class Context:
     def event(self, name: str, **attrs: Any) -> None:
         """Record a milestone on this job's path (written when the attempt ends)."""
         _check_name("event", name, self.job_name)
-        self._path.append(PathEvent("event", name, time.time(), None, attrs or None))
+        self._path.append(PathEvent(_EVENT, name, time.time(), None, attrs or None))
 
     def decide(self, name: str, value: T) -> T:
         """Record the decision *name* with its *value* (the branch taken) and return *value*:
@@ -143,7 +144,7 @@ class Context:
                 f"job {self.job_name!r}: decision {name!r} got a {type(value).__name__}; "
                 "decide on a bool, int, str, enum member or None (e.g. bool(items))"
             ) from None
-        entry = ("decide", name, time.time(), None, None, encode_basestring_ascii(text))
+        entry = (_DECIDE, name, time.time(), None, None, encode_basestring_ascii(text))
         self._path.append(_new_entry(PathEvent, entry))
         return value
 
@@ -156,7 +157,7 @@ class Context:
         _check_name("exit", reason, self.job_name)
         if self._exit is None:
             self._exit = reason
-            self._path.append(PathEvent("exit", reason, time.time()))
+            self._path.append(PathEvent(_EXIT, reason, time.time()))
         raise JobExit(reason)
 
     def step(self, name: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -171,7 +172,7 @@ class Context:
         self._step_names.add(name)
         recorded = self._completed.get(name)
         if recorded is not None:
-            self._path.append(PathEvent("step", name, time.time(), 0.0, _REPLAYED))
+            self._path.append(PathEvent(_STEP, name, time.time(), 0.0, _REPLAYED))
             value: T = json.loads(recorded)
             return value
         at = time.time()
@@ -183,7 +184,7 @@ class Context:
         except (TypeError, ValueError) as exc:
             raise self._unrecordable(name, value, exc) from exc
         # tuple.__new__ skips NamedTuple's Python-level constructor: a fifth of a step's cost.
-        self._path.append(_new_entry(PathEvent, ("step", name, at, duration, None, text)))
+        self._path.append(_new_entry(PathEvent, (_STEP, name, at, duration, None, text)))
         return value
 
     def _refuse_step_name(self, name: object) -> None:
@@ -294,6 +295,7 @@ class Context:
 MAX_EFFECT_KEY = 255
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _REPLAYED = {"replayed": True}
+_STEP, _EVENT, _DECIDE, _EXIT = PointKind.STEP, PointKind.EVENT, PointKind.DECIDE, PointKind.EXIT
 _new_entry = tuple.__new__
 
 

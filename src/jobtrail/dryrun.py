@@ -26,10 +26,10 @@ from jobtrail.context import Context, _current
 from jobtrail.errors import JobExit, JobNotFound
 from jobtrail.expect import Expectation
 from jobtrail.handle import JobHandle
-from jobtrail.job import ErrorInfo, JobRecord, error_info
 from jobtrail.paths.runs import Summarizer
+from jobtrail.records import Divergence, ErrorInfo, JobRecord, PointKind, error_info
 from jobtrail.redaction import Redactor
-from jobtrail.store.base import Finding, NewJob, PathEvent
+from jobtrail.store.base import NewJob, PathEvent
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ class DryRun:
     events: tuple[PathEvent, ...]
     effects: tuple[CapturedEffect, ...]
     enqueued: tuple[CapturedEnqueue, ...]
-    divergences: tuple[Finding, ...]
+    divergences: tuple[Divergence, ...]
     result: Any = None
     error: ErrorInfo | None = None
     exit_reason: str | None = None
@@ -122,7 +122,7 @@ class DryContext(Context):
         if key == f"0:{name}":  # the default key names the job id, which a dry run lacks
             key = f"<job id>:{name}"
         self.effects.append(CapturedEffect(name, key, args, dict(kwargs), repeat_safe))
-        self.add_event(PathEvent("effect", name, time.time(), 0.0,
+        self.add_event(PathEvent(PointKind.EFFECT, name, time.time(), 0.0,
                                  {"key": key, "captured": True}))
         value: T = self.effect_results.get(name)  # type: ignore[assignment]  # a stand-in
         return value
@@ -174,7 +174,7 @@ def _masked(done: DryRun, redactor: Redactor) -> DryRun:
     own values)."""
     return dataclasses.replace(
         done, variant=redactor.text(done.variant), events=tuple(redactor.entries(done.events)),
-        divergences=tuple(redactor.finding(f) for f in done.divergences),
+        divergences=tuple(redactor.divergence(f) for f in done.divergences),
         error=None if done.error is None else redactor.error(done.error),
         exit_reason=None if done.exit_reason is None else redactor.text(done.exit_reason),
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from jobtrail.errors import EffectUncertain, LeaseLost, StoreError, StoreRejected
+from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
 from jobtrail.store.base import EffectRecord, PathEvent, Store
 from jobtrail.text import storable
@@ -69,7 +70,8 @@ def perform_effect(
         )
     existing = _begin(store, ctx, name, key, repeat_safe)
     if existing is not None and existing.status == "done":
-        ctx.add_event(PathEvent("effect", name, time.time(), 0.0, {"key": key, "replayed": True}))
+        ctx.add_event(PathEvent(PointKind.EFFECT, name, time.time(), 0.0,
+                                {"key": key, "replayed": True}))
         value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
         return value
     repeated = existing is not None and repeat_safe
@@ -89,7 +91,7 @@ def perform_effect(
         failed: dict[str, Any] = {"key": key, "error": type(exc).__name__}
         if repeated:
             failed["repeated"] = True
-        ctx.add_event(PathEvent("effect", name, at, time.perf_counter() - started, failed))
+        ctx.add_event(PathEvent(PointKind.EFFECT, name, at, time.perf_counter() - started, failed))
         raise
     duration = time.perf_counter() - started
     try:
@@ -100,7 +102,7 @@ def perform_effect(
         text = None
     _end(store, key, ctx, text, None)
     attrs: dict[str, Any] = {"key": key, "repeated": True} if repeated else {"key": key}
-    ctx.add_event(PathEvent("effect", name, at, duration, attrs))
+    ctx.add_event(PathEvent(PointKind.EFFECT, name, at, duration, attrs))
     return value
 
 

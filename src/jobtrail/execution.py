@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jobtrail.context import Context, _current
 from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
-from jobtrail.job import ErrorInfo, Status, error_info
 from jobtrail.middleware import AttemptInfo, Pipeline
 from jobtrail.payload import encode_result
+from jobtrail.records import ErrorInfo, Status, error_info
 from jobtrail.redaction import Redactor
 from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary, Store
 from jobtrail.text import storable

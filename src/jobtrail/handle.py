@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from jobtrail.job import JobRecord, Status
+from jobtrail.records import JobRecord, Status
 
 
 class Lookup(Protocol):

@@ -20,10 +20,10 @@ from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError,
 from jobtrail.expect import Expectation, parse
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.handle import JobHandle
-from jobtrail.job import JobRecord
 from jobtrail.limits import check_key, check_options, check_timeout, priority_problem
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.payload import encode_payload
+from jobtrail.records import JobRecord
 from jobtrail.retry import Retry
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jobtrail.errors import MiddlewareError
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.store.base import Outcome, RunSummary
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from jobtrail.job import JobRecord
+from jobtrail.records import JobRecord
 from jobtrail.store.base import EffectRecord, Outcome
 
 log = logging.getLogger("jobtrail.observers")

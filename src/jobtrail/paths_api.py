@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from jobtrail.errors import ConfigurationError
-from jobtrail.job import DivergenceRecord, JobRecord
 from jobtrail.jobs import JobDef
 from jobtrail.limits import before_bound, id_filter, row_limit
 from jobtrail.paths import rules, variants
 from jobtrail.paths.alerts import AlertSink
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
 from jobtrail.paths.variants import Funnel, Variant
+from jobtrail.records import Divergence, DivergenceKind, JobRecord
 from jobtrail.shadow import SUFFIX, Declare, Shadow, ShadowReport, register, reports
 from jobtrail.store.base import DivergenceFilter, JobFilter, Store
 
@@ -29,8 +29,8 @@ class Stored(Protocol):
     @property
     def store(self) -> Store: ...
 
-DIVERGENCE_KINDS = ("missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete",
-                    "duplicate_effect", "slow")
+#: The divergence kinds, as command lines spell them.
+DIVERGENCE_KINDS = tuple(kind.value for kind in DivergenceKind)
 
 
 class PathsAPI:
@@ -60,7 +60,7 @@ class PathsAPI:
         self, *, job_name: str | None = None, kind: str | None = None,
         job_id: int | None = None, since: datetime | None = None, limit: int = 100,
         before_id: int | None = None,
-    ) -> list[DivergenceRecord]:
+    ) -> list[Divergence]:
         """Stored divergences, newest first, narrowed by job name, kind, job and time."""
         return self.store.divergences(_divergence_filter(
             job_name, kind, job_id, since, limit, before_id))

@@ -18,14 +18,15 @@ masking every ``"1"`` in a path would hide more than it protects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from jobtrail.job import ErrorInfo
-from jobtrail.store.base import Finding, PathEvent
+from jobtrail.records import Divergence, ErrorInfo
+from jobtrail.store.base import PathEvent
 
 MASK = "[redacted]"
 MIN_SECRET = 3
@@ -90,11 +91,12 @@ class Redactor:
         """*info* with its message and traceback masked."""
         return ErrorInfo(info.type, self.text(info.message), self.text(info.traceback))
 
-    def finding(self, finding: Finding) -> Finding:
+    def divergence(self, finding: Divergence) -> Divergence:
         """A divergence with what it quotes masked."""
-        return Finding(finding.kind, self.text(finding.message), finding.position,
-                       None if finding.found is None else self.text(finding.found),
-                       tuple(self.text(e) for e in finding.expected))
+        return dataclasses.replace(
+            finding, message=self.text(finding.message),
+            found=None if finding.found is None else self.text(finding.found),
+            expected=tuple(self.text(e) for e in finding.expected))
 
 
 def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: bool) -> None:

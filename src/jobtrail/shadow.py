@@ -22,10 +22,10 @@ from typing import Any
 from jobtrail.context import Context  # resolved at run time: the shadow job's type hints
 from jobtrail.dryrun import dry_run
 from jobtrail.errors import ConfigurationError, Permanent
-from jobtrail.job import JobRecord, Status
 from jobtrail.jobs import JobDef
 from jobtrail.observers import Observer
 from jobtrail.payload import encode_result
+from jobtrail.records import JobRecord, Status
 from jobtrail.retry import Retry
 from jobtrail.store.base import Outcome
 

@@ -42,7 +42,7 @@ from types import FrameType
 from typing import Protocol
 
 from jobtrail.errors import StoreError
-from jobtrail.job import ErrorInfo
+from jobtrail.records import ErrorInfo
 from jobtrail.worker import Worker, WorkerHost
 
 #: Each slot's last exit code, once a supervisor stopped.

@@ -42,10 +42,10 @@ from typing import Protocol
 from jobtrail import watchdog
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
-from jobtrail.job import Status
 from jobtrail.limits import check_queues
 from jobtrail.observers import Observer
 from jobtrail.outage import Outage
+from jobtrail.records import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.stopping import StopRequest, install_signal_handlers
 from jobtrail.store.base import Outcome, PathSegment, Watch, WorkerInfo

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from jobtrail.errors import StoreError, StoreRejected
-from jobtrail.job import ErrorInfo, Status
+from jobtrail.records import ErrorInfo, Status
 from jobtrail.store.base import Outcome, Store
 from jobtrail.text import storable
 

@@ -13,9 +13,9 @@ import pytest
 
 from jobtrail import App, Context, Retry
 from jobtrail.errors import ArgumentError, ConfigurationError, JobDefinitionError
-from jobtrail.job import utc_from_epoch
 from jobtrail.jobs import JobDef
 from jobtrail.limits import HORIZON, MAX_PRIORITY, MIN_PRIORITY
+from jobtrail.records import utc_from_epoch
 from jobtrail.testing import run_until_idle
 from tests.acceptance.conftest import Cli
 from tests.support import rawsql

@@ -11,7 +11,7 @@ import jobtrail.flows
 
 FLOWS = Path(jobtrail.flows.__file__).parent
 #: The modules the flows may import beside their own: values and the path language.
-ALLOWED = ("jobtrail.flows", "jobtrail.expect", "jobtrail.errors", "jobtrail.text", "jobtrail.job")
+ALLOWED = ("jobtrail.flows", "jobtrail.expect", "jobtrail.errors", "jobtrail.text", "jobtrail.records")
 #: What runs jobs; named so a failure says plainly what went wrong.
 RUNTIME = ("jobtrail.app", "jobtrail.jobs", "jobtrail.context", "jobtrail.worker",
            "jobtrail.execution", "jobtrail.store", "jobtrail.runners", "jobtrail.paths")

@@ -10,7 +10,7 @@ import pytest
 
 from jobtrail import App, Context, Permanent, Retry
 from jobtrail.errors import ArgumentError, ConfigurationError
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.testing import run_until_idle
 
 EXPECT = "load decide:big=true effect:charge notify | load decide:big=false exit:small"

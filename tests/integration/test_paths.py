@@ -12,10 +12,9 @@ import pytest
 
 from jobtrail import App, Context, Permanent, Retry, Transient
 from jobtrail.errors import ConfigurationError, JobDefinitionError
-from jobtrail.job import Status
 from jobtrail.paths import rules
-from jobtrail.paths.alerts import Alert
 from jobtrail.paths.rules import event as rules_event
+from jobtrail.records import Divergence, Status
 from jobtrail.testing import run_until_idle
 from tests.support import rawsql
 
@@ -155,9 +154,9 @@ def test_alert_sinks_receive_each_divergence_after_it_is_stored(
     make_app: Callable[..., App],
 ) -> None:
     """Every sink gets the divergence; a failing sink neither stops the others nor the worker."""
-    received: list[Alert] = []
+    received: list[Divergence] = []
 
-    def broken_sink(alert: Alert) -> None:
+    def broken_sink(alert: Divergence) -> None:
         raise RuntimeError("pager down")
 
     app, bill = bill_app(make_app, alert_sinks=[broken_sink])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobtrail.errors import StoreError
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.store import open_store
 from jobtrail.store.base import NewJob, Outcome
 from jobtrail.writer import OutcomeWriter

@@ -10,7 +10,7 @@ import pytest
 
 from jobtrail.clock import ManualClock
 from jobtrail.errors import InvalidTransition, JobNotFound
-from jobtrail.job import TRANSITIONS, ErrorInfo, Status
+from jobtrail.records import TRANSITIONS, ErrorInfo, Status
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import JobFilter, NewJob, Outcome, PathEvent, WorkerInfo
 from jobtrail.store.sqlfiles import latest_version

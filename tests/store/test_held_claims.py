@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from jobtrail.errors import StoreRejected
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.store import open_store
 from jobtrail.store.base import ClaimedJob, JobFilter, NewJob, Outcome
 from tests.conftest import _empty_pg

@@ -9,7 +9,7 @@ import pytest
 
 from jobtrail.clock import ManualClock
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
-from jobtrail.job import ErrorInfo, Status
+from jobtrail.records import ErrorInfo, Status
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import ClaimedJob, NewJob, Outcome, PathEvent, PathSegment
 from tests.support import rawsql

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from jobtrail.job import Status
+from jobtrail.records import Divergence, DivergenceKind, Status
 from jobtrail.store import Store
-from jobtrail.store.base import DivergenceFilter, Finding, NewJob, Outcome, PathEvent, RunSummary
+from jobtrail.store.base import DivergenceFilter, NewJob, Outcome, PathEvent, RunSummary
 
 WORKER = "w-1"
 
@@ -23,8 +23,8 @@ def finish_one(store: Store, status: Status, run: RunSummary | None, **more: obj
 
 def test_a_final_outcome_stores_the_variant_code_version_and_divergences(store: Store) -> None:
     """The run summary is written with the outcome: variant, version and each finding."""
-    findings = [Finding("missing", "missing step ship", 2, None, ("ship",)),
-                Finding("slow", "step load took long", 0, "load")]
+    findings = [Divergence(DivergenceKind.MISSING, "missing step ship", 2, None, ("ship",)),
+                Divergence(DivergenceKind.SLOW, "step load took long", 0, "load")]
     job_id = finish_one(store, Status.SUCCEEDED, RunSummary("order", "load charge", "v7", findings),
                         duration=0.25, events=[PathEvent("step", "load", time.time(), 0.1, None, "1")])
     record = store.get(job_id)
@@ -41,7 +41,7 @@ def test_a_final_outcome_stores_the_variant_code_version_and_divergences(store: 
 def test_divergences_are_filtered_counted_and_paged(store: Store) -> None:
     """Filters narrow by job name, kind and time; counts group by (job name, kind); before_id pages."""
     for name in ("a", "a", "b"):
-        finish_one(store, Status.SUCCEEDED, RunSummary(name, "x", None, [Finding("unexpected", "m", 0, "x")]))
+        finish_one(store, Status.SUCCEEDED, RunSummary(name, "x", None, [Divergence(DivergenceKind.UNEXPECTED, "m", 0, "x")]))
     assert store.divergence_counts(DivergenceFilter()) == {("a", "unexpected"): 2, ("b", "unexpected"): 1}
     assert store.divergence_counts(DivergenceFilter(job_name="a", kind="missing")) == {}
     newest, *older = store.divergences(DivergenceFilter(job_name="a"))

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobtrail.context import to_json
-from jobtrail.job import utc_from_epoch
+from jobtrail.records import utc_from_epoch
 from jobtrail.store import segments
 from jobtrail.store.base import PathEvent
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from jobtrail.errors import ConfigurationError
-from jobtrail.job import ErrorInfo
 from jobtrail.paths.rules import Rule, enqueued, event, succeeded
 from jobtrail.paths.timings import StepTimings
+from jobtrail.records import ErrorInfo
 from jobtrail.redaction import MASK, Redactor
 from jobtrail.store.base import PathEvent
 
@@ -75,12 +75,14 @@ def test_the_log_sink_writes_each_alert_and_a_failing_sink_is_contained(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """log_sink warns on jobtrail.divergences; a sink that raises is logged and the next still runs."""
-    from jobtrail.paths.alerts import Alert, log_sink, send
+    from jobtrail.paths.alerts import log_sink, send
+    from jobtrail.records import Divergence, DivergenceKind
 
-    alert = Alert(7, "bill", 1, "missing", "missing step save at the end", 3, None, ("save",))
-    seen: list[Alert] = []
+    alert = Divergence(DivergenceKind.MISSING, "missing step save at the end", 3, None, ("save",),
+                       job_id=7, job_name="bill", attempt=1)
+    seen: list[Divergence] = []
 
-    def broken(_: Alert) -> None:
+    def broken(_: Divergence) -> None:
         raise RuntimeError("pager down")
 
     with caplog.at_level("WARNING", logger="jobtrail.divergences"):

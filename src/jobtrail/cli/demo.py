@@ -32,9 +32,9 @@ from jobtrail.cli.loading import opened
 from jobtrail.cli.output import console, jobs_table
 from jobtrail.cli.paths import variants_table
 from jobtrail.errors import JobtrailError, StoreError
-from jobtrail.job import FINAL_STATUSES, DivergenceRecord, JobRecord, Status
 from jobtrail.paths.rules import RuleReport
 from jobtrail.paths.variants import Variant
+from jobtrail.records import FINAL_STATUSES, Divergence, JobRecord, Status
 from jobtrail.store import URL_ENV, parse_url
 from jobtrail.worker import Worker
 
@@ -116,7 +116,7 @@ def demo(url: str | None, count: int) -> None:
     _print_next_steps(out, app.url, workload.DEMO_URL_ENV, dead)
 
 
-def _print_paths(out: Console, found: list[Variant], latest: list[DivergenceRecord],
+def _print_paths(out: Console, found: list[Variant], latest: list[Divergence],
                  counts: dict[tuple[str, str], int], rule_reports: list[RuleReport]) -> None:
     """What the paths of the deploy scenario, and the rules, say."""
     out.print(Text("\nExecution paths", style="bold"))

@@ -6,7 +6,7 @@ import click
 
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, event_json, job_json, job_view, jobs_table
-from jobtrail.job import Status
+from jobtrail.records import Status
 
 STATUS_CHOICE = click.Choice([status.value for status in Status])
 

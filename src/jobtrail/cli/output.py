@@ -18,7 +18,7 @@ from rich.console import Console, Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from jobtrail.job import ErrorInfo, Event, JobRecord, Status
+from jobtrail.records import ErrorInfo, Event, JobRecord, Status
 
 STATUS_STYLES: dict[Status, str] = {
     Status.QUEUED: "blue",

@@ -12,9 +12,9 @@ from rich.text import Text
 
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, event_json, events_table, iso, when
-from jobtrail.job import DivergenceRecord
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.paths_api import DIVERGENCE_KINDS
+from jobtrail.records import Divergence
 
 
 class _Moment(click.ParamType):  # type: ignore[type-arg]
@@ -187,7 +187,7 @@ def shadow_command(target: str | None, url: str | None, job_name: str, limit: in
 
 
 # -- shapes ---------------------------------------------------------------------------------------
-def divergence_json(d: DivergenceRecord) -> dict[str, Any]:
+def divergence_json(d: Divergence) -> dict[str, Any]:
     """The JSON shape of a stored divergence."""
     return {"id": d.id, "job_id": d.job_id, "job_name": d.job_name, "attempt": d.attempt,
             "kind": d.kind, "position": d.position, "found": d.found,
@@ -246,7 +246,7 @@ def funnel_table(f: Funnel) -> Table:
     return table
 
 
-def divergences_table(found: list[DivergenceRecord]) -> Table:
+def divergences_table(found: list[Divergence]) -> Table:
     """Divergences, newest first."""
     table = Table(title="Latest", title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD, show_edge=False)

@@ -11,14 +11,15 @@ expectation.check(run[:2], completed=True)  # [Divergence(kind="missing", ...)]
 
 Modules: `nodes` (symbols, patterns, the tree, the error), `grammar` (text ↔ tree),
 `automaton` (the compiled, cached form), `conformance` (divergences), `expectation`
-(`Expectation` and `parse`). The package imports nothing else from jobtrail but its errors.
+(`Expectation` and `parse`). The package imports nothing else from jobtrail but its errors
+and records (`Divergence`, the kinds of points and divergences).
 The language itself is described in docs/expectations.md.
 """
 
 from jobtrail.errors import ExpectationError
-from jobtrail.expect.conformance import Divergence
 from jobtrail.expect.expectation import Expectation, parse
 from jobtrail.expect.nodes import Symbol, decision_text, format_value
+from jobtrail.records import Divergence
 
 __all__ = [
     "Divergence",

@@ -25,39 +25,17 @@ everything its expectation asks has no divergence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from jobtrail.expect.automaton import DEAD, Automaton
 from jobtrail.expect.nodes import Symbol
+from jobtrail.records import Divergence, DivergenceKind
 
-MISSING: Final = "missing"
-UNEXPECTED: Final = "unexpected"
-OUT_OF_ORDER: Final = "out_of_order"
-UNEXPECTED_EXIT: Final = "unexpected_exit"
-INCOMPLETE: Final = "incomplete"
-DIVERGENCE_KINDS: Final = (MISSING, UNEXPECTED, OUT_OF_ORDER, UNEXPECTED_EXIT, INCOMPLETE)
-
-
-@dataclass(frozen=True, slots=True)
-class Divergence:
-    """One way a run left its expectation.
-
-    `position` is the index in the observed symbols (their count for the end);
-    `found` is the observed symbol there in the language (``None`` at the end);
-    `expected` is, in the language, what was allowed there (``unexpected``,
-    ``unexpected_exit``: sorted) or what should have come (``missing``,
-    ``incomplete``, ``out_of_order``: in path order). `message` is one line.
-    """
-
-    kind: str
-    position: int
-    found: str | None
-    expected: tuple[str, ...]
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+MISSING: Final = DivergenceKind.MISSING
+UNEXPECTED: Final = DivergenceKind.UNEXPECTED
+OUT_OF_ORDER: Final = DivergenceKind.OUT_OF_ORDER
+UNEXPECTED_EXIT: Final = DivergenceKind.UNEXPECTED_EXIT
+INCOMPLETE: Final = DivergenceKind.INCOMPLETE
 
 
 def check(automaton: Automaton, symbols: Sequence[Symbol], *, completed: bool) -> list[Divergence]:
@@ -125,14 +103,14 @@ class _Walk:
                 f"{_describe(shown)} at position {position} came before "
                 f"{_listing(expected)}, which should precede it"
             )
-            self.found.append(Divergence(OUT_OF_ORDER, position, shown, expected, message))
+            self.found.append(Divergence(OUT_OF_ORDER, message, position, shown, expected))
         else:
             expected = tuple(str(patterns[p]) for p in path)
             message = f"missing {_listing(expected)} before {shown} at position {position}"
-            self.found.append(Divergence(MISSING, position, shown, expected, message))
+            self.found.append(Divergence(MISSING, message, position, shown, expected))
         return automaton.move(reached, symbol)
 
-    def _unexpected(self, kind: str, state: int, position: int) -> Divergence:
+    def _unexpected(self, kind: DivergenceKind, state: int, position: int) -> Divergence:
         automaton, shown = self.automaton, str(self.symbols[position])
         expected = tuple(sorted(str(automaton.patterns[p]) for p in automaton.allowed(state)))
         choices = [_describe(text) for text in expected]
@@ -140,7 +118,7 @@ class _Walk:
             choices.append("the end of the run")
         wanted = choices[0] if len(choices) == 1 else "one of " + ", ".join(choices)
         message = f"unexpected {_describe(shown)} at position {position}; expected {wanted}"
-        return Divergence(kind, position, shown, expected, message)
+        return Divergence(kind, message, position, shown, expected)
 
 
 def _ending(automaton: Automaton, state: int, end: int, *, completed: bool) -> list[Divergence]:
@@ -158,9 +136,9 @@ def _ending(automaton: Automaton, state: int, end: int, *, completed: bool) -> l
         listing = "one of " + _listing(expected)
     if completed:
         message = f"missing {listing} at the end (position {end})"
-        return [Divergence(MISSING, end, None, expected, message)]
+        return [Divergence(MISSING, message, end, None, expected)]
     message = f"the run stopped at position {end} before {listing}"
-    return [Divergence(INCOMPLETE, end, None, expected, message)]
+    return [Divergence(INCOMPLETE, message, end, None, expected)]
 
 
 def _describe(text: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jobtrail.expect.automaton import Automaton
-from jobtrail.expect.conformance import Divergence, check
+from jobtrail.expect.conformance import check
 from jobtrail.expect.grammar import parse_node, render
 from jobtrail.expect.nodes import WILDCARD, Atom, Node, Symbol, atoms
+from jobtrail.records import Divergence
 
 
 class Expectation:

@@ -23,8 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-KINDS: Final = ("step", "effect", "decide", "exit")
-"""The kinds of points a path records, in the order the language lists them."""
+from jobtrail.records import PointKind
+
+KINDS: Final = (PointKind.STEP, PointKind.EFFECT, PointKind.DECIDE, PointKind.EXIT)
+"""The kinds of points the language speaks of (`PointKind`s), in the order it lists them."""
 
 WILDCARD: Final = "*"
 """The name of a pattern that matches any name of its kind (``exit:*``)."""

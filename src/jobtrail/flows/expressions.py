@@ -18,8 +18,9 @@ from jobtrail.flows.frames import Function, Scope
 from jobtrail.flows.graph import Guard
 from jobtrail.flows.raw import Frontier, Pending, merge
 from jobtrail.flows.walk import Walk
+from jobtrail.records import PointKind
 
-RECORDERS: Final = frozenset({"step", "effect", "decide", "exit", "event", "enqueue"})
+RECORDERS: Final = frozenset({*PointKind, "enqueue"})
 """The methods of the context that record a point."""
 
 TRUE: Final = Guard(("true",))

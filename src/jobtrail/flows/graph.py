@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from jobtrail.expect.nodes import quote_value
+from jobtrail.records import VARIANT_POINTS
 
 NODE_KINDS: Final = (
     "start",
@@ -48,7 +49,7 @@ NODE_KINDS: Final = (
 )
 """Every kind of `FlowNode`."""
 
-PATH_KINDS: Final = frozenset({"step", "effect", "decide", "exit"})
+PATH_KINDS: Final = VARIANT_POINTS
 """The kinds whose points are symbols of the path language (events and the rest are not)."""
 
 

@@ -1,51 +1,37 @@
 """Alert sinks: where the divergences of finished runs are sent once they are stored.
 
-A sink is any callable taking an `Alert`. ``App(alert_sinks=[...])`` or
-``app.paths.on_divergence(sink)`` adds one; `log_sink` writes each alert as a warning on the
-``jobtrail.divergences`` logger. Sinks run on the worker's writer thread after the outcome
-is committed (`AlertObserver`), so an alert never announces a divergence the store does not
-hold: keep them
-quick (hand slow work to a queue). A sink that raises is logged and the others still run.
+A sink is any callable taking a `Divergence` (its job id, job name and attempt filled in).
+``App(alert_sinks=[...])`` or ``app.paths.on_divergence(sink)`` adds one; `log_sink` writes
+each as a warning on the ``jobtrail.divergences`` logger. Sinks run on the worker's writer
+thread after the outcome is committed (`AlertObserver`), so an alert never announces a
+divergence the store does not hold: keep them quick (hand slow work to a queue). A sink
+that raises is logged and the others still run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from jobtrail.observers import Observer
-from jobtrail.store.base import Finding, Outcome
+from jobtrail.records import Divergence
+from jobtrail.store.base import Outcome
 
 log = logging.getLogger("jobtrail.divergences")
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One divergence of one finished run."""
 
-    job_id: int
-    job_name: str
-    attempt: int
-    kind: str
-    message: str
-    position: int | None
-    found: str | None
-    expected: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.job_name}#{self.job_id} {self.kind}: {self.message}"
+#: Where divergences go: a callable given each one, with its job, once it is stored.
+AlertSink = Callable[[Divergence], None]
 
 
-AlertSink = Callable[[Alert], None]
-
-
-def log_sink(alert: Alert) -> None:
+def log_sink(alert: Divergence) -> None:
     """Write *alert* as a warning on the ``jobtrail.divergences`` logger."""
     log.warning("divergence %s", alert)
 
 
-def alerts_of(outcomes: Iterable[Outcome]) -> list[Alert]:
+def alerts_of(outcomes: Iterable[Outcome]) -> list[Divergence]:
     """The alerts of the runs among *outcomes* that diverged."""
     found = []
     for out in outcomes:
@@ -57,12 +43,11 @@ def alerts_of(outcomes: Iterable[Outcome]) -> list[Alert]:
     return found
 
 
-def _alert(out: Outcome, job_name: str, f: Finding) -> Alert:
-    return Alert(out.job_id, job_name, out.attempt, f.kind, f.message, f.position, f.found,
-                 f.expected)
+def _alert(out: Outcome, job_name: str, found: Divergence) -> Divergence:
+    return dataclasses.replace(found, job_id=out.job_id, job_name=job_name, attempt=out.attempt)
 
 
-def send(sinks: Sequence[AlertSink], alerts: Iterable[Alert]) -> None:
+def send(sinks: Sequence[AlertSink], alerts: Iterable[Divergence]) -> None:
     """Give each alert to each sink; a sink that fails is logged, never fatal."""
     for alert in alerts:
         for sink in sinks:

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from jobtrail.errors import ConfigurationError
-from jobtrail.job import Status
+from jobtrail.records import Status
 
 if TYPE_CHECKING:
     from jobtrail.store.base import Store

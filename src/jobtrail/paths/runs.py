@@ -11,14 +11,15 @@ Every finished run pays for its summary, so it is kept cheap: each distinct reco
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from jobtrail.expect import Symbol, format_value
-from jobtrail.job import Status
+from jobtrail.records import VARIANT_POINTS, Divergence, DivergenceKind, Status
 from jobtrail.redaction import MASK
-from jobtrail.store.base import Finding, PathEvent, RunSummary
+from jobtrail.store.base import PathEvent, RunSummary
 from jobtrail.text import storable
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from jobtrail.paths.timings import StepTimings
 
 #: Recorded points that make up a path variant and that expectations speak of.
-POINTS = frozenset({"step", "effect", "decide", "exit"})
+POINTS = VARIANT_POINTS
 #: A variant longer than this is cut (a job looping over thousands of steps).
 MAX_VARIANT = 2000
 #: Distinct points remembered; past this (names made per run), points are made afresh.
@@ -72,13 +73,14 @@ class Summarizer:
             points = [self._point(e) for e in entries if e.kind in POINTS]
             if expectation is not None:
                 symbols = [symbol for symbol, _ in points]
-        findings: list[Finding] = []
+        findings: list[Divergence] = []
         if expectation is not None:
             # Decided values are the job's own text: stored as any backend can keep them.
             findings.extend(
-                Finding(d.kind, storable(d.message), d.position,
-                        None if d.found is None else storable(d.found),
-                        tuple(storable(e) for e in d.expected))
+                dataclasses.replace(
+                    d, message=storable(d.message),
+                    found=None if d.found is None else storable(d.found),
+                    expected=tuple(storable(e) for e in d.expected))
                 for d in expectation.check(symbols, completed=completed)
             )
         if any(e.kind == "effect" and e.attrs and e.attrs.get("repeated") for e in entries):
@@ -91,10 +93,7 @@ class Summarizer:
         return RunSummary(
             context.job_name, _variant([redactor.text(storable(str(s))) for s in symbols]),
             self.code_version,
-            [Finding(f.kind, redactor.text(f.message), f.position,
-                     None if f.found is None else redactor.text(f.found),
-                     tuple(redactor.text(e) for e in f.expected))
-             for f in findings],
+            [redactor.divergence(f) for f in findings],
         )
 
     def _point(self, entry: PathEvent) -> _Point:
@@ -131,10 +130,10 @@ def _positions(entries: Sequence[PathEvent]) -> list[tuple[int, PathEvent]]:
     return list(enumerate(entry for entry in entries if entry.kind in POINTS))
 
 
-def _repeated_effects(entries: Sequence[PathEvent]) -> list[Finding]:
+def _repeated_effects(entries: Sequence[PathEvent]) -> list[Divergence]:
     return [
-        Finding(
-            "duplicate_effect",
+        Divergence(
+            DivergenceKind.DUPLICATE_EFFECT,
             f"effect {entry.name} (key {entry.attrs.get('key')!r}) ran again after an "
             "earlier attempt started it and never recorded its end: it may have happened "
             "twice (it is declared repeat_safe)",
@@ -146,15 +145,15 @@ def _repeated_effects(entries: Sequence[PathEvent]) -> list[Finding]:
 
 
 def _slow_steps(job_name: str, entries: Sequence[PathEvent], timings: StepTimings
-                ) -> list[Finding]:
+                ) -> list[Divergence]:
     steps = [(position, entry) for position, entry in _positions(entries)
              if entry.kind == "step" and entry.duration is not None and not entry.attrs]
     if not steps:
         return []
     limits = timings.observe_many(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
     return [
-        Finding(
-            "slow",
+        Divergence(
+            DivergenceKind.SLOW,
             f"step {entry.name} took {entry.duration * 1000:.1f} ms, more than "
             f"{timings.factor:g} times its recent p99 of {p99 * 1000:.1f} ms",
             position, entry.name,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobtrail.job import RunRecord
+from jobtrail.records import RunRecord
 
 _TOKEN = re.compile(r'(?:[^\s"]|"(?:\\.|[^"\\])*")+')
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from jobtrail.job import DivergenceRecord, ErrorInfo, Event, JobRecord, RunRecord, Status
+from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +122,6 @@ class PathSegment(NamedTuple):
     claim: int
 
 
-class Finding(NamedTuple):
-    """A divergence of a finished run from what was expected of it, about to be stored."""
-
-    kind: str
-    message: str
-    position: int | None = None
-    found: str | None = None
-    expected: tuple[str, ...] = ()
-
-
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     """What a run that ended for good amounts to: its path variant (the recorded points
@@ -140,7 +130,7 @@ class RunSummary:
     job_name: str
     variant: str
     code_version: str | None = None
-    findings: Sequence[Finding] = ()
+    findings: Sequence[Divergence] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +325,7 @@ class Store(Protocol):
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
 
-    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+    def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         """Stored divergences matching *where*, newest first."""
 
     def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:

@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Sequence
 
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
-from jobtrail.job import ErrorInfo, Status, Transition
+from jobtrail.records import ErrorInfo, Status, Transition
 from jobtrail.store.base import EffectRecord
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from jobtrail.job import DivergenceRecord, ErrorInfo, JobRecord, RunRecord, Status
+from jobtrail.records import Divergence, DivergenceKind, ErrorInfo, JobRecord, RunRecord, Status
 from jobtrail.store.base import EffectRecord, Outcome
 
 ToTime = Callable[[Any], datetime | None]
@@ -104,14 +104,14 @@ def divergence_rows(out: Outcome) -> list[tuple[Any, ...]]:
     if run is None:
         return []
     return [
-        (out.job_id, run.job_name, out.attempt, f.kind, f.position, f.found,
+        (out.job_id, run.job_name, out.attempt, str(f.kind), f.position, f.found,
          json.dumps(list(f.expected)), f.message)
         for f in run.findings
     ]
 
 
-def divergence_record(row: Sequence[Any], to_time: ToTime) -> DivergenceRecord:
-    """Build a `DivergenceRecord` from (id, job_id, job_name, attempt, kind, position,
+def divergence_record(row: Sequence[Any], to_time: ToTime) -> Divergence:
+    """Build a `Divergence` from (id, job_id, job_name, attempt, kind, position,
     found, expected, message, at)."""
     id_, job_id, job_name, attempt, kind, position, found, expected, message, at = row
     try:
@@ -120,8 +120,17 @@ def divergence_record(row: Sequence[Any], to_time: ToTime) -> DivergenceRecord:
         names = (str(expected),)
     when = to_time(at)
     assert when is not None
-    return DivergenceRecord(id_, job_id, job_name, attempt, kind, position, found, names,
-                            message, when)
+    return Divergence(divergence_kind(kind), message, position, found, names,
+                      job_id=job_id, job_name=job_name, attempt=attempt, id=id_, at=when)
+
+
+def divergence_kind(text: str) -> DivergenceKind:
+    """The kind of a stored divergence; one this version does not know (written by a newer
+    one) is kept as its text rather than refused."""
+    try:
+        return DivergenceKind(text)
+    except ValueError:
+        return text  # type: ignore[return-value]
 
 
 def run_record(row: Sequence[Any], to_time: ToTime) -> RunRecord:

@@ -26,14 +26,14 @@ from datetime import datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
-from jobtrail.job import Event
+from jobtrail.records import Event, PointKind
 from jobtrail.store.base import PathEvent
 
 KIND = "path"
 NAME = "segment"
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_KINDS = {kind: encode_basestring(kind) for kind in ("step", "effect", "event", "decide", "exit")}
+_KINDS: dict[str, str] = {kind: encode_basestring(kind) for kind in PointKind}
 
 
 def segment_json(events: Sequence[PathEvent]) -> str:

@@ -12,9 +12,10 @@ from typing import Final
 
 from jobtrail.flows.lint.config import LintConfig
 from jobtrail.flows.lint.finding import LintFinding
+from jobtrail.records import PointKind
 
 #: The methods of `Context` that record a point of the path.
-RECORDING_METHODS: Final = frozenset({"step", "effect", "decide", "exit", "event", "enqueue"})
+RECORDING_METHODS: Final = frozenset({*PointKind, "enqueue"})
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 #: Nodes that open a scope of their own: what is inside them is not the job's code.
 SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from jobtrail.job import ErrorInfo
+from jobtrail.records import ErrorInfo
 from jobtrail.store import policy, rows
 from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, WorkerInfo
 from jobtrail.store.postgres.connection import Database, translated

@@ -1,11 +1,11 @@
 """What operators do to jobs on PostgreSQL: replay, discard and cancel, as the transition
-table allows (`jobtrail.job.TRANSITIONS`), and removing a worker that stopped."""
+table allows (`jobtrail.records.TRANSITIONS`), and removing a worker that stopped."""
 
 from __future__ import annotations
 
 from psycopg.rows import dict_row
 
-from jobtrail.job import TRANSITIONS, JobRecord, Transition
+from jobtrail.records import TRANSITIONS, JobRecord, Transition
 from jobtrail.store import policy, rows
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.postgres.reading import read_job

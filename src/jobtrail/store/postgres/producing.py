@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from jobtrail.errors import StoreError
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.store import policy
 from jobtrail.store.base import Enqueued, NewJob
 from jobtrail.store.postgres.connection import KEY_ROUNDS, Conn, Database, translated

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
-from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status
+from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
 from jobtrail.store import rows, segments
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.postgres.connection import Conn, Database, translated
@@ -52,7 +52,7 @@ class Reading(Database):
         return segments.expand(self._fetch(_Q["job_events"], {"id": job_id}), to_time)
 
     @translated
-    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+    def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         found = self._fetch(_Q["divergences"], _divergence_params(where))
         return [rows.divergence_record(row, to_time) for row in found]
 

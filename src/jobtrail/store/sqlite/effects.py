@@ -4,7 +4,7 @@ and an operator's verdict on one that nobody knows the end of."""
 from __future__ import annotations
 
 from jobtrail.errors import LeaseLost
-from jobtrail.job import utc_from_epoch
+from jobtrail.records import utc_from_epoch
 from jobtrail.store import policy, rows
 from jobtrail.store.base import EffectRecord
 from jobtrail.store.sqlfiles import queries, steps

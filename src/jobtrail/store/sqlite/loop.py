@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from jobtrail.job import ErrorInfo, utc_from_epoch
+from jobtrail.records import ErrorInfo, utc_from_epoch
 from jobtrail.store import policy, rows
 from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, WorkerInfo
 from jobtrail.store.segments import path_text, segment_row, steps_from

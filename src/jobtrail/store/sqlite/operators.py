@@ -1,9 +1,9 @@
 """What operators do to jobs on SQLite: replay, discard and cancel, as the transition
-table allows (`jobtrail.job.TRANSITIONS`), and removing a worker that stopped."""
+table allows (`jobtrail.records.TRANSITIONS`), and removing a worker that stopped."""
 
 from __future__ import annotations
 
-from jobtrail.job import TRANSITIONS, JobRecord, Transition, utc_from_epoch
+from jobtrail.records import TRANSITIONS, JobRecord, Transition, utc_from_epoch
 from jobtrail.store import policy, rows
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated

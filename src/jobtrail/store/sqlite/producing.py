@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobtrail.errors import StoreError
-from jobtrail.job import Status
+from jobtrail.records import Status
 from jobtrail.store import policy
 from jobtrail.store.base import Enqueued, NewJob
 from jobtrail.store.sqlfiles import queries, steps

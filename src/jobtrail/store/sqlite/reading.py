@@ -9,7 +9,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from jobtrail.errors import JobNotFound
-from jobtrail.job import DivergenceRecord, Event, JobRecord, RunRecord, Status, utc_from_epoch
+from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
 from jobtrail.store import rows, segments
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.sqlfiles import queries
@@ -64,7 +64,7 @@ class Reading(Database):
         return segments.expand(found, utc_from_epoch)
 
     @translated
-    def divergences(self, where: DivergenceFilter) -> list[DivergenceRecord]:
+    def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         sql, params = _divergence_query(_Q["divergences"], where)
         found = self._conn().execute(sql, params).fetchall()
         return [rows.divergence_record(row, utc_from_epoch) for row in found]

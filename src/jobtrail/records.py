@@ -1,5 +1,6 @@
-"""The data of a job: its status (and what operators may change it to), its stored record
-and the events of its path.
+"""The data of jobs: their status (and what operators may change it to), the kinds of
+points their paths record, their stored records, the events of their paths, and the one
+type of a divergence from an expected path.
 
 These are frozen values read from the store. They never talk to the database
 themselves; `App` and `Store` do that.
@@ -46,6 +47,62 @@ class Status(enum.StrEnum):
 
 
 FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.DEAD, Status.ORPHANED, Status.CANCELLED})
+
+
+class PointKind(enum.StrEnum):
+    """What a running job records on its path (`jobtrail.Context`): a checkpointed step,
+    an at-most-once effect, a decision with its value, an intended exit, a milestone."""
+
+    STEP = "step"
+    EFFECT = "effect"
+    DECIDE = "decide"
+    EXIT = "exit"
+    EVENT = "event"
+
+
+#: The points that make up a run's path variant, and that expectations speak of.
+VARIANT_POINTS = frozenset({PointKind.STEP, PointKind.EFFECT, PointKind.DECIDE, PointKind.EXIT})
+
+
+class DivergenceKind(enum.StrEnum):
+    """How a finished run departed from what was expected of it."""
+
+    MISSING = "missing"                    # an expected point did not come
+    UNEXPECTED = "unexpected"              # a point the expectation does not allow there
+    OUT_OF_ORDER = "out_of_order"          # a point came before one that should precede it
+    UNEXPECTED_EXIT = "unexpected_exit"    # an exit the expectation does not allow there
+    INCOMPLETE = "incomplete"              # the run stopped for good mid-path
+    DUPLICATE_EFFECT = "duplicate_effect"  # an effect may have been performed twice
+    SLOW = "slow"                          # a step far slower than its recent history
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """One way a run departed from what was expected of it, from the check that finds it
+    to the store, the alert sinks and the reports.
+
+    ``position`` is the index of the recorded point where it happened, in the run's path
+    variant (the number of points for the end); ``found`` the point there, in the path
+    language (``None`` at the end); ``expected`` what was allowed there, or what should
+    have come; ``message`` says it in one line. ``job_id``, ``job_name`` and ``attempt``
+    are set once the run is known (alerts); ``id`` and ``at`` once it is stored.
+    """
+
+    kind: DivergenceKind
+    message: str
+    position: int | None = None
+    found: str | None = None
+    expected: tuple[str, ...] = ()
+    job_id: int | None = None
+    job_name: str | None = None
+    attempt: int | None = None
+    id: int | None = None
+    at: datetime | None = None
+
+    def __str__(self) -> str:
+        if self.job_name is None:
+            return self.message
+        return f"{self.job_name}#{self.job_id} {self.kind}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,26 +233,6 @@ class JobRecord:
         """True when the job reached a final status."""
         return self.status.is_final
 
-
-@dataclass(frozen=True, slots=True)
-class DivergenceRecord:
-    """A stored divergence: how one finished run departed from its job's expected path.
-
-    ``kind`` is ``missing``, ``unexpected``, ``out_of_order``, ``unexpected_exit``,
-    ``incomplete``, ``duplicate_effect`` or ``slow``; ``position`` is the index of the
-    recorded point where it happened, in the run's variant; ``expected`` what should
-    have come there."""
-
-    id: int
-    job_id: int
-    job_name: str
-    attempt: int
-    kind: str
-    position: int | None
-    found: str | None
-    expected: tuple[str, ...]
-    message: str
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
