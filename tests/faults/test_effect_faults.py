@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from jobtrail import App, Context, InvalidTransition, Retry, Status
+from jobtrail.clock import ManualClock
 from jobtrail.execution import Attempt, prepare
 from jobtrail.testing import run_until_idle
 from tests.support import faulty
@@ -34,12 +35,12 @@ def wait_for_mark(log: Path, mark: str, timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
-def crash_inside_effect(app: App, job_id: int, name: str, key: str) -> None:
+def crash_inside_effect(app: App, clock: ManualClock, job_id: int, name: str, key: str) -> None:
     """Play a worker that claimed *job_id*, wrote the intent of effect *key* and died."""
-    (job,) = app.store.claim("crashed-worker", None, 1, 0.2)
+    (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
     assert job.id == job_id
     assert app.store.begin_effect(job.id, job.claim, job.attempt, name, key, False) is None
-    time.sleep(0.3)
+    clock.advance(31)  # its lease runs out
     assert app.store.reap_expired() == [job_id]
 
 
@@ -52,7 +53,8 @@ def jobtrail(*args: str) -> subprocess.CompletedProcess[str]:
 def test_replay_never_calls_an_uncertain_effect_blindly(make_app: Callable[..., App], db_url: str) -> None:
     """A job dead as effect_uncertain is not replayed (API or CLI) until the effect is
     resolved; once resolved not_done, the replay performs it exactly once."""
-    app = make_app()
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     calls: list[int] = []
 
     @app.job(retry=TWICE)
@@ -60,7 +62,7 @@ def test_replay_never_calls_an_uncertain_effect_blindly(make_app: Callable[..., 
         return ctx.effect("charge", lambda: calls.append(n) or f"ch_{n}", key=f"charge-{n}")
 
     handle = bill.enqueue(n=5)
-    crash_inside_effect(app, handle.id, "charge", "charge-5")
+    crash_inside_effect(app, clock, handle.id, "charge", "charge-5")
     run_until_idle(app)
     assert (handle.get().status, handle.get().outcome) == (Status.DEAD, "effect_uncertain")
     with pytest.raises(InvalidTransition, match=r"effect 'charge' \(key 'charge-5'\)"):
@@ -81,7 +83,8 @@ def test_a_replay_after_a_done_verdict_returns_the_result_without_calling(
     make_app: Callable[..., App], db_url: str
 ) -> None:
     """Resolved done (with its result, from the CLI), the replayed job returns that result."""
-    app = make_app()
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     calls: list[int] = []
 
     @app.job(retry=TWICE)
@@ -89,7 +92,7 @@ def test_a_replay_after_a_done_verdict_returns_the_result_without_calling(
         return ctx.effect("charge", lambda: calls.append(n) or "ch_new", key=f"charge-{n}")
 
     handle = bill.enqueue(n=6)
-    crash_inside_effect(app, handle.id, "charge", "charge-6")
+    crash_inside_effect(app, clock, handle.id, "charge", "charge-6")
     run_until_idle(app)
     done = jobtrail("dlq", "resolve", str(handle.id), "charge", "done", "--result", '"ch_by_hand"',
                     "--url", db_url)
@@ -130,7 +133,8 @@ def test_a_job_released_inside_an_effect_never_calls_it_again(
 def test_an_attempt_whose_lease_moved_on_performs_no_new_effect(make_app: Callable[..., App]) -> None:
     """An attempt that lost its job (its lease expired and another attempt holds it now)
     gets LeaseLost from ctx.effect, and the effect is not called."""
-    app = make_app()
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     calls: list[str] = []
 
     @app.job(retry=Retry(max_attempts=3, base=0))
@@ -138,10 +142,10 @@ def test_an_attempt_whose_lease_moved_on_performs_no_new_effect(make_app: Callab
         ctx.effect("notify", lambda: calls.append("sent"), key="notify-1")
 
     handle = notify.enqueue()
-    (job,) = app.store.claim("frozen-worker", None, 1, 0.2)
+    (job,) = app.store.claim("frozen-worker", None, 1, 30.0)
     frozen = prepare(app, job)
     assert isinstance(frozen, Attempt)
-    time.sleep(0.3)
+    clock.advance(31)  # the frozen worker's lease runs out
     assert app.store.reap_expired() == [job.id]
     app.store.claim("other-worker", None, 1, 30.0)  # the job belongs to attempt 2 now
     outcome = frozen.run_sync()  # the frozen worker wakes up and runs its attempt

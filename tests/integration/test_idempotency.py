@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
 from jobtrail import App, ArgumentError, Context, IdempotencyConflict, Retry, Status, Transient
+from jobtrail.clock import ManualClock
 from jobtrail.testing import run_until_idle
 
 FAST = Retry(max_attempts=3, base=0, jitter="none")
@@ -139,7 +139,8 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
 ) -> None:
     """A crash between an effect's intent and its end: not re-run, dead as effect_uncertain,
     then an operator's verdict and a replay finish the job without calling it again."""
-    app = make_app(lease=0.3)
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     charges: list[int] = []
 
     @app.job(retry=FAST)
@@ -147,9 +148,9 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
         return ctx.effect("charge", lambda: charges.append(invoice_id) or "ch_new", key=f"c-{invoice_id}")
 
     handle = bill.enqueue(invoice_id=9)
-    (job,) = app.store.claim("crashed-worker", None, 1, 0.3)
+    (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
     assert app.store.begin_effect(job.id, job.claim, job.attempt, "charge", "c-9", False) is None
-    time.sleep(0.5)
+    clock.advance(31)  # the crashed worker's lease runs out
     assert app.store.reap_expired() == [job.id]
     run_until_idle(app)
     record = handle.get()
@@ -166,7 +167,8 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
 
 def test_a_repeat_safe_effect_is_simply_called_again_after_a_crash(make_app: Callable[..., App]) -> None:
     """An effect declared repeat_safe is re-run instead of flagged uncertain."""
-    app = make_app(lease=0.3)
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     calls: list[int] = []
 
     @app.job(retry=FAST)
@@ -174,9 +176,9 @@ def test_a_repeat_safe_effect_is_simply_called_again_after_a_crash(make_app: Cal
         return ctx.effect("warm_cache", lambda: calls.append(n) or n, repeat_safe=True)
 
     handle = warm.enqueue(n=3)
-    (job,) = app.store.claim("crashed-worker", None, 1, 0.3)
+    (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
     app.store.begin_effect(job.id, job.claim, job.attempt, "warm_cache", f"{job.id}:warm_cache", True)
-    time.sleep(0.5)
+    clock.advance(31)
     app.store.reap_expired()
     run_until_idle(app)
     assert handle.get().status is Status.SUCCEEDED and calls == [3]

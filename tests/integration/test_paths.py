@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from jobtrail import App, Context, Permanent, Retry, Transient
+from jobtrail.clock import ManualClock
 from jobtrail.errors import ConfigurationError, JobDefinitionError
 from jobtrail.paths import rules
 from jobtrail.paths.rules import event as rules_event
@@ -113,7 +114,8 @@ def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
     make_app: Callable[..., App],
 ) -> None:
     """An effect started by an attempt that never recorded its end and run again is flagged."""
-    app = make_app()
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
     calls: list[int] = []
 
     @app.job(retry=FAST)
@@ -122,9 +124,9 @@ def test_a_repeat_safe_effect_run_again_after_a_crash_is_a_duplicate_effect(
 
     handle = notify.enqueue()
     # Attempt 1 "crashed" between intent and completion: its intent is all that is stored.
-    (job,) = app.store.claim("crashed-worker", None, 1, 0.2)
+    (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
     app.store.begin_effect(job.id, job.claim, job.attempt, "ping", "ping-1", True)
-    time.sleep(0.3)
+    clock.advance(31)
     assert app.store.reap_expired() == [job.id]
     run_until_idle(app)
     assert calls == [2]

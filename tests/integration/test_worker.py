@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from jobtrail import App, Context, JobTimeout, Permanent, Retry, Status, Transient, Worker
+from jobtrail.clock import ManualClock
 from jobtrail.store.base import NewJob
 from jobtrail.testing import run_until_idle
 
@@ -301,16 +302,17 @@ def test_worker_serves_only_its_queues(make_app: Callable[..., App]) -> None:
 
 def test_scheduled_jobs_wait_for_their_time(make_app: Callable[..., App]) -> None:
     """A delayed job is not run by a burst worker before its time, and is afterwards."""
-    app = make_app()
+    clock = ManualClock()
+    app = make_app(store_options={"clock": clock})
 
     @app.job
     def remind() -> str:
         return "sent"
 
-    handle = remind.enqueue(delay=0.5)
+    handle = remind.enqueue(delay=3600)
     run_until_idle(app)
     assert handle.get().status is Status.QUEUED
-    time.sleep(0.6)
+    clock.advance(3601)
     run_until_idle(app)
     assert handle.get().status is Status.SUCCEEDED
 
