@@ -187,7 +187,9 @@ class Event:
     ``kind`` is ``lifecycle`` (enqueued, claimed, started, failed, retry_scheduled,
     succeeded, dead, orphaned...), ``step``, ``effect``, ``decide`` (``attrs["value"]`` is
     the value decided), ``exit`` (the name is the reason) or ``event`` (a milestone).
-    ``parent_job_id`` and ``trace_id`` are the job's, filled in by `App.get`.
+    ``parent_job_id`` and ``trace_id`` are the job's, filled in by `App.get` and
+    `App.events`; ``claim`` is the claim of the attempt that recorded it (``None`` for the
+    events of no claim, such as ``enqueued``, and for those stored before claims had tokens).
     """
 
     job_id: int
@@ -199,6 +201,7 @@ class Event:
     attrs: dict[str, Any] = field(default_factory=dict)
     parent_job_id: int | None = None
     trace_id: str | None = None
+    claim: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,8 @@ class JobRecord:
     variant: str | None = None
     code_version: str | None = None
     path: tuple[Event, ...] = ()
+    #: The payload fields its job declares sensitive: what every view masks.
+    redact: frozenset[str] = frozenset()
 
     @property
     def is_final(self) -> bool:
@@ -249,6 +254,8 @@ class RunRecord:
     started_at: datetime | None
     finished_at: datetime
     parent_job_id: int | None = None
+    #: The milestones the run reached, each with how many variant points came before it.
+    milestones: tuple[tuple[str, int], ...] = ()
 
     @property
     def duration(self) -> float | None:

@@ -37,6 +37,9 @@ class NewJob:
     idempotency_key: str | None = None
     payload_hash: str | None = None
     key_retention: float | None = None
+    #: The payload fields the job declares sensitive (``redact=``): stored with the job so
+    #: that every view masks them, even one with no job declared (``--url``).
+    redact: tuple[str, ...] = ()
 
 
 class Enqueued(int):
@@ -74,6 +77,7 @@ class EffectRecord:
     started_at: datetime
     finished_at: datetime | None
     claim: int | None = None
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,18 @@ class PathEvent(NamedTuple):
     result: str | None = None
 
 
+class StepRecord(NamedTuple):
+    """A step an earlier attempt completed: its JSON result, and the digest of the
+    arguments it was called with (``None`` when they were none, or not comparable)."""
+
+    result: str
+    arguments: str | None = None
+
+
+#: The completed steps of a job, by name, one entry per occurrence (None: not completed).
+CompletedSteps = dict[str, list[StepRecord | None]]
+
+
 class PathSegment(NamedTuple):
     """Path entries of one attempt of a running job, checkpointed before its outcome;
     written only while *claim* still holds the job."""
@@ -125,12 +141,15 @@ class PathSegment(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     """What a run that ended for good amounts to: its path variant (the recorded points
-    in the path language), the code version that ran it and its divergences."""
+    in the path language), the code version that ran it, its divergences, and the
+    milestones it reached (``ctx.event`` names, each once, with how many points of the
+    variant came before it: its place in path order)."""
 
     job_name: str
     variant: str
     code_version: str | None = None
     findings: Sequence[Divergence] = ()
+    milestones: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,25 +280,35 @@ class Store(Protocol):
         is no longer leased to *worker_id* under the outcome's claim is not applied; return
         the ids of those. A value the database refuses raises `StoreRejected`."""
 
-    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        """For each job, the JSON results of the steps its earlier attempts completed,
-        by step name (of a step completed twice, the later result)."""
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, CompletedSteps]:
+        """For each job, the steps its earlier attempts completed: by step name, one
+        `StepRecord` per occurrence (the n-th call of that name in an attempt), ``None``
+        for an occurrence no attempt completed. Occurrences are counted within each claim,
+        replayed ones included; of an occurrence completed twice, the later counts."""
+
+    def saved_path(self, job_id: int) -> list[PathEvent]:
+        """The path entries the job's last claim saved (its checkpoints, the segment of
+        its outcome), in order: what a run that died recorded before it died."""
 
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
         """Write path segments of running jobs, for those the worker still holds under the
         segment's claim, so steps completed so far survive a crash before the outcome."""
 
     def begin_effect(
-        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool,
+        segment: Sequence[PathEvent] = (),
     ) -> EffectRecord | None:
-        """Record the intent to perform effect *key*, durably, before the call.
+        """Record the intent to perform effect *key*, durably, before the call — and, in
+        the same transaction, *segment*: the path entries the attempt recorded since its
+        last write, so that what it did before the effect survives a crash during it.
 
         Returns ``None`` when the caller may perform it now. Returns the existing record,
-        changing nothing, when the key is ``done`` (the caller returns its result) or
-        ``started`` under any other claim and not *repeat_safe* (the outcome is uncertain).
-        A *repeat_safe* effect ``started`` under another claim is begun again and that
-        earlier ``started`` record returned, so the caller knows it may run twice. Raises
-        `LeaseLost`, changing nothing, when *claim* no longer holds the running job."""
+        changing nothing but writing *segment*, when the key is ``done`` (the caller
+        returns its result) or ``started`` under any other claim and not *repeat_safe*
+        (the outcome is uncertain). A *repeat_safe* effect ``started`` under another claim
+        is begun again, marked ``repeated`` for good, and that earlier ``started`` record
+        returned, so the caller knows it may run twice. Raises `LeaseLost`, changing
+        nothing, when *claim* no longer holds the running job."""
 
     def end_effect(
         self, key: str, job_id: int, claim: int, result: str | None, error: str | None
@@ -301,6 +330,12 @@ class Store(Protocol):
     def reap_expired(self, limit: int = 500) -> list[int]:
         """Turn up to *limit* expired leases into retries (or dead letters when attempts are
         spent); return the ids of those jobs."""
+
+    def record_run(self, job_id: int, attempt: int, summary: RunSummary) -> bool:
+        """Store the summary of a run that ended for good without one (a job dead-lettered
+        because its worker died): its variant, code version, milestones and divergences,
+        for attempt *attempt*. False, changing nothing, when the job is not final or
+        already has a summary."""
 
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
         """End at once the leases of a worker known to be dead, as `reap_expired` would
