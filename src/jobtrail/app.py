@@ -3,7 +3,8 @@
 The app is the top of the house: it declares jobs (`jobtrail.jobs`), opens the store,
 composes the pipeline every attempt goes through (its middlewares and built-in stages,
 `jobtrail.middleware`) and the observers told of every change (`jobtrail.observers`),
-answers about execution paths through ``app.paths`` (`jobtrail.paths_api`), and runs
+answers about execution paths through ``app.paths`` (`jobtrail.paths_api`), reads jobs
+and carries out operators' actions, masked for sensitive fields (`jobtrail.views`), and runs
 workers (`jobtrail.worker`, `jobtrail.supervisor`). Nothing below it imports it.
 """
 
@@ -12,39 +13,35 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail.context import Context
-from jobtrail.errors import ConfigurationError, JobDefinitionError, JobNotFound, UnknownJob
+from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
+from jobtrail.expect import Expectation
 from jobtrail.guarantee import Guarantee
 from jobtrail.handle import JobHandle
 from jobtrail.jobs import JobDef, KeyFunction
-from jobtrail.limits import MAX_JOB_ID, before_bound, check_queues, row_limit
+from jobtrail.limits import check_queues
 from jobtrail.middleware import Chain, Middleware, Pipeline
 from jobtrail.observers import Observer, Observers
 from jobtrail.paths.alerts import AlertObserver, AlertSink
+from jobtrail.paths.postmortem import Postmortem
 from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
 from jobtrail.paths_api import PathsAPI
-from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES, encode_result
-from jobtrail.records import Event, JobRecord, Status
+from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES
 from jobtrail.retry import Retry
 from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
 from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
-from jobtrail.store.base import EffectRecord, JobFilter
 from jobtrail.supervisor import ExitCodes, Supervisor
-from jobtrail.text import shown
+from jobtrail.views import JobViews
 from jobtrail.worker import Worker, WorkerStats
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
-
-
-class App:
+class App(JobViews):
     """A jobtrail application.
 
     ``App()`` with no URL stores jobs in ``$JOBTRAIL_URL`` or ``./jobtrail.db``.
@@ -102,11 +99,17 @@ class App:
         self.observers = Observers()
         self.observers.add(AlertObserver(self.paths.alert_sinks))
         self.observers.add(ShadowObserver(self.paths.shadows))
+        self.observers.add(Postmortem(lambda: self.store, self.summarizer,
+                                      self._expectation_of, self.paths.alert_sinks))
         self._middlewares: list[Middleware] = []
         self._pipeline: Pipeline | None = None
         self._store_options = store_options or {}
         self._store: Store | None = None
         self._lock = threading.Lock()
+
+    def _expectation_of(self, job_name: str) -> Expectation | None:
+        definition = self.registry.get(job_name)
+        return definition.expectation if definition is not None else None
 
     # -- the store ---------------------------------------------------------------------
     @property
@@ -242,91 +245,6 @@ class App:
         return self.job_named(name).enqueue(*args, **kwargs)
 
     # -- reading -------------------------------------------------------------------------------
-    def get(self, job_id: int) -> JobRecord:
-        """The job with this id, with its ``path`` (the ordered events of all its
-        attempts); raise `JobNotFound` when there is none."""
-        record = self.store.get(_job_id(job_id))
-        return replace(record, path=tuple(
-            replace(e, parent_job_id=record.parent_job_id, trace_id=record.trace_id)
-            for e in self.store.events(record.id)
-        ))
-
-    def events(self, job_id: int) -> list[Event]:
-        """The ordered path of a job across its attempts."""
-        job_id = _job_id(job_id)
-        self.store.get(job_id)
-        return self.store.events(job_id)
-
-    def jobs(
-        self,
-        *,
-        status: Status | str | Sequence[Status | str] | None = None,
-        queue: str | None = None,
-        job_name: str | None = None,
-        limit: int = 50,
-        before_id: int | None = None,
-    ) -> list[JobRecord]:
-        """Jobs, newest first, narrowed by status, queue and job name."""
-        statuses = None
-        if status is not None:
-            items = [status] if isinstance(status, str | Status) else list(status)
-            try:
-                statuses = tuple(Status(s) for s in items)
-            except ValueError as exc:
-                allowed = ", ".join(s.value for s in Status)
-                raise ConfigurationError(f"unknown status in {items!r}: use {allowed}") from exc
-        return self.store.list_jobs(JobFilter(
-            statuses, queue, job_name, limit=row_limit(limit), before_id=before_bound(before_id)
-        ))
-
-    def dead_letters(self, *, limit: int = 50, before_id: int | None = None) -> list[JobRecord]:
-        """Jobs in the dead-letter queue (``dead`` and ``orphaned``), newest first."""
-        return self.jobs(status=DEAD_LETTER_STATUSES, limit=limit, before_id=before_id)
-
-    def counts(self) -> dict[tuple[str, Status], int]:
-        """How many jobs each (queue, status) holds."""
-        return self.store.counts()
-
-    # -- operators -------------------------------------------------------------------------------
-    def replay(self, job_id: int) -> JobRecord:
-        """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
-        record = self.store.replay(_job_id(job_id))
-        self.observers.replayed(record)
-        return record
-
-    def discard(self, job_id: int) -> JobRecord:
-        """Remove a job from the dead-letter queue for good; it ends ``cancelled``."""
-        record = self.store.discard(_job_id(job_id))
-        self.observers.discarded(record)
-        return record
-
-    def effects(self, job_id: int) -> list[EffectRecord]:
-        """The effects a job started, with what the store knows of each."""
-        job_id = _job_id(job_id)
-        self.store.get(job_id)
-        return self.store.effects(job_id)
-
-    def resolve_effect(
-        self, job_id: int, name: str, outcome: str, result: Any = None
-    ) -> EffectRecord:
-        """Record an operator's verdict on an uncertain effect: ``outcome`` is ``"done"``
-        (it happened; *result* is what it returned) or ``"not_done"`` (it did not). Replay
-        the job afterwards: a done effect returns *result*, a not-done one runs again."""
-        if outcome not in ("done", "not_done"):
-            raise ConfigurationError(
-                f"resolve_effect(outcome={outcome!r}): use 'done' or 'not_done'"
-            )
-        encoded = encode_result(result) if outcome == "done" else None
-        effect = self.store.resolve_effect(_job_id(job_id), name, outcome == "done", encoded)
-        self.observers.effect_resolved(effect)
-        return effect
-
-    def cancel(self, job_id: int) -> JobRecord:
-        """Cancel a job that has not started yet."""
-        record = self.store.cancel(_job_id(job_id))
-        self.observers.cancelled(record)
-        return record
-
     # -- running ---------------------------------------------------------------------
     @overload
     def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
@@ -371,11 +289,3 @@ class App:
     def __repr__(self) -> str:
         return f"<App {redact_url(self.url)} jobs={len(self.registry)} pid={os.getpid()}>"
 
-
-def _job_id(job_id: int) -> int:
-    """*job_id* as an int; one no store can hold (ids run from 1 to 2**63 - 1) is simply
-    not found, the same on every backend, before any query."""
-    number = int(job_id)
-    if not 1 <= number <= MAX_JOB_ID:
-        raise JobNotFound(f"no job with id {shown(number)}")
-    return number

@@ -10,6 +10,7 @@ import inspect
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +23,7 @@ from jobtrail.expect import decision_text
 from jobtrail.handle import JobHandle
 from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
-from jobtrail.store.base import PathEvent, Store
+from jobtrail.store.base import CompletedSteps, PathEvent, Store
 from jobtrail.text import name_problem
 
 T = TypeVar("T")
@@ -54,14 +55,13 @@ class Context:
 
     __slots__ = (
         "_completed",
-        "_effect_names",
         "_exit",
         "_jobs",
+        "_occurrences",
         "_path",
         "_redactor",
         "_saved",
         "_saving",
-        "_step_names",
         "attempt",
         "claim",
         "job_id",
@@ -86,7 +86,7 @@ class Context:
         claim: int = 0,
         parent_job_id: int | None = None,
         trace_id: str | None = None,
-        completed_steps: dict[str, str] | None = None,
+        completed_steps: CompletedSteps | None = None,
         redactor: Redactor | None = None,
         jobs: Mapping[str, ChildJob] | None = None,
     ) -> None:
@@ -102,12 +102,13 @@ class Context:
         self._path: list[PathEvent] = []
         self._exit: str | None = None
         self._redactor = redactor
+        # Steps earlier attempts completed, by name and occurrence; emptied for the rest of
+        # the attempt once a step is called with other arguments than were recorded.
         self._completed = completed_steps or {}
+        self._occurrences: dict[str, int] = {}  # calls of each step and effect name so far
         self._jobs = jobs or {}
         self._saved = 0  # entries before this index are written (by a checkpoint)
         self._saving = threading.Lock()
-        self._effect_names: set[str] = set()
-        self._step_names: set[str] = set()
         # Effect keys begun in this attempt whose end could not be recorded: calling one
         # again here could perform it twice.
         self.unsure_keys: set[str] = set()
@@ -166,15 +167,30 @@ class Context:
         The (JSON) result is recorded; on a later attempt of this job the step returns the
         recorded result without calling *fn* again, so a retried job resumes after its last
         completed step. Results come back as JSON gives them (a tuple as a list).
+
+        A name may be used again, in a loop: a checkpoint is the n-th call of its name in
+        the attempt, recorded with a digest of its arguments. A retried job replays the
+        iterations done and runs the rest — as long as it calls its steps in the same
+        order with the same arguments. When an occurrence is called with other arguments
+        than were recorded, it and every step after it run again, and the run is flagged
+        ``nondeterministic``: a replay never returns another call's result.
         """
-        if type(name) is not str or name in self._step_names or name_problem(name):
-            self._refuse_step_name(name)
-        self._step_names.add(name)
-        recorded = self._completed.get(name)
-        if recorded is not None:
-            self._path.append(PathEvent(_STEP, name, time.time(), 0.0, _REPLAYED))
-            value: T = json.loads(recorded)
-            return value
+        if type(name) is not str or name_problem(name):
+            _check_name("step", name, self.job_name)
+        occurrence = self._occurrences.get(name, 0)
+        self._occurrences[name] = occurrence + 1
+        digest = arguments_digest(args, kwargs) if args or kwargs else None
+        attrs: dict[str, Any] | None = None if digest is None else {"args": digest}
+        if self._completed:
+            done = self._completed.get(name)
+            record = done[occurrence] if done is not None and occurrence < len(done) else None
+            if record is not None:
+                if _same_arguments(record.arguments, digest):
+                    self._path.append(PathEvent(_STEP, name, time.time(), 0.0, _REPLAYED))
+                    value: T = json.loads(record.result)
+                    return value
+                self._completed = {}  # the code took another path: replay nothing after this
+                attrs = {"args": digest, "rerun": occurrence + 1}
         at = time.time()
         started = time.perf_counter()
         value = fn(*args, **kwargs)
@@ -184,15 +200,8 @@ class Context:
         except (TypeError, ValueError) as exc:
             raise self._unrecordable(name, value, exc) from exc
         # tuple.__new__ skips NamedTuple's Python-level constructor: a fifth of a step's cost.
-        self._path.append(_new_entry(PathEvent, (_STEP, name, at, duration, None, text)))
+        self._path.append(_new_entry(PathEvent, (_STEP, name, at, duration, attrs, text)))
         return value
-
-    def _refuse_step_name(self, name: object) -> None:
-        _check_name("step", name, self.job_name)
-        raise ValueError(
-            f"job {self.job_name!r}: step {name!r} already ran in this attempt; give "
-            "each step its own name (e.g. f\"send-{i}\")"
-        )
 
     def _unrecordable(self, name: str, value: object, exc: Exception) -> TypeError:
         if inspect.isawaitable(value):
@@ -223,17 +232,16 @@ class Context:
         already done returns its recorded result without calling. A key an earlier attempt
         began but never finished (it crashed in between) raises `EffectUncertain`: the job
         is dead-lettered for an operator to check, unless the effect is ``repeat_safe``.
-        The key defaults to ``"<job id>:<name>"``; give a business key (``f"charge-{invoice}"``)
-        to guard against duplicate jobs too.
+        The key defaults to ``"<job id>:<name>"`` (``"<job id>:<name>#<n>"`` for its n-th
+        call in a loop); give a business key (``f"charge-{invoice}"``) to guard against
+        duplicate jobs too. Calling a key done earlier, in this attempt or another, returns
+        its recorded result.
         """
         _check_name("effect", name, self.job_name)
-        if name in self._effect_names:
-            raise ValueError(
-                f"job {self.job_name!r}: effect {name!r} is used twice in one attempt; "
-                "give each effect its own name"
-            )
-        self._effect_names.add(name)
-        key = f"{self.job_id}:{name}" if key is None else key
+        if key is None:
+            occurrence = self._occurrences.get(f"effect:{name}", 0)
+            self._occurrences[f"effect:{name}"] = occurrence + 1
+            key = f"{self.job_id}:{name}" + (f"#{occurrence + 1}" if occurrence else "")
         problem = name_problem(key, MAX_EFFECT_KEY)
         if problem is not None:
             raise ValueError(
@@ -294,6 +302,7 @@ class Context:
 
 MAX_EFFECT_KEY = 255
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_ENCODE_SORTED = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True).encode
 _REPLAYED = {"replayed": True}
 _STEP, _EVENT, _DECIDE, _EXIT = PointKind.STEP, PointKind.EVENT, PointKind.DECIDE, PointKind.EXIT
 _new_entry = tuple.__new__
@@ -312,6 +321,25 @@ def to_json(value: Any) -> str:
     return _ENCODE(value)
 
 
+
+
+#: The digest of arguments that cannot be compared (not JSON): any recorded call matches.
+UNCOMPARABLE = "?"
+
+
+def arguments_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A short digest of a step's arguments, to tell on replay whether an occurrence is
+    called as it was recorded: the CRC-32 of their JSON, or `UNCOMPARABLE`."""
+    try:
+        text = _ENCODE_SORTED([args, kwargs]) if kwargs else (
+            to_json(args[0]) if len(args) == 1 else _ENCODE(args))
+    except (TypeError, ValueError):
+        return UNCOMPARABLE
+    return f"{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def _same_arguments(recorded: str | None, digest: str | None) -> bool:
+    return recorded == digest or UNCOMPARABLE in (recorded, digest)
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

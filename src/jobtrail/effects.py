@@ -2,7 +2,8 @@
 
 The protocol, each write durable before the next step:
 
-1. ``begin_effect`` records the intent (``started``) — unless the key is already ``done``
+1. ``begin_effect`` records the intent (``started``), and with it the path entries the
+   attempt recorded since its last write — unless the key is already ``done``
    (return the recorded result, call nothing) or ``started`` by an earlier attempt that
    never recorded its end (nobody knows whether it happened: `EffectUncertain`).
 2. The call.
@@ -18,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from jobtrail.errors import EffectUncertain, LeaseLost, StoreError, StoreRejected
@@ -46,6 +48,12 @@ class EffectScope(Protocol):
         ...
 
     def add_event(self, event: PathEvent) -> None: ...
+    def checkpointing(self) -> AbstractContextManager[list[PathEvent]]:
+        """The entries recorded since the last write, counted as written if the block
+        ends without an error."""
+        ...
+
+
 log = logging.getLogger("jobtrail.effects")
 
 END_RETRIES = (0.05, 0.2, 1.0, 3.0)
@@ -70,8 +78,10 @@ def perform_effect(
         )
     existing = _begin(store, ctx, name, key, repeat_safe)
     if existing is not None and existing.status == "done":
-        ctx.add_event(PathEvent(PointKind.EFFECT, name, time.time(), 0.0,
-                                {"key": key, "replayed": True}))
+        replayed: dict[str, Any] = {"key": key, "replayed": True}
+        if existing.repeated:  # the attempt that ran it again failed: keep the flag
+            replayed["repeated"] = True
+        ctx.add_event(PathEvent(PointKind.EFFECT, name, time.time(), 0.0, replayed))
         value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
         return value
     repeated = existing is not None and repeat_safe
@@ -108,12 +118,15 @@ def perform_effect(
 
 def _begin(store: Any, ctx: EffectScope, name: str, key: str,
            repeat_safe: bool) -> EffectRecord | None:
-    """Record the intent, retrying briefly when the database is away: an intent whose
-    write committed but whose answer was lost is this claim's own, and begun again."""
+    """Record the intent, with the path entries recorded since the last write (so they
+    survive a crash during the call), retrying briefly when the database is away: an
+    intent whose write committed but whose answer was lost is this claim's own, and begun
+    again (its entries are not written twice)."""
     for pause in (*BEGIN_RETRIES, None):
         try:
-            found: EffectRecord | None = store.begin_effect(
-                ctx.job_id, ctx.claim, ctx.attempt, name, key, repeat_safe)
+            with ctx.checkpointing() as segment:
+                found: EffectRecord | None = store.begin_effect(
+                    ctx.job_id, ctx.claim, ctx.attempt, name, key, repeat_safe, segment)
             return found
         except (LeaseLost, StoreRejected):
             raise

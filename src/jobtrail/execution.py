@@ -28,7 +28,14 @@ from jobtrail.middleware import AttemptInfo, Pipeline
 from jobtrail.payload import encode_result
 from jobtrail.records import ErrorInfo, Status, error_info
 from jobtrail.redaction import Redactor
-from jobtrail.store.base import ClaimedJob, Outcome, PathEvent, RunSummary, Store
+from jobtrail.store.base import (
+    ClaimedJob,
+    CompletedSteps,
+    Outcome,
+    PathEvent,
+    RunSummary,
+    Store,
+)
 from jobtrail.text import storable
 
 if TYPE_CHECKING:
@@ -265,12 +272,14 @@ class Attempt:
                  error: ErrorInfo | None = None, outcome: str | None = None,
                  retry_delay: float | None = None) -> Outcome:
         """Every outcome of this attempt is made here: masked by the job's redactor (its
-        path entries are, as they leave the context), and for a run that ended for good
+        path entries are, as they leave the context; its result, which only the job's
+        own code sees unmasked), and for a run that ended for good
         with the summary the pipeline's built-in stage makes of it."""
         redactor = self.context.redactor
         if redactor is not None:
             error = None if error is None else redactor.error(error)
             outcome = None if outcome is None else redactor.text(outcome)
+            result = None if result is None else redactor.result(result)
         run = self._summary(status) if status.is_final else None
         return Outcome(
             self.claimed.id, self.claimed.attempt, status, result=result, error=error,
@@ -287,7 +296,7 @@ class Attempt:
 
 
 def prepare(
-    host: Runs, claimed: ClaimedJob, completed_steps: dict[str, str] | None = None
+    host: Runs, claimed: ClaimedJob, completed_steps: CompletedSteps | None = None
 ) -> Attempt | Outcome:
     """Make an `Attempt` for *claimed*, or the ``orphaned`` outcome when it cannot run:
     an unknown job name, a payload that is not JSON, or arguments that no longer fit."""

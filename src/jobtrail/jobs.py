@@ -109,6 +109,7 @@ class JobDef(Generic[P, R]):
         self.declared_guarantee = check_guarantee(name, guarantee)
         self.expectation = _compile_expectation(name, expect)
         self.redact = _check_redact(name, redact)
+        self._redact_stored = tuple(sorted(self.redact))
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = JobSignature(fn, name, ENQUEUE_OPTIONS)
         self.__doc__ = fn.__doc__
@@ -257,6 +258,7 @@ class JobDef(Generic[P, R]):
             idempotency_key=idempotency_key,
             payload_hash=payload_hash,
             key_retention=self.host.idempotency_retention,
+            redact=self._redact_stored,
         )
 
     def __repr__(self) -> str:

@@ -74,6 +74,7 @@ class DivergenceKind(enum.StrEnum):
     INCOMPLETE = "incomplete"              # the run stopped for good mid-path
     DUPLICATE_EFFECT = "duplicate_effect"  # an effect may have been performed twice
     SLOW = "slow"                          # a step far slower than its recent history
+    NONDETERMINISTIC = "nondeterministic"  # a replayed step was called with other arguments
 
 
 @dataclass(frozen=True, slots=True)

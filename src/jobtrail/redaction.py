@@ -6,8 +6,13 @@ payload, at any depth) and masks them wherever they appear in what leaves the at
 the path entries an outcome or a checkpoint carries (`entries`: event and effect
 attributes, decision values, step results, names), the error and exit reason of the
 outcome (`error`, `text`), the run's variant and divergences (`Summarizer` masks decided
-values before quoting them, then `text`), an effect's error (`text`). A dictionary key named
-like a declared field has its value masked whatever the value is.
+values before quoting them, then `text`), an effect's error (`text`), the job's result. A
+dictionary key named like a declared field has its value masked whatever the value is.
+
+The payload itself, effect keys and effect results are stored as they are: the worker
+needs them to run and replay the job. Every operator view masks them instead
+(`masked_job`, `masked_effect`: ``App.get``, ``App.jobs``, ``App.effects`` and the command
+line built on them), with the fields the job declared, which are stored with the job.
 
 A step result that had to be masked is stored without its result, so a later attempt runs
 the step again rather than resume with a masked value.
@@ -25,8 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from jobtrail.records import Divergence, ErrorInfo
-from jobtrail.store.base import PathEvent
+from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord
+from jobtrail.store.base import EffectRecord, PathEvent
 
 MASK = "[redacted]"
 MIN_SECRET = 3
@@ -86,6 +91,12 @@ class Redactor:
                 # A masked step result would resume the job with the mask: run it again.
                 result = None if entry.kind == "step" else json.dumps(masked)
         return entry._replace(name=self.text(entry.name), attrs=attrs, result=result)
+
+    def result(self, result: str) -> str:
+        """A job's JSON *result* as it may be stored."""
+        decoded = json.loads(result)
+        masked = self.value(decoded)
+        return result if masked == decoded else json.dumps(masked, separators=(",", ":"))
 
     def error(self, info: ErrorInfo) -> ErrorInfo:
         """*info* with its message and traceback masked."""
@@ -147,3 +158,43 @@ def _escapings(text: str) -> set[str]:
     }
     inner.discard("")
     return inner
+
+
+def masked_job(job: JobRecord, fields: Iterable[str]) -> JobRecord:
+    """*job* as an operator sees it: its arguments, payload, result, error and path with
+    the values of *fields* (its declared-sensitive payload fields) masked."""
+    fields = frozenset(fields)
+    if not fields:
+        return job
+    args = job.args if isinstance(job.args, dict) else {}
+    redactor = Redactor(fields, args)
+    masked_args = None if job.args is None else redactor.value(job.args)
+    return dataclasses.replace(
+        job,
+        args=masked_args,
+        raw_payload=(redactor.text(job.raw_payload) if masked_args is None
+                     else json.dumps(masked_args, separators=(",", ":"), default=str)),
+        result=redactor.value(job.result),
+        error=None if job.error is None else redactor.error(job.error),
+        path=tuple(masked_event(e, redactor) for e in job.path),
+        redact=fields,
+    )
+
+
+def masked_event(event: Event, redactor: Redactor) -> Event:
+    """*event* with the sensitive values of its job masked."""
+    return dataclasses.replace(event, name=redactor.text(event.name),
+                               attrs=redactor.value(event.attrs))
+
+
+def masked_effect(effect: EffectRecord, redactor: Redactor) -> EffectRecord:
+    """*effect* (its key, result and error) with the sensitive values of its job masked."""
+    result = effect.result
+    if result is not None:
+        try:
+            result = json.dumps(redactor.value(json.loads(result)), default=str)
+        except ValueError:
+            result = redactor.text(result)
+    return dataclasses.replace(
+        effect, key=redactor.text(effect.key), result=result,
+        error=None if effect.error is None else redactor.text(effect.error))

@@ -7,11 +7,11 @@ import json
 
 import click
 
-from jobtrail.app import DEAD_LETTER_STATUSES
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, event_json, job_json, job_view, jobs_table
 from jobtrail.errors import JobNotFound
 from jobtrail.records import JobRecord
+from jobtrail.views import DEAD_LETTER_STATUSES
 
 JSON_HELP = "Print JSON instead of a table."
 

@@ -162,6 +162,7 @@ def _compact(value: Any) -> str:
 
 def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
     """Everything about one job: its fields, error and traceback, and its timeline."""
+    events = list(events)
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold", no_wrap=True)
     fields.add_column()
@@ -181,7 +182,8 @@ def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
         ("Worker", Text(job.worker_id or "-")),
         ("Parent", str(job.parent_job_id) if job.parent_job_id is not None else "-"),
         ("Trace", job.trace_id or "-"),
-        ("Path", Text("-" if job.variant is None else job.variant or "(nothing recorded)")),
+        ("Path", Text(path_text(job))),
+        ("Milestones", Text(", ".join(milestones(events)) or "-")),
     ]
     for name, value in rows:
         fields.add_row(name, value)
@@ -192,6 +194,18 @@ def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
             parts.append(Text(job.error.traceback.rstrip(), style="dim"))
     parts.append(events_table(events))
     return Group(*parts)
+
+
+def path_text(job: JobRecord) -> str:
+    """A job's path variant as views show it: ``-`` before its run ended for good."""
+    if job.variant is None:
+        return "-"
+    return job.variant or "(no steps, effects, decisions or exits)"
+
+
+def milestones(events: Iterable[Event]) -> list[str]:
+    """The milestones (``ctx.event`` names) on a path, each once, in the order reached."""
+    return list(dict.fromkeys(e.name for e in events if e.kind == "event"))
 
 
 def events_table(events: Iterable[Event]) -> Table:

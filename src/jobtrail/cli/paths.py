@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.text import Text
 
 from jobtrail.cli.loading import app_from, opened, source_options
-from jobtrail.cli.output import console, emit_json, event_json, events_table, iso, when
+from jobtrail.cli.output import (
+    console,
+    emit_json,
+    event_json,
+    events_table,
+    iso,
+    milestones,
+    path_text,
+    when,
+)
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.paths_api import DIVERGENCE_KINDS
 from jobtrail.records import Divergence
@@ -61,7 +70,10 @@ def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> Non
     out = console()
     out.print(Text(f"{job.job_name} #{job.id}: {job.status.value}", style="bold"))
     if job.variant is not None:
-        out.print(Text(f"path: {job.variant or '(nothing recorded)'}"))
+        out.print(Text(f"path: {path_text(job)}"))
+    reached = milestones(job.path)
+    if reached:
+        out.print(Text(f"milestones: {', '.join(reached)}"))
     out.print(events_table(job.path))
     if found:
         out.print(divergences_table(found))
@@ -206,7 +218,7 @@ def funnel_json(f: Funnel) -> dict[str, Any]:
     return {"job_name": f.job_name, "started": f.started,
             "stages": [{"point": s.point, "reached": s.reached, "share": round(s.share, 6)}
                        for s in f.stages],
-            "exits": f.exits}
+            "exits": f.exits, "outcomes": f.outcomes}
 
 
 def _seconds(value: float | None) -> str:
@@ -229,7 +241,7 @@ def variants_table(job_name: str, found: list[Variant]) -> Table:
 
 
 def funnel_table(f: Funnel) -> Table:
-    """A funnel as a table: started, then each point reached."""
+    """A funnel as a table: started, each point reached, then how the runs ended."""
     table = Table(title=f"Funnel of {f.job_name}", title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("Point", "Reached", "Share", "Lost since previous"):
@@ -240,9 +252,10 @@ def funnel_table(f: Funnel) -> Table:
         table.add_row(stage.point, str(stage.reached), f"{stage.share:.1%}",
                       str(max(0, previous - stage.reached)))
         previous = stage.reached
-    for reason, count in sorted(f.exits.items()):
-        table.add_row(Text(f"exit:{reason}", style="dim"), str(count),
-                      f"{count / f.started:.1%}", "")
+    table.add_section()
+    for label, count in f.outcomes.items():  # how the runs ended, after the path
+        style = "green" if label == "completed" else "dim" if label.startswith("exit:") else "red"
+        table.add_row(Text(label, style=style), str(count), f"{count / f.started:.1%}", "")
     return table
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jobtrail.expect import ExpectationError, Symbol, parse
-from jobtrail.expect.nodes import atoms
+from jobtrail.expect.nodes import Atom, Node, Repeat, Seq
 from jobtrail.flows.declared import DeclaredJob
 from jobtrail.flows.graph import FlowGraph
 from jobtrail.flows.language import Comparison, accepts, code_paths, compare
@@ -47,15 +47,29 @@ class Coverage:
 
 
 def symbols(variant: str) -> list[Symbol] | None:
-    """The points of a stored variant; ``None`` when it cannot be read back whole."""
+    """The points of a stored variant, a repeated point or block (``fetch+``, a loop the
+    run went round several times) as two rounds; ``None`` when it cannot be read back."""
     if not variant:
         return []
     if variant.endswith("…"):
         return None
     try:
-        return [Symbol(a.kind, a.name, a.value) for a in atoms(parse(variant).ast)]
+        return [Symbol(a.kind, a.name, a.value) for a in _rounds(parse(variant).ast)]
     except (ExpectationError, ValueError):
         return None
+
+
+def _rounds(node: Node) -> list[Atom]:
+    """The atoms of a variant's tree, each repeat gone round twice (a code path takes a
+    loop at most twice)."""
+    if isinstance(node, Atom):
+        return [node]
+    if isinstance(node, Repeat):
+        once = _rounds(node.node)
+        return once + once if node.op == "+" else once
+    if isinstance(node, Seq):
+        return [atom for item in node.items for atom in _rounds(item)]
+    raise ValueError("a variant has no alternatives")
 
 
 def _takes(path_tokens: tuple[str, ...], variant: tuple[str, ...]) -> bool:

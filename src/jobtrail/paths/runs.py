@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from jobtrail.expect import Symbol, format_value
+from jobtrail.paths.variants import collapse, tokens
 from jobtrail.records import VARIANT_POINTS, Divergence, DivergenceKind, Status
-from jobtrail.redaction import MASK
+from jobtrail.redaction import MASK, Redactor
 from jobtrail.store.base import PathEvent, RunSummary
 from jobtrail.text import storable
 
@@ -34,6 +35,8 @@ POINTS = VARIANT_POINTS
 MAX_VARIANT = 2000
 #: Distinct points remembered; past this (names made per run), points are made afresh.
 MAX_KNOWN_POINTS = 10_000
+#: Milestones kept per run (each name once, the first time it is reached).
+MAX_MILESTONES = 100
 
 _Point = tuple[Symbol, str]
 
@@ -57,10 +60,17 @@ class Summarizer:
                   expectation: Expectation | None) -> RunSummary:
         """The summary of the run whose last attempt *context* is. *completed* is true
         when it ended as the code meant (succeeded or exited), false when it failed."""
-        entries = context.recorded()
+        return self.summarize_path(context.job_name, context.recorded(), context.redactor,
+                                   completed=completed, expectation=expectation)
+
+    def summarize_path(self, job_name: str, entries: Sequence[PathEvent],
+                       redactor: Redactor | None, *, completed: bool,
+                       expectation: Expectation | None) -> RunSummary:
+        """The summary of a run of *job_name* that recorded *entries* (its whole path:
+        the last attempt's, which replays the earlier ones, or what a run that died
+        saved). *redactor* masks them, unless they are masked already."""
         if not entries and expectation is None:  # most jobs of a busy queue: nothing to do
-            return RunSummary(context.job_name, "", self.code_version)
-        redactor = context.redactor
+            return RunSummary(job_name, "", self.code_version)
         points: list[_Point] = []
         symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
@@ -83,18 +93,18 @@ class Summarizer:
                     expected=tuple(storable(e) for e in d.expected))
                 for d in expectation.check(symbols, completed=completed)
             )
-        if any(e.kind == "effect" and e.attrs and e.attrs.get("repeated") for e in entries):
-            findings.extend(_repeated_effects(entries))
+        if any(e.attrs and e.kind in _FLAGGED and _FLAGGED[e.kind] in e.attrs for e in entries):
+            findings.extend(_flagged(entries))
         if self.timings is not None:
-            findings.extend(_slow_steps(context.job_name, entries, self.timings))
+            findings.extend(_slow_steps(job_name, entries, self.timings))
         if redactor is None:
-            variant = _variant([text for _, text in points])
-            return RunSummary(context.job_name, variant, self.code_version, findings)
-        return RunSummary(
-            context.job_name, _variant([redactor.text(storable(str(s))) for s in symbols]),
-            self.code_version,
-            [redactor.divergence(f) for f in findings],
-        )
+            texts = [text for _, text in points]
+        else:
+            texts = [redactor.text(storable(str(s))) for s in symbols]
+            findings = [redactor.divergence(f) for f in findings]
+        folded, places = collapse(texts)
+        return RunSummary(job_name, _variant(folded), self.code_version, findings,
+                          _milestones(entries, folded, places))
 
     def _point(self, entry: PathEvent) -> _Point:
         key = (entry.kind, entry.name, entry.result if entry.kind == "decide" else None)
@@ -130,24 +140,62 @@ def _positions(entries: Sequence[PathEvent]) -> list[tuple[int, PathEvent]]:
     return list(enumerate(entry for entry in entries if entry.kind in POINTS))
 
 
-def _repeated_effects(entries: Sequence[PathEvent]) -> list[Divergence]:
-    return [
-        Divergence(
-            DivergenceKind.DUPLICATE_EFFECT,
-            f"effect {entry.name} (key {entry.attrs.get('key')!r}) ran again after an "
-            "earlier attempt started it and never recorded its end: it may have happened "
-            "twice (it is declared repeat_safe)",
-            position, f"effect:{entry.name}",
-        )
-        for position, entry in _positions(entries)
-        if entry.kind == "effect" and entry.attrs and entry.attrs.get("repeated")
-    ]
+#: The attribute that flags a recorded point as a divergence, by kind of point.
+_FLAGGED = {"effect": "repeated", "step": "rerun"}
+
+
+def _flagged(entries: Sequence[PathEvent]) -> list[Divergence]:
+    """Effects that may have run twice, and steps a replay found called otherwise."""
+    found = []
+    for position, entry in _positions(entries):
+        flag = _FLAGGED.get(entry.kind)
+        if flag is None or not entry.attrs or not entry.attrs.get(flag):
+            continue
+        if entry.kind == "effect":
+            found.append(Divergence(
+                DivergenceKind.DUPLICATE_EFFECT,
+                f"effect {entry.name} (key {entry.attrs.get('key')!r}) ran again after an "
+                "earlier attempt started it and never recorded its end: it may have happened "
+                "twice (it is declared repeat_safe)",
+                position, f"effect:{entry.name}",
+            ))
+        else:
+            found.append(Divergence(
+                DivergenceKind.NONDETERMINISTIC,
+                f"step {entry.name} (call {entry.attrs[flag]} of that name) was called with "
+                "other arguments than an earlier attempt recorded: it and the steps after "
+                "it ran again instead of being replayed",
+                position, entry.name,
+            ))
+    return found
+
+
+def _milestones(entries: Sequence[PathEvent], folded: Sequence[str], places: Sequence[int]
+                ) -> tuple[tuple[str, int], ...]:
+    """The milestones (``ctx.event`` names) a run reached, each once, with how many
+    points of its variant (as `tokens` reads them back) came before it. *folded* is the
+    variant's points, *places* each recorded point's place among them."""
+    reached: dict[str, int] = {}
+    points = 0
+    before: list[int] = []
+    for entry in entries:
+        if entry.kind in POINTS:
+            points += 1
+        elif entry.kind == "event" and entry.name not in reached:
+            if not before:  # how many points the variant holds up to each of its tokens
+                for text in folded:
+                    before.append((before[-1] if before else 0) + len(tokens(text)))
+            if len(reached) == MAX_MILESTONES:
+                break
+            reached[entry.name] = before[places[points - 1]] if points else 0
+    return tuple(reached.items())
 
 
 def _slow_steps(job_name: str, entries: Sequence[PathEvent], timings: StepTimings
                 ) -> list[Divergence]:
     steps = [(position, entry) for position, entry in _positions(entries)
-             if entry.kind == "step" and entry.duration is not None and not entry.attrs]
+             if entry.kind == "step" and entry.duration is not None
+             and not (entry.attrs and entry.attrs.get("replayed"))]
     if not steps:
         return []
     limits = timings.observe_many(job_name, [(e.name, e.duration or 0.0) for _, e in steps])

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobtrail.records import RunRecord
+from jobtrail.records import RunRecord, Status
 
 _TOKEN = re.compile(r'(?:[^\s"]|"(?:\\.|[^"\\])*")+')
 
@@ -47,17 +47,76 @@ class Stage:
 @dataclass(frozen=True, slots=True)
 class Funnel:
     """Drop-off between the points of a job's runs: ``started`` runs, then each point
-    with the runs that reached it, in path order; ``exits`` counts runs per exit reason."""
+    (steps, effects, decisions, and milestones as ``event:NAME``) with the runs that
+    reached it, in path order; then how the runs ended: ``outcomes`` counts them as
+    ``completed`` (succeeded), ``exit:REASON``, ``dead``, ``orphaned`` or ``cancelled``;
+    ``exits`` counts runs per exit reason."""
 
     job_name: str
     started: int
     stages: tuple[Stage, ...]
     exits: dict[str, int]
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+#: The longest block of points a variant folds when it repeats (a loop's body).
+MAX_BLOCK = 8
+
+
+def collapse(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """A run's points (in the path language) as its variant writes them, with each
+    point's place there: a point or block of points repeated back to back is written
+    once, with ``+`` (``fetch fetch fetch store`` is ``fetch+ store``, a loop of two
+    steps ``(fetch save)+``), so that runs over 3 or 30 pages take one variant."""
+    places = list(range(len(texts)))
+    folded = list(texts)
+    if len(set(folded)) == len(folded):  # no point repeats: the common case
+        return folded, places
+    for _ in range(3):  # a loop inside a loop folds on the next pass
+        again, moved = _fold(folded)
+        if len(again) == len(folded):
+            break
+        folded, places = again, [moved[p] for p in places]
+    return folded, places
+
+
+def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
+    """One pass of `collapse`: the folded points, and where each point went."""
+    folded: list[str] = []
+    moved: list[int] = []
+    i, count = 0, len(texts)
+    while i < count:
+        for size in range(1, min(MAX_BLOCK, (count - i) // 2) + 1):
+            block = texts[i:i + size]
+            if texts[i + size] != block[0] or texts[i + size:i + 2 * size] != block:
+                continue
+            end = i + 2 * size
+            while texts[end:end + size] == block:
+                end += size
+            if size == 1:
+                folded.append(block[0] if block[0].endswith("+") else block[0] + "+")
+            else:
+                folded.append("(" + " ".join(block) + ")+")
+            moved.extend([len(folded) - 1] * (end - i))
+            i = end
+            break
+        else:
+            folded.append(texts[i])
+            moved.append(len(folded) - 1)
+            i += 1
+    return folded, moved
 
 
 def tokens(variant: str) -> list[str]:
-    """The recorded points of a variant's text."""
-    return [t for t in _TOKEN.findall(variant) if t != "…"]
+    """The recorded points of a variant's text, a repeated point or block once."""
+    found = []
+    for token in _TOKEN.findall(variant):
+        if token == "…":
+            continue
+        if token.endswith("+"):
+            token = token.rstrip("+)")
+        found.append(token.lstrip("("))
+    return found
 
 
 def point_of(token: str) -> str:
@@ -108,24 +167,42 @@ def group(
     return found
 
 
+def outcome_of(run: RunRecord) -> str:
+    """How a run ended, as a funnel counts it."""
+    if run.outcome and run.outcome.startswith("exit:"):
+        return run.outcome
+    return "completed" if run.status is Status.SUCCEEDED else run.status.value
+
+
 def funnel(job_name: str, runs: Sequence[RunRecord], order: Iterable[str] = ()) -> Funnel:
     """How many of *runs* reached each point. Points come in *order* first (a job's
-    expected path), then as they first appear in the most common paths."""
+    expected path), then as they first appear in the most common paths; a milestone
+    (``event:NAME``) comes where runs reached it."""
     reached: dict[str, int] = {}
     exits: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
     sequence: list[str] = list(dict.fromkeys(point_of(p) for p in order))
-    for variant in group(runs):
+    paths: dict[tuple[str, tuple[tuple[str, int], ...]], int] = {}
+    for run in runs:
+        key = (run.variant, run.milestones)
+        paths[key] = paths.get(key, 0) + 1
+        label = outcome_of(run)
+        outcomes[label] = outcomes.get(label, 0) + 1
+    for (variant, milestones), count in sorted(paths.items(), key=lambda kv: (-kv[1], kv[0])):
+        points = tokens(variant)
+        for name, place in reversed(milestones):
+            points.insert(min(place, len(points)), f"event:{name}")
         seen = set()
-        for token in tokens(variant.path):
+        for token in points:
             point = point_of(token)
             if point.startswith("exit:"):
                 reason = point[len("exit:"):]
-                exits[reason] = exits.get(reason, 0) + variant.count
+                exits[reason] = exits.get(reason, 0) + count
                 continue
             if point in seen:
                 continue
             seen.add(point)
-            reached[point] = reached.get(point, 0) + variant.count
+            reached[point] = reached.get(point, 0) + count
             if point not in sequence:
                 sequence.append(point)
     started = len(runs)
@@ -133,5 +210,10 @@ def funnel(job_name: str, runs: Sequence[RunRecord], order: Iterable[str] = ()) 
         Stage(point, reached.get(point, 0), reached.get(point, 0) / started if started else 0.0)
         for point in sequence if not point.startswith("exit:")
     )
-    return Funnel(job_name, started, stages, exits)
+    return Funnel(job_name, started, stages, exits, _in_order(outcomes))
 
+
+def _in_order(outcomes: dict[str, int]) -> dict[str, int]:
+    """Outcomes as a funnel lists them: completed, the exits, then the failures."""
+    rank = {"completed": 0, "dead": 2, "orphaned": 3, "cancelled": 4}
+    return dict(sorted(outcomes.items(), key=lambda kv: (rank.get(kv[0], 1), kv[0])))
