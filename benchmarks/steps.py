@@ -33,16 +33,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_app import STEP_NAMES
-from core import (
-    DEFAULT_PG_URL,
-    Backend,
-    PostgresBackend,
-    Settings,
-    SQLiteBackend,
-    bench_drain_once,
-    console,
-    fresh_app,
-)
+from corebench.backends import Backend, PostgresBackend, SQLiteBackend
+from corebench.drain import bench_drain_once
+from corebench.queue import fresh_app
+from corebench.settings import DEFAULT_PG_URL, Settings
+from corebench.terminal import console
 from rich.table import Table
 
 from jobtrail import App, Context

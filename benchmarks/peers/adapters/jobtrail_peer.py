@@ -110,16 +110,19 @@ class Adapter:
     def claim(self, depth: int, claims: int) -> dict[str, Any] | None:
         """benchmarks/core.py's claim measurement (claim + finish of 10)."""
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        import core  # benchmarks/core.py
+        from corebench.backends import Backend, PostgresBackend, SQLiteBackend
+        from corebench.claim import bench_claim
+        from corebench.settings import CLAIM_LIMIT  # benchmarks/core.py's package
 
+        backend: Backend
         if self.sqlite:
-            backend = core.SQLiteBackend(self.env.sqlite_dir)
+            backend = SQLiteBackend(self.env.sqlite_dir)
         else:
             recreate_database(self.env.pg_url)
-            backend = core.PostgresBackend(self.env.pg_url)
+            backend = PostgresBackend(self.env.pg_url)
         try:
-            result: dict[str, Any] = core.bench_claim(backend, depth, claims)
+            result: dict[str, Any] = bench_claim(backend, depth, claims)
         finally:
             backend.cleanup()
         return {"queued": depth, "median_us": result["median_us"],
-                "what": f"store.claim of {core.CLAIM_LIMIT} + finish (benchmarks/core.py)"}
+                "what": f"store.claim of {CLAIM_LIMIT} + finish (benchmarks/core.py)"}
