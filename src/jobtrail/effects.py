@@ -7,7 +7,12 @@ The protocol, each write durable before the next step:
    (return the recorded result, call nothing) or ``started`` by an earlier attempt that
    never recorded its end (nobody knows whether it happened: `EffectUncertain`).
 2. The call.
-3. ``end_effect`` records ``done`` with the result, or ``failed`` with the error.
+3. ``end_effect`` records ``done`` with the result, or ``failed`` with the error, and
+   with it the effect's entry on the path.
+
+So a worker killed right after an effect loses nothing it recorded up to the effect:
+only what it records after the effect's end waits for the next write (a heartbeat's
+checkpoint, the next effect, the attempt's outcome).
 
 A crash between 1 and 3 leaves ``started``: the next attempt will not repeat the call
 blindly. An effect declared ``repeat_safe`` is simply called again in that case.
@@ -97,11 +102,11 @@ def perform_effect(
         value = fn(*args, **kwargs)
     except BaseException as exc:
         message = storable(f"{type(exc).__name__}: {exc}")
-        _end(store, key, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
         failed: dict[str, Any] = {"key": key, "error": type(exc).__name__}
         if repeated:
             failed["repeated"] = True
         ctx.add_event(PathEvent(PointKind.EFFECT, name, at, time.perf_counter() - started, failed))
+        _end(store, key, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
         raise
     duration = time.perf_counter() - started
     try:
@@ -110,9 +115,9 @@ def perform_effect(
         log.warning("effect %r of job %s returned a %s, which is not JSON: recorded as null",
                     name, ctx.job_id, type(value).__name__)
         text = None
-    _end(store, key, ctx, text, None)
     attrs: dict[str, Any] = {"key": key, "repeated": True} if repeated else {"key": key}
     ctx.add_event(PathEvent(PointKind.EFFECT, name, at, duration, attrs))
+    _end(store, key, ctx, text, None)
     return value
 
 
@@ -144,7 +149,8 @@ def _end(store: Any, key: str, ctx: EffectScope, result: str | None, error: str 
     one: it will not call the key again)."""
     for pause in (*END_RETRIES, None):
         try:
-            store.end_effect(key, ctx.job_id, ctx.claim, result, error)
+            with ctx.checkpointing() as segment:  # the effect's entry is the last of them
+                store.end_effect(key, ctx.job_id, ctx.claim, result, error, segment)
             return
         except StoreError:
             if pause is None:

@@ -232,6 +232,39 @@ def test_a_killed_job_resumes_after_the_step_its_heartbeat_checkpointed(
                           ("decide", "first_attempt", {"value": "true"})]
 
 
+def test_a_worker_killed_right_after_an_effect_keeps_what_it_recorded_before(
+    app: App, db_url: str, tmp_path: Path
+) -> None:
+    """The worker process is SIGKILLed right after an effect, long before any heartbeat:
+    the step, the milestone and the effect recorded before are on the job's path, and its
+    supervisor, ending the lease, summarises the run that died: incomplete after them."""
+    log = tmp_path / "runs.log"
+    handle = workload.announce.enqueue(n=7)
+    supervisor = start_worker(db_url, log, "--concurrency", "1", lease=60.0)
+    try:
+        deadline = time.monotonic() + 30
+        while "waiting" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, worker_errors(log)
+            time.sleep(0.02)
+        (child,) = children_of(supervisor.pid)
+        os.kill(child, signal.SIGKILL)
+        wait_until_final(app, [handle.id], timeout=30)
+        deadline = time.monotonic() + 10
+        while app.get(handle.id).variant is None:  # the supervisor summarises after ending it
+            assert time.monotonic() < deadline, worker_errors(log)
+            time.sleep(0.05)
+    finally:
+        stop([supervisor])
+    record = app.get(handle.id)
+    assert record.status is Status.DEAD and record.error is not None
+    assert record.error.type == "WorkerKilled"
+    recorded = [(e.kind, e.name) for e in record.path if e.kind != "lifecycle"]
+    assert recorded == [("step", "prepare"), ("event", "prepared"), ("effect", "notify")]
+    assert record.variant == "prepare effect:notify"
+    (found,) = app.paths.divergences(job_id=handle.id)
+    assert found.kind == "incomplete" and found.position == 2
+
+
 ENQUEUE_AT_ONCE = """
 import sys, time
 from tests.support import workload

@@ -65,3 +65,14 @@ def checkpointed(ctx: Context, n: int) -> int:
         _log(f"waiting {ctx.job_id} {os.getpid()}")
         time.sleep(60)
     return ctx.step("second", lambda: first + 1)
+
+
+@app.job(retry=Retry(max_attempts=1), expect="prepare effect:notify finish")
+def announce(ctx: Context, n: int) -> int:
+    """A step, a milestone and an effect, then a long wait to be killed in."""
+    ctx.step("prepare", lambda: n)
+    ctx.event("prepared", n=n)
+    ctx.effect("notify", lambda: n, key=f"notify-{n}")
+    _log(f"waiting {ctx.job_id} {os.getpid()}")
+    time.sleep(60)
+    return ctx.step("finish", lambda: n)

@@ -8,7 +8,15 @@ import json
 import click
 
 from jobtrail.cli.loading import app_from, opened, source_options
-from jobtrail.cli.output import console, emit_json, event_json, job_json, job_view, jobs_table
+from jobtrail.cli.output import (
+    console,
+    effect_json,
+    emit_json,
+    event_json,
+    job_json,
+    job_view,
+    jobs_table,
+)
 from jobtrail.errors import JobNotFound
 from jobtrail.records import JobRecord
 from jobtrail.views import DEAD_LETTER_STATUSES
@@ -56,11 +64,12 @@ def show_dead(target: str | None, url: str | None, job_id: int, as_json: bool) -
             raise JobNotFound(
                 f"job {job_id} is {job.status.value}, not in the dead-letter queue"
             )
-        events = app.events(job_id)
+        effects = app.effects(job_id)
     if as_json:
-        emit_json({"job": job_json(job), "events": [event_json(event) for event in events]})
+        emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path],
+                   "effects": [effect_json(effect) for effect in effects]})
     else:
-        console().print(job_view(job, events))
+        console().print(job_view(job, job.path, effects))
 
 
 @dlq_group.command("replay")

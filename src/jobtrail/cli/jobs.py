@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from jobtrail.cli.loading import app_from, opened, source_options
-from jobtrail.cli.output import console, emit_json, event_json, job_json, job_view, jobs_table
+from jobtrail.cli.output import (
+    console,
+    effect_json,
+    emit_json,
+    event_json,
+    job_json,
+    job_view,
+    jobs_table,
+)
 from jobtrail.records import Status
 
 STATUS_CHOICE = click.Choice([status.value for status in Status])
@@ -61,7 +69,9 @@ def show_job(target: str | None, url: str | None, job_id: int, as_json: bool) ->
     """
     with opened(app_from(target, url)) as app:
         job = app.get(job_id)
+        effects = app.effects(job_id)
     if as_json:
-        emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path]})
+        emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path],
+                   "effects": [effect_json(effect) for effect in effects]})
     else:
-        console().print(job_view(job, job.path))
+        console().print(job_view(job, job.path, effects))

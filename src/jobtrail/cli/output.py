@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobtrail.records import ErrorInfo, Event, JobRecord, Status
+from jobtrail.store.base import EffectRecord
 
 STATUS_STYLES: dict[Status, str] = {
     Status.QUEUED: "blue",
@@ -160,8 +161,10 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
-    """Everything about one job: its fields, error and traceback, and its timeline."""
+def job_view(job: JobRecord, events: Iterable[Event],
+             effects: Sequence[EffectRecord] = ()) -> Group:
+    """Everything about one job: its fields, error and traceback, its effects and its
+    timeline."""
     events = list(events)
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold", no_wrap=True)
@@ -192,6 +195,8 @@ def job_view(job: JobRecord, events: Iterable[Event]) -> Group:
         parts.append(Text(f"\nError: {job.error}", style="bold red"))
         if job.error.traceback:
             parts.append(Text(job.error.traceback.rstrip(), style="dim"))
+    if effects:
+        parts.append(effects_table(effects))
     parts.append(events_table(events))
     return Group(*parts)
 
@@ -227,4 +232,28 @@ def events_table(events: Iterable[Event]) -> Table:
             when(event.at, precise=True), str(event.attempt), event.kind, Text(event.name),
             duration, Text(details),
         )
+    return table
+
+
+def effect_json(effect: EffectRecord) -> dict[str, Any]:
+    """The JSON shape of one effect of a job."""
+    return {
+        "key": effect.key, "name": effect.name, "attempt": effect.attempt,
+        "status": effect.status, "repeat_safe": effect.repeat_safe,
+        "repeated": effect.repeated, "result": effect.result, "error": effect.error,
+        "started_at": iso(effect.started_at), "finished_at": iso(effect.finished_at),
+    }
+
+
+def effects_table(effects: Iterable[EffectRecord]) -> Table:
+    """A job's effects: key, status, the attempt that began it, and what it returned."""
+    table = Table(title="\nEffects", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("Effect", "Key", "Status", "Attempt", "Result or error"):
+        table.add_column(column)
+    for e in effects:
+        status = Text(e.status + (" (ran again)" if e.repeated else ""),
+                      style="red" if e.status == "started" or e.repeated else "")
+        table.add_row(Text(e.name), Text(e.key), status, str(e.attempt),
+                      Text(e.error or e.result or "-"))
     return table

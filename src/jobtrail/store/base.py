@@ -302,6 +302,9 @@ class Store(Protocol):
         the same transaction, *segment*: the path entries the attempt recorded since its
         last write, so that what it did before the effect survives a crash during it.
 
+        An intent *claim* already recorded for *key* (a retry whose first answer was lost)
+        is returned as ``None`` again without writing *segment* twice.
+
         Returns ``None`` when the caller may perform it now. Returns the existing record,
         changing nothing but writing *segment*, when the key is ``done`` (the caller
         returns its result) or ``started`` under any other claim and not *repeat_safe*
@@ -311,10 +314,14 @@ class Store(Protocol):
         nothing, when *claim* no longer holds the running job."""
 
     def end_effect(
-        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None,
+        segment: Sequence[PathEvent] = (),
     ) -> None:
         """Record that the call for *key* returned *result* (``done``) or raised (``failed``),
-        if the key is still the one *claim* began."""
+        if the key is still the one *claim* began — and, in the same transaction, *segment*:
+        the path entries recorded since the intent, the effect's own entry last. An end
+        already recorded by *claim* (a retry whose first answer was lost) changes nothing
+        and writes no segment again."""
 
     def effects(self, job_id: int) -> list[EffectRecord]:
         """Every effect a job started, oldest first."""
