@@ -12,6 +12,7 @@ from jobtrail import App, Context, Permanent, Retry, Transient
 from jobtrail.clock import ManualClock
 from jobtrail.records import Divergence, Status
 from jobtrail.redaction import MASK
+from jobtrail.store.base import PathEvent, PathSegment
 from jobtrail.testing import run_until_idle
 
 FAST = Retry(max_attempts=3, base=0, jitter="none")
@@ -66,7 +67,6 @@ def test_a_run_whose_worker_died_on_its_last_attempt_is_summarised_from_what_it_
     handle = fragile.enqueue()
     (job,) = app.store.claim("doomed-worker", None, 1, 30.0)
     # What the dead worker did: step a and a milestone, then the effect's intent with them.
-    from jobtrail.store.base import PathEvent  # noqa: PLC0415  (the test plays the worker)
     saved = [PathEvent("step", "a", 1.0, 0.001, None, "1"), PathEvent("event", "begun", 1.1)]
     app.store.begin_effect(job.id, job.claim, 1, "e", f"{job.id}:e", False, saved)
     clock.advance(31)
@@ -123,7 +123,6 @@ def test_every_view_of_one_run_agrees(make_app: Callable[..., App]) -> None:
 
     handle = staged.enqueue()
     (job,) = app.store.claim("lost-worker", None, 1, 30.0)
-    from jobtrail.store.base import PathEvent, PathSegment  # noqa: PLC0415
     app.store.checkpoint("lost-worker", [PathSegment(
         job.id, job.attempt, [PathEvent("event", "hello", time.time())], job.claim)])
     clock.advance(31)
