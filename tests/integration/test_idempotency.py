@@ -199,8 +199,8 @@ def test_bad_steps_and_effects_fail_with_a_message_naming_them(make_app: Callabl
 
     first, second = unserialisable.enqueue(), reused.enqueue()
     run_until_idle(app)
-    assert "step 'load' returned a set, which cannot be recorded as JSON" in first.get().error.message  # type: ignore[union-attr]
-    assert "effect 'email' is used twice in one attempt" in second.get().error.message  # type: ignore[union-attr]
+    assert (error := first.get().error) is not None and "step 'load' returned a set, which cannot be recorded as JSON" in error.message
+    assert (error := second.get().error) is not None and "effect 'email' is used twice in one attempt" in error.message
 
 
 def test_guarantees_are_derived_from_retry_policy_and_effects(make_app: Callable[..., App]) -> None:

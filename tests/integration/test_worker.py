@@ -148,7 +148,7 @@ def test_sync_timeout_stops_python_code_and_frees_the_slot(make_app: Callable[..
     later = after.enqueue(priority=-1)
     run_until_idle(app, concurrency=1)
     assert stuck.get().status is Status.DEAD
-    assert stuck.get().error is not None and stuck.get().error.type.endswith("JobTimeout")
+    assert (error := stuck.get().error) is not None and error.type.endswith("JobTimeout")
     assert interrupted.wait(2)
     assert later.get().result == "ran"
 

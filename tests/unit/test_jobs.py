@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from jobtrail import App, ArgumentError, JobDefinitionError, PayloadTooLarge, Retry, Status
-from jobtrail.jobs import JobDef, JobHandle
+from jobtrail.handle import JobHandle
+from jobtrail.jobs import JobDef
 from jobtrail.store.base import NewJob
 from jobtrail.testing import temporary_app
 
@@ -246,6 +247,7 @@ def test_enqueue_by_name_uses_the_registered_job(app: App) -> None:
 def test_failed_enqueues_store_nothing(app: App) -> None:
     """Argument, option and size errors leave the database without any job."""
     charge = define_charge(app)
+    bad: Callable[[], object]
     for bad in (
         lambda: charge.enqueue("7"),
         lambda: charge.enqueue(7, delay=-1),
