@@ -28,7 +28,7 @@ def billing_app(make_app: Callable[..., App], performed: list[str]) -> tuple[App
         ctx.step("load", lambda: invoice)
         if not ctx.decide("big", amount >= 100):
             return ctx.exit("small")
-        charge = ctx.effect("charge", lambda: performed.append(f"charge {invoice}") or "ch_1",
+        charge = ctx.effect("charge", lambda: performed.append(f"charge {invoice}") or "ch_1",  # type: ignore[func-returns-value]
                             key=f"charge-{invoice}")
         ctx.enqueue(receipt, invoice=invoice)
         ctx.step("notify", lambda: True)
@@ -83,7 +83,7 @@ def test_a_shadow_candidate_that_skips_a_step_is_reported_different(
         ctx.step("load", lambda: invoice)
         if not ctx.decide("big", amount >= 100):
             return ctx.exit("small")
-        charge = ctx.effect("charge", lambda: performed.append("SHADOW CHARGED") or "ch_1",
+        charge = ctx.effect("charge", lambda: performed.append("SHADOW CHARGED") or "ch_1",  # type: ignore[func-returns-value]
                             key=f"charge-{invoice}")
         return f"charged {charge}"  # forgot to notify
 
