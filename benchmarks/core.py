@@ -663,7 +663,9 @@ def render(results: dict[str, Any], report: dict[str, Any]) -> None:
         except (KeyError, IndexError, StopIteration):
             return "[red]failed[/]" if "error" in data else "-"
 
-    def row(label: str, get: Callable[[dict[str, Any]], str], target: str = "") -> None:
+    # Callable[..., str]: the lambdas below bind loop variables as defaults, which mypy
+    # cannot infer against a one-argument type.
+    def row(label: str, get: Callable[..., str], target: str = "") -> None:
         cells = [cell(n, get) for n in names]
         if all(c in ("-", "[yellow]skipped[/]") for c in cells):
             return  # not measured in this run

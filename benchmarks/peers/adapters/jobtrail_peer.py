@@ -112,6 +112,7 @@ class Adapter:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
         import core  # benchmarks/core.py
 
+        backend: core.Backend
         if self.sqlite:
             backend = core.SQLiteBackend(self.env.sqlite_dir)
         else:
