@@ -19,7 +19,7 @@ from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, JobNotFound, UnknownJob
 from jobtrail.guarantee import Guarantee
 from jobtrail.handle import JobHandle
-from jobtrail.jobs import JobDef, KeyFunction
+from jobtrail.jobs import JobDecorator, JobDef, KeyFunction
 from jobtrail.limits import MAX_JOB_ID, before_bound, check_queues, row_limit
 from jobtrail.middleware import Chain, Middleware, Pipeline
 from jobtrail.observers import Observer, Observers
@@ -177,7 +177,7 @@ class App:
         guarantee: Guarantee | None = ...,
         expect: str | None = ...,
         redact: Iterable[str] = ...,
-    ) -> Callable[[Callable[..., Any]], JobDef[Any, Any]]: ...
+    ) -> JobDecorator: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
         self,

@@ -96,6 +96,17 @@ def test_bad_arguments_raise_argument_error_before_the_database_is_opened(
         charge.enqueue(*args, **kwargs)
 
 
+def test_a_job_declared_with_options_keeps_its_signature(offline: App) -> None:
+    """``@app.job(...)`` types its job like a bare ``@app.job``: a wrong argument is a type error and an `ArgumentError`."""
+
+    @offline.job(queue="billing")
+    def charge(invoice_id: int) -> None:
+        """Charge an invoice."""
+
+    with pytest.raises(ArgumentError, match=r"argument 'invoice_id' expected int, got '7'"):
+        charge.enqueue(invoice_id="7")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
