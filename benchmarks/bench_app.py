@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get(LIFELINE_ENV) == "1":
         start_lifeline()
     result = app.work(processes=args.processes, concurrency=args.concurrency, burst=args.burst)
-    if args.processes > 1:
+    if isinstance(result, dict):  # processes > 1: supervised, exit codes come back
         codes = dict(result)
         return 0 if codes and all(code == 0 for code in codes.values()) else 1
     return 0

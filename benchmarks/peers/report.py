@@ -44,8 +44,8 @@ def summarize(lib: dict[str, Any]) -> dict[str, Any]:
 def ratios(summary: dict[str, dict[str, Any]], meta: dict[str, dict[str, Any]]) -> None:
     """Add "how many times jobtrail is ahead" (> 1: jobtrail better) to every peer."""
     for key, s in summary.items():
-        family = meta[key].get("family")
-        ref = summary.get(REFERENCE.get(family or "", ""), {})
+        reference = REFERENCE.get(meta[key].get("family") or "", "")
+        ref = summary.get(reference, {})
         if key.startswith("jobtrail") or not ref:
             continue
         r: dict[str, float] = {}
@@ -54,7 +54,7 @@ def ratios(summary: dict[str, dict[str, Any]], meta: dict[str, dict[str, Any]]) 
         if s.get("pickup", {}).get("p99") and ref.get("pickup", {}).get("p99"):
             r["p99"] = s["pickup"]["p99"] / ref["pickup"]["p99"]
         s["jobtrail_ahead"] = r
-        s["compared_with"] = REFERENCE[family]
+        s["compared_with"] = reference
 
 
 def _num(value: float | None, digits: int = 0) -> str:

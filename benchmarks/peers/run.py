@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     python = peers_venv.ensure(console)
-    sizes = dict(QUICK if args.quick else FULL)
+    sizes: dict[str, Any] = dict(QUICK if args.quick else FULL)
     if args.large:
         sizes["claim_depths"] = [*sizes["claim_depths"], 1_000_000]
     run_dir = Path(tempfile.mkdtemp(prefix="jt-peers-"))

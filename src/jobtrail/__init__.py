@@ -32,7 +32,7 @@ from jobtrail.errors import (
     UnknownJob,
 )
 from jobtrail.handle import JobHandle
-from jobtrail.jobs import Enqueuing, JobDef
+from jobtrail.jobs import Enqueuing, JobDecorator, JobDef
 from jobtrail.middleware import AttemptInfo, Middleware, Pipeline
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
@@ -80,6 +80,7 @@ __all__ = [
     "Funnel",
     "IdempotencyConflict",
     "InvalidTransition",
+    "JobDecorator",
     "JobDef",
     "JobDefinitionError",
     "JobExit",

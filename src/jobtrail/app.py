@@ -20,7 +20,7 @@ from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.expect import Expectation
 from jobtrail.guarantee import Guarantee
 from jobtrail.handle import JobHandle
-from jobtrail.jobs import JobDef, KeyFunction
+from jobtrail.jobs import JobDecorator, JobDef, KeyFunction
 from jobtrail.limits import check_queues
 from jobtrail.middleware import Chain, Middleware, Pipeline
 from jobtrail.observers import Observer, Observers
@@ -180,7 +180,7 @@ class App(JobViews):
         guarantee: Guarantee | None = ...,
         expect: str | None = ...,
         redact: Iterable[str] = ...,
-    ) -> Callable[[Callable[..., Any]], JobDef[Any, Any]]: ...
+    ) -> JobDecorator: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
         self,

@@ -13,8 +13,9 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from jobtrail.context import Context
 from jobtrail.dryrun import DryRun, dry_run
 from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
 from jobtrail.expect import Expectation, parse
@@ -297,6 +298,16 @@ class Enqueuing(Generic[P, R]):
     def __repr__(self) -> str:
         given = ", ".join(f"{k}={v!r}" for k, v in self._options.items() if v is not None)
         return f"<{self._definition.name}.options({given})>"
+
+
+class JobDecorator(Protocol):
+    """What ``@app.job(...)`` with options returns: applied to a function, it makes a
+    `JobDef` typed as a bare ``@app.job`` types it, so ``enqueue`` is checked alike."""
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[Context, P], R], /) -> JobDef[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> JobDef[P, R]: ...
 
 
 def _deduplicated(job_id: int) -> bool:

@@ -59,7 +59,7 @@ def test_replay_never_calls_an_uncertain_effect_blindly(make_app: Callable[..., 
 
     @app.job(retry=TWICE)
     def bill(ctx: Context, n: int) -> str:
-        return ctx.effect("charge", lambda: calls.append(n) or f"ch_{n}", key=f"charge-{n}")
+        return ctx.effect("charge", lambda: calls.append(n) or f"ch_{n}", key=f"charge-{n}")  # type: ignore[func-returns-value]
 
     handle = bill.enqueue(n=5)
     crash_inside_effect(app, clock, handle.id, "charge", "charge-5")
@@ -89,7 +89,7 @@ def test_a_replay_after_a_done_verdict_returns_the_result_without_calling(
 
     @app.job(retry=TWICE)
     def bill(ctx: Context, n: int) -> str:
-        return ctx.effect("charge", lambda: calls.append(n) or "ch_new", key=f"charge-{n}")
+        return ctx.effect("charge", lambda: calls.append(n) or "ch_new", key=f"charge-{n}")  # type: ignore[func-returns-value]
 
     handle = bill.enqueue(n=6)
     crash_inside_effect(app, clock, handle.id, "charge", "charge-6")

@@ -82,7 +82,7 @@ def test_nesting_at_the_limit_is_stored_and_runs(make_app: Callable[..., App]) -
             depth, node = depth + 1, node["children"][0]
         return depth
 
-    tree: dict[str, Any] = {"children": []}
+    tree: Node = {"children": []}
     leaf = tree
     for _ in range((MAX_DEPTH - 1) // 2):  # each level is a dict and a list
         leaf["children"].append({"children": []})

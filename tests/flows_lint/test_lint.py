@@ -399,8 +399,9 @@ def test_lint_app_lints_every_job_sorted_by_file_and_line(tmp_path: Path) -> Non
     """lint_app covers each registered job under its registered name, sorted by file and line,
     and returns the suppressed findings too."""
     app = App("sqlite:///" + str(tmp_path / "x.db"))
-    jobs = [corpus.unreachable_bad, corpus.suppressed_good, corpus.silent_exit_bad,
-            aliased_context, corpus.side_effect_bad, corpus.unkeyed_effect_good]
+    jobs: list[Callable[..., Any]] = [
+        corpus.unreachable_bad, corpus.suppressed_good, corpus.silent_exit_bad,
+        aliased_context, corpus.side_effect_bad, corpus.unkeyed_effect_good]
     for fn in jobs:
         app.job(name=f"app.{fn.__name__}")(fn)
     findings, suppressed = lint_app(app)

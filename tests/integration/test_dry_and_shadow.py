@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from jobtrail import App, Context, Permanent, Retry
+from jobtrail import App, Context, JobDef, Permanent, Retry
 from jobtrail.errors import ArgumentError, ConfigurationError
 from jobtrail.records import Status
 from jobtrail.testing import run_until_idle
@@ -16,7 +16,7 @@ from jobtrail.testing import run_until_idle
 EXPECT = "load decide:big=true effect:charge notify | load decide:big=false exit:small"
 
 
-def billing_app(make_app: Callable[..., App], performed: list[str]) -> tuple[App, object]:
+def billing_app(make_app: Callable[..., App], performed: list[str]) -> tuple[App, JobDef[..., str]]:
     app = make_app()
 
     @app.job(name="receipt")
@@ -28,7 +28,7 @@ def billing_app(make_app: Callable[..., App], performed: list[str]) -> tuple[App
         ctx.step("load", lambda: invoice)
         if not ctx.decide("big", amount >= 100):
             return ctx.exit("small")
-        charge = ctx.effect("charge", lambda: performed.append(f"charge {invoice}") or "ch_1",
+        charge = ctx.effect("charge", lambda: performed.append(f"charge {invoice}") or "ch_1",  # type: ignore[func-returns-value]
                             key=f"charge-{invoice}")
         ctx.enqueue(receipt, invoice=invoice)
         ctx.step("notify", lambda: True)
@@ -43,17 +43,17 @@ def test_a_dry_run_captures_effects_and_child_jobs_and_stores_nothing(
     """The path, captured effect (name, key, arguments) and child job come back; nothing ran or was stored."""
     performed: list[str] = []
     app, bill = billing_app(make_app, performed)
-    done = bill.dry_run(invoice=7, amount=500, effect_results={"charge": "ch_test"})  # type: ignore[attr-defined]
+    done = bill.dry_run(invoice=7, amount=500, effect_results={"charge": "ch_test"})
     assert performed == [] and app.counts() == {}
     assert done.variant == "load decide:big=true effect:charge notify" and done.divergences == ()
     (effect,) = done.effects
     assert (effect.name, effect.key, effect.repeat_safe) == ("charge", "charge-7", False)
     assert [(e.job_name, e.args) for e in done.enqueued] == [("receipt", {"invoice": 7})]
     assert done.result == "charged ch_test" and done.succeeded
-    small = bill.dry_run(invoice=8, amount=5)  # type: ignore[attr-defined]
+    small = bill.dry_run(invoice=8, amount=5)
     assert (small.variant, small.exit_reason, small.effects) == ("load decide:big=false exit:small", "small", ())
     with pytest.raises(ArgumentError):
-        bill.dry_run(invoice="x", amount=5)  # type: ignore[attr-defined]
+        bill.dry_run(invoice="x", amount=5)
 
 
 def test_a_dry_run_reports_the_error_and_the_divergence_of_a_failing_job(
@@ -83,12 +83,12 @@ def test_a_shadow_candidate_that_skips_a_step_is_reported_different(
         ctx.step("load", lambda: invoice)
         if not ctx.decide("big", amount >= 100):
             return ctx.exit("small")
-        charge = ctx.effect("charge", lambda: performed.append("SHADOW CHARGED") or "ch_1",
+        charge = ctx.effect("charge", lambda: performed.append("SHADOW CHARGED") or "ch_1",  # type: ignore[func-returns-value]
                             key=f"charge-{invoice}")
         return f"charged {charge}"  # forgot to notify
 
-    app.paths.shadow(bill, bill_v2)  # type: ignore[arg-type]
-    bill.enqueue_many([{"invoice": 1, "amount": 500}, {"invoice": 2, "amount": 5}])  # type: ignore[attr-defined]
+    app.paths.shadow(bill, bill_v2)
+    bill.enqueue_many([{"invoice": 1, "amount": 500}, {"invoice": 2, "amount": 5}])
     run_until_idle(app)
     assert "SHADOW CHARGED" not in performed and performed.count("charge 1") == 1
     shadows = app.jobs(job_name="bill.shadow")
@@ -108,10 +108,10 @@ def test_shadow_declarations_are_checked(make_app: Callable[..., App]) -> None:
     with pytest.raises(ConfigurationError, match="callable"):
         app.paths.shadow(bill, "nope")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="sample"):
-        app.paths.shadow(bill, lambda ctx, **kw: None, sample=0)  # type: ignore[arg-type]
-    app.paths.shadow(bill, lambda ctx, **kw: None, sample=0.5)  # type: ignore[arg-type]
+        app.paths.shadow(bill, lambda ctx, **kw: None, sample=0)
+    app.paths.shadow(bill, lambda ctx, **kw: None, sample=0.5)
     with pytest.raises(ConfigurationError, match="already has a shadow"):
-        app.paths.shadow(bill, lambda ctx, **kw: None)  # type: ignore[arg-type]
+        app.paths.shadow(bill, lambda ctx, **kw: None)
 
 
 def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
@@ -132,8 +132,8 @@ def test_a_shadow_of_a_failed_run_reports_the_real_error_as_stored(
             raise Permanent(f"card {card} still declined")
         return "charged"
 
-    app.paths.shadow(charge, charge_v2)  # type: ignore[arg-type]
-    charge.enqueue_many([{"order": 1, "card": "4000-0002"}, {"order": 2, "card": "4000-0003"}])  # type: ignore[attr-defined]
+    app.paths.shadow(charge, charge_v2)
+    charge.enqueue_many([{"order": 1, "card": "4000-0002"}, {"order": 2, "card": "4000-0003"}])
     run_until_idle(app)
     reports = {r.real_job_id: r for r in app.paths.shadow_reports("charge")}
     same, differs = reports[1], reports[2]
@@ -155,8 +155,8 @@ def test_a_shadow_of_a_succeeded_run_has_no_real_error(make_app: Callable[..., A
         ctx.decide("big", amount >= 100)
         return ctx.exit("small")
 
-    app.paths.shadow(bill, bill_v2)  # type: ignore[arg-type]
-    bill.enqueue(invoice=3, amount=5)  # type: ignore[attr-defined]
+    app.paths.shadow(bill, bill_v2)
+    bill.enqueue(invoice=3, amount=5)
     run_until_idle(app)
     (report,) = app.paths.shadow_reports("bill")
     assert report.same and (report.real_error, report.shadow_error) == (None, None)

@@ -11,6 +11,10 @@ from jobtrail import App, ArgumentError, Context, IdempotencyConflict, Retry, St
 from jobtrail.clock import ManualClock
 from jobtrail.testing import run_until_idle
 
+# Options given beside a job's arguments (``job.enqueue(n=1, delay=5)``) work at run time but
+# are outside the signature a type checker sees (``job.options(...)`` is their typed form):
+# those calls carry ``type: ignore[call-arg]``.
+
 FAST = Retry(max_attempts=3, base=0, jitter="none")
 
 
@@ -22,8 +26,8 @@ def test_a_duplicate_enqueue_returns_the_existing_job(make_app: Callable[..., Ap
     def charge(invoice_id: int) -> None:
         return None
 
-    first = charge.enqueue(invoice_id=42, idempotency_key="inv-42")
-    second = charge.enqueue(invoice_id=42, idempotency_key="inv-42")
+    first = charge.enqueue(invoice_id=42, idempotency_key="inv-42")  # type: ignore[call-arg]
+    second = charge.enqueue(invoice_id=42, idempotency_key="inv-42")  # type: ignore[call-arg]
     assert second.id == first.id and second.deduplicated and not first.deduplicated
     assert len(app.jobs()) == 1
 
@@ -36,9 +40,9 @@ def test_one_key_with_other_arguments_is_a_conflict(make_app: Callable[..., App]
     def charge(invoice_id: int) -> None:
         return None
 
-    charge.enqueue(invoice_id=1, idempotency_key="k")
+    charge.enqueue(invoice_id=1, idempotency_key="k")  # type: ignore[call-arg]
     with pytest.raises(IdempotencyConflict, match="idempotency key 'k' belongs to job"):
-        charge.enqueue(invoice_id=2, idempotency_key="k")
+        charge.enqueue(invoice_id=2, idempotency_key="k")  # type: ignore[call-arg]
     assert len(app.jobs()) == 1
 
 
@@ -72,7 +76,7 @@ def test_bad_keys_are_refused_before_anything_is_stored(make_app: Callable[..., 
 
     for key in ("", "   ", "x" * 256, 42):
         with pytest.raises(ArgumentError, match="idempotency_key"):
-            charge.enqueue(invoice_id=1, idempotency_key=key)
+            charge.enqueue(invoice_id=1, idempotency_key=key)  # type: ignore[call-arg]
     assert app.jobs() == []
 
 
@@ -145,7 +149,7 @@ def test_an_effect_cut_off_by_a_crash_dead_letters_as_uncertain_then_resolves(
 
     @app.job(retry=FAST)
     def bill(ctx: Context, invoice_id: int) -> str:
-        return ctx.effect("charge", lambda: charges.append(invoice_id) or "ch_new", key=f"c-{invoice_id}")
+        return ctx.effect("charge", lambda: charges.append(invoice_id) or "ch_new", key=f"c-{invoice_id}")  # type: ignore[func-returns-value]
 
     handle = bill.enqueue(invoice_id=9)
     (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
@@ -173,7 +177,7 @@ def test_a_repeat_safe_effect_is_simply_called_again_after_a_crash(make_app: Cal
 
     @app.job(retry=FAST)
     def warm(ctx: Context, n: int) -> int:
-        return ctx.effect("warm_cache", lambda: calls.append(n) or n, repeat_safe=True)
+        return ctx.effect("warm_cache", lambda: calls.append(n) or n, repeat_safe=True)  # type: ignore[func-returns-value]
 
     handle = warm.enqueue(n=3)
     (job,) = app.store.claim("crashed-worker", None, 1, 30.0)
@@ -194,7 +198,7 @@ def test_bad_step_results_fail_with_a_message_naming_them(make_app: Callable[...
 
     first = unserialisable.enqueue()
     run_until_idle(app)
-    assert "step 'load' returned a set, which cannot be recorded as JSON" in first.get().error.message  # type: ignore[union-attr]
+    assert (error := first.get().error) is not None and "step 'load' returned a set, which cannot be recorded as JSON" in error.message
 
 
 def test_guarantees_are_derived_from_retry_policy_and_effects(make_app: Callable[..., App]) -> None:
@@ -239,12 +243,12 @@ def test_sqlite_enqueue_joins_the_callers_transaction(tmp_path: object) -> None:
     conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
     conn.execute("BEGIN")
     conn.execute("INSERT INTO orders VALUES (1)")
-    ship.enqueue(order_id=1, connection=conn)
+    ship.enqueue(order_id=1, connection=conn)  # type: ignore[call-arg]
     conn.execute("ROLLBACK")
     assert app.jobs() == []
     conn.execute("BEGIN")
     conn.execute("INSERT INTO orders VALUES (2)")
-    handle = ship.enqueue(order_id=2, connection=conn)
+    handle = ship.enqueue(order_id=2, connection=conn)  # type: ignore[call-arg]
     conn.execute("COMMIT")
     assert [j.id for j in app.jobs()] == [handle.id]
     conn.close()
@@ -268,12 +272,12 @@ def test_postgres_enqueue_joins_the_callers_transaction(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         conn.execute("CREATE TEMP TABLE orders (id int)")
         conn.execute("INSERT INTO orders VALUES (1)")
-        ship.enqueue(order_id=1, connection=conn)
+        ship.enqueue(order_id=1, connection=conn)  # type: ignore[call-arg]
         conn.rollback()
         assert app.jobs() == []
         conn.execute("CREATE TEMP TABLE orders (id int)")
         conn.execute("INSERT INTO orders VALUES (2)")
-        handle = ship.enqueue(order_id=2, connection=conn)
+        handle = ship.enqueue(order_id=2, connection=conn)  # type: ignore[call-arg]
         conn.commit()
     assert [j.id for j in app.jobs()] == [handle.id]
     app.close()

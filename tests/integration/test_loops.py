@@ -114,11 +114,15 @@ def test_arguments_that_are_not_json_still_replay_by_occurrence(
         def __init__(self, n: int) -> None:
             self.n = n
 
+    def read(page: Page) -> int:
+        calls.append(page.n)
+        return page.n
+
     @app.job(retry=FAST)
     def objects(ctx: Context) -> int:
         total = 0
         for n in (1, 2):
-            total += ctx.step("read", lambda page: calls.append(page.n) or page.n, Page(n))
+            total += ctx.step("read", read, Page(n))
         if ctx.attempt == 1:
             raise Transient("again")
         return total
@@ -137,21 +141,24 @@ def test_effects_in_a_loop_happen_once_per_call_across_retries(
     app = make_app()
     sent: list[str] = []
 
+    def send(what: str) -> str:
+        sent.append(what)
+        return f"sent-{what}"
+
     @app.job(retry=FAST)
     def notify(ctx: Context, users: list[str]) -> list[str]:
-        receipts = [ctx.effect("notify", lambda u=u: sent.append(u) or f"sent-{u}",
-                               key=f"notify-{u}") for u in users]
-        pings = [ctx.effect("ping", lambda i=i: sent.append(f"ping{i}") or i) for i in range(3)]
+        receipts = [ctx.effect("notify", send, u, key=f"notify-{u}") for u in users]
+        pings = [ctx.effect("ping", send, f"ping{i}") for i in range(3)]
         if ctx.attempt == 1:
             raise Transient("mail server said try again")
-        return receipts + [str(p) for p in pings]
+        return receipts + pings
 
     handle = notify.enqueue(users=["ann", "bob"])
     run_until_idle(app)
     job = handle.get()
     assert job.status is Status.SUCCEEDED and job.attempts == 2
     assert sent == ["ann", "bob", "ping0", "ping1", "ping2"]
-    assert job.result == ["sent-ann", "sent-bob", "0", "1", "2"]
+    assert job.result == ["sent-ann", "sent-bob", "sent-ping0", "sent-ping1", "sent-ping2"]
     keys = sorted(e.key for e in app.effects(handle.id))
     assert keys == sorted(["notify-ann", "notify-bob", f"{handle.id}:ping",
                            f"{handle.id}:ping#2", f"{handle.id}:ping#3"])

@@ -15,6 +15,10 @@ from jobtrail.clock import ManualClock
 from jobtrail.store.base import NewJob
 from jobtrail.testing import run_until_idle
 
+# Options given beside a job's arguments (``job.enqueue(n=1, delay=5)``) work at run time but
+# are outside the signature a type checker sees (``job.options(...)`` is their typed form):
+# those calls carry ``type: ignore[call-arg]``.
+
 FAST = Retry(max_attempts=3, base=0, jitter="none")
 
 
@@ -145,10 +149,10 @@ def test_sync_timeout_stops_python_code_and_frees_the_slot(make_app: Callable[..
         return "ran"
 
     stuck = spin.enqueue()
-    later = after.enqueue(priority=-1)
+    later = after.enqueue(priority=-1)  # type: ignore[call-arg]
     run_until_idle(app, concurrency=1)
     assert stuck.get().status is Status.DEAD
-    assert stuck.get().error is not None and stuck.get().error.type.endswith("JobTimeout")
+    assert (error := stuck.get().error) is not None and error.type.endswith("JobTimeout")
     assert interrupted.wait(2)
     assert later.get().result == "ran"
 
@@ -247,7 +251,7 @@ def test_graceful_stop_waits_for_running_jobs(make_app: Callable[..., App]) -> N
         return n
 
     first = report.enqueue(n=1)
-    second = report.enqueue(n=2, priority=-1)
+    second = report.enqueue(n=2, priority=-1)  # type: ignore[call-arg]
     worker = Worker(app, concurrency=1, install_signals=False)
     thread = threading.Thread(target=worker.run)
     thread.start()
@@ -309,7 +313,7 @@ def test_scheduled_jobs_wait_for_their_time(make_app: Callable[..., App]) -> Non
     def remind() -> str:
         return "sent"
 
-    handle = remind.enqueue(delay=3600)
+    handle = remind.enqueue(delay=3600)  # type: ignore[call-arg]
     run_until_idle(app)
     assert handle.get().status is Status.QUEUED
     clock.advance(3601)

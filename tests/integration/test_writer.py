@@ -13,7 +13,7 @@ import pytest
 
 from jobtrail.errors import StoreError
 from jobtrail.records import Status
-from jobtrail.store import open_store
+from jobtrail.store import Store, open_store
 from jobtrail.store.base import NewJob, Outcome
 from jobtrail.writer import OutcomeWriter
 
@@ -42,7 +42,7 @@ class Recorder:
         self.wakes += 1
 
 
-def claimed_outcomes(path: Path, count: int) -> tuple[object, list[Outcome]]:
+def claimed_outcomes(path: Path, count: int) -> tuple[Store, list[Outcome]]:
     store = open_store(f"sqlite:///{path}", busy_timeout=0.1)
     store.enqueue([NewJob("j", "default", "{}", 1) for _ in range(count)])
     claimed = store.claim(WORKER, None, count, 60.0)
@@ -55,13 +55,13 @@ def test_outcomes_are_written_in_order_and_survive_a_locked_database(
 ) -> None:
     store, outcomes = claimed_outcomes(tmp_path / "jobs.db", 60)
     seen = Recorder()
-    writer = OutcomeWriter(store, WORKER, background=background,  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, WORKER, background=background,
                            on_written=seen.on_written, on_error=seen.on_error, wake=seen.wake)
     writer.add(outcomes[:20])
     assert writer.close(timeout=10) == 0 and seen.written == [o.job_id for o in outcomes[:20]]
     blocker = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    writer = OutcomeWriter(store, WORKER, background=background,  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, WORKER, background=background,
                            on_written=seen.on_written, on_error=seen.on_error, wake=seen.wake)
     if background:
         writer.add(outcomes[20:40])
@@ -82,8 +82,8 @@ def test_outcomes_are_written_in_order_and_survive_a_locked_database(
     assert writer.close(timeout=10) == 0
     assert not writer.busy
     assert seen.written == [o.job_id for o in outcomes] and not seen.lost
-    assert {store.get(o.job_id).status for o in outcomes} == {Status.SUCCEEDED}  # type: ignore[attr-defined]
-    store.close()  # type: ignore[attr-defined]
+    assert {store.get(o.job_id).status for o in outcomes} == {Status.SUCCEEDED}
+    store.close()
 
 
 @pytest.mark.parametrize("background", [True, False], ids=["background", "inline"])
@@ -92,7 +92,7 @@ def test_close_reports_what_could_not_be_written(tmp_path: Path, background: boo
     seen = Recorder()
     blocker = sqlite3.connect(tmp_path / "jobs.db", isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
-    writer = OutcomeWriter(store, WORKER, background=background,  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, WORKER, background=background,
                            on_written=seen.on_written, on_error=seen.on_error, wake=seen.wake)
     if background:
         writer.add(outcomes)
@@ -103,16 +103,16 @@ def test_close_reports_what_could_not_be_written(tmp_path: Path, background: boo
     assert seen.written == []
     blocker.execute("ROLLBACK")
     blocker.close()
-    assert {store.get(o.job_id).status for o in outcomes} == {Status.RUNNING}  # type: ignore[attr-defined]
-    store.close()  # type: ignore[attr-defined]
+    assert {store.get(o.job_id).status for o in outcomes} == {Status.RUNNING}
+    store.close()
 
 
 def test_an_outcome_whose_lease_moved_on_is_reported_lost(tmp_path: Path) -> None:
     store, outcomes = claimed_outcomes(tmp_path / "jobs.db", 2)
     seen = Recorder()
-    writer = OutcomeWriter(store, "another-worker", background=True,  # type: ignore[arg-type]
+    writer = OutcomeWriter(store, "another-worker", background=True,
                            on_written=seen.on_written, on_error=seen.on_error, wake=seen.wake)
     writer.add(outcomes)
     assert writer.close(timeout=10) == 0
     assert seen.lost == {o.job_id for o in outcomes} and seen.wakes >= 1
-    store.close()  # type: ignore[attr-defined]
+    store.close()

@@ -114,7 +114,7 @@ def sqlite_ddl(path: Path) -> list[tuple[str, str, str]]:
         rows = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
         ddl = [tuple(row) for row in rows]
     conn.close()
-    return ddl  # type: ignore[return-value]
+    return ddl
 
 
 @pytest.fixture

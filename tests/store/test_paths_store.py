@@ -45,7 +45,7 @@ def test_divergences_are_filtered_counted_and_paged(store: Store) -> None:
     assert store.divergence_counts(DivergenceFilter()) == {("a", "unexpected"): 2, ("b", "unexpected"): 1}
     assert store.divergence_counts(DivergenceFilter(job_name="a", kind="missing")) == {}
     newest, *older = store.divergences(DivergenceFilter(job_name="a"))
-    assert len(older) == 1 and newest.id > older[0].id
+    assert len(older) == 1 and newest.id is not None and older[0].id is not None and newest.id > older[0].id
     assert [d.id for d in store.divergences(DivergenceFilter(before_id=newest.id, job_name="a"))] == [older[0].id]
     assert store.divergences(DivergenceFilter(since=datetime.now(UTC) + timedelta(hours=1))) == []
     assert len(store.divergences(DivergenceFilter(limit=1))) == 1

@@ -59,7 +59,7 @@ def pay(ctx: Context, n: int, sleep: float = 0.0) -> str:
 @app.job(retry=Retry(max_attempts=5, base=0.01, cap=0.05))
 def checkpointed(ctx: Context, n: int) -> int:
     """A first step, then (on the first attempt only) a long wait to be killed in."""
-    first: int = ctx.step("first", lambda: _log(f"first {ctx.job_id} {os.getpid()}") or n)
+    first: int = ctx.step("first", lambda: _log(f"first {ctx.job_id} {os.getpid()}") or n)  # type: ignore[func-returns-value]
     ctx.event("first_done", n=n)
     if ctx.decide("first_attempt", ctx.attempt == 1):
         _log(f"waiting {ctx.job_id} {os.getpid()}")

@@ -15,6 +15,7 @@ from jobtrail.expect import automaton as automaton_module
 from jobtrail.expect.automaton import Automaton
 from jobtrail.expect.expectation import Expectation
 from jobtrail.expect.nodes import Alt, Atom, Node, Repeat, Seq, alt, seq
+from jobtrail.records import DivergenceKind
 from tests.support.symbols import run
 
 PAYMENT = (
@@ -88,7 +89,7 @@ def test_missing_in_the_middle_names_what_should_have_come_before() -> None:
     """A symbol that fits only after skipped steps reports those steps as missing before it."""
     expectation = parse("load send_receipt effect:charge mark_paid")
     assert expectation.check(run("load effect:charge mark_paid"), completed=True) == [
-        Divergence("missing", "missing step send_receipt before effect:charge at position 1", 1, "effect:charge", ("send_receipt",)),
+        Divergence(DivergenceKind.MISSING, "missing step send_receipt before effect:charge at position 1", 1, "effect:charge", ("send_receipt",)),
     ]
 
 
@@ -103,7 +104,7 @@ def test_missing_at_the_end_names_the_shortest_completion() -> None:
     """A completed run that stops short reports the shortest way to finish, at position len(run)."""
     expectation = parse(PAYMENT)
     assert expectation.check(run("load decide:is_paid=false"), completed=True) == [
-        Divergence("missing", "missing effect:charge, step mark_paid at the end (position 2)", 2, None, ("effect:charge", "mark_paid")),
+        Divergence(DivergenceKind.MISSING, "missing effect:charge, step mark_paid at the end (position 2)", 2, None, ("effect:charge", "mark_paid")),
     ]
 
 
@@ -111,7 +112,7 @@ def test_unexpected_symbol_is_skipped_and_reported_with_what_was_allowed() -> No
     """A symbol reachable from nowhere ahead is unexpected; the walk skips it and goes on."""
     expectation = parse("a (b | c) d")
     assert expectation.check(run("a x b d"), completed=True) == [
-        Divergence("unexpected", "unexpected step x at position 1; expected one of step b, step c", 1, "x", ("b", "c")),
+        Divergence(DivergenceKind.UNEXPECTED, "unexpected step x at position 1; expected one of step b, step c", 1, "x", ("b", "c")),
     ]
 
 
@@ -125,7 +126,7 @@ def test_unexpected_after_an_accepting_point_mentions_the_end() -> None:
 def test_out_of_order_reports_the_early_symbol_once() -> None:
     """Observing a c b against a b c is one out_of_order at c, and the late b is not reported again."""
     assert parse("a b c").check(run("a c b"), completed=True) == [
-        Divergence("out_of_order", "step c at position 1 came before step b, which should precede it", 1, "c", ("b",)),
+        Divergence(DivergenceKind.OUT_OF_ORDER, "step c at position 1 came before step b, which should precede it", 1, "c", ("b",)),
     ]
 
 
@@ -139,7 +140,7 @@ def test_unexpected_exit_stops_the_walk() -> None:
     """An exit the expectation does not allow there is unexpected_exit, and nothing is said about the end."""
     expectation = parse(PAYMENT)
     assert expectation.check(run("load decide:is_paid=false exit:already_paid"), completed=True) == [
-        Divergence("unexpected_exit", "unexpected exit:already_paid at position 2; expected effect:charge", 2, "exit:already_paid", ("effect:charge",)),
+        Divergence(DivergenceKind.UNEXPECTED_EXIT, "unexpected exit:already_paid at position 2; expected effect:charge", 2, "exit:already_paid", ("effect:charge",)),
     ]
 
 
@@ -158,7 +159,7 @@ def test_incomplete_run_names_what_should_have_come_next() -> None:
     """A run that stopped for good after a valid prefix has one incomplete divergence at its end."""
     expectation = parse(PAYMENT)
     assert expectation.check(run("load decide:is_paid=false effect:charge"), completed=False) == [
-        Divergence("incomplete", "the run stopped at position 3 before step mark_paid", 3, None, ("mark_paid",)),
+        Divergence(DivergenceKind.INCOMPLETE, "the run stopped at position 3 before step mark_paid", 3, None, ("mark_paid",)),
     ]
 
 
@@ -178,8 +179,8 @@ def test_decision_with_the_wrong_value_is_unexpected() -> None:
     expectation = parse("load decide:is_paid=true send_receipt")
     divergences = expectation.check(run("load decide:is_paid=false send_receipt"), completed=True)
     assert divergences == [
-        Divergence("unexpected", "unexpected decide:is_paid=false at position 1; expected decide:is_paid=true", 1, "decide:is_paid=false", ("decide:is_paid=true",)),
-        Divergence("missing", "missing decide:is_paid=true before send_receipt at position 2", 2, "send_receipt", ("decide:is_paid=true",)),
+        Divergence(DivergenceKind.UNEXPECTED, "unexpected decide:is_paid=false at position 1; expected decide:is_paid=true", 1, "decide:is_paid=false", ("decide:is_paid=true",)),
+        Divergence(DivergenceKind.MISSING, "missing decide:is_paid=true before send_receipt at position 2", 2, "send_receipt", ("decide:is_paid=true",)),
     ]
 
 
@@ -349,6 +350,6 @@ def test_divergences_are_well_formed_and_deterministic(data: st.DataObject) -> N
     assert (divergences == []) is expectation.accepts(observed)
     for divergence in divergences:
         assert divergence.kind in {"missing", "unexpected", "out_of_order", "unexpected_exit", "incomplete"}
-        assert 0 <= divergence.position <= len(observed)
+        assert divergence.position is not None and 0 <= divergence.position <= len(observed)
         assert (divergence.found is None) is (divergence.position == len(observed))
         assert divergence.kind != "incomplete" or not completed

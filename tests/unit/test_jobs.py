@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from jobtrail import App, ArgumentError, JobDefinitionError, PayloadTooLarge, Retry, Status
-from jobtrail.jobs import JobDef, JobHandle
+from jobtrail.handle import JobHandle
+from jobtrail.jobs import JobDef
 from jobtrail.store.base import NewJob
 from jobtrail.testing import temporary_app
 
@@ -93,6 +94,17 @@ def test_bad_arguments_raise_argument_error_before_the_database_is_opened(
     charge = define_charge(offline)
     with pytest.raises(ArgumentError, match=message):
         charge.enqueue(*args, **kwargs)
+
+
+def test_a_job_declared_with_options_keeps_its_signature(offline: App) -> None:
+    """``@app.job(...)`` types its job like a bare ``@app.job``: a wrong argument is a type error and an `ArgumentError`."""
+
+    @offline.job(queue="billing")
+    def charge(invoice_id: int) -> None:
+        """Charge an invoice."""
+
+    with pytest.raises(ArgumentError, match=r"argument 'invoice_id' expected int, got '7'"):
+        charge.enqueue(invoice_id="7")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -246,6 +258,7 @@ def test_enqueue_by_name_uses_the_registered_job(app: App) -> None:
 def test_failed_enqueues_store_nothing(app: App) -> None:
     """Argument, option and size errors leave the database without any job."""
     charge = define_charge(app)
+    bad: Callable[[], object]
     for bad in (
         lambda: charge.enqueue("7"),
         lambda: charge.enqueue(7, delay=-1),
