@@ -14,6 +14,7 @@ import pytest
 import jobtrail.store.sqlite.schema as sqlite_runner
 from jobtrail.errors import SchemaOutdated
 from jobtrail.store import open_store
+from jobtrail.store.base import StepRecord
 from jobtrail.store.sqlfiles import latest_version, migrations
 from jobtrail.store.sqlite import SQLiteStore
 
@@ -397,8 +398,44 @@ def test_a_version_2_checkpoint_reads_the_same_after_upgrading_to_version_3(
     store = SQLiteStore(str(db_file), auto_migrate=False)
     try:
         assert store.migrate() == list(range(3, latest_version("sqlite") + 1))
-        assert store.completed_steps([1]) == {1: {"load": '{"rows":3}'}}
+        assert store.completed_steps([1]) == {1: {"load": [StepRecord('{"rows":3}')]}}
         assert [(e.kind, e.name, e.attrs) for e in store.events(1)] == [
             ("step", "load", {}), ("event", "sent", {"to": "x"})]
+    finally:
+        store.close()
+
+
+def test_rows_of_version_5_read_the_same_after_upgrading_to_version_6(
+    db_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 6 adds claims to path rows, repeated effects, milestones and redacted fields:
+    older rows have none of them, and read as before (steps by attempt, nothing masked)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_runner, "migrations", lambda backend: migrations("sqlite")[:5])
+        old = SQLiteStore(str(db_file), auto_migrate=False)
+        old.migrate()
+        old.close()
+    segment = '[1800000000.0,["step","load",0,1500,null,1],["step","load",9,1500,null,2]]'
+    with sqlite3.connect(db_file) as conn:
+        conn.execute(
+            "INSERT INTO jobtrail_jobs (id, job_name, queue, status, payload, max_attempts, "
+            "attempts, run_at, created_at, finished_at, variant, claim) "
+            "VALUES (1, 'j', 'default', 'dead', '{}', 3, 1, 0, 0, 1, 'step:load', 7)")
+        conn.execute(
+            "INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, path) "
+            "VALUES (1, 1, 'path', 'segment', 1800000000.0, ?)", (segment,))
+        conn.execute(
+            "INSERT INTO jobtrail_effects (key, job_id, name, attempt, status, repeat_safe, "
+            "started_at, claim) VALUES ('k', 1, 'pay', 1, 'started', 1, 0, 7)")
+    conn.close()
+    store = SQLiteStore(str(db_file), auto_migrate=False)
+    try:
+        assert store.migrate() == list(range(6, latest_version("sqlite") + 1))
+        assert store.completed_steps([1]) == {1: {"load": [StepRecord("1"), StepRecord("2")]}}
+        assert store.saved_path(1) == []  # rows of no claim belong to no claim
+        assert [e.claim for e in store.events(1)] == [None, None]
+        assert store.effects(1)[0].repeated is False
+        assert store.get(1).redact == frozenset()
+        assert store.runs("j")[0].milestones == ()
     finally:
         store.close()

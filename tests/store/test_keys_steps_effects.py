@@ -11,7 +11,7 @@ from jobtrail.clock import ManualClock
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound, LeaseLost
 from jobtrail.records import ErrorInfo, Status
 from jobtrail.store import Store, open_store
-from jobtrail.store.base import ClaimedJob, NewJob, Outcome, PathEvent, PathSegment
+from jobtrail.store.base import ClaimedJob, NewJob, Outcome, PathEvent, PathSegment, StepRecord
 from tests.support import rawsql
 
 WORKER = "w-1"
@@ -100,8 +100,8 @@ def test_concurrent_enqueues_of_one_key_make_exactly_one_job(db_url: str) -> Non
 
 
 def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Store) -> None:
-    """Completed steps recorded with a retry outcome are there for the next attempt; of a
-    step completed twice, the later result counts; replayed and other entries are not steps."""
+    """Completed steps recorded with a retry outcome are there for the next attempt, each
+    call of a name an occurrence of its own; replayed and other entries complete nothing."""
     (job_id,) = store.enqueue([NewJob("j", "default", "{}", max_attempts=3)])
     (job,) = store.claim(WORKER, None, 1, 30.0)
     now = time.time()
@@ -113,7 +113,8 @@ def test_steps_written_with_an_outcome_are_returned_to_later_attempts(store: Sto
         PathEvent("step", "skipped", now, 0.0, {"replayed": True}),
     ]
     store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("E", "m"), retry_delay=0, events=path, claim=job.claim)])
-    assert store.completed_steps([job_id]) == {job_id: {"load": '{"rows":3}', "parse": '"again"'}}
+    assert store.completed_steps([job_id]) == {job_id: {
+        "load": [StepRecord('{"rows":3}')], "parse": [StepRecord("[1,2]"), StepRecord('"again"')]}}
     assert store.completed_steps([]) == {}
     recorded = [(e.kind, e.name, e.attrs) for e in store.events(job_id) if e.kind != "lifecycle"]
     assert recorded == [(p.kind, p.name, p.attrs or {}) for p in path]
@@ -129,7 +130,7 @@ def test_a_checkpoint_is_kept_only_for_jobs_the_worker_holds(store: Store) -> No
         PathSegment(other, 1, [PathEvent("step", "a", time.time(), 0.0, None, "2")], theirs.claim),
         PathSegment(held, 2, [PathEvent("step", "b", time.time(), 0.0, None, "3")], mine.claim + 1),
     ])
-    assert store.completed_steps([held, other]) == {held: {"a": "1"}}
+    assert store.completed_steps([held, other]) == {held: {"a": [StepRecord("1")]}}
     store.checkpoint(WORKER, [PathSegment(held, 1, [], mine.claim)])  # nothing to write is no error
 
 

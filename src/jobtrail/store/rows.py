@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobtrail.records import Divergence, DivergenceKind, ErrorInfo, JobRecord, RunRecord, Status
-from jobtrail.store.base import EffectRecord, Outcome
+from jobtrail.store.base import EffectRecord, Outcome, RunSummary
 
 ToTime = Callable[[Any], datetime | None]
 
@@ -59,7 +59,44 @@ def job_record(row: Mapping[str, Any], to_time: ToTime) -> JobRecord:
         outcome=row["outcome"],
         variant=row["variant"],
         code_version=row["code_version"],
+        redact=redacted_fields(row["redact"], args),
     )
+
+
+def redact_text(fields: Sequence[str]) -> str | None:
+    """The ``redact`` column of a job whose sensitive fields are *fields*: a JSON list of
+    names, ``None`` for none."""
+    return json.dumps(list(dict.fromkeys(fields))) if fields else None
+
+
+def redacted_fields(text: str | None, args: dict[str, Any] | None) -> frozenset[str]:
+    """The sensitive fields a ``redact`` column names. A damaged value masks every field
+    of the arguments: better a view that shows too little than one that shows a secret."""
+    if text is None:
+        return frozenset()
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return frozenset(names)
+    return frozenset(args or ())
+
+
+def milestones_text(run: RunSummary | None) -> str | None:
+    """The ``milestones`` column of a run: JSON [[name, position], ...], ``None`` for none."""
+    if run is None or not run.milestones:
+        return None
+    return json.dumps([[name, position] for name, position in run.milestones])
+
+
+def milestones_of(text: str | None) -> tuple[tuple[str, int], ...]:
+    """The milestones a ``milestones`` column holds; a damaged value holds none."""
+    try:
+        found = json.loads(text) if text else []
+        return tuple((str(name), int(position)) for name, position in found)
+    except (TypeError, ValueError):
+        return ()
 
 
 def transition_attrs(outcome_error: ErrorInfo | None, **extra: Any) -> str | None:
@@ -71,40 +108,29 @@ def transition_attrs(outcome_error: ErrorInfo | None, **extra: Any) -> str | Non
     return json.dumps(attrs) if attrs else None
 
 
-
-
-
-
 def effect_record(row: Sequence[Any], to_time: ToTime) -> EffectRecord:
     """Build an `EffectRecord` from (key, job_id, name, attempt, status, repeat_safe,
-    result, error, started_at, finished_at, claim)."""
-    key, job_id, name, attempt, status, repeat_safe, result, error, started, finished, claim = row
+    result, error, started_at, finished_at, claim, repeated)."""
+    (key, job_id, name, attempt, status, repeat_safe, result, error, started, finished, claim,
+     repeated) = row
     started_at = to_time(started)
     assert started_at is not None
     return EffectRecord(
         key, job_id, name, attempt, status, bool(repeat_safe), result, error, started_at,
-        to_time(finished), claim,
+        to_time(finished), claim, bool(repeated),
     )
-
-
-
-
-
-
-
-
-
-
 
 
 def divergence_rows(out: Outcome) -> list[tuple[Any, ...]]:
     """The ``jobtrail_divergences`` rows of a finished run (the store adds the time):
     (job_id, job_name, attempt, kind, position, found, expected, message)."""
-    run = out.run
-    if run is None:
-        return []
+    return [] if out.run is None else run_divergence_rows(out.job_id, out.attempt, out.run)
+
+
+def run_divergence_rows(job_id: int, attempt: int, run: RunSummary) -> list[tuple[Any, ...]]:
+    """The ``jobtrail_divergences`` rows of *run*, attempt *attempt* of job *job_id*."""
     return [
-        (out.job_id, run.job_name, out.attempt, str(f.kind), f.position, f.found,
+        (job_id, run.job_name, attempt, str(f.kind), f.position, f.found,
          json.dumps(list(f.expected)), f.message)
         for f in run.findings
     ]
@@ -135,9 +161,11 @@ def divergence_kind(text: str) -> DivergenceKind:
 
 def run_record(row: Sequence[Any], to_time: ToTime) -> RunRecord:
     """Build a `RunRecord` from (id, job_name, status, outcome, variant, code_version,
-    created_at, started_at, finished_at, parent_job_id)."""
-    id_, job_name, status, outcome, variant, version, created, started, finished, parent = row
+    created_at, started_at, finished_at, parent_job_id, milestones)."""
+    (id_, job_name, status, outcome, variant, version, created, started, finished, parent,
+     milestones) = row
     created_at, finished_at = to_time(created), to_time(finished)
     assert created_at is not None and finished_at is not None
     return RunRecord(id_, job_name, Status(status), outcome, variant or "", version,
-                     created_at, to_time(started), finished_at, parent)
+                     created_at, to_time(started), finished_at, parent,
+                     milestones_of(milestones))

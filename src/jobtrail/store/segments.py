@@ -3,8 +3,9 @@
 A segment is the list of entries (steps, effects, decisions, exits, events) one attempt
 recorded between two writes. It is stored in the ``path`` column of a ``jobtrail_events``
 row: the row of the attempt's outcome (``succeeded``, ``retry_scheduled``, ``dead``...)
-carries the entries recorded since the last write, and a checkpoint while the job runs is a
-row of its own (kind ``path``, name ``segment``). The text is a JSON array::
+carries the entries recorded since the last write, and a checkpoint while the job runs (or
+the segment written with the intent of an effect) is a row of its own (kind ``path``, name
+``segment``). The text is a JSON array::
 
     [base, [kind, name, offset_us, duration_us, attrs], [..., attrs, data], ...]
 
@@ -16,21 +17,29 @@ by schema version 2 have no ``base`` (their row's ``at`` is the base); they read
 
 One row per attempt, whatever it records, keeps recording nearly free: the path rides on
 the outcome's own row, and integers rather than floats keep writing it cheap.
+
+Every row of a claim (its ``claimed``, its checkpoints, its outcome, its release or lost
+lease) carries the claim: what a claim recorded is found, its steps counted and its start
+placed by the claim, which no release or replay reuses. Rows written before claims were
+stored on them have none, and are grouped by attempt number instead.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
 from jobtrail.records import Event, PointKind
-from jobtrail.store.base import PathEvent
+from jobtrail.store.base import CompletedSteps, PathEvent, StepRecord
 
 KIND = "path"
 NAME = "segment"
+#: The columns of a `segment_row`, as named parameters.
+COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path", "claim")
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _KINDS: dict[str, str] = {kind: encode_basestring(kind) for kind in PointKind}
@@ -55,10 +64,12 @@ def path_text(events: Sequence[PathEvent]) -> str | None:
     return segment_json(events) if events else None
 
 
-def segment_row(job_id: int, attempt: int, events: Sequence[PathEvent]) -> tuple[Any, ...]:
+def segment_row(job_id: int, attempt: int, events: Sequence[PathEvent],
+                claim: int | None = None) -> tuple[Any, ...]:
     """The ``jobtrail_events`` row of a checkpoint:
-    (job_id, attempt, kind, name, at, duration, attrs, path)."""
-    return (job_id, attempt, KIND, NAME, float(events[0].at), None, None, segment_json(events))
+    (job_id, attempt, kind, name, at, duration, attrs, path, claim)."""
+    return (job_id, attempt, KIND, NAME, float(events[0].at), None, None, segment_json(events),
+            claim)
 
 
 def _decode(text: str | None) -> tuple[float | None, list[list[Any]]] | None:
@@ -77,51 +88,147 @@ def _decode(text: str | None) -> tuple[float | None, list[list[Any]]] | None:
     return base, decoded
 
 
-def steps_from(texts: Iterable[str | None]) -> dict[str, str]:
-    """The completed steps in stored segments (oldest first), name to JSON result.
+def completed_steps(rows: Iterable[tuple[int, int | None, int, str | None]]
+                    ) -> dict[int, CompletedSteps]:
+    """The steps each job's earlier attempts completed, from its stored segments: rows of
+    (job_id, claim, attempt, segment), in the order they were written.
 
-    A damaged segment contributes nothing: its steps run again, which is what a job
-    without checkpoints would do.
+    A step is known by name and occurrence: the n-th call of a name in one claim is
+    occurrence n (from 0), counted over that claim's step entries, replayed ones included.
+    An entry with a result completes its occurrence, with the digest of its arguments
+    (``attrs["args"]``, when the job recorded one). Claims are merged oldest first, a later
+    claim's completed occurrence replacing an earlier one's; rows of no claim count by
+    attempt. Jobs with no completed step are left out.
+
+    A damaged segment contributes nothing, and neither do the later segments of its claim:
+    their occurrences can no longer be counted, and a step given another call's result
+    would be worse than a step run again.
     """
-    found: dict[str, str] = {}
-    for text in texts:
-        decoded = _decode(text)
-        for entry in decoded[1] if decoded else ():
-            if entry[0] == "step" and len(entry) == 6:
-                found[entry[1]] = _ENCODE(entry[5])
+    runs: dict[int, dict[tuple[str, int | None], _Occurrences]] = {}
+    for job_id, claim, attempt, text in rows:
+        key = ("claim", claim) if claim is not None else ("attempt", attempt)
+        runs.setdefault(job_id, {}).setdefault(key, _Occurrences()).add(text)
+    found: dict[int, CompletedSteps] = {}
+    for job_id, of_job in runs.items():
+        merged: CompletedSteps = {}
+        for run in of_job.values():  # oldest first: dicts keep the order keys came in
+            for name, done in run.done.items():
+                occurrences = merged.setdefault(name, [])
+                for n, record in done.items():
+                    occurrences.extend([None] * (n + 1 - len(occurrences)))
+                    occurrences[n] = record
+        if merged:
+            found[job_id] = merged
     return found
+
+
+class _Occurrences:
+    """The step calls of one claim (or attempt): how many of each name, which completed."""
+
+    __slots__ = ("broken", "counts", "done")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.done: dict[str, dict[int, StepRecord]] = {}
+        self.broken = False
+
+    def add(self, text: str | None) -> None:
+        """Count the step entries of the next segment, unless one before it was damaged."""
+        decoded = None if self.broken else _decode(text)
+        if decoded is None:
+            self.broken = True
+            return
+        counts = dict(self.counts)
+        completed: list[tuple[str, int, StepRecord]] = []
+        try:
+            for entry in decoded[1]:
+                if entry[0] != "step":
+                    continue
+                name = entry[1]
+                if not isinstance(name, str):
+                    raise TypeError("a step's name is not text")
+                n = counts[name] = counts.get(name, 0) + 1
+                if len(entry) == 6:
+                    attrs = entry[4]
+                    digest = attrs.get("args") if isinstance(attrs, dict) else None
+                    completed.append((name, n - 1, StepRecord(
+                        _ENCODE(entry[5]), digest if isinstance(digest, str) else None)))
+        except (TypeError, ValueError):
+            self.broken = True
+            return
+        self.counts = counts
+        for name, n, record in completed:
+            self.done.setdefault(name, {})[n] = record
+
+
+def saved_path(rows: Iterable[tuple[float | None, str | None]]) -> list[PathEvent]:
+    """The entries of stored segments, rows of (the row's epoch time, segment) in the order
+    they were written, as the `PathEvent` values that were recorded: results (a step's
+    result, a decision's value) as JSON text. A damaged segment is left out."""
+    found: list[PathEvent] = []
+    for at, text in rows:
+        decoded = _decode(text)
+        if decoded is None:
+            continue
+        base = decoded[0] if decoded[0] is not None else at
+        try:
+            if base is None or not math.isfinite(base):
+                raise ValueError("a segment with no time")
+            found.extend([_path_event(base, entry) for entry in decoded[1]])
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return found
+
+
+def _path_event(base: float, entry: list[Any]) -> PathEvent:
+    kind, name, offset_us, duration_us, attrs, *data = entry
+    if not isinstance(kind, str) or not isinstance(name, str):
+        raise TypeError("an entry's kind and name are text")
+    return PathEvent(kind, name, base + offset_us / 1e6,
+                     None if duration_us is None else duration_us / 1e6,
+                     dict(attrs) if isinstance(attrs, dict) else None,
+                     _ENCODE(data[0]) if data else None)
 
 
 def expand(rows: Iterable[tuple[Any, ...]], to_time: Any) -> list[Event]:
     """`Event` values of ``jobtrail_events`` rows (job_id, attempt, kind, name, at,
-    duration, attrs, path): each row's path entries, then the row's own event.
+    duration, attrs, path, claim): each row's path entries, then the row's own event.
 
     An attempt's outcome row carries how long the attempt ran: its ``started`` event is
     read back from it (the outcome's time less that duration) and placed after the
-    attempt's ``claimed``, so recording when a job started costs nothing as it runs."""
+    ``claimed`` of the same claim (of the same attempt number, for rows of no claim), so
+    recording when a job started costs nothing as it runs."""
     found: list[Event] = []
-    starts: dict[tuple[int, int], Event] = {}
+    starts: dict[tuple[int, str, int | None], Event] = {}
     for row in rows:
-        job_id, attempt, kind, _, at, duration, attrs, path = row
+        job_id, attempt, kind, _, at, duration, attrs, path, claim = row
         if kind == KIND and path is None:  # a version 2 checkpoint kept its path in attrs
             path = attrs
         if path is not None:
-            found.extend(_segment_events(job_id, attempt, to_time(at), path))
+            found.extend(_segment_events(job_id, attempt, to_time(at), path, claim))
         if kind != KIND:
             event = _event(row, to_time)
             if kind == "lifecycle" and duration is not None:
-                starts.setdefault((job_id, attempt), Event(
+                starts.setdefault(_run_of(event), Event(
                     job_id, attempt, "lifecycle", "started",
-                    event.at - timedelta(seconds=duration)))
+                    event.at - timedelta(seconds=duration), claim=claim))
             found.append(event)
     return _with_starts(found, starts) if starts else found
 
 
-def _with_starts(events: list[Event], starts: dict[tuple[int, int], Event]) -> list[Event]:
-    """*events* with each attempt's ``started`` after its ``claimed`` (or first event)."""
+def _run_of(event: Event) -> tuple[int, str, int | None]:
+    """What an event belongs to: its job's claim, or its attempt when it has no claim."""
+    if event.claim is not None:
+        return (event.job_id, "claim", event.claim)
+    return (event.job_id, "attempt", event.attempt)
+
+
+def _with_starts(events: list[Event], starts: dict[tuple[int, str, int | None], Event]
+                 ) -> list[Event]:
+    """*events* with each run's ``started`` after its ``claimed`` (or first event)."""
     placed: list[Event] = []
     for event in events:
-        key = (event.job_id, event.attempt)
+        key = _run_of(event)
         if key in starts and event.name != "claimed":
             placed.append(starts.pop(key))
         placed.append(event)
@@ -130,40 +237,43 @@ def _with_starts(events: list[Event], starts: dict[tuple[int, int], Event]) -> l
     return placed
 
 
-def _segment_events(job_id: int, attempt: int, at: datetime, text: str) -> list[Event]:
+def _segment_events(job_id: int, attempt: int, at: datetime, text: str,
+                    claim: int | None) -> list[Event]:
     decoded = _decode(text)
     try:
         if decoded is None:
             raise ValueError("not a path segment")
         base = at if decoded[0] is None else _from_epoch(decoded[0], at)
-        return [_entry(job_id, attempt, base, entry) for entry in decoded[1]]
+        return [_entry(job_id, attempt, base, entry, claim) for entry in decoded[1]]
     except (TypeError, ValueError, OverflowError):  # damaged: shown, never raised
-        return [Event(job_id, attempt, KIND, "unreadable", at, None, {"unreadable": text})]
+        return [Event(job_id, attempt, KIND, "unreadable", at, None, {"unreadable": text},
+                      claim=claim)]
 
 
 def _from_epoch(seconds: float, like: datetime) -> datetime:
     return datetime.fromtimestamp(seconds, like.tzinfo)
 
 
-def _entry(job_id: int, attempt: int, base: datetime, entry: list[Any]) -> Event:
+def _entry(job_id: int, attempt: int, base: datetime, entry: list[Any],
+           claim: int | None) -> Event:
     e_kind, e_name, offset_us, duration_us, e_attrs, *data = entry
     attrs = dict(e_attrs) if isinstance(e_attrs, dict) else {}
     if e_kind == "decide" and data:
         attrs["value"] = data[0]
     return Event(job_id, attempt, str(e_kind), str(e_name),
                  base + timedelta(microseconds=offset_us),
-                 None if duration_us is None else duration_us / 1e6, attrs)
+                 None if duration_us is None else duration_us / 1e6, attrs, claim=claim)
 
 
 def _event(row: tuple[Any, ...], to_time: Any) -> Event:
-    job_id, attempt, kind, name, at, duration, attrs, _ = row
+    job_id, attempt, kind, name, at, duration, attrs, _, claim = row
     when = to_time(at)
     assert when is not None
     try:
         decoded = json.loads(attrs) if attrs else {}
     except ValueError:
         decoded = {"unreadable": attrs}
-    return Event(job_id, attempt, kind, name, when, duration, decoded)
+    return Event(job_id, attempt, kind, name, when, duration, decoded, claim=claim)
 
 
 def milestones(rows: Iterable[tuple[Any, ...]], name: str, to_time: Any,

@@ -3,12 +3,15 @@ after, and an operator's verdict on one that nobody knows the end of."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobtrail.errors import LeaseLost, StoreError
 from jobtrail.store import policy, rows
-from jobtrail.store.base import EffectRecord
+from jobtrail.store.base import EffectRecord, PathEvent
 from jobtrail.store.postgres.connection import KEY_ROUNDS, Database, translated
 from jobtrail.store.postgres.reading import read_job
 from jobtrail.store.postgres.values import to_time
+from jobtrail.store.segments import path_text
 from jobtrail.store.sqlfiles import queries
 
 _Q = queries("postgres")
@@ -19,15 +22,19 @@ class Effects(Database):
 
     @translated
     def begin_effect(
-        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool,
+        segment: Sequence[PathEvent] = (),
     ) -> EffectRecord | None:
         params = {"key": key, "job_id": job_id, "claim": claim, "name": name,
-                  "attempt": attempt, "repeat_safe": repeat_safe}
+                  "attempt": attempt, "repeat_safe": repeat_safe, "repeated": False,
+                  "seg_at": float(segment[0].at) if segment else None,
+                  "seg_path": path_text(segment)}
         lost = LeaseLost(f"job {job_id}: attempt {attempt} no longer holds the job, so it may "
                          f"not begin effect {name!r} (key {key!r})")
         with self._conn() as conn:
             for _ in range(KEY_ROUNDS):
-                # A new key is one statement; a known one is decided on its locked row.
+                # A new key is one statement, with the segment; a known one is decided on its
+                # locked row, the segment written in the same transaction.
                 ((held, inserted),) = conn.execute(_Q["insert_effect"], params).fetchall()
                 if not held:
                     raise lost
@@ -39,13 +46,15 @@ class Effects(Database):
                     row = conn.execute(_Q["lock_effect"], {"key": key}).fetchone()
                     if row is None:
                         continue
+                    if segment:
+                        conn.execute(_Q["insert_segment"], params)
                     existing = rows.effect_record(row, to_time)
                     if existing.status == "done":
                         return existing
                     unknown = policy.effect_is_uncertain(existing, job_id, claim)
                     if unknown and not repeat_safe:
                         return existing
-                    conn.execute(_Q["restart_effect"], params)
+                    conn.execute(_Q["restart_effect"], {**params, "repeated": unknown})
                     return existing if unknown else None
         raise StoreError(f"effect key {key!r} kept changing hands during begin_effect")
 

@@ -1,5 +1,6 @@
-"""The worker's loop on PostgreSQL: claim, heartbeat, checkpoint, finish, release, and the
-leases of workers that are gone. Each call is one statement, one round-trip."""
+"""The worker's loop on PostgreSQL: claim, heartbeat, checkpoint, finish, release, the
+leases of workers that are gone, and what a claim saved (its steps, its path) for the runs
+after it. Each call is one statement, one round-trip."""
 
 from __future__ import annotations
 
@@ -11,17 +12,25 @@ import psycopg
 
 from jobtrail.records import ErrorInfo
 from jobtrail.store import policy, rows
-from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, WorkerInfo
+from jobtrail.store import segments as path_segments
+from jobtrail.store.base import (
+    ClaimedJob,
+    CompletedSteps,
+    Outcome,
+    PathEvent,
+    PathSegment,
+    RunSummary,
+    WorkerInfo,
+)
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.postgres.values import as_float, columns, to_time
 from jobtrail.store.postgres.watch import ListenWatch
-from jobtrail.store.segments import path_text, segment_row, steps_from
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
 _CLAIM = steps("postgres", "claim")
 _OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final",
-                    "variant", "code_version", "claim")
+                    "variant", "code_version", "milestones", "claim")
 _TRANSITION_COLUMNS = ("ev_job", "ev_attempt", "ev_name", "ev_duration", "ev_attrs", "ev_path")
 _SEGMENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration",
                     "ev_attrs", "ev_path", "ev_claim")
@@ -77,13 +86,14 @@ class WorkerLoop(Database):
         transitions = [
             (o.job_id, o.attempt, o.event_name, as_float(o.duration),
              rows.transition_attrs(o.error, delay=o.retry_delay, outcome=o.outcome),
-             path_text(o.events))
+             path_segments.path_text(o.events))
             for o in outcomes
         ]
         outcome_rows = [
             (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
              o.outcome, as_float(o.retry_delay), o.status.is_final,
-             o.run.variant if o.run else None, o.run.code_version if o.run else None, o.claim)
+             o.run.variant if o.run else None, o.run.code_version if o.run else None,
+             rows.milestones_text(o.run), o.claim)
             for o in outcomes
         ]
         found = [row for o in outcomes for row in rows.divergence_rows(o)]
@@ -95,17 +105,19 @@ class WorkerLoop(Database):
         return {o.job_id for o in outcomes} - applied
 
     @translated
-    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        texts_of: dict[int, list[str]] = {}
-        if job_ids:
-            for job_id, text in self._fetch(_Q["path_segments"], {"ids": list(job_ids)}):
-                texts_of.setdefault(job_id, []).append(text)
-        found = {job_id: steps_from(texts) for job_id, texts in texts_of.items()}
-        return {job_id: done for job_id, done in found.items() if done}
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, CompletedSteps]:
+        if not job_ids:
+            return {}
+        found = self._fetch(_Q["path_segments"], {"ids": list(job_ids)})
+        return path_segments.completed_steps(found)
+
+    @translated
+    def saved_path(self, job_id: int) -> list[PathEvent]:
+        return path_segments.saved_path(self._fetch(_Q["saved_path"], {"id": job_id}))
 
     @translated
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
-        records = [(*segment_row(seg.job_id, seg.attempt, seg.events), seg.claim)
+        records = [path_segments.segment_row(seg.job_id, seg.attempt, seg.events, seg.claim)
                    for seg in segments if seg.events]
         if records:
             self._fetch(
@@ -129,6 +141,14 @@ class WorkerLoop(Database):
                 return []
             params = columns(_LOST_LEASE_COLUMNS, _lost_leases(expired, None))
             return [row[0] for row in conn.execute(_Q["expire_leases"], params)]
+
+    @translated
+    def record_run(self, job_id: int, attempt: int, summary: RunSummary) -> bool:
+        found = rows.run_divergence_rows(job_id, attempt, summary)
+        written = self._fetch(_Q["record_run"], {
+            "id": job_id, "variant": summary.variant, "code_version": summary.code_version,
+            "milestones": rows.milestones_text(summary), **columns(_DIVERGENCE_COLUMNS, found)})
+        return bool(written)
 
     @translated
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:

@@ -12,7 +12,7 @@ from psycopg.rows import tuple_row
 
 from jobtrail.errors import StoreError
 from jobtrail.records import Status
-from jobtrail.store import policy
+from jobtrail.store import policy, rows
 from jobtrail.store.base import Enqueued, NewJob
 from jobtrail.store.postgres.connection import KEY_ROUNDS, Conn, Database, translated
 from jobtrail.store.postgres.values import as_float
@@ -59,6 +59,7 @@ class Producing(Database):
     def _new_job_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
         params = {name: [getattr(job, name) for job in jobs] for name in _NEW_JOB_COLUMNS}
         params["delay"] = [as_float(job.delay) for job in jobs]
+        params["redact"] = [rows.redact_text(job.redact) for job in jobs]
         return params
 
     def _enqueue_keyed(self, jobs: Sequence[NewJob], connection: Any) -> list[Enqueued]:
@@ -103,7 +104,8 @@ class Producing(Database):
         key = job.idempotency_key
         assert key is not None
         params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
-        params.update(delay=as_float(job.delay), key=key, payload_hash=job.payload_hash)
+        params.update(delay=as_float(job.delay), key=key, payload_hash=job.payload_hash,
+                      redact=rows.redact_text(job.redact))
         for _ in range(KEY_ROUNDS):
             row = conn.execute(_Q["enqueue_keyed"], params).fetchone()
             if row is not None:

@@ -44,17 +44,18 @@ WITH input AS (
     SELECT * FROM unnest(
         %(job_name)b::text[], %(queue)b::text[], %(priority)b::integer[], %(payload)b::text[],
         %(max_attempts)b::integer[], %(run_at)b::timestamptz[], %(delay)b::float8[],
-        %(parent_job_id)b::bigint[], %(trace_id)b::text[], %(trace_context)b::text[]
+        %(parent_job_id)b::bigint[], %(trace_id)b::text[], %(trace_context)b::text[],
+        %(redact)b::text[]
     ) WITH ORDINALITY AS t(job_name, queue, priority, payload, max_attempts, run_at, delay,
-                          parent_job_id, trace_id, trace_context, ord)
+                          parent_job_id, trace_id, trace_context, redact, ord)
 ), inserted AS (
     -- Ids are drawn in the order rows reach the insert, so ordering the result by id
     -- gives the caller's order back.
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                               created_at, parent_job_id, trace_id, trace_context)
+                               created_at, parent_job_id, trace_id, trace_context, redact)
     SELECT job_name, queue, 'queued', priority, payload, max_attempts,
            coalesce(run_at, jobtrail_now() + make_interval(secs => coalesce(delay, 0))), jobtrail_now(),
-           parent_job_id, trace_id, trace_context
+           parent_job_id, trace_id, trace_context, redact
     FROM input ORDER BY ord
     RETURNING id
 ), events AS (
@@ -72,14 +73,14 @@ SELECT id FROM inserted, woken ORDER BY id
 -- receipt does: the backend then decides from the holder.
 WITH inserted AS (
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                               created_at, parent_job_id, trace_id, trace_context,
+                               created_at, parent_job_id, trace_id, trace_context, redact,
                                idempotency_key, payload_hash)
     SELECT %(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
            %(payload)s::text, %(max_attempts)s::integer,
            coalesce(%(run_at)s::timestamptz,
                     jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
            jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text, %(trace_context)s::text,
-           %(key)s::text, %(payload_hash)s::text
+           %(redact)s::text, %(key)s::text, %(payload_hash)s::text
     WHERE NOT EXISTS (SELECT 1 FROM jobtrail_receipts WHERE idempotency_key = %(key)s::text)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue
@@ -147,8 +148,8 @@ WITH picked AS (
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
               j.trace_id, j.backoff, j.claim, j.priority, j.run_at
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now() FROM claimed
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+    SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
     ORDER BY priority DESC, run_at, id
 ), relaxed AS (
     -- This commit need not wait for the WAL flush: a claim lost in a server crash only
@@ -181,13 +182,14 @@ WITH outcome AS (
     SELECT * FROM unnest(
         %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
         %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[],
-        %(variant)b::text[], %(code_version)b::text[], %(claim)b::bigint[]
+        %(variant)b::text[], %(code_version)b::text[], %(milestones)b::text[],
+        %(claim)b::bigint[]
     ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version,
-           claim)
+           milestones, claim)
 ), finished AS (
     UPDATE jobtrail_jobs AS j
     SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
-        variant = o.variant, code_version = o.code_version,
+        variant = o.variant, code_version = o.code_version, milestones = o.milestones,
         run_at = CASE WHEN o.delay IS NULL THEN j.run_at
                       ELSE jobtrail_now() + make_interval(secs => o.delay) END,
         backoff = coalesce(o.delay, j.backoff),
@@ -197,12 +199,14 @@ WITH outcome AS (
     -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
     WHERE j.id = ANY(%(id)b::bigint[]) AND j.id = o.id AND j.status = 'running'
       AND j.worker_id = %(worker)s AND j.claim = o.claim
-    RETURNING j.id, j.attempts, o.final, j.idempotency_key, j.job_name, j.payload_hash,
+    RETURNING j.id, j.attempts, j.claim, o.final, j.idempotency_key, j.job_name, j.payload_hash,
               j.status, j.result, j.error, j.finished_at
 ), events AS (
-    -- Each transition carries the path its attempt recorded since the last write.
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-    SELECT e.job_id, e.attempt, 'lifecycle', e.name, jobtrail_now(), e.duration, e.attrs, e.path
+    -- Each transition carries the path its attempt recorded since the last write, and its
+    -- claim.
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path, claim)
+    SELECT e.job_id, e.attempt, 'lifecycle', e.name, jobtrail_now(), e.duration, e.attrs, e.path,
+           f.claim
     FROM unnest(
         %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_name)b::text[],
         %(ev_duration)b::float8[], %(ev_attrs)b::text[], %(ev_path)b::text[]
@@ -234,16 +238,40 @@ WITH outcome AS (
 )
 SELECT id FROM finished
 
+-- name: record_run
+-- The summary of a run that ended for good without one (its worker died), with its
+-- divergences: only for a final job whose variant is still unset. Returns the job's id
+-- when it was written.
+WITH summarised AS (
+    UPDATE jobtrail_jobs
+    SET variant = %(variant)s, code_version = %(code_version)s, milestones = %(milestones)s
+    WHERE id = %(id)s AND variant IS NULL
+      AND status IN ('succeeded', 'dead', 'orphaned', 'cancelled')
+    RETURNING id
+), divergences AS (
+    INSERT INTO jobtrail_divergences
+        (job_id, job_name, attempt, kind, position, found, expected, message, at)
+    SELECT d.job_id, d.job_name, d.attempt, d.kind, d.position, d.found, d.expected, d.message,
+           jobtrail_now()
+    FROM unnest(
+        %(dv_job)b::bigint[], %(dv_job_name)b::text[], %(dv_attempt)b::integer[],
+        %(dv_kind)b::text[], %(dv_position)b::integer[], %(dv_found)b::text[],
+        %(dv_expected)b::text[], %(dv_message)b::text[]
+    ) AS d(job_id, job_name, attempt, kind, position, found, expected, message)
+    JOIN summarised AS s ON s.id = d.job_id
+)
+SELECT id FROM summarised
+
 -- name: release
 WITH released AS (
     UPDATE jobtrail_jobs
     SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
         attempts = attempts - 1, lease_expires_at = NULL, run_at = jobtrail_now()
     WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
-    RETURNING id, queue, attempts + 1 AS attempt
+    RETURNING id, queue, attempts + 1 AS attempt, claim
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, attempt, 'lifecycle', 'released', jobtrail_now() FROM released ORDER BY id
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+    SELECT id, attempt, 'lifecycle', 'released', jobtrail_now(), claim FROM released ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM released) AS q
@@ -269,10 +297,11 @@ WITH expired AS (
         finished_at = CASE WHEN x.status = 'dead' THEN jobtrail_now() END
     FROM expired AS x
     WHERE j.id = x.id AND j.status = 'running' AND j.lease_expires_at < jobtrail_now()
-    RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
+    RETURNING j.id, j.queue, j.attempts, j.status, j.claim, x.attrs
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs FROM reaped ORDER BY id
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs, claim)
+    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs, claim
+    FROM reaped ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
@@ -296,10 +325,11 @@ WITH expired AS (
         finished_at = CASE WHEN x.status = 'dead' THEN jobtrail_now() END
     FROM expired AS x
     WHERE j.id = x.id AND j.status = 'running' AND j.worker_id = %(worker)s
-    RETURNING j.id, j.queue, j.attempts, j.status, x.attrs
+    RETURNING j.id, j.queue, j.attempts, j.status, j.claim, x.attrs
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs FROM reaped ORDER BY id
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs, claim)
+    SELECT id, attempts, 'lifecycle', 'lease_expired', jobtrail_now(), attrs, claim
+    FROM reaped ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
@@ -318,19 +348,19 @@ FROM jobtrail_workers ORDER BY started_at
 -- name: get_job
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
        started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
-       variant, code_version
+       variant, code_version, redact
 FROM jobtrail_jobs WHERE id = %(id)s
 
 -- name: lock_job
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
        started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
-       variant, code_version
+       variant, code_version, redact
 FROM jobtrail_jobs WHERE id = %(id)s FOR UPDATE
 
 -- name: list_jobs
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
        started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
-       variant, code_version
+       variant, code_version, redact
 FROM jobtrail_jobs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
@@ -339,7 +369,7 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
 ORDER BY id DESC LIMIT %(limit)s
 
 -- name: job_events
-SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = %(id)s ORDER BY id
 
 -- name: counts
@@ -355,11 +385,12 @@ WITH changed AS (
         result = CASE WHEN %(reset)s THEN NULL ELSE result END,
         backoff = CASE WHEN %(reset)s THEN NULL ELSE backoff END,
         variant = CASE WHEN %(reset)s THEN NULL ELSE variant END,
-        code_version = CASE WHEN %(reset)s THEN NULL ELSE code_version END
+        code_version = CASE WHEN %(reset)s THEN NULL ELSE code_version END,
+        milestones = CASE WHEN %(reset)s THEN NULL ELSE milestones END
     WHERE id = %(id)s AND status = %(from_status)s
     RETURNING id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at,
               created_at, started_at, finished_at, worker_id, result, error, outcome,
-              parent_job_id, trace_id, variant, code_version
+              parent_job_id, trace_id, variant, code_version, redact
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
     SELECT id, %(attempt)s, 'lifecycle', %(event)s, jobtrail_now(), %(attrs)s FROM changed
@@ -391,10 +422,20 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
 -- name: path_segments
--- A worker of schema version 2 still running beside this one keeps a segment in attrs.
-SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
+-- Every stored segment of the jobs, with the claim and attempt that wrote it, in the order
+-- written. A worker of schema version 2 still running beside this one keeps a segment in
+-- attrs.
+SELECT job_id, claim, attempt, coalesce(path, attrs) FROM jobtrail_events
 WHERE job_id = ANY(%(ids)b::bigint[]) AND (path IS NOT NULL OR kind = 'path')
 ORDER BY job_id, id
+
+-- name: saved_path
+-- The segments the job's last claim saved (its checkpoints, its outcome's), in order, each
+-- with its row's time (the base of a segment that has none).
+SELECT extract(epoch FROM e.at)::float8, e.path
+FROM jobtrail_events AS e JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.job_id = %(id)s AND e.claim = j.claim AND e.path IS NOT NULL
+ORDER BY e.id
 
 -- name: insert_segments_if_held
 -- Only for jobs still running, leased to this worker, under the claim that recorded the
@@ -404,8 +445,9 @@ WITH held AS (
     WHERE id = ANY(%(ev_job)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
     FOR SHARE
 )
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.attrs, e.path
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path, claim)
+SELECT e.job_id, e.attempt, e.kind, e.name, to_timestamp(e.at), e.duration, e.attrs, e.path,
+       e.claim
 FROM unnest(
     %(ev_job)b::bigint[], %(ev_attempt)b::integer[], %(ev_kind)b::text[],
     %(ev_name)b::text[], %(ev_at)b::float8[], %(ev_duration)b::float8[], %(ev_attrs)b::text[],
@@ -419,7 +461,9 @@ ORDER BY e.ord
 -- cannot move on meanwhile): the caller may perform the effect. The first column says
 -- whether the claim holds the job, the second whether the intent was written: an existing
 -- key (or one another transaction is inserting: this waits for it) inserts nothing, and
--- the backend decides.
+-- the backend decides (and writes the segment with its decision, insert_segment).
+-- With the intent, the path the attempt recorded since its last write (%(seg_path)s, NULL
+-- for none) is written as a checkpoint of its claim: one round trip for both.
 WITH held AS (
     SELECT id FROM jobtrail_jobs
     WHERE id = %(job_id)s AND status = 'running' AND claim = %(claim)s
@@ -432,6 +476,11 @@ WITH held AS (
     FROM held
     ON CONFLICT (key) DO NOTHING
     RETURNING key
+), segment AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, path, claim)
+    SELECT %(job_id)s, %(attempt)s, 'path', 'segment', to_timestamp(%(seg_at)s::float8),
+           %(seg_path)s::text, %(claim)s
+    FROM inserted WHERE %(seg_path)s::text IS NOT NULL
 )
 SELECT EXISTS (SELECT 1 FROM held), EXISTS (SELECT 1 FROM inserted)
 
@@ -442,15 +491,24 @@ FOR SHARE
 
 -- name: lock_effect
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
-       claim
+       claim, repeated
 FROM jobtrail_effects WHERE key = %(key)s FOR UPDATE
 
 -- name: restart_effect
+-- %(repeated)s when a repeat_safe effect is begun again over the 'started' record of another
+-- claim: it may happen twice, and that stays known whatever its end.
 UPDATE jobtrail_effects
 SET job_id = %(job_id)s, name = %(name)s, attempt = %(attempt)s, claim = %(claim)s,
     status = 'started', repeat_safe = %(repeat_safe)s, result = NULL, error = NULL,
-    started_at = jobtrail_now(), finished_at = NULL
+    started_at = jobtrail_now(), finished_at = NULL, repeated = repeated OR %(repeated)s
 WHERE key = %(key)s
+
+-- name: insert_segment
+-- The path an attempt recorded before an effect, written in the transaction that decides on
+-- an existing key, by a claim that still holds its running job (hold_claim locked it).
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, path, claim)
+VALUES (%(job_id)s, %(attempt)s, 'path', 'segment', to_timestamp(%(seg_at)s::float8),
+        %(seg_path)s::text, %(claim)s)
 
 -- name: end_effect
 UPDATE jobtrail_effects
@@ -460,7 +518,7 @@ WHERE key = %(key)s AND job_id = %(job_id)s AND claim = %(claim)s
 
 -- name: job_effects
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
-       claim
+       claim, repeated
 FROM jobtrail_effects WHERE job_id = %(id)s ORDER BY started_at, key
 
 -- name: resolve_effect
@@ -468,14 +526,14 @@ WITH resolved AS (
     UPDATE jobtrail_effects SET status = %(status)s, result = %(result)s, finished_at = jobtrail_now()
     WHERE key = %(key)s
     RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
-              finished_at, claim
+              finished_at, claim, repeated
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
     SELECT %(job_id)s, %(attempt)s, 'lifecycle', 'effect_resolved', jobtrail_now(), %(attrs)s
     FROM resolved
 )
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
-       claim
+       claim, repeated
 FROM resolved
 
 -- name: divergences
@@ -500,7 +558,7 @@ GROUP BY job_name, kind ORDER BY job_name, kind
 -- name: runs
 -- Runs that ended for good, oldest first.
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id
+       finished_at, parent_job_id, milestones
 FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
@@ -509,13 +567,13 @@ ORDER BY finished_at, id
 -- name: children
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
        started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
-       variant, code_version
+       variant, code_version, redact
 FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND parent_job_id = ANY(%(ids)b::bigint[])
 
 -- name: milestones
 -- Rows whose path may hold the event: its JSON-quoted name appears in the text.
-SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE path IS NOT NULL AND strpos(path, %(needle)s) > 0
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
 ORDER BY id

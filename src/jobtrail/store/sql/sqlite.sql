@@ -51,8 +51,8 @@ VALUES (:version, :description, :now)
 -- name: enqueue
 -- step: job
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                           created_at, parent_job_id, trace_id, trace_context)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+                           created_at, parent_job_id, trace_id, trace_context, redact)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
@@ -62,9 +62,9 @@ VALUES (?, 0, 'lifecycle', 'enqueued', ?)
 -- One job with an idempotency key, once the backend found no job or receipt holding it;
 -- its event is the enqueue's.
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                           created_at, parent_job_id, trace_id, trace_context,
+                           created_at, parent_job_id, trace_id, trace_context, redact,
                            idempotency_key, payload_hash)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: job_by_key
@@ -104,8 +104,8 @@ WHERE id IN (
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
           claim
 -- step: event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-VALUES (?, ?, 'lifecycle', 'claimed', ?)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs INDEXED BY {ready_index}
@@ -132,12 +132,13 @@ SET status = :status, result = :result, error = :error, outcome = :outcome,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
     backoff = coalesce(:delay, backoff),
     finished_at = CASE WHEN :final THEN :now END,
-    lease_expires_at = NULL, variant = :variant, code_version = :code_version
+    lease_expires_at = NULL, variant = :variant, code_version = :code_version,
+    milestones = :milestones
 WHERE id = :id
 -- step: event
--- The transition carries the path its attempt recorded since the last write.
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?)
+-- The transition carries the path its attempt recorded since the last write, and its claim.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path, claim)
+VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?, ?)
 -- step: divergence
 INSERT INTO jobtrail_divergences
     (job_id, job_name, attempt, kind, position, found, expected, message, at)
@@ -149,15 +150,37 @@ INSERT OR REPLACE INTO jobtrail_receipts
 SELECT idempotency_key, id, job_name, payload_hash, status, result, error, finished_at
 FROM jobtrail_jobs WHERE id IN ({ids}) AND idempotency_key IS NOT NULL
 
+-- name: record_run
+-- The summary of a run that ended for good without one (its worker died): only for a
+-- final job whose variant is still unset.
+-- step: job
+UPDATE jobtrail_jobs
+SET variant = :variant, code_version = :code_version, milestones = :milestones
+WHERE id = :id AND variant IS NULL
+  AND status IN ('succeeded', 'dead', 'orphaned', 'cancelled')
+-- step: divergence
+INSERT INTO jobtrail_divergences
+    (job_id, job_name, attempt, kind, position, found, expected, message, at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+
 -- name: path_segments
--- A worker of schema version 2 still running beside this one keeps a segment in attrs.
-SELECT job_id, coalesce(path, attrs) FROM jobtrail_events
+-- Every stored segment of the jobs, with the claim and attempt that wrote it, in the order
+-- written. A worker of schema version 2 still running beside this one keeps a segment in
+-- attrs.
+SELECT job_id, claim, attempt, coalesce(path, attrs) FROM jobtrail_events
 WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
+
+-- name: saved_path
+-- The segments the job's last claim saved (its checkpoints, its outcome's), in order, each
+-- with its row's time (the base of a segment that has none).
+SELECT e.at, e.path FROM jobtrail_events AS e JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.job_id = :id AND e.claim = j.claim AND e.path IS NOT NULL
+ORDER BY e.id
 
 -- name: insert_segments_if_held
 -- A checkpoint, only while the job is running, leased to this worker, under that claim.
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path)
-SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path, claim)
+SELECT :job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path, :claim
 WHERE EXISTS (SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running'
               AND worker_id = :worker AND claim = :claim)
 
@@ -167,13 +190,14 @@ UPDATE jobtrail_jobs
 SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END,
     attempts = attempts - 1, lease_expires_at = NULL, run_at = :now
 WHERE id = :id AND status = 'running' AND worker_id = :worker
-RETURNING attempts + 1
+RETURNING attempts + 1, claim
 -- step: event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-VALUES (?, ?, 'lifecycle', 'released', ?)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+VALUES (?, ?, 'lifecycle', 'released', ?, ?)
 
 -- name: expired_leases
-SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
+SELECT id, attempts, max_attempts, worker_id, claim FROM jobtrail_jobs
+INDEXED BY jobtrail_jobs_leased
 WHERE status = 'running' AND lease_expires_at < :now
 LIMIT :limit
 
@@ -184,11 +208,12 @@ SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
     finished_at = CASE WHEN :status = 'dead' THEN :now END
 WHERE id = :id AND status = 'running' AND lease_expires_at < :now
 -- step: event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs, claim)
+VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?, ?)
 
 -- name: worker_leases
-SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs INDEXED BY jobtrail_jobs_leased
+SELECT id, attempts, max_attempts, worker_id, claim FROM jobtrail_jobs
+INDEXED BY jobtrail_jobs_leased
 WHERE status = 'running' AND worker_id = :worker
 
 -- name: expire_worker_leases
@@ -199,8 +224,8 @@ SET status = :status, error = :error, lease_expires_at = NULL, run_at = :now,
     finished_at = CASE WHEN :status = 'dead' THEN :now END
 WHERE id = :id AND status = 'running' AND worker_id = :worker
 -- step: event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
-VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs, claim)
+VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?, ?)
 
 -- name: delete_worker
 DELETE FROM jobtrail_workers WHERE id = :id
@@ -224,7 +249,7 @@ SELECT * FROM jobtrail_jobs WHERE id = :id
 SELECT * FROM jobtrail_jobs WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
 -- name: job_events
-SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = :id ORDER BY id
 
 -- name: counts
@@ -239,7 +264,8 @@ SET status = :to_status, outcome = :outcome, finished_at = :finished_at, run_at 
     result = CASE WHEN :reset THEN NULL ELSE result END,
     backoff = CASE WHEN :reset THEN NULL ELSE backoff END,
     variant = CASE WHEN :reset THEN NULL ELSE variant END,
-    code_version = CASE WHEN :reset THEN NULL ELSE code_version END
+    code_version = CASE WHEN :reset THEN NULL ELSE code_version END,
+    milestones = CASE WHEN :reset THEN NULL ELSE milestones END
 WHERE id = :id AND status = :from_status
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
@@ -252,7 +278,7 @@ SELECT 1 FROM jobtrail_jobs WHERE id = :job_id AND status = 'running' AND claim 
 -- name: lock_effect
 -- Read in the write transaction, which holds the whole database.
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
-       claim
+       claim, repeated
 FROM jobtrail_effects WHERE key = :key
 
 -- name: insert_effect
@@ -261,11 +287,19 @@ INSERT INTO jobtrail_effects (key, job_id, name, attempt, claim, status, repeat_
 VALUES (:key, :job_id, :name, :attempt, :claim, 'started', :repeat_safe, :now)
 
 -- name: restart_effect
+-- :repeated when a repeat_safe effect is begun again over the 'started' record of another
+-- claim: it may happen twice, and that stays known whatever its end.
 UPDATE jobtrail_effects
 SET job_id = :job_id, name = :name, attempt = :attempt, claim = :claim, status = 'started',
     repeat_safe = :repeat_safe, result = NULL, error = NULL, started_at = :now,
-    finished_at = NULL
+    finished_at = NULL, repeated = CASE WHEN :repeated THEN 1 ELSE repeated END
 WHERE key = :key
+
+-- name: insert_segment
+-- The path an attempt recorded before an effect, written with the effect's intent, by a
+-- claim that still holds its running job (hold_claim found it).
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, path, claim)
+VALUES (:job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path, :claim)
 
 -- name: end_effect
 UPDATE jobtrail_effects
@@ -275,7 +309,7 @@ WHERE key = :key AND job_id = :job_id AND claim = :claim
 
 -- name: job_effects
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,
-       claim
+       claim, repeated
 FROM jobtrail_effects WHERE job_id = :id ORDER BY started_at, key
 
 -- name: resolve_effect
@@ -283,7 +317,7 @@ FROM jobtrail_effects WHERE job_id = :id ORDER BY started_at, key
 UPDATE jobtrail_effects SET status = :status, result = :result, finished_at = :now
 WHERE key = :key
 RETURNING key, job_id, name, attempt, status, repeat_safe, result, error, started_at,
-          finished_at, claim
+          finished_at, claim, repeated
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
 VALUES (:job_id, :attempt, 'lifecycle', 'effect_resolved', :now, :attrs)
@@ -304,7 +338,7 @@ GROUP BY job_name, kind ORDER BY job_name, kind
 -- name: runs
 -- Runs that ended for good, oldest first.
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id
+       finished_at, parent_job_id, milestones
 FROM jobtrail_jobs
 WHERE job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (:since IS NULL OR finished_at >= :since)
@@ -315,7 +349,7 @@ SELECT * FROM jobtrail_jobs WHERE job_name = ? AND parent_job_id IN ({ids})
 
 -- name: milestones
 -- Rows whose path may hold the event: its JSON-quoted name appears in the text.
-SELECT job_id, attempt, kind, name, at, duration, attrs, path FROM jobtrail_events
+SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE path IS NOT NULL AND instr(path, :needle) > 0
   AND (:since IS NULL OR at >= :since - 86400)
 ORDER BY id

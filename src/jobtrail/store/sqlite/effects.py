@@ -3,10 +3,12 @@ and an operator's verdict on one that nobody knows the end of."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobtrail.errors import LeaseLost
 from jobtrail.records import utc_from_epoch
-from jobtrail.store import policy, rows
-from jobtrail.store.base import EffectRecord
+from jobtrail.store import policy, rows, segments
+from jobtrail.store.base import EffectRecord, PathEvent
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 from jobtrail.store.sqlite.reading import read_job
@@ -20,16 +22,21 @@ class Effects(Database):
 
     @translated
     def begin_effect(
-        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool
+        self, job_id: int, claim: int, attempt: int, name: str, key: str, repeat_safe: bool,
+        segment: Sequence[PathEvent] = (),
     ) -> EffectRecord | None:
         params = {"key": key, "job_id": job_id, "name": name, "attempt": attempt,
-                  "claim": claim, "repeat_safe": repeat_safe}
+                  "claim": claim, "repeat_safe": repeat_safe, "repeated": False}
+        saved = (dict(zip(segments.COLUMNS, segments.segment_row(job_id, attempt, segment, claim),
+                          strict=True)) if segment else None)
         with self._write() as conn:
             if conn.execute(_Q["hold_claim"], params).fetchone() is None:
                 raise LeaseLost(
                     f"job {job_id}: attempt {attempt} no longer holds the job, so it may not "
                     f"begin effect {name!r} (key {key!r})"
                 )
+            if saved is not None:  # the attempt's path so far, whatever is decided below
+                conn.execute(_Q["insert_segment"], saved)
             row = conn.execute(_Q["lock_effect"], params).fetchone()
             params["now"] = self.clock.now()
             if row is None:
@@ -41,6 +48,7 @@ class Effects(Database):
             unknown = policy.effect_is_uncertain(existing, job_id, claim)
             if unknown and not repeat_safe:
                 return existing
+            params["repeated"] = unknown
             conn.execute(_Q["restart_effect"], params)
         return existing if unknown else None
 

@@ -1,5 +1,6 @@
-"""The worker's loop on SQLite: claim, heartbeat, checkpoint, finish, release, and the
-leases of workers that are gone."""
+"""The worker's loop on SQLite: claim, heartbeat, checkpoint, finish, release, the leases
+of workers that are gone, and what a claim saved (its steps, its path) for the runs after
+it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from typing import Any
 
 from jobtrail.records import ErrorInfo, utc_from_epoch
 from jobtrail.store import policy, rows
-from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, WorkerInfo
-from jobtrail.store.segments import path_text, segment_row, steps_from
+from jobtrail.store import segments as path_segments
+from jobtrail.store.base import (
+    ClaimedJob,
+    CompletedSteps,
+    Outcome,
+    PathEvent,
+    PathSegment,
+    RunSummary,
+    WorkerInfo,
+)
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 from jobtrail.store.sqlite.watch import DataVersionWatch
@@ -23,7 +32,7 @@ _FINISH = steps("sqlite", "finish")
 _RELEASE = steps("sqlite", "release")
 _EXPIRE = steps("sqlite", "expire_leases")
 _EXPIRE_WORKER = steps("sqlite", "expire_worker_leases")
-_SEGMENT_COLUMNS = ("job_id", "attempt", "kind", "name", "at", "duration", "attrs", "path")
+_RECORD_RUN = steps("sqlite", "record_run")
 
 
 class WorkerLoop(Database):
@@ -48,7 +57,7 @@ class WorkerLoop(Database):
                 {"worker": worker_id, "lease_until": now + lease, "now": now, "limit": limit,
                  "token": policy.claim_token(), **params},
             ).fetchall()
-            conn.executemany(_CLAIM["event"], [(row[0], row[4], now) for row in found])
+            conn.executemany(_CLAIM["event"], [(row[0], row[4], now, row[9]) for row in found])
         return [ClaimedJob(*row) for row in found]
 
     @translated
@@ -87,10 +96,11 @@ class WorkerLoop(Database):
                       "outcome": out.outcome, "delay": out.retry_delay,
                       "final": out.status.is_final, "now": now,
                       "variant": run.variant if run else None,
-                      "code_version": run.code_version if run else None}
+                      "code_version": run.code_version if run else None,
+                      "milestones": rows.milestones_text(run)}
             event = (out.job_id, out.attempt, out.event_name, now, out.duration,
                      rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
-                     path_text(out.events))
+                     path_segments.path_text(out.events), out.claim)
             found = [(*row, now) for row in rows.divergence_rows(out)]
             rows_of[(out.job_id, out.claim)] = (update, event, out.status.is_final, found)
         with self._write() as conn:
@@ -108,29 +118,28 @@ class WorkerLoop(Database):
         return set(ids) - {job_id for job_id, _ in held}
 
     @translated
-    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-        texts_of: dict[int, list[str]] = {}
-        if job_ids:
-            sql = _Q["path_segments"].format(ids=", ".join("?" * len(job_ids)))
-            for job_id, text in self._conn().execute(sql, list(job_ids)):
-                texts_of.setdefault(job_id, []).append(text)
-        found = {job_id: steps_from(texts) for job_id, texts in texts_of.items()}
-        return {job_id: done for job_id, done in found.items() if done}
+    def completed_steps(self, job_ids: Sequence[int]) -> dict[int, CompletedSteps]:
+        if not job_ids:
+            return {}
+        sql = _Q["path_segments"].format(ids=", ".join("?" * len(job_ids)))
+        return path_segments.completed_steps(self._conn().execute(sql, list(job_ids)))
+
+    @translated
+    def saved_path(self, job_id: int) -> list[PathEvent]:
+        return path_segments.saved_path(self._conn().execute(_Q["saved_path"], {"id": job_id}))
 
     @translated
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
-        if not any(seg.events for seg in segments):
-            return
-        with self._write() as conn:
-            conn.executemany(
-                _Q["insert_segments_if_held"],
-                [
-                    dict(zip(_SEGMENT_COLUMNS, segment_row(seg.job_id, seg.attempt, seg.events),
-                             strict=True), worker=worker_id, claim=seg.claim)
-                    for seg in segments
-                    if seg.events
-                ],
-            )
+        # Rows are built before the write lock is taken: other writers wait only for SQL.
+        written = [
+            dict(zip(path_segments.COLUMNS, path_segments.segment_row(
+                seg.job_id, seg.attempt, seg.events, seg.claim), strict=True), worker=worker_id)
+            for seg in segments
+            if seg.events
+        ]
+        if written:
+            with self._write() as conn:
+                conn.executemany(_Q["insert_segments_if_held"], written)
 
     @translated
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
@@ -143,7 +152,7 @@ class WorkerLoop(Database):
                 ).fetchone()
                 if row is not None:
                     released += 1
-                    conn.execute(_RELEASE["event"], (job_id, row[0], now))
+                    conn.execute(_RELEASE["event"], (job_id, row[0], now, row[1]))
         return released
 
     @translated
@@ -155,6 +164,18 @@ class WorkerLoop(Database):
             now = self.clock.now()
             expired = conn.execute(_Q["expired_leases"], {"now": now, "limit": limit}).fetchall()
             return _end_leases(conn, _EXPIRE, expired, now, None)
+
+    @translated
+    def record_run(self, job_id: int, attempt: int, summary: RunSummary) -> bool:
+        found = rows.run_divergence_rows(job_id, attempt, summary)
+        with self._write() as conn:
+            now = self.clock.now()
+            written = conn.execute(_RECORD_RUN["job"], {
+                "id": job_id, "variant": summary.variant, "code_version": summary.code_version,
+                "milestones": rows.milestones_text(summary)}).rowcount
+            if written and found:
+                conn.executemany(_RECORD_RUN["divergence"], [(*row, now) for row in found])
+        return bool(written)
 
     @translated
     def expire_worker(self, worker_id: str, error: ErrorInfo) -> list[int]:
@@ -197,11 +218,11 @@ def _ready_query(template: str, queues: tuple[str, ...] | None) -> tuple[str, di
 
 def _end_leases(conn: Any, statements: dict[str, str], leases: list[tuple[Any, ...]],
                 now: float, error: ErrorInfo | None) -> list[int]:
-    """End *leases* (id, attempts, max_attempts, worker) as lost: each job retried, or dead
-    when that was its last attempt, for *error* (by default: the lease ran out). Return the
-    ids of the jobs whose lease this ended."""
+    """End *leases* (id, attempts, max_attempts, worker, claim) as lost: each job retried,
+    or dead when that was its last attempt, for *error* (by default: the lease ran out).
+    Return the ids of the jobs whose lease this ended."""
     ended: list[int] = []
-    for job_id, attempts, max_attempts, worker in leases:
+    for job_id, attempts, max_attempts, worker, claim in leases:
         reason = error or policy.lease_error(worker, attempts, max_attempts)
         status = policy.after_lost_lease(attempts, max_attempts)
         cur = conn.execute(statements["expire"], {
@@ -211,5 +232,5 @@ def _end_leases(conn: Any, statements: dict[str, str], leases: list[tuple[Any, .
             ended.append(job_id)
             conn.execute(statements["event"], (
                 job_id, attempts, now,
-                rows.transition_attrs(reason, worker=worker, next=status.value)))
+                rows.transition_attrs(reason, worker=worker, next=status.value), claim))
     return ended

@@ -8,7 +8,7 @@ from typing import Any
 
 from jobtrail.errors import StoreError
 from jobtrail.records import Status
-from jobtrail.store import policy
+from jobtrail.store import policy, rows
 from jobtrail.store.base import Enqueued, NewJob
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
@@ -47,6 +47,7 @@ class Producing(Database):
             values = (
                 job.job_name, job.queue, job.priority, job.payload, job.max_attempts,
                 run_at, now, job.parent_job_id, job.trace_id, job.trace_context,
+                rows.redact_text(job.redact),
             )
             if job.idempotency_key is None:
                 job_id = conn.execute(insert, values).fetchone()[0]
