@@ -9,11 +9,12 @@ sees its real values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Protocol
 
-from jobtrail.errors import ConfigurationError, JobNotFound
+from jobtrail.errors import ConfigurationError, JobNotFound, JobtrailError
 from jobtrail.limits import MAX_JOB_ID, before_bound, row_limit
 from jobtrail.observers import Observers
 from jobtrail.payload import encode_result
@@ -93,7 +94,8 @@ class JobViews:
     # -- operators -------------------------------------------------------------------------------
     def replay(self, job_id: int) -> JobRecord:
         """Queue a dead-lettered or cancelled job again (same id, attempts reset)."""
-        record = self.store.replay(_job_id(job_id))
+        with self._masked_errors(_job_id(job_id)):  # a refusal may quote an effect's key
+            record = self.store.replay(_job_id(job_id))
         self.observers.replayed(record)
         return self._masked(record)
 
@@ -120,7 +122,9 @@ class JobViews:
                 f"resolve_effect(outcome={outcome!r}): use 'done' or 'not_done'"
             )
         encoded = encode_result(result) if outcome == "done" else None
-        effect = self.store.resolve_effect(_job_id(job_id), name, outcome == "done", encoded)
+        with self._masked_errors(_job_id(job_id)):  # a refusal may quote the effect's key
+            effect = self.store.resolve_effect(_job_id(job_id), name, outcome == "done",
+                                               encoded)
         self.observers.effect_resolved(effect)
         return self._masked_effects(self.store.get(effect.job_id), [effect])[0]
 
@@ -139,6 +143,22 @@ class JobViews:
             return effects
         redactor = Redactor(fields, job.args if isinstance(job.args, dict) else {})
         return [masked_effect(e, redactor) for e in effects]
+
+    @contextmanager
+    def _masked_errors(self, job_id: int) -> Iterator[None]:
+        """Re-raise a refusal about job *job_id* with its sensitive values masked."""
+        try:
+            yield
+        except JobtrailError as exc:
+            if type(exc).__init__ is not JobtrailError.__init__:
+                raise
+            job = self.store.get(job_id)
+            fields = self.sensitive_fields(job)
+            shown = Redactor(fields, job.args if isinstance(job.args, dict) else {}).text(
+                str(exc)) if fields else str(exc)
+            if shown == str(exc):
+                raise
+            raise type(exc)(shown) from None
 
     def _events_of(self, record: JobRecord) -> list[Event]:
         return [replace(e, parent_job_id=record.parent_job_id, trace_id=record.trace_id)

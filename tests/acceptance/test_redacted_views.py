@@ -21,7 +21,7 @@ VAULT_SOURCE = textwrap.dedent(
 
     @app.job(redact=["card"], retry=Retry(max_attempts=1))
     def charge(ctx: Context, invoice: int, card: str) -> dict:
-        receipt = ctx.effect("charge", lambda: {"card": card}, key=f"charge-{card}")
+        receipt = ctx.effect("charge", lambda: {"card": card}, key=f"charge-{invoice}-{card}")
         ctx.event("charged", card=card)
         if invoice == 2:
             raise Permanent(f"card {card} declined after charging")
@@ -55,6 +55,6 @@ def test_no_command_prints_a_redacted_value(cli: Cli) -> None:
     shown = cli("jobs", "show", "1", "--url", url, "--json").json()
     assert shown["job"]["args"]["card"] == "[redacted]"
     assert shown["job"]["result"] == {"paid_with": "[redacted]", "receipt": {"card": "[redacted]"}}
-    assert [e["key"] for e in shown["effects"]] == ["charge-[redacted]"]
+    assert [e["key"] for e in shown["effects"]] == ["charge-1-[redacted]"]
     table = cli("dlq", "show", "2", "--url", url).stdout
-    assert "Effects" in table and "charge-[redacted]" in table
+    assert "Effects" in table and "charge-2-[redacted]" in table

@@ -63,7 +63,7 @@ def test_steps_are_counted_by_occurrence_within_each_claim(store: Store) -> None
     store.release(WORKER, [job.id])
     (again,) = store.claim(WORKER, None, 1, 30.0)
     assert again.attempt == 1
-    replayed = {"replayed": True}
+    replayed: dict[str, object] = {"replayed": True}
     store.begin_effect(job.id, again.claim, 1, "pay", "pay-1", False, [
         step("fetch", attrs=replayed), step("save", attrs=replayed), step("fetch", attrs=replayed),
         step("fetch", "3", attrs={"args": "d2"})])

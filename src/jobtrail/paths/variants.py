@@ -192,7 +192,8 @@ def funnel(job_name: str, runs: Sequence[RunRecord], order: Iterable[str] = ()) 
         points = tokens(variant)
         for name, place in reversed(milestones):
             points.insert(min(place, len(points)), f"event:{name}")
-        seen = set()
+        seen: set[str] = set()
+        previous: str | None = None
         for token in points:
             point = point_of(token)
             if point.startswith("exit:"):
@@ -203,8 +204,9 @@ def funnel(job_name: str, runs: Sequence[RunRecord], order: Iterable[str] = ()) 
                 continue
             seen.add(point)
             reached[point] = reached.get(point, 0) + count
-            if point not in sequence:
-                sequence.append(point)
+            if point not in sequence:  # where this run reached it: after its previous point
+                sequence.insert(sequence.index(previous) + 1 if previous else 0, point)
+            previous = point
     started = len(runs)
     stages = tuple(
         Stage(point, reached.get(point, 0), reached.get(point, 0) / started if started else 0.0)

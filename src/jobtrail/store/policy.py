@@ -67,6 +67,12 @@ def effect_is_uncertain(existing: EffectRecord, job_id: int, claim: int) -> bool
     return existing.status == "started" and (existing.job_id, existing.claim) != (job_id, claim)
 
 
+def begun_by(existing: EffectRecord, job_id: int, claim: int) -> bool:
+    """True when *existing* is the intent *claim* of job *job_id* recorded and has not ended:
+    a retried write of it, whose answer was lost — the path segment went with the first."""
+    return existing.status == "started" and (existing.job_id, existing.claim) == (job_id, claim)
+
+
 def after_lost_lease(attempts: int, max_attempts: int) -> Status:
     """Where a job goes when the attempt holding it is lost: retried, unless it was the
     last attempt allowed."""

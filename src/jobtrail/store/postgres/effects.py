@@ -46,9 +46,9 @@ class Effects(Database):
                     row = conn.execute(_Q["lock_effect"], {"key": key}).fetchone()
                     if row is None:
                         continue
-                    if segment:
-                        conn.execute(_Q["insert_segment"], params)
                     existing = rows.effect_record(row, to_time)
+                    if segment and not policy.begun_by(existing, job_id, claim):
+                        conn.execute(_Q["insert_segment"], params)
                     if existing.status == "done":
                         return existing
                     unknown = policy.effect_is_uncertain(existing, job_id, claim)
@@ -60,12 +60,14 @@ class Effects(Database):
 
     @translated
     def end_effect(
-        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None,
+        segment: Sequence[PathEvent] = (),
     ) -> None:
-        self._fetch(
-            _Q["end_effect"],
-            {"key": key, "job_id": job_id, "claim": claim, "result": result, "error": error},
-        )
+        with self._conn() as conn:
+            conn.execute(_Q["end_effect"], {
+                "key": key, "job_id": job_id, "claim": claim, "result": result, "error": error,
+                "seg_at": float(segment[0].at) if segment else None,
+                "seg_path": path_text(segment)})
 
     @translated
     def effects(self, job_id: int) -> list[EffectRecord]:

@@ -511,10 +511,20 @@ VALUES (%(job_id)s, %(attempt)s, 'path', 'segment', to_timestamp(%(seg_at)s::flo
         %(seg_path)s::text, %(claim)s)
 
 -- name: end_effect
-UPDATE jobtrail_effects
-SET status = CASE WHEN %(error)s::text IS NULL THEN 'done' ELSE 'failed' END,
-    result = %(result)s::text, error = %(error)s::text, finished_at = jobtrail_now()
-WHERE key = %(key)s AND job_id = %(job_id)s AND claim = %(claim)s
+-- Only an end not recorded yet: a retry whose first answer was lost changes nothing. With
+-- the end, the path the attempt recorded since the intent (%(seg_path)s, NULL for none, the
+-- effect's own entry last), as a checkpoint of its claim: one round trip for both.
+WITH ended AS (
+    UPDATE jobtrail_effects
+    SET status = CASE WHEN %(error)s::text IS NULL THEN 'done' ELSE 'failed' END,
+        result = %(result)s::text, error = %(error)s::text, finished_at = jobtrail_now()
+    WHERE key = %(key)s AND job_id = %(job_id)s AND claim = %(claim)s AND status = 'started'
+    RETURNING attempt
+)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, path, claim)
+SELECT %(job_id)s, ended.attempt, 'path', 'segment', to_timestamp(%(seg_at)s::float8),
+       %(seg_path)s::text, %(claim)s
+FROM ended WHERE %(seg_path)s::text IS NOT NULL
 
 -- name: job_effects
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,

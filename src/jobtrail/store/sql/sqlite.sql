@@ -302,10 +302,13 @@ INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, duration, attrs, p
 VALUES (:job_id, :attempt, :kind, :name, :at, :duration, :attrs, :path, :claim)
 
 -- name: end_effect
+-- Only an end not recorded yet: a retry whose first answer was lost changes nothing. The
+-- attempt that began it is returned, for the segment written with the end.
 UPDATE jobtrail_effects
 SET status = CASE WHEN :error IS NULL THEN 'done' ELSE 'failed' END,
     result = :result, error = :error, finished_at = :now
-WHERE key = :key AND job_id = :job_id AND claim = :claim
+WHERE key = :key AND job_id = :job_id AND claim = :claim AND status = 'started'
+RETURNING attempt
 
 -- name: job_effects
 SELECT key, job_id, name, attempt, status, repeat_safe, result, error, started_at, finished_at,

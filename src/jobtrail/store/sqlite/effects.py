@@ -35,14 +35,15 @@ class Effects(Database):
                     f"job {job_id}: attempt {attempt} no longer holds the job, so it may not "
                     f"begin effect {name!r} (key {key!r})"
                 )
-            if saved is not None:  # the attempt's path so far, whatever is decided below
-                conn.execute(_Q["insert_segment"], saved)
             row = conn.execute(_Q["lock_effect"], params).fetchone()
+            existing = None if row is None else rows.effect_record(row, utc_from_epoch)
+            retried = existing is not None and policy.begun_by(existing, job_id, claim)
+            if saved is not None and not retried:  # the path so far, whatever follows
+                conn.execute(_Q["insert_segment"], saved)
             params["now"] = self.clock.now()
-            if row is None:
+            if existing is None:
                 conn.execute(_Q["insert_effect"], params)
                 return None
-            existing = rows.effect_record(row, utc_from_epoch)
             if existing.status == "done":
                 return existing
             unknown = policy.effect_is_uncertain(existing, job_id, claim)
@@ -54,14 +55,19 @@ class Effects(Database):
 
     @translated
     def end_effect(
-        self, key: str, job_id: int, claim: int, result: str | None, error: str | None
+        self, key: str, job_id: int, claim: int, result: str | None, error: str | None,
+        segment: Sequence[PathEvent] = (),
     ) -> None:
         with self._write() as conn:
-            conn.execute(
+            ended = conn.execute(
                 _Q["end_effect"],
                 {"key": key, "job_id": job_id, "claim": claim, "result": result,
                  "error": error, "now": self.clock.now()},
-            )
+            ).fetchone()
+            if ended is not None and segment:  # with the end, the path since the intent
+                conn.execute(_Q["insert_segment"], dict(zip(
+                    segments.COLUMNS, segments.segment_row(job_id, ended[0], segment, claim),
+                    strict=True)))
 
     @translated
     def effects(self, job_id: int) -> list[EffectRecord]:
