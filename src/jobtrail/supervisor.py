@@ -202,16 +202,16 @@ class Supervisor:
         self._frozen.discard(pid)
         try:
             ended = self.app.store.expire_worker(worker_id, error)
+            if ended:
+                log.warning("worker process %d died while running jobs %s: %s", pid,
+                            ", ".join(map(str, ended)), error.message)
+                # Observers (the summary of a run that died with it) may read the store.
+                self.app.observers.lease_expired(ended)
         except StoreError as exc:
             log.warning("could not end the leases of worker process %d (they expire by "
                         "themselves): %s", pid, exc)
-            return
         finally:
             self.app.close()  # no connection may cross the next fork
-        if ended:
-            log.warning("worker process %d died while running jobs %s: %s", pid,
-                        ", ".join(map(str, ended)), error.message)
-            self.app.observers.lease_expired(ended)
 
 
 def death_of(pid: int, code: int, *, frozen: bool, limit: float) -> ErrorInfo:

@@ -239,7 +239,9 @@ def test_a_worker_killed_right_after_an_effect_keeps_what_it_recorded_before(
     the step, the milestone and the effect recorded before are on the job's path, and its
     supervisor, ending the lease, summarises the run that died: incomplete after them."""
     log = tmp_path / "runs.log"
-    handle = workload.announce.enqueue(n=7)
+    job = app.job(retry=workload.announce.retry, expect="prepare effect:notify finish")(
+        workload.announce.fn)
+    handle = job.enqueue(n=7)
     supervisor = start_worker(db_url, log, "--concurrency", "1", lease=60.0)
     try:
         deadline = time.monotonic() + 30

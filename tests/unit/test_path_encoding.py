@@ -111,7 +111,7 @@ def test_a_checkpoint_written_by_schema_version_2_still_reads() -> None:
         ("load", utc_from_epoch(1.8e9), 0.5), ("sent", utc_from_epoch(1.80000000025e9), None),
     ]
     assert segments.completed_steps([(3, None, 1, old)]) == {3: {"load": [StepRecord('{"rows":3}')]}}
-    assert segments.saved_path([(1.8e9, old)]) == [
+    assert segments.saved_path([(1.8e9, old, None)]) == [
         PathEvent("step", "load", 1.8e9, 0.5, None, '{"rows":3}'),
         PathEvent("event", "sent", 1.80000000025e9, None, {"to": "x"}),
     ]

@@ -84,7 +84,7 @@ def test_everything_a_public_method_returns_is_importable_from_jobtrail() -> Non
             function = member.fget if isinstance(member, property) else member
             if name.startswith("_") or not callable(function):
                 continue
-            hints = typing.get_type_hints(function, vars(sys.modules[owner.__module__]))
+            hints = typing.get_type_hints(function, vars(sys.modules[function.__module__]))
             for cls in _classes_in(hints.get("return")):
                 if cls.__module__.startswith("jobtrail") and cls.__name__ not in jobtrail.__all__:
                     missing.add(f"{owner.__name__}.{name} -> {cls.__module__}.{cls.__name__}")

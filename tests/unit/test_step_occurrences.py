@@ -105,7 +105,7 @@ def test_a_saved_path_reads_back_as_the_entries_recorded() -> None:
              PathEvent("decide", "paid", T + 1, None, None, '"true"'),
              PathEvent("effect", "charge", T + 2, 0.25, {"key": "c-1"})]
     second = [PathEvent("exit", "done", T + 3)]
-    found = segments.saved_path([(T, seg(*first)), (T, "[[1]]"), (T + 3, seg(*second))])
+    found = segments.saved_path([(T, seg(*first), 7), (T, "[[1]]", 7), (T + 3, seg(*second), 7)])
     assert [(e.kind, e.name, e.attrs, e.result) for e in found] == [
         (e.kind, e.name, e.attrs, e.result) for e in first + second]
     for got, wrote in zip(found, first + second, strict=True):
@@ -113,8 +113,21 @@ def test_a_saved_path_reads_back_as_the_entries_recorded() -> None:
         assert (got.duration is None) == (wrote.duration is None)
         assert got.duration is None or abs(got.duration - (wrote.duration or 0)) < 1e-6
     entry = '["step","a",0,null,null]'
-    assert segments.saved_path([(T, None), (T, f"[NaN,{entry}]"), (None, f"[{entry}]"),
-                                (T, '[1.8e9,["step",0,"x",null,null]]')]) == []
+    assert segments.saved_path([(T, None, 7), (T, f"[NaN,{entry}]", 7), (None, f"[{entry}]", 7),
+                                (T, '[1.8e9,["step",0,"x",null,null]]', 7)]) == []
+
+
+def test_the_saved_path_is_the_one_of_the_claim_that_went_furthest() -> None:
+    """Each claim replays the earlier ones' steps: the claim that saved the most points is
+    the run's furthest progress (a later claim that died before saving much is not)."""
+    went_far = [step("a", "1"), step("b", "2"), PathEvent("event", "half", T + 1)]
+    died_early = [step("a", replayed=True)]
+    rows = [(T, seg(*went_far[:1]), 7), (T, seg(*went_far[1:]), 7), (T + 5, seg(*died_early), 8)]
+    assert [e.name for e in segments.saved_path(rows)] == ["a", "b", "half"]
+    again = [step("a", replayed=True), step("b", replayed=True)]
+    rows.append((T + 9, seg(*again), 9))  # as far: the latest of them
+    assert [e.attrs for e in segments.saved_path(rows)] == [{"replayed": True}] * 2
+    assert segments.saved_path([]) == []
 
 
 def row(kind: str, name: str, at: float, claim: int | None, attempt: int = 1,

@@ -287,8 +287,10 @@ class Store(Protocol):
         replayed ones included; of an occurrence completed twice, the later counts."""
 
     def saved_path(self, job_id: int) -> list[PathEvent]:
-        """The path entries the job's last claim saved (its checkpoints, the segment of
-        its outcome), in order: what a run that died recorded before it died."""
+        """The path entries the job's furthest claim saved (its checkpoints, the entries
+        written with its effects and its outcome), in order: what a run that died recorded
+        before it died. Each claim replays what the earlier ones completed, so the claim
+        that saved the most points went furthest (of those that saved as many, the latest)."""
 
     def checkpoint(self, worker_id: str, segments: Sequence[PathSegment]) -> None:
         """Write path segments of running jobs, for those the worker still holds under the

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
-from jobtrail.records import Event, PointKind
+from jobtrail.records import VARIANT_POINTS, Event, PointKind
 from jobtrail.store.base import CompletedSteps, PathEvent, StepRecord
 
 KIND = "path"
@@ -50,13 +50,23 @@ def segment_json(events: Sequence[PathEvent]) -> str:
     base = float(events[0].at)
     parts = [repr(base)]
     for ev in events:
-        attrs = json.dumps(ev.attrs, default=str, separators=(",", ":")) if ev.attrs else "null"
+        attrs = _attrs_json(ev.attrs) if ev.attrs else "null"
         duration = "null" if ev.duration is None else round(ev.duration * 1e6)
         kind = _KINDS.get(ev.kind) or encode_basestring(ev.kind)
         head = f"[{kind},{encode_basestring(ev.name)},{round((ev.at - base) * 1e6)},"
         tail = "]" if ev.result is None else f",{ev.result}]"
         parts.append(f"{head}{duration},{attrs}{tail}")
     return "[" + ",".join(parts) + "]"
+
+
+def _attrs_json(attrs: dict[str, Any]) -> str:
+    """The JSON text of an entry's attributes, with a short way for a step's usual ones:
+    only the digest of its arguments."""
+    if len(attrs) == 1:
+        digest = attrs.get("args")
+        if type(digest) is str:
+            return '{"args":' + encode_basestring(digest) + "}"
+    return json.dumps(attrs, default=str, separators=(",", ":"))
 
 
 def path_text(events: Sequence[PathEvent]) -> str | None:
@@ -161,12 +171,15 @@ class _Occurrences:
             self.done.setdefault(name, {})[n] = record
 
 
-def saved_path(rows: Iterable[tuple[float | None, str | None]]) -> list[PathEvent]:
-    """The entries of stored segments, rows of (the row's epoch time, segment) in the order
-    they were written, as the `PathEvent` values that were recorded: results (a step's
-    result, a decision's value) as JSON text. A damaged segment is left out."""
-    found: list[PathEvent] = []
-    for at, text in rows:
+def saved_path(rows: Iterable[tuple[Any, ...]]) -> list[PathEvent]:
+    """The furthest path one claim of a job saved, from stored segments: rows of (the
+    row's epoch time, segment, claim) in the order they were written. Each claim replays
+    what the earlier ones completed, so the claim that saved the most points went furthest
+    (of claims that saved as many, the latest). Its entries come as the `PathEvent` values
+    that were recorded: results (a step's result, a decision's value) as JSON text. A
+    damaged segment is left out."""
+    by_claim: dict[Any, list[PathEvent]] = {}
+    for at, text, claim in rows:
         decoded = _decode(text)
         if decoded is None:
             continue
@@ -174,10 +187,19 @@ def saved_path(rows: Iterable[tuple[float | None, str | None]]) -> list[PathEven
         try:
             if base is None or not math.isfinite(base):
                 raise ValueError("a segment with no time")
-            found.extend([_path_event(base, entry) for entry in decoded[1]])
+            entries = [_path_event(base, entry) for entry in decoded[1]]
         except (TypeError, ValueError, OverflowError):
             continue
-    return found
+        by_claim.setdefault(claim, []).extend(entries)
+    furthest: list[PathEvent] = []
+    for entries in by_claim.values():  # claims in the order they first wrote
+        if _points(entries) >= _points(furthest):
+            furthest = entries
+    return furthest
+
+
+def _points(entries: Sequence[PathEvent]) -> int:
+    return sum(1 for entry in entries if entry.kind in VARIANT_POINTS)
 
 
 def _path_event(base: float, entry: list[Any]) -> PathEvent:

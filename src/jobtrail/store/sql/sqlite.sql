@@ -171,10 +171,10 @@ SELECT job_id, claim, attempt, coalesce(path, attrs) FROM jobtrail_events
 WHERE job_id IN ({ids}) AND (path IS NOT NULL OR kind = 'path') ORDER BY job_id, id
 
 -- name: saved_path
--- The segments the job's last claim saved (its checkpoints, its outcome's), in order, each
--- with its row's time (the base of a segment that has none).
-SELECT e.at, e.path FROM jobtrail_events AS e JOIN jobtrail_jobs AS j ON j.id = e.job_id
-WHERE e.job_id = :id AND e.claim = j.claim AND e.path IS NOT NULL
+-- The segments the job's claims saved (checkpoints, with effects, outcomes), in order, each
+-- with its row's time (the base of a segment that has none) and its claim.
+SELECT e.at, e.path, e.claim FROM jobtrail_events AS e
+WHERE e.job_id = :id AND e.path IS NOT NULL
 ORDER BY e.id
 
 -- name: insert_segments_if_held
