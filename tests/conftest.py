@@ -9,7 +9,9 @@ where they fail: CI must never pass without them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +28,17 @@ def _pg_admin() -> Any:
     import psycopg
 
     return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_session() -> Iterator[None]:
+    """Worker processes a failed test left running are killed when the session ends."""
+    yield
+    from tests.support.processes import children_of
+
+    for pid in children_of(os.getpid()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

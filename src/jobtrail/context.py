@@ -1,7 +1,8 @@
 """`Context`: what a running job sees of itself, and how it records its path.
 
 The context of the job running in the current thread or task is available through
-`current_context()`; that context variable is the only module-level state jobtrail keeps.
+`current_context()`; that context variable is the only module-level state jobtrail keeps,
+with a bounded cache of the names found valid.
 """
 
 from __future__ import annotations
@@ -55,13 +56,16 @@ class Context:
 
     __slots__ = (
         "_completed",
+        "_deferred",
         "_exit",
         "_jobs",
+        "_monotonic",
         "_occurrences",
         "_path",
         "_redactor",
         "_saved",
         "_saving",
+        "_wall",
         "attempt",
         "claim",
         "job_id",
@@ -106,9 +110,12 @@ class Context:
         # the attempt once a step is called with other arguments than were recorded.
         self._completed = completed_steps or {}
         self._occurrences: dict[str, int] = {}  # calls of each step and effect name so far
+        # The single plain argument of steps whose digest is not made yet, by path index.
+        self._deferred: dict[int, Any] = {}
         self._jobs = jobs or {}
         self._saved = 0  # entries before this index are written (by a checkpoint)
         self._saving = threading.Lock()
+        self._wall, self._monotonic = time.time(), _perf_counter()
         # Effect keys begun in this attempt whose end could not be recorded: calling one
         # again here could perform it twice.
         self.unsure_keys: set[str] = set()
@@ -175,32 +182,41 @@ class Context:
         than were recorded, it and every step after it run again, and the run is flagged
         ``nondeterministic``: a replay never returns another call's result.
         """
-        if type(name) is not str or name_problem(name):
+        if type(name) is not str or name not in _GOOD_NAMES:
             _check_name("step", name, self.job_name)
-        occurrence = self._occurrences.get(name, 0)
-        self._occurrences[name] = occurrence + 1
-        digest = arguments_digest(args, kwargs) if args or kwargs else None
-        attrs: dict[str, Any] | None = None if digest is None else {"args": digest}
+        occurrences = self._occurrences
+        occurrence = occurrences.get(name, 0)
+        occurrences[name] = occurrence + 1
+        attrs: dict[str, Any] | None = None
         if self._completed:
             done = self._completed.get(name)
             record = done[occurrence] if done is not None and occurrence < len(done) else None
             if record is not None:
+                digest = arguments_digest(args, kwargs) if args or kwargs else None
                 if _same_arguments(record.arguments, digest):
                     self._path.append(PathEvent(_STEP, name, time.time(), 0.0, _REPLAYED))
                     value: T = json.loads(record.result)
                     return value
                 self._completed = {}  # the code took another path: replay nothing after this
                 attrs = {"args": digest, "rerun": occurrence + 1}
-        at = time.time()
-        started = time.perf_counter()
+        path = self._path
+        if attrs is None and (args or kwargs):
+            if kwargs or len(args) != 1 or type(args[0]) not in _SCALARS:
+                # Before the call, which may change them.
+                attrs = {"args": arguments_digest(args, kwargs)}
+            else:  # one plain value: its digest is made only if a retry may need it
+                self._deferred[len(path)] = args[0]
+        started = _perf_counter()
         value = fn(*args, **kwargs)
-        duration = time.perf_counter() - started
+        ended = _perf_counter()
         try:
-            text = to_json(value)
+            text = int.__repr__(value) if type(value) is int else to_json(value)
         except (TypeError, ValueError) as exc:
             raise self._unrecordable(name, value, exc) from exc
         # tuple.__new__ skips NamedTuple's Python-level constructor: a fifth of a step's cost.
-        self._path.append(_new_entry(PathEvent, (_STEP, name, at, duration, attrs, text)))
+        # The wall-clock time is the context's, moved on by the monotonic clock: one read.
+        path.append(_new_entry(PathEvent, (
+            _STEP, name, self._wall + (started - self._monotonic), ended - started, attrs, text)))
         return value
 
     def _unrecordable(self, name: str, value: object, exc: Exception) -> TypeError:
@@ -273,12 +289,16 @@ class Context:
         and events), as it happened: unredacted, in memory only."""
         return list(self._path)
 
-    def take_unsaved(self) -> list[PathEvent]:
+    def take_unsaved(self, *, final: bool = False) -> list[PathEvent]:
         """The entries not written yet, now counted as written: the attempt's outcome
-        carries them. Waits while a checkpoint is writing."""
+        carries them. Waits while a checkpoint is writing. *final*: the outcome ends the
+        run succeeded, so nothing will resume from its steps, and the digests of their
+        arguments are not needed."""
         with self._saving:
             count = len(self._path)
-            fresh, self._saved = self._path[self._saved:count], count
+            fresh, start, self._saved = self._path[self._saved:count], self._saved, count
+        if not final:
+            fresh = self._digested(fresh, start)
         return self._redactor.entries(fresh) if self._redactor else fresh
 
     @contextmanager
@@ -288,9 +308,23 @@ class Context:
         no entry is written twice or lost."""
         with self._saving:
             count = len(self._path)
-            fresh = self._path[self._saved:count]
+            fresh = self._digested(self._path[self._saved:count], self._saved)
             yield self._redactor.entries(fresh) if self._redactor else fresh
             self._saved = count
+
+    def _digested(self, entries: list[PathEvent], start: int) -> list[PathEvent]:
+        """*entries* (from path index *start*) with the digests of their steps' arguments
+        that were left to make: a later attempt compares its calls with them."""
+        deferred = self._deferred
+        if not deferred:
+            return entries
+        end = start + len(entries)  # the job may be recording more meanwhile
+        for index in [i for i in list(deferred) if start <= i < end]:
+            value = deferred.pop(index)
+            entry = entries[index - start]
+            entries[index - start] = entry._replace(
+                attrs={"args": arguments_digest((value,), {})})
+        return entries
 
     def add_event(self, event: PathEvent) -> None:
         """Append an entry to this attempt's path (used by effects)."""
@@ -306,6 +340,12 @@ _ENCODE_SORTED = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_k
 _REPLAYED = {"replayed": True}
 _STEP, _EVENT, _DECIDE, _EXIT = PointKind.STEP, PointKind.EVENT, PointKind.DECIDE, PointKind.EXIT
 _new_entry = tuple.__new__
+_perf_counter = time.perf_counter
+_CRC32 = zlib.crc32
+_DECIMAL = int.__repr__
+#: Names that passed `_check_name`; a name made per run stops being remembered past this.
+MAX_GOOD_NAMES = 10_000
+_GOOD_NAMES: set[str] = set()
 
 
 def to_json(value: Any) -> str:
@@ -323,19 +363,23 @@ def to_json(value: Any) -> str:
 
 
 
+#: Arguments whose digest may be made later: nothing can change them meanwhile.
+_SCALARS = frozenset({int, str, float, bool, type(None)})
 #: The digest of arguments that cannot be compared (not JSON): any recorded call matches.
 UNCOMPARABLE = "?"
 
 
 def arguments_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """A short digest of a step's arguments, to tell on replay whether an occurrence is
-    called as it was recorded: the CRC-32 of their JSON, or `UNCOMPARABLE`."""
+    called as it was recorded: the CRC-32 of their JSON (in decimal), or `UNCOMPARABLE`."""
+    if not kwargs and len(args) == 1 and type(args[0]) is int:  # the most common call
+        return _DECIMAL(_CRC32(_DECIMAL(args[0]).encode()))
     try:
         text = _ENCODE_SORTED([args, kwargs]) if kwargs else (
             to_json(args[0]) if len(args) == 1 else _ENCODE(args))
     except (TypeError, ValueError):
         return UNCOMPARABLE
-    return f"{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}"
+    return _DECIMAL(_CRC32(text.encode("utf-8", "surrogatepass")))
 
 
 def _same_arguments(recorded: str | None, digest: str | None) -> bool:
@@ -344,7 +388,10 @@ def _same_arguments(recorded: str | None, digest: str | None) -> bool:
 
 def _check_name(kind: str, name: object, job_name: str) -> None:
     """Refuse, in the job, a name that could not be stored: a `ValueError` naming the job,
-    the call and what is wrong, rather than an outcome the database refuses later."""
+    the call and what is wrong, rather than an outcome the database refuses later. Names
+    found good are remembered (up to `MAX_GOOD_NAMES`), so a step checks its name once."""
     problem = name_problem(name)
     if problem is not None:
         raise ValueError(f"job {job_name!r}: the {kind} name {problem}: {name!r}")
+    if type(name) is str and len(_GOOD_NAMES) < MAX_GOOD_NAMES:
+        _GOOD_NAMES.add(name)

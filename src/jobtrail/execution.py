@@ -283,7 +283,8 @@ class Attempt:
         run = self._summary(status) if status.is_final else None
         return Outcome(
             self.claimed.id, self.claimed.attempt, status, result=result, error=error,
-            retry_delay=retry_delay, outcome=outcome, events=self.context.take_unsaved(),
+            retry_delay=retry_delay, outcome=outcome,
+            events=self.context.take_unsaved(final=status is Status.SUCCEEDED),
             duration=time.monotonic() - self.started, run=run, claim=self.claimed.claim,
         )
 

@@ -17,7 +17,7 @@ import pytest
 from jobtrail import App, Worker
 from tests.conftest import _empty_pg
 from tests.support import faulty
-from tests.support.processes import ROOT, start_worker, worker_errors
+from tests.support.processes import ROOT, kill_worker, start_worker, worker_errors
 from tests.support.proxy import FlakyProxy
 
 FAULTY = "tests.support.faulty:app"
@@ -76,10 +76,12 @@ def test_a_database_lost_mid_job_holds_no_stop_back(pg_url: str, tmp_path: Path)
     proxy = FlakyProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     via_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
     log = tmp_path / "marks.log"
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         for round_, (grace, signals, limit) in enumerate(((1.0, 1, 12.0), (60.0, 2, 8.0))):
             job.enqueue(seconds=120)
             proc = start_worker(via_proxy, log, "--grace", str(grace), app=FAULTY)
+            procs.append(proc)
             deadline = time.monotonic() + 30
             while log.exists() is False or len(log.read_text().splitlines()) <= round_:
                 assert time.monotonic() < deadline, worker_errors(log)
@@ -95,6 +97,9 @@ def test_a_database_lost_mid_job_holds_no_stop_back(pg_url: str, tmp_path: Path)
             proxy.restore()
             app.store.reap_expired()
     finally:
+        for proc in procs:  # a failed assertion leaves no worker behind
+            if proc.poll() is None:
+                kill_worker(proc)
         proxy.close()
         app.close()
 

@@ -71,7 +71,26 @@ class Summarizer:
         saved). *redactor* masks them, unless they are masked already."""
         if not entries and expectation is None:  # most jobs of a busy queue: nothing to do
             return RunSummary(job_name, "", self.code_version)
+        # One pass over the path (every finished run pays for it): its points, the steps
+        # that ran (for ``slow``), whether any point is flagged, whether it has milestones.
         points: list[_Point] = []
+        ran: list[tuple[int, PathEvent]] = []
+        flagged = milestones = False
+        known = self._known
+        for entry in entries:
+            kind = entry.kind
+            if kind not in POINTS:
+                milestones = milestones or kind == "event"
+                continue
+            attrs = entry.attrs
+            if kind == "step":
+                if not (attrs and attrs.get("replayed")) and entry.duration is not None:
+                    ran.append((len(points), entry))
+                flagged = flagged or bool(attrs and attrs.get("rerun"))
+            elif kind == "effect":
+                flagged = flagged or bool(attrs and attrs.get("repeated"))
+            key = (kind, entry.name, entry.result if kind == "decide" else None)
+            points.append(known.get(key) or self._point(entry, key))
         symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
             # Decided values are masked before the language quotes them: quoting escapes
@@ -79,10 +98,8 @@ class Summarizer:
             # masking the quoted text could recognise.
             masked = redactor.entries([e for e in entries if e.kind in POINTS])
             symbols = [_masked(self._point(e)[0], redactor.fields) for e in masked]
-        else:
-            points = [self._point(e) for e in entries if e.kind in POINTS]
-            if expectation is not None:
-                symbols = [symbol for symbol, _ in points]
+        elif expectation is not None:
+            symbols = [symbol for symbol, _ in points]
         findings: list[Divergence] = []
         if expectation is not None:
             # Decided values are the job's own text: stored as any backend can keep them.
@@ -93,10 +110,10 @@ class Summarizer:
                     expected=tuple(storable(e) for e in d.expected))
                 for d in expectation.check(symbols, completed=completed)
             )
-        if any(e.attrs and e.kind in _FLAGGED and _FLAGGED[e.kind] in e.attrs for e in entries):
+        if flagged:
             findings.extend(_flagged(entries))
-        if self.timings is not None:
-            findings.extend(_slow_steps(job_name, entries, self.timings))
+        if self.timings is not None and ran:
+            findings.extend(_slow_steps(job_name, ran, self.timings))
         if redactor is None:
             texts = [text for _, text in points]
         else:
@@ -104,10 +121,12 @@ class Summarizer:
             findings = [redactor.divergence(f) for f in findings]
         folded, places = collapse(texts)
         return RunSummary(job_name, _variant(folded), self.code_version, findings,
-                          _milestones(entries, folded, places))
+                          _milestones(entries, folded, places) if milestones else ())
 
-    def _point(self, entry: PathEvent) -> _Point:
-        key = (entry.kind, entry.name, entry.result if entry.kind == "decide" else None)
+    def _point(self, entry: PathEvent,
+               key: tuple[str, str, str | None] | None = None) -> _Point:
+        if key is None:
+            key = (entry.kind, entry.name, entry.result if entry.kind == "decide" else None)
         found = self._known.get(key)
         if found is None:
             value = _decided(entry.result) if entry.kind == "decide" else None
@@ -170,8 +189,8 @@ def _flagged(entries: Sequence[PathEvent]) -> list[Divergence]:
     return found
 
 
-def _milestones(entries: Sequence[PathEvent], folded: Sequence[str], places: Sequence[int]
-                ) -> tuple[tuple[str, int], ...]:
+def _milestones(entries: Sequence[PathEvent], folded: Sequence[str],
+                places: Sequence[int] | None) -> tuple[tuple[str, int], ...]:
     """The milestones (``ctx.event`` names) a run reached, each once, with how many
     points of its variant (as `tokens` reads them back) came before it. *folded* is the
     variant's points, *places* each recorded point's place among them."""
@@ -187,18 +206,17 @@ def _milestones(entries: Sequence[PathEvent], folded: Sequence[str], places: Seq
                     before.append((before[-1] if before else 0) + len(tokens(text)))
             if len(reached) == MAX_MILESTONES:
                 break
-            reached[entry.name] = before[places[points - 1]] if points else 0
+            place = points - 1 if places is None else places[points - 1]
+            reached[entry.name] = before[place] if points else 0
     return tuple(reached.items())
 
 
-def _slow_steps(job_name: str, entries: Sequence[PathEvent], timings: StepTimings
+def _slow_steps(job_name: str, steps: Sequence[tuple[int, PathEvent]], timings: StepTimings
                 ) -> list[Divergence]:
-    steps = [(position, entry) for position, entry in _positions(entries)
-             if entry.kind == "step" and entry.duration is not None
-             and not (entry.attrs and entry.attrs.get("replayed"))]
-    if not steps:
+    """The steps that ran (each with its position) far slower than their history."""
+    limits = timings.judge(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
+    if limits.count(None) == len(limits):  # the usual answer: nothing slow
         return []
-    limits = timings.observe_many(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
     return [
         Divergence(
             DivergenceKind.SLOW,

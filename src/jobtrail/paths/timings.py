@@ -1,11 +1,12 @@
 """Step durations seen by this worker process, to tell when a step is far slower than usual.
 
 A step is ``slow`` when it took longer than ``factor`` times the 99th percentile of its
-recent durations (the last `WINDOW` runs of that step of that job that this process saw),
-once at least ``min_samples`` are known, and longer than ``floor`` seconds: a step of
+recent durations (the last `WINDOW` samples of that step of that job that this process
+saw), once at least ``min_samples`` are known, and longer than ``floor`` seconds: a step of
 microseconds that a pause of the interpreter makes ten times slower is noise, not news.
-The percentile is recomputed every `REFRESH` new samples, so observing a duration costs a
-dictionary lookup and an append.
+Every run is judged; the durations of one run in `SAMPLE` join the history (a percentile
+needs a sample, not every run), and the percentile is recomputed every `REFRESH` new
+samples, so judging a run costs a dictionary lookup and a comparison per step.
 
 History lives in memory: a restarted worker learns again from its next runs. That keeps
 the check free of any query on the hot path.
@@ -19,17 +20,20 @@ from collections.abc import Sequence
 
 WINDOW = 1000
 REFRESH = 250
+#: One run in this many adds its durations to the history (`StepTimings.judge`).
+SAMPLE = 4
 #: Steps followed at most; past this (names made per run), new ones are not judged.
 MAX_SERIES = 10_000
 
 
 class _Series:
-    __slots__ = ("durations", "fresh", "p99")
+    __slots__ = ("durations", "fresh", "limit", "p99")
 
     def __init__(self) -> None:
         self.durations: deque[float] = deque(maxlen=WINDOW)
         self.fresh = 0
         self.p99: float | None = None
+        self.limit = float("inf")  # slower than this is slow: none before a p99 is known
 
 
 class StepTimings:
@@ -40,8 +44,24 @@ class StepTimings:
         self.factor = factor
         self.min_samples = min_samples
         self.floor = floor
-        self._series: dict[tuple[str, str], _Series] = {}
+        self._jobs: dict[str, dict[str, _Series]] = {}
+        self._count = 0  # series followed, over every job
+        self._runs = 0  # runs judged, to sample one in `SAMPLE`
         self._lock = threading.Lock()
+
+    def judge(self, job_name: str, steps: Sequence[tuple[str, float]]) -> list[float | None]:
+        """For each (step, duration) of one finished run, the p99 it exceeds by more than
+        ``factor`` (else ``None``); one run in `SAMPLE` also joins the history."""
+        self._runs += 1  # a sample: a lost increment between threads changes nothing
+        table = self._jobs.get(job_name)
+        if table is None or self._runs % SAMPLE == 0:
+            return self.observe_many(job_name, steps)
+        judged: list[float | None] = []
+        for step, duration in steps:
+            series = table.get(step)
+            judged.append(series.p99 if series is not None and duration > series.limit
+                          else None)
+        return judged
 
     def observe(self, job_name: str, step: str, duration: float) -> float | None:
         """Add *duration*; return the p99 it exceeds by more than ``factor``, else ``None``.
@@ -54,21 +74,27 @@ class StepTimings:
         """`observe` each (step, duration) of one run, under one lock."""
         judged: list[float | None] = []
         with self._lock:
+            table = self._jobs.get(job_name)
+            if table is None:
+                table = self._jobs[job_name] = {}
             for step, duration in steps:
-                series = self._series.get((job_name, step))
+                series = table.get(step)
                 if series is None:
-                    if len(self._series) >= MAX_SERIES:  # step names made per run
+                    if self._count >= MAX_SERIES:  # step names made per run
                         judged.append(None)
                         continue
-                    series = self._series[(job_name, step)] = _Series()
-                p99 = series.p99
+                    series = table[step] = _Series()
+                    self._count += 1
+                judged.append(series.p99 if duration > series.limit else None)
                 series.durations.append(duration)
                 series.fresh += 1
-                known = len(series.durations)
-                if known >= self.min_samples and (series.fresh >= REFRESH or p99 is None):
-                    ordered = sorted(series.durations)
-                    series.p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-                    series.fresh = 0
-                slow = p99 is not None and duration > max(self.factor * p99, self.floor)
-                judged.append(p99 if slow else None)
+                if (series.fresh >= REFRESH or series.p99 is None) and (
+                        len(series.durations) >= self.min_samples):
+                    self._refresh(series)
         return judged
+
+    def _refresh(self, series: _Series) -> None:
+        ordered = sorted(series.durations)
+        p99 = series.p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        series.limit = max(self.factor * p99, self.floor)
+        series.fresh = 0

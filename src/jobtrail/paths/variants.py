@@ -63,15 +63,16 @@ class Funnel:
 MAX_BLOCK = 8
 
 
-def collapse(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+def collapse(texts: Sequence[str]) -> tuple[Sequence[str], list[int] | None]:
     """A run's points (in the path language) as its variant writes them, with each
-    point's place there: a point or block of points repeated back to back is written
-    once, with ``+`` (``fetch fetch fetch store`` is ``fetch+ store``, a loop of two
-    steps ``(fetch save)+``), so that runs over 3 or 30 pages take one variant."""
-    places = list(range(len(texts)))
+    point's place there (``None`` when nothing was folded: each is where it was): a point
+    or block of points repeated back to back is written once, with ``+`` (``fetch fetch
+    fetch store`` is ``fetch+ store``, a loop of two steps ``(fetch save)+``), so that runs
+    over 3 or 30 pages take one variant."""
+    if len(set(texts)) == len(texts):  # no point repeats: the common case
+        return texts, None
     folded = list(texts)
-    if len(set(folded)) == len(folded):  # no point repeats: the common case
-        return folded, places
+    places = list(range(len(texts)))
     for _ in range(3):  # a loop inside a loop folds on the next pass
         again, moved = _fold(folded)
         if len(again) == len(folded):

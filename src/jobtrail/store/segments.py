@@ -49,14 +49,27 @@ def segment_json(events: Sequence[PathEvent]) -> str:
     """The stored JSON text of *events* (at least one). Step results are already JSON."""
     base = float(events[0].at)
     parts = [repr(base)]
-    for ev in events:
-        attrs = _attrs_json(ev.attrs) if ev.attrs else "null"
-        duration = "null" if ev.duration is None else round(ev.duration * 1e6)
-        kind = _KINDS.get(ev.kind) or encode_basestring(ev.kind)
-        head = f"[{kind},{encode_basestring(ev.name)},{round((ev.at - base) * 1e6)},"
-        tail = "]" if ev.result is None else f",{ev.result}]"
-        parts.append(f"{head}{duration},{attrs}{tail}")
+    heads = _HEADS
+    for kind, name, at, duration, attrs, result in events:
+        head = heads.get((kind, name)) or _head(kind, name)
+        parts.append(
+            f"{head}{round((at - base) * 1e6)},"
+            f"{'null' if duration is None else round(duration * 1e6)},"
+            f"{_attrs_json(attrs) if attrs else 'null'}"
+            f"{']' if result is None else ',' + result + ']'}")
     return "[" + ",".join(parts) + "]"
+
+
+#: The start of an entry's text by (kind, name), for names seen before (bounded).
+_HEADS: dict[tuple[str, str], str] = {}
+MAX_HEADS = 10_000
+
+
+def _head(kind: str, name: str) -> str:
+    head = f"[{_KINDS.get(kind) or encode_basestring(kind)},{encode_basestring(name)},"
+    if len(_HEADS) < MAX_HEADS:
+        _HEADS[(kind, name)] = head
+    return head
 
 
 def _attrs_json(attrs: dict[str, Any]) -> str:
