@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
@@ -283,6 +283,12 @@ class Context:
                                  f"name is declared (known: {known})")
             job = found
         return job.enqueue_child(self.job_id, self.trace_id, args, kwargs)
+
+    @property
+    def path(self) -> Sequence[PathEvent]:
+        """The path recorded so far in this attempt, itself (not a copy): for reading
+        once the attempt's code has returned."""
+        return self._path
 
     def recorded(self) -> list[PathEvent]:
         """The path recorded so far in this attempt (steps, effects, decisions, exits

@@ -35,6 +35,7 @@ POINTS = VARIANT_POINTS
 MAX_VARIANT = 2000
 #: Distinct points remembered; past this (names made per run), points are made afresh.
 MAX_KNOWN_POINTS = 10_000
+_NEVER = float("inf")
 #: Milestones kept per run (each name once, the first time it is reached).
 MAX_MILESTONES = 100
 
@@ -53,8 +54,10 @@ class Summarizer:
     def __call__(self, attempt: Concluding, status: Status) -> RunSummary:
         """The pipeline's built-in stage: the summary of the run whose last attempt ended
         with *status*."""
-        return self.summarize(attempt.context, completed=status is Status.SUCCEEDED,
-                              expectation=attempt.expectation)
+        context = attempt.context
+        return self.summarize_path(context.job_name, context.path, context.redactor,
+                                   completed=status is Status.SUCCEEDED,
+                                   expectation=attempt.expectation)
 
     def summarize(self, context: Context, *, completed: bool,
                   expectation: Expectation | None) -> RunSummary:
@@ -74,22 +77,29 @@ class Summarizer:
         # One pass over the path (every finished run pays for it): its points, the steps
         # that ran (for ``slow``), whether any point is flagged, whether it has milestones.
         points: list[_Point] = []
-        ran: list[tuple[int, PathEvent]] = []
+        ran: list[tuple[int, PathEvent]] = []  # steps that ran, longer than `shorter`
         flagged = milestones = False
         known = self._known
+        timings = self.timings
+        sampled = timings is not None and timings.sampled()
+        # A step no longer than the floor is never slow: judged only when sampled.
+        shorter = _NEVER if timings is None else -1.0 if sampled else timings.floor
         for entry in entries:
-            kind = entry.kind
-            if kind not in POINTS:
+            kind, name, _, duration, attrs, result = entry
+            if kind == "step":
+                if duration is not None and duration > shorter and not (
+                        attrs and attrs.get("replayed")):
+                    ran.append((len(points), entry))
+                if attrs and attrs.get("rerun"):
+                    flagged = True
+                result = None
+            elif kind not in POINTS:
                 milestones = milestones or kind == "event"
                 continue
-            attrs = entry.attrs
-            if kind == "step":
-                if not (attrs and attrs.get("replayed")) and entry.duration is not None:
-                    ran.append((len(points), entry))
-                flagged = flagged or bool(attrs and attrs.get("rerun"))
-            elif kind == "effect":
+            elif kind != "decide":
                 flagged = flagged or bool(attrs and attrs.get("repeated"))
-            key = (kind, entry.name, entry.result if kind == "decide" else None)
+                result = None
+            key = (kind, name, result)
             points.append(known.get(key) or self._point(entry, key))
         symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
@@ -112,8 +122,8 @@ class Summarizer:
             )
         if flagged:
             findings.extend(_flagged(entries))
-        if self.timings is not None and ran:
-            findings.extend(_slow_steps(job_name, ran, self.timings))
+        if timings is not None and ran:
+            findings.extend(_slow_steps(job_name, ran, timings, sampled))
         if redactor is None:
             texts = [text for _, text in points]
         else:
@@ -211,10 +221,12 @@ def _milestones(entries: Sequence[PathEvent], folded: Sequence[str],
     return tuple(reached.items())
 
 
-def _slow_steps(job_name: str, steps: Sequence[tuple[int, PathEvent]], timings: StepTimings
-                ) -> list[Divergence]:
-    """The steps that ran (each with its position) far slower than their history."""
-    limits = timings.judge(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
+def _slow_steps(job_name: str, steps: Sequence[tuple[int, PathEvent]], timings: StepTimings,
+                sampled: bool) -> list[Divergence]:
+    """The steps that ran (each with its position) far slower than their history; when
+    *sampled*, their durations join it."""
+    judge = timings.observe_many if sampled else timings.judge
+    limits = judge(job_name, [(e.name, e.duration or 0.0) for _, e in steps])
     if limits.count(None) == len(limits):  # the usual answer: nothing slow
         return []
     return [

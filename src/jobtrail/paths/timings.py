@@ -49,13 +49,16 @@ class StepTimings:
         self._runs = 0  # runs judged, to sample one in `SAMPLE`
         self._lock = threading.Lock()
 
-    def judge(self, job_name: str, steps: Sequence[tuple[str, float]]) -> list[float | None]:
-        """For each (step, duration) of one finished run, the p99 it exceeds by more than
-        ``factor`` (else ``None``); one run in `SAMPLE` also joins the history."""
+    def sampled(self) -> bool:
+        """Whether the run about to be judged joins the history (one in `SAMPLE`): when
+        not, only its steps longer than ``floor`` need judging (`judge`)."""
         self._runs += 1  # a sample: a lost increment between threads changes nothing
-        table = self._jobs.get(job_name)
-        if table is None or self._runs % SAMPLE == 0:
-            return self.observe_many(job_name, steps)
+        return self._runs % SAMPLE == 0
+
+    def judge(self, job_name: str, steps: Sequence[tuple[str, float]]) -> list[float | None]:
+        """For each (step, duration) of one run, the p99 it exceeds by more than ``factor``
+        (else ``None``), without adding to the history."""
+        table = self._jobs.get(job_name) or {}
         judged: list[float | None] = []
         for step, duration in steps:
             series = table.get(step)

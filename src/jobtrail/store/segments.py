@@ -52,6 +52,9 @@ def segment_json(events: Sequence[PathEvent]) -> str:
     heads = _HEADS
     for kind, name, at, duration, attrs, result in events:
         head = heads.get((kind, name)) or _head(kind, name)
+        if attrs is None and result is not None and duration is not None:  # a step, mostly
+            parts.append(f"{head}{round((at - base) * 1e6)},{round(duration * 1e6)},null,{result}]")
+            continue
         parts.append(
             f"{head}{round((at - base) * 1e6)},"
             f"{'null' if duration is None else round(duration * 1e6)},"
