@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
-from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,8 +28,9 @@ from jobtrail import demo_paths
 from jobtrail.app import App
 from jobtrail.cli.database import masked_url, url_argument
 from jobtrail.cli.loading import opened
-from jobtrail.cli.output import console, jobs_table
+from jobtrail.cli.output import console, jobs_table, wide_option
 from jobtrail.cli.paths import variants_table
+from jobtrail.cli.tables import Column, table
 from jobtrail.errors import JobtrailError, StoreError
 from jobtrail.paths.rules import RuleReport
 from jobtrail.paths.variants import Variant
@@ -66,7 +66,8 @@ class RunState:
     "--jobs", "-n", "count", type=click.IntRange(5, 1_000), default=60, show_default=True,
     help="About how many jobs to enqueue (follow-ups come on top).",
 )
-def demo(url: str | None, count: int) -> None:
+@wide_option
+def demo(url: str | None, count: int, wide: bool) -> None:
     """Run a small, realistic workload and show what jobtrail saw.
 
     Billing with transient gateway failures and a declined card, onboarding emails
@@ -77,7 +78,7 @@ def demo(url: str | None, count: int) -> None:
     """
     from jobtrail import demo as workload  # its module-level app reads $JOBTRAIL_DEMO_URL
 
-    out = console()
+    out = console(wide)
     app = workload.build_app(url or _fresh_database(workload.DEMO_URL))
     with opened(app):
         if url and app.store.schema_version() == 0:
@@ -106,7 +107,7 @@ def demo(url: str | None, count: int) -> None:
     if not state.settled:
         raise click.Abort()
     out.print(f"\nRan {len(jobs)} jobs in {elapsed:.1f}s with {CONCURRENCY} worker threads.\n")
-    out.print(_summary_table(jobs))
+    out.print(_summary_table(jobs, out.width))
     if report is not None:
         deduplicated = sum(scenario.deduplicated for scenario in scenarios)
         out.print(_idempotency_section(report, deduplicated))
@@ -120,7 +121,7 @@ def _print_paths(out: Console, found: list[Variant], latest: list[Divergence],
                  counts: dict[tuple[str, str], int], rule_reports: list[RuleReport]) -> None:
     """What the paths of the deploy scenario, and the rules, say."""
     out.print(Text("\nExecution paths", style="bold"))
-    out.print(variants_table("sync_customer", found))
+    out.print(variants_table("sync_customer", found, out.width))
     total = sum(counts.values())
     summary = ", ".join(f"{count} {kind} in {job}" for (job, kind), count in sorted(counts.items()))
     out.print(f"{total} divergence{'s' if total != 1 else ''} from expected paths"
@@ -190,27 +191,27 @@ def _run(app: App, out: Console) -> RunState:
     return state
 
 
-def _summary_table(jobs: Sequence[JobRecord]) -> Table:
+SUMMARY_COLUMNS = (
+    Column("Job type", "elide"), Column("Queue", "elide"),
+    *(Column(name, justify="right")
+      for name in ("Jobs", "Succeeded", "Retried", "Dead", "Orphaned", "Attempts")),
+)
+
+
+def _summary_table(jobs: Sequence[JobRecord], width: int) -> Table:
     """Jobs by type and status, with how many needed retries."""
-    table = Table(
-        title="What jobtrail saw", title_justify="left", header_style="bold",
-        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-    )
-    for name in ("Job type", "Queue"):
-        table.add_column(name, no_wrap=True)
-    for name in ("Jobs", "Succeeded", "Retried", "Dead", "Orphaned", "Attempts"):
-        table.add_column(name, justify="right", no_wrap=True)
     by_type: dict[str, list[JobRecord]] = defaultdict(list)
     for job in jobs:
         by_type[job.job_name].append(job)
+    rows = []
     for name, group in sorted(by_type.items()):
         statuses = Counter(job.status for job in group)
-        table.add_row(
+        rows.append((
             name, group[0].queue, str(len(group)), str(statuses[Status.SUCCEEDED]),
             str(sum(1 for job in group if job.attempts > 1)), str(statuses[Status.DEAD]),
             str(statuses[Status.ORPHANED]), str(sum(job.attempts for job in group)),
-        )
-    return table
+        ))
+    return table(SUMMARY_COLUMNS, rows, width, title="What jobtrail saw")
 
 
 def _idempotency_section(report: IdempotencyReport, deduplicated: int) -> Text:
