@@ -132,6 +132,42 @@ def test_queues_reads_the_app_named_by_module_app(cli: Cli, filled: str) -> None
     assert [q["queue"] for q in run.json()["queues"]] == ["billing", "mail"]
 
 
+def test_a_queue_named_with_control_characters_is_shown_escaped(
+    cli: Cli, make_app: Callable[..., App], db_url: str
+) -> None:
+    """A queue name holding an escape sequence, a newline and wide characters is printed
+    escaped on one line, and comes back exact in JSON."""
+    app = make_app()
+    name = "mail\x1b[2J\n✉ 漢字"
+
+    @app.job(queue=name)
+    def post() -> None:
+        """A job of the hostile queue."""
+
+    post.enqueue()
+    human = cli("queues", "--url", db_url, COLUMNS="80")
+    assert human.code == 0, human.stderr
+    assert "\x1b" not in human.stdout and "mail\\x1b[2J\\n✉ 漢字" in human.stdout
+    (queue,) = cli("queues", "--url", db_url, "--json").json()["queues"]
+    assert queue["queue"] == name and queue["ready"] == 1
+
+
+def test_a_database_that_is_away_is_one_line_and_exit_4(cli: Cli, backend: str,
+                                                        db_url: str) -> None:
+    """A SQLite file that does not exist, or a PostgreSQL server that does not answer,
+    ends the command at once with one line and the store's exit code, watching or not."""
+    if backend == "sqlite":
+        url = "sqlite:///missing.db"
+    else:
+        url = urlunsplit(urlsplit(db_url)._replace(netloc="postgres@127.0.0.1:1"))
+    for extra in ([], ["--watch", "0.2"], ["--json"]):
+        run = cli("queues", "--url", url, *extra)
+        assert run.code == 4 and run.stdout == ""
+        assert ("no SQLite database" if backend == "sqlite" else "cannot reach") in (
+            run.error_line())
+    assert not (cli.cwd / "missing.db").exists()
+
+
 # -- watching ------------------------------------------------------------------------------------
 @contextmanager
 def watching(cli: Cli, *args: str, terminal: bool = False) -> Iterator[Watch]:
@@ -272,8 +308,8 @@ def test_a_watch_says_when_the_database_is_lost_and_carries_on(
         assert "mail" in shown[after:]
 
 
-@pytest.mark.parametrize("given", ["0", "1x", "soon", "2d"])
+@pytest.mark.parametrize("given", ["0", "0.01", "1x", "soon", "2d"])
 def test_a_bad_watch_interval_is_one_clear_line(cli: Cli, filled: str, given: str) -> None:
-    """--watch takes seconds above 0 and at most a day."""
+    """--watch takes from a tenth of a second to a day."""
     run = cli("queues", "--url", filled, f"--watch={given}")
     assert run.code == 2 and "--watch" in run.error_line()

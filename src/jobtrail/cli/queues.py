@@ -27,19 +27,21 @@ from jobtrail.store.queues import MAX_WINDOW, QueueReport, QueueStats
 #: Seconds in each unit a duration may be written in.
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$")
-#: How often ``--watch`` refreshes when given no interval, and the most it waits.
+#: How often ``--watch`` refreshes when given no interval, and the least and most it waits.
 WATCH_INTERVAL = 2.0
+MIN_INTERVAL = 0.1
 MAX_INTERVAL = 86400.0
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
     """A length of time such as ``90s``, ``5m``, ``1h`` or ``2d``; with *unit_optional*, a
-    bare number is seconds. It must be above 0 and at most *most* seconds."""
+    bare number is seconds. It must be above 0, at least *least* and at most *most*
+    seconds."""
 
     name = "DURATION"
 
-    def __init__(self, most: float, *, unit_optional: bool = False) -> None:
-        self.most = most
+    def __init__(self, most: float, *, least: float = 0.0, unit_optional: bool = False) -> None:
+        self.most, self.least = most, least
         self.unit_optional = unit_optional
 
     def convert(self, value: Any, param: click.Parameter | None,
@@ -51,9 +53,10 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
         if match is None or (not match[2] and not self.unit_optional):
             self.fail(f"{text!r} is not a duration such as 90s, 5m, 1h or 2d", param, ctx)
         seconds = float(match[1]) * UNITS[match[2] or "s"]
-        if not 0 < seconds <= self.most:
-            self.fail(f"{text!r} is out of range: more than 0 and at most "
-                      f"{span(self.most)}", param, ctx)
+        if not (0 < seconds <= self.most and seconds >= self.least):
+            bound = f"at least {span(self.least)}" if self.least else "more than 0"
+            self.fail(f"{text!r} is out of range: {bound} and at most {span(self.most)}",
+                      param, ctx)
         return seconds
 
 
@@ -141,9 +144,9 @@ def render(report: QueueReport, width: int) -> RenderableType:
 @click.command("queues")
 @click.option("--window", type=Duration(MAX_WINDOW), default="5m", show_default=True,
               help="How far back throughput and p95 wait look: 90s, 5m, 1h, 2d.")
-@click.option("--watch", "interval", type=Duration(MAX_INTERVAL, unit_optional=True),
-              is_flag=False, flag_value=str(WATCH_INTERVAL), default=None,
-              metavar="[SECONDS]",
+@click.option("--watch", "interval",
+              type=Duration(MAX_INTERVAL, least=MIN_INTERVAL, unit_optional=True),
+              is_flag=False, flag_value=str(WATCH_INTERVAL), default=None, metavar="[SECONDS]",
               help=f"Refresh every SECONDS (default {WATCH_INTERVAL:g}) until Ctrl-C: in "
               "place on a terminal, else one snapshot after another.")
 @click.option("--json", "as_json", is_flag=True,
