@@ -19,7 +19,7 @@ from jobtrail.app import App
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, iso, when, wide_option
-from jobtrail.cli.tables import Column, table
+from jobtrail.cli.tables import Column, shown, table
 from jobtrail.errors import StoreError, StoreLost
 from jobtrail.records import Status
 from jobtrail.store.queues import MAX_WINDOW, QueueReport, QueueStats
@@ -201,9 +201,9 @@ class _Reader:
 
     def failure(self, exc: StoreError) -> Text:
         """Why a refresh shows no report, in one line."""
-        return Text(f"{when(datetime.now(UTC))} UTC: cannot read the queues "
-                    f"({describe_store_error(exc, self.app.url)}); trying again",
-                    style="bold red")
+        return shown(f"{when(datetime.now(UTC))} UTC: cannot read the queues "
+                     f"({describe_store_error(exc, self.app.url)}); trying again",
+                     style="bold red")
 
     def close(self) -> None:
         """Close the apps opened since the watch began (the command closes its own)."""
@@ -217,15 +217,15 @@ def _watch(reader: _Reader, report: QueueReport, interval: float, as_json: bool,
     on a terminal, else one after another. A refresh that fails says why (on standard
     error for JSON, whose lines stay one object each), and the next one tries again."""
     if not as_json and out.is_terminal:
-        shown = render(report, out.width)
-        with Live(shown, console=out, auto_refresh=False) as live:
+        last = render(report, out.width)
+        with Live(last, console=out, auto_refresh=False) as live:
             while True:
                 time.sleep(interval)
                 try:
-                    shown = render(reader.read(), out.width)
-                    live.update(shown, refresh=True)
+                    last = render(reader.read(), out.width)
+                    live.update(last, refresh=True)
                 except StoreError as exc:  # the last report stays, under why it is not new
-                    live.update(Group(shown, reader.failure(exc)), refresh=True)
+                    live.update(Group(last, reader.failure(exc)), refresh=True)
     while True:
         if as_json:
             click.echo(json.dumps(report_json(report), ensure_ascii=False))
