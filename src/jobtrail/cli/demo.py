@@ -26,7 +26,7 @@ from jobtrail.app import App
 from jobtrail.cli import demo_report
 from jobtrail.cli.database import masked_url
 from jobtrail.cli.loading import opened
-from jobtrail.cli.output import console, jobs_table
+from jobtrail.cli.output import console, jobs_table, wide_option
 from jobtrail.errors import JobtrailError, StoreError
 from jobtrail.flows import lock, to_text
 from jobtrail.records import FINAL_STATUSES, Status
@@ -63,7 +63,8 @@ class RunState:
     "--jobs", "-n", "count", type=click.IntRange(5, 1_000), default=60, show_default=True,
     help="About how many jobs to enqueue (follow-ups come on top).",
 )
-def demo(url: str | None, count: int) -> None:
+@wide_option
+def demo(url: str | None, count: int, wide: bool) -> None:
     """Run a small, realistic workload and show what jobtrail saw.
 
     Billing with transient gateway failures and a declined card, onboarding emails
@@ -78,7 +79,7 @@ def demo(url: str | None, count: int) -> None:
     """
     from jobtrail import demo as workload  # its module-level app reads $JOBTRAIL_DEMO_URL
 
-    out = console()
+    out = console(wide)
     home = workload.demo_home()
     home.mkdir(parents=True, exist_ok=True)
     ledger = home / f"gateway-ledger-{os.getpid()}.txt"
@@ -123,7 +124,7 @@ def demo(url: str | None, count: int) -> None:
     out.print(f"\nAll {len(jobs)} jobs finished ({stored} stored above + {spawns} follow-ups "
               f"enqueued by jobs); the last {elapsed:.1f}s with {CONCURRENCY} worker "
               "threads.\n", style=style)
-    out.print(demo_report.summary_table(jobs))
+    out.print(demo_report.summary_table(jobs, out.width))
     if report is not None:
         deduplicated = sum(scenario.deduplicated for scenario in scenarios)
         out.print(demo_report.idempotency_section(report, deduplicated))

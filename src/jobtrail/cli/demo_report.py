@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +15,7 @@ from rich.text import Text
 from jobtrail import demo_paths
 from jobtrail.cli.database import masked_url, url_argument
 from jobtrail.cli.paths import variants_table
+from jobtrail.cli.tables import Column, table
 from jobtrail.dryrun import DryRun
 from jobtrail.paths.rules import RuleReport
 from jobtrail.paths.variants import Variant
@@ -33,7 +33,7 @@ def print_paths(out: Console, found: list[Variant], latest: list[Divergence],
                 counts: dict[tuple[str, str], int], rule_reports: list[RuleReport]) -> None:
     """What the paths of the deploy scenario, and the rules, say."""
     out.print(Text("\nExecution paths", style="bold"))
-    out.print(variants_table("sync_customer", found))
+    out.print(variants_table("sync_customer", found, out.width))
     total = sum(counts.values())
     summary = ", ".join(f"{count} {kind} in {job}" for (job, kind), count in sorted(counts.items()))
     out.print(f"{total} divergence{'s' if total != 1 else ''} from expected paths"
@@ -87,27 +87,27 @@ def print_crash(out: Console, crash: Crash, replayed: JobRecord, refunds: int) -
     out.print(section)
 
 
-def summary_table(jobs: Sequence[JobRecord]) -> Table:
+SUMMARY_COLUMNS = (
+    Column("Job type", "elide"), Column("Queue", "elide"),
+    *(Column(name, justify="right")
+      for name in ("Jobs", "Succeeded", "Retried", "Dead", "Orphaned", "Attempts")),
+)
+
+
+def summary_table(jobs: Sequence[JobRecord], width: int) -> Table:
     """Jobs by type and status, with how many needed retries."""
-    table = Table(
-        title="What jobtrail saw", title_justify="left", header_style="bold",
-        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-    )
-    for name in ("Job type", "Queue"):
-        table.add_column(name, no_wrap=True)
-    for name in ("Jobs", "Succeeded", "Retried", "Dead", "Orphaned", "Attempts"):
-        table.add_column(name, justify="right", no_wrap=True)
     by_type: dict[str, list[JobRecord]] = defaultdict(list)
     for job in jobs:
         by_type[job.job_name].append(job)
+    rows = []
     for name, group in sorted(by_type.items()):
         statuses = Counter(job.status for job in group)
-        table.add_row(
+        rows.append((
             name, group[0].queue, str(len(group)), str(statuses[Status.SUCCEEDED]),
             str(sum(1 for job in group if job.attempts > 1)), str(statuses[Status.DEAD]),
             str(statuses[Status.ORPHANED]), str(sum(job.attempts for job in group)),
-        )
-    return table
+        ))
+    return table(SUMMARY_COLUMNS, rows, width, title="What jobtrail saw")
 
 
 def idempotency_section(report: IdempotencyReport, deduplicated: int) -> Text:

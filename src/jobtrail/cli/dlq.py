@@ -16,6 +16,7 @@ from jobtrail.cli.output import (
     job_json,
     job_view,
     jobs_table,
+    wide_option,
 )
 from jobtrail.errors import JobNotFound
 from jobtrail.records import JobRecord
@@ -35,8 +36,10 @@ def dlq_group() -> None:
     help="Show at most this many dead letters, newest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of jobs.")
+@wide_option
 @source_options
-def list_dead(target: str | None, url: str | None, limit: int, as_json: bool) -> None:
+def list_dead(target: str | None, url: str | None, limit: int, as_json: bool,
+              wide: bool) -> None:
     """List dead letters, newest first, with the error that ended each."""
     with opened(app_from(target, url)) as app:
         found = app.dead_letters(limit=limit)
@@ -45,15 +48,17 @@ def list_dead(target: str | None, url: str | None, limit: int, as_json: bool) ->
     elif not found:
         click.echo("the dead-letter queue is empty")
     else:
-        out = console()
+        out = console(wide)
         out.print(jobs_table(found, out.width))
 
 
 @dlq_group.command("show")
 @click.argument("job_id", metavar="ID", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
+@wide_option
 @source_options
-def show_dead(target: str | None, url: str | None, job_id: int, as_json: bool) -> None:
+def show_dead(target: str | None, url: str | None, job_id: int, as_json: bool,
+              wide: bool) -> None:
     """Show one dead letter with its error, traceback and timeline.
 
     An ID that is not in the dead-letter queue exits with code 3.
@@ -69,7 +74,8 @@ def show_dead(target: str | None, url: str | None, job_id: int, as_json: bool) -
         emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path],
                    "effects": [effect_json(effect) for effect in effects]})
     else:
-        console().print(job_view(job, job.path, effects))
+        out = console(wide)
+        out.print(job_view(job, job.path, effects, out.width))
 
 
 @dlq_group.command("replay")

@@ -13,6 +13,7 @@ from jobtrail.cli.output import (
     job_json,
     job_view,
     jobs_table,
+    wide_option,
 )
 from jobtrail.records import Status
 
@@ -36,6 +37,7 @@ def jobs_group() -> None:
     help="Show at most this many jobs, newest first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of jobs.")
+@wide_option
 @source_options
 def list_jobs(
     target: str | None,
@@ -45,6 +47,7 @@ def list_jobs(
     job_name: str | None,
     limit: int,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """List jobs, newest first, narrowed by status, queue and job type."""
     with opened(app_from(target, url)) as app:
@@ -54,15 +57,17 @@ def list_jobs(
     elif not found:
         click.echo("no jobs match")
     else:
-        out = console()
+        out = console(wide)
         out.print(jobs_table(found, out.width))
 
 
 @jobs_group.command("show")
 @click.argument("job_id", metavar="ID", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the job and its events as JSON.")
+@wide_option
 @source_options
-def show_job(target: str | None, url: str | None, job_id: int, as_json: bool) -> None:
+def show_job(target: str | None, url: str | None, job_id: int, as_json: bool,
+             wide: bool) -> None:
     """Show one job: every field, its error and traceback, and the timeline of its path.
 
     An unknown ID exits with code 3.
@@ -74,4 +79,5 @@ def show_job(target: str | None, url: str | None, job_id: int, as_json: bool) ->
         emit_json({"job": job_json(job), "events": [event_json(event) for event in job.path],
                    "effects": [effect_json(effect) for effect in effects]})
     else:
-        console().print(job_view(job, job.path, effects))
+        out = console(wide)
+        out.print(job_view(job, job.path, effects, out.width))

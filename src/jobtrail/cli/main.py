@@ -30,6 +30,7 @@ from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.flows import flows_group
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
+from jobtrail.cli.queues import queues
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
 from jobtrail.cli.worker import LOG_FORMAT, worker
@@ -71,7 +72,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo,
+    db_group, describe, demo, queues,
 ):
     cli.add_command(command)
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
+from jobtrail.store.queues import QueueReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +369,11 @@ class Store(Protocol):
 
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
+
+    def queue_stats(self, window: float) -> QueueReport:
+        """Every queue that holds a job: its jobs by status, the age of its oldest runnable
+        job, and over the last *window* seconds the jobs finished and the 95th percentile
+        of the waits of claims (see `QueueStats`), all on the store's clock."""
 
     def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         """Stored divergences matching *where*, newest first."""

@@ -67,6 +67,7 @@ DOING = {
     "list_jobs": "listing jobs",
     "events": "reading a job's path",
     "counts": "counting jobs",
+    "_queue_stats": "reading the queues",
     "divergences": "listing divergences",
     "divergence_counts": "counting divergences",
     "runs": "reading finished runs",

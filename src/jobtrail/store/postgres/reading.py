@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -11,13 +11,15 @@ from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
-from jobtrail.store import rows, segments
+from jobtrail.store import queues, rows, segments
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.postgres.connection import Conn, Database, translated
 from jobtrail.store.postgres.values import to_time
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.queues import QueueReport
+from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
+_QUEUE_STATS = steps("postgres", "queue_stats")
 
 
 def read_job(conn: Conn, sql: str, job_id: int) -> JobRecord:
@@ -85,10 +87,23 @@ class Reading(Database):
     @translated
     def workers(self) -> list[WorkerRecord]:
         return [
-            WorkerRecord(wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+            WorkerRecord(wid, host, pid, tuple(served.split(",")) if served else None, conc,
                          started.astimezone(UTC), seen.astimezone(UTC))
-            for wid, host, pid, queues, conc, started, seen in self._fetch(_Q["list_workers"])
+            for wid, host, pid, served, conc, started, seen in self._fetch(_Q["list_workers"])
         ]
+
+    def queue_stats(self, window: float) -> QueueReport:
+        return self._queue_stats(queues.check_window(window))
+
+    @translated
+    def _queue_stats(self, window: float) -> QueueReport:
+        with self._tx() as conn:
+            row = conn.execute(_QUEUE_STATS["clock"]).fetchone()
+            now = row[0] if row else datetime.now(UTC)
+            params = {"now": now, "since": now - timedelta(seconds=window)}
+            counts = conn.execute(_QUEUE_STATS["counts"], params).fetchall()
+            waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
+        return queues.report(now.astimezone(UTC), window, counts, waits)
 
 
 def _divergence_params(where: DivergenceFilter) -> dict[str, Any]:

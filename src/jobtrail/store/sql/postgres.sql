@@ -375,6 +375,32 @@ WHERE job_id = %(id)s ORDER BY id
 -- name: counts
 SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
 
+-- name: queue_stats
+-- What `jobtrail queues` shows, as of the store's clock (read once: %(now)s), over the window
+-- since %(since)s.
+-- step: clock
+SELECT jobtrail_now()
+-- step: counts
+-- Per queue and status: jobs, those waiting for their run_at, how long the earliest of
+-- those that may run has waited, and jobs finished in the window.
+SELECT queue, status, count(*),
+       count(*) FILTER (WHERE run_at > %(now)s),
+       extract(epoch FROM %(now)s - min(run_at) FILTER (WHERE run_at <= %(now)s))::float8,
+       count(*) FILTER (WHERE finished_at >= %(since)s)
+FROM jobtrail_jobs GROUP BY queue, status
+-- step: waits
+-- Per queue, the wait (run_at to claim) at the 95th percentile (nearest rank) of the claims
+-- of the window, and how many there were. A claim's run_at is still the one it waited for
+-- unless a retry, an expired lease or an operator moved it later than the claim since.
+SELECT queue, extract(epoch FROM wait)::float8, total FROM (
+    SELECT queue, started_at - run_at AS wait,
+           row_number() OVER (PARTITION BY queue ORDER BY started_at - run_at) AS rank,
+           count(*) OVER (PARTITION BY queue) AS total
+    FROM jobtrail_jobs
+    WHERE started_at >= %(since)s AND started_at >= run_at
+) AS ranked
+WHERE rank = greatest(1, (95 * total + 99) / 100)
+
 -- name: set_status
 WITH changed AS (
     UPDATE jobtrail_jobs

@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from jobtrail.errors import JobNotFound
+from jobtrail.errors import JobNotFound, StoreLost
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
-from jobtrail.store import rows, segments
+from jobtrail.store import queues, rows, segments
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.queues import QueueReport
+from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
+_QUEUE_STATS = steps("sqlite", "queue_stats")
 #: How many ids one statement binds (SQLite's limit on parameters is far above).
 CHUNK = 500
 
@@ -113,12 +115,28 @@ class Reading(Database):
         found = self._conn().execute(_Q["list_workers"]).fetchall()
         return [
             WorkerRecord(
-                wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+                wid, host, pid, tuple(served.split(",")) if served else None, conc,
                 utc_from_epoch(started) or datetime.now(UTC),
                 utc_from_epoch(seen) or datetime.now(UTC),
             )
-            for wid, host, pid, queues, conc, started, seen in found
+            for wid, host, pid, served, conc, started, seen in found
         ]
+
+    def queue_stats(self, window: float) -> QueueReport:
+        return self._queue_stats(queues.check_window(window))
+
+    @translated
+    def _queue_stats(self, window: float) -> QueueReport:
+        # A watch polls this: a file deleted or replaced since it was opened is reported
+        # (StoreLost) rather than read on, unchanged, for ever.
+        if self.check_identity():
+            raise StoreLost(self._lost or "the SQLite database was lost")
+        now = self.clock.now()
+        params = {"now": now, "since": now - window}
+        conn = self._conn()
+        counts = conn.execute(_QUEUE_STATS["counts"], params).fetchall()
+        waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
+        return queues.report(utc_from_epoch(now) or datetime.now(UTC), window, counts, waits)
 
 
 #: The clauses of `list_jobs`' {filters}, by filter (statuses take one parameter each).
