@@ -13,7 +13,7 @@ from rich.text import Text
 from jobtrail.cli import exits
 from jobtrail.cli.loading import load_app, opened
 from jobtrail.cli.output import console, emit_json, iso, when
-from jobtrail.cli.paths import MOMENT
+from jobtrail.cli.times import MOMENT
 from jobtrail.paths.rules import RuleReport
 
 #: Breaches listed per rule in the table (all of them in --json).
