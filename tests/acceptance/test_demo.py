@@ -29,7 +29,7 @@ def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
     """Retried charges succeed, one charge is dead, the drifted payload is orphaned, and
     every follow-up is a child of a welcome email."""
     assert cli("demo", "--jobs", "20", timeout=30).code == 0
-    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()["jobs"]
     statuses = Counter(job["status"] for job in jobs)
     assert set(statuses) == {"succeeded", "dead", "orphaned"}
     assert statuses["dead"] == 1 and statuses["orphaned"] == 1
@@ -48,9 +48,9 @@ def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
 def test_demo_recreates_its_default_database(cli: Cli) -> None:
     """A second run starts from an empty database rather than adding to the first."""
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    first = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    first = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()["jobs"]
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    second = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    second = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()["jobs"]
     assert len(second) == len(first)
     assert max(job["id"] for job in second) == max(job["id"] for job in first)
 
@@ -69,7 +69,7 @@ def test_demo_creates_its_tables_in_a_new_database(cli: Cli, bare_pg_database: s
     """The demo on a new PostgreSQL database creates jobtrail's tables and runs."""
     run = cli("demo", "--url", bare_pg_database, "--jobs", "5", timeout=30)
     assert run.code == 0, run.stderr
-    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()
+    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()["jobs"]
 
 
 def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
@@ -81,7 +81,7 @@ def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
     assert "steps run: 3 of 3, step 1\N{EN DASH}2 not repeated on retry" in facts
     assert "card charges per invoice — 501: 1, 502: 1, 503: 1; no invoice charged twice" in facts
     assert "3 retries reused the recorded charge" in facts
-    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()["jobs"]
     paid = [job for job in jobs if job["job_name"] == "pay_invoice"]
     assert sorted(job["args"]["invoice_id"] for job in paid) == [501, 502, 503]
     assert all((job["status"], job["attempts"]) == ("succeeded", 2) for job in paid)
