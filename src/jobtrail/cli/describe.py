@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from jobtrail.cli.loading import load_app, opened
+from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json
 from jobtrail.guarantee import effect_calls, explain_guarantee
 from jobtrail.jobs import JobDef
@@ -244,8 +244,7 @@ def _effects_view(effects: list[dict[str, Any]] | None) -> Text | Table:
 
 
 @click.command("describe")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="[JOB]", required=False)
+@code_app("JOB")
 @click.option(
     "--json", "as_json", is_flag=True,
     help="Print JSON: an array of job types, or one object when JOB is given.",

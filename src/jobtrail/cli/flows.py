@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobtrail.cli import exits
-from jobtrail.cli.loading import load_app, opened
+from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json
 from jobtrail.cli.times import MOMENT
 from jobtrail.flows import lock, to_dot, to_mermaid, to_text
@@ -31,8 +31,7 @@ def flows_group() -> None:
 
 
 @flows_group.command("show")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB", required=False)
+@code_app("JOB")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
               show_default=True, help="Mermaid and DOT render as diagrams elsewhere.")
 def show(target: str, job_name: str | None, fmt: str) -> None:
@@ -48,7 +47,7 @@ def show(target: str, job_name: str | None, fmt: str) -> None:
 
 
 @flows_group.command("lock")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @lock_option
 def lock_command(target: str, lock_path: Path) -> None:
     """Write every job's flow (steps, effects, decisions, exits, branches) to the lock
@@ -60,7 +59,7 @@ def lock_command(target: str, lock_path: Path) -> None:
 
 
 @flows_group.command("check")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @lock_option
 @click.option("--json", "as_json", is_flag=True, help="Print changes and findings as JSON.")
 def check_command(target: str, lock_path: Path, as_json: bool) -> int:
@@ -96,8 +95,7 @@ def check_command(target: str, lock_path: Path, as_json: bool) -> int:
 
 
 @flows_group.command("coverage")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB", required=False)
+@code_app("JOB")
 @click.option("--since", type=MOMENT, help="Only runs finished since TIME.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def coverage_command(target: str, job_name: str | None, since: datetime | None,

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jobtrail.cli import exits
-from jobtrail.cli.loading import load_app, opened
+from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json, iso, when
 from jobtrail.cli.times import MOMENT
 from jobtrail.paths.rules import RuleReport
@@ -26,7 +26,7 @@ def rules_group() -> None:
 
 
 @rules_group.command("check")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @click.option("--since", type=MOMENT, help="Only occurrences since TIME.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check(target: str, since: datetime | None, as_json: bool) -> int:
