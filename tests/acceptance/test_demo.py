@@ -33,7 +33,7 @@ def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
     """Retried charges succeed, one charge is dead, the drifted payload is orphaned, and
     every follow-up is a child of a welcome email."""
     assert cli("demo", "--jobs", "20", timeout=30).code == 0
-    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     statuses = Counter(job["status"] for job in jobs)
     assert set(statuses) == {"succeeded", "dead", "orphaned"}
     assert statuses["dead"] == 1 and statuses["orphaned"] == 1
@@ -52,9 +52,9 @@ def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
 def test_demo_recreates_its_default_database(cli: Cli) -> None:
     """A second run starts from an empty database rather than adding to the first."""
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    first = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()
+    first = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    second = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()
+    second = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     assert len(second) == len(first)
     assert max(job["id"] for job in second) == max(job["id"] for job in first)
 
@@ -73,7 +73,7 @@ def test_demo_creates_its_tables_in_a_new_database(cli: Cli, bare_pg_database: s
     """The demo on a new PostgreSQL database creates jobtrail's tables and runs."""
     run = cli("demo", "--url", bare_pg_database, "--jobs", "5", timeout=30)
     assert run.code == 0, run.stderr
-    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()
+    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()["jobs"]
 
 
 def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
@@ -85,7 +85,7 @@ def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
     assert "steps run: 3 of 3, step 1\N{EN DASH}2 not repeated on retry" in facts
     assert "card charges per invoice — 501: 1, 502: 1, 503: 1; no invoice charged twice" in facts
     assert "3 retries reused the recorded charge" in facts
-    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     paid = [job for job in jobs if job["job_name"] == "pay_invoice"]
     assert sorted(job["args"]["invoice_id"] for job in paid) == [501, 502, 503]
     assert all((job["status"], job["attempts"]) == ("succeeded", 2) for job in paid)
@@ -163,7 +163,7 @@ def test_demo_counts_add_up(cli: Cli) -> None:
     finished = next(line for line in lines if line.startswith("All "))
     assert finished.startswith(f"All {stored + spawned} jobs finished ({stored} stored above "
                                f"+ {spawned} follow-ups")
-    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     assert len(jobs) == stored + spawned
 
 
@@ -177,7 +177,7 @@ def test_demo_kills_a_worker_inside_an_effect_and_resolves_it(cli: Cli) -> None:
     assert "job dead (effect_uncertain), not refunded again" in section
     assert "replay succeeded with re_9001_2500 from the record; refunds made by the gateway: 1" \
         in section
-    jobs = cli("jobs", "list", "--url", demo_url(cli), "--job", "refund_order", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--job", "refund_order", "--json").json()["jobs"]
     (refund,) = jobs
     shown = cli("jobs", "show", str(refund["id"]), "--url", demo_url(cli), "--json").json()
     assert (shown["job"]["status"], shown["job"]["result"]) == ("succeeded", "re_9001_2500")

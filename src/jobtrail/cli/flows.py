@@ -12,8 +12,8 @@ from rich.text import Text
 from jobtrail.cli import exits
 from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json, wide_option
-from jobtrail.cli.paths import MOMENT
 from jobtrail.cli.tables import Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.flows import lock, to_dot, to_mermaid, to_text
 from jobtrail.flows.coverage import Coverage, check
 from jobtrail.flows.lint import lint_app

@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from jobtrail.cli import exits
+from jobtrail.cli.cancel import cancel
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
 from jobtrail.cli.demo import demo
@@ -75,6 +76,7 @@ for command in (
     db_group, describe, demo, queues,
 ):
     cli.add_command(command)
+cli.add_command(cancel)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -22,29 +22,11 @@ from jobtrail.cli.output import (
     wide_option,
 )
 from jobtrail.cli.tables import SECTION, Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.paths_api import DIVERGENCE_KINDS
 from jobtrail.records import Divergence
 
-
-class _Moment(click.ParamType):  # type: ignore[type-arg]
-    """An ISO-8601 date or time (UTC when it names no zone)."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 time such as 2026-12-01 or "
-                      "2026-12-01T09:30", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-MOMENT = _Moment()
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 since_option = click.option("--since", type=MOMENT, help="Only runs finished since TIME.")
 

@@ -12,8 +12,8 @@ from rich.text import Text
 from jobtrail.cli import exits
 from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json, iso, when, wide_option
-from jobtrail.cli.paths import MOMENT
 from jobtrail.cli.tables import Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.paths.rules import RuleReport
 
 #: Breaches listed per rule in the table (all of them in --json).

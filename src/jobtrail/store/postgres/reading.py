@@ -11,7 +11,8 @@ from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
-from jobtrail.store import queues, rows, segments
+from jobtrail.store import policy, queues, rows, segments
+from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.postgres.connection import Conn, Database, translated
 from jobtrail.store.postgres.values import to_time
@@ -40,14 +41,32 @@ class Reading(Database):
 
     @translated
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
-        statuses = [s.value for s in where.statuses] if where.statuses else None
-        params = {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
-                  "before_id": where.before_id, "limit": where.limit}
+        return self._records(_Q["list_jobs"], _job_params(where))
+
+    @translated
+    def count_jobs(self, where: JobFilter) -> int:
+        return self._count(_Q["count_jobs"], _job_params(where))
+
+    @translated
+    def dead_letters(self, where: DeadLetterFilter) -> list[JobRecord]:
+        return self._records(_Q["dead_letters"], _dead_letter_params(where))
+
+    @translated
+    def count_dead_letters(self, where: DeadLetterFilter) -> int:
+        return self._count(_Q["count_dead_letters"], _dead_letter_params(where))
+
+    def _records(self, sql: str, params: dict[str, Any]) -> list[JobRecord]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             # Never prepared: planned for the values at hand, the filters left unused fold
             # away and a status listing can use the partial index that matches it.
-            found = cur.execute(_Q["list_jobs"], params, prepare=False).fetchall()
+            found = cur.execute(sql, params, prepare=False).fetchall()
         return [rows.job_record(row, to_time) for row in found]
+
+    def _count(self, sql: str, params: dict[str, Any]) -> int:
+        with self._conn() as conn:
+            row = conn.execute(sql, params, prepare=False).fetchone()
+        assert row is not None  # an aggregate always has its row
+        return int(row[0])
 
     @translated
     def events(self, job_id: int) -> list[Event]:
@@ -104,6 +123,20 @@ class Reading(Database):
             counts = conn.execute(_QUEUE_STATS["counts"], params).fetchall()
             waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
         return queues.report(now.astimezone(UTC), window, counts, waits)
+
+
+def _job_params(where: JobFilter) -> dict[str, Any]:
+    statuses = [s.value for s in where.statuses] if where.statuses else None
+    return {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
+            "before_id": where.before_id, "limit": where.limit}
+
+
+def _dead_letter_params(where: DeadLetterFilter) -> dict[str, Any]:
+    name = None if where.error_type is None else policy.error_type_text(where.error_type)
+    return {"queue": where.queue, "job_name": where.job_name, "since": where.since,
+            "before_id": where.before_id, "limit": where.limit, "error_type": name,
+            "error_suffix": None if name is None else f".{name}",
+            "error_head": policy.ERROR_TYPE_HEAD, "error_end": policy.ERROR_TYPE_END}
 
 
 def _divergence_params(where: DivergenceFilter) -> dict[str, Any]:

@@ -368,6 +368,53 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
 ORDER BY id DESC LIMIT %(limit)s
 
+-- name: count_jobs
+-- The filters of list_jobs but its page: the whole of what matches.
+SELECT count(*) FROM jobtrail_jobs
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+
+-- name: dead_letters
+-- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
+-- listing. An error class is compared with the text the stored error begins with
+-- ({"type": "NAME", "message": ...): the whole NAME with :error_type, or its end with
+-- :error_suffix (".NAME"); split_part, unlike substr, never fails on a damaged value.
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version, redact
+FROM jobtrail_jobs
+WHERE status IN ('dead', 'orphaned')
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+  AND (%(error_type)s::text IS NULL OR (
+      left(error, length(%(error_head)s::text)) = %(error_head)s::text
+      AND strpos(error, %(error_end)s::text) > 0
+      AND (split_part(substr(error, length(%(error_head)s::text) + 1), %(error_end)s::text, 1)
+               = %(error_type)s::text
+           OR right(split_part(substr(error, length(%(error_head)s::text) + 1),
+                               %(error_end)s::text, 1), length(%(error_suffix)s::text))
+               = %(error_suffix)s::text)))
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: count_dead_letters
+-- The filters of dead_letters but its page.
+SELECT count(*) FROM jobtrail_jobs
+WHERE status IN ('dead', 'orphaned')
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
+  AND (%(error_type)s::text IS NULL OR (
+      left(error, length(%(error_head)s::text)) = %(error_head)s::text
+      AND strpos(error, %(error_end)s::text) > 0
+      AND (split_part(substr(error, length(%(error_head)s::text) + 1), %(error_end)s::text, 1)
+               = %(error_type)s::text
+           OR right(split_part(substr(error, length(%(error_head)s::text) + 1),
+                               %(error_end)s::text, 1), length(%(error_suffix)s::text))
+               = %(error_suffix)s::text)))
+
 -- name: job_events
 SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = %(id)s ORDER BY id

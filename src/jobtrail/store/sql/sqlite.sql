@@ -248,6 +248,23 @@ SELECT * FROM jobtrail_jobs WHERE id = :id
 -- stays a range of the rowid.
 SELECT * FROM jobtrail_jobs WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
+-- name: count_jobs
+-- {filters}: those of list_jobs but "AND id < :before_id": the whole of what matches.
+SELECT count(*) FROM jobtrail_jobs WHERE 1 {filters}
+
+-- name: dead_letters
+-- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
+-- listing. {filters}: "AND queue = :queue", "AND job_name = :job_name", "AND finished_at >=
+-- :since", "AND id < :before_id", and for an error class the clause that compares the class
+-- its stored error begins with (between :error_head and :error_end) with :error_type, or
+-- its end with :error_suffix (".NAME").
+SELECT * FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned') {filters}
+ORDER BY id DESC LIMIT :limit
+
+-- name: count_dead_letters
+-- {filters}: those of dead_letters but "AND id < :before_id".
+SELECT count(*) FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned') {filters}
+
 -- name: job_events
 SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = :id ORDER BY id
