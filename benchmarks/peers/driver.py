@@ -84,7 +84,8 @@ def check(cfg: dict[str, Any]) -> None:
                 reason = pg_reason
             version = ad.version()
             meta = {"library": ad.library, "backend": ad.backend, "family": ad.family,
-                    "jobs": list(ad.jobs)}
+                    "jobs": list(ad.jobs),
+                    "tuned_is_defaults": getattr(ad, "tuned_is_defaults", False)}
         except Exception as exc:
             reason, version = f"cannot load its adapter: {type(exc).__name__}: {exc}", ""
             meta = {}

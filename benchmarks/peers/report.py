@@ -56,8 +56,9 @@ def _summarize_settings(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]
     return out
 
 
-def summarize(lib: dict[str, Any]) -> dict[str, Any]:
-    """Medians over the repetitions of one library's results."""
+def summarize(lib: dict[str, Any], settings: list[str]) -> dict[str, Any]:
+    """Medians over the repetitions of one library's results, for every one of *settings*
+    (a library with nothing to tune was measured once: that figure stands for both)."""
     runs = lib.get("runs", {})
     out: dict[str, Any] = {}
     for name in ("single", "bulk"):
@@ -72,6 +73,9 @@ def summarize(lib: dict[str, Any]) -> dict[str, Any]:
         out["claim"] = c if "na" in c else {d["queued"]: d["median_us"] for d in c["depths"]}
     out["settings"] = {name: _summarize_settings(rs)
                        for name, rs in lib.get("by_settings", {}).items()}
+    if lib.get("tuned_is_defaults") and out["settings"]:
+        measured = next(iter(out["settings"].values()))
+        out["settings"] = {name: dict(measured, measured_once=True) for name in settings}
     return out
 
 

@@ -86,7 +86,8 @@ def drain_table(out: dict[str, Any]) -> Table:
             if ahead:
                 figures = " / ".join(_times(ahead.get(j)) for j in (*report.WORKLOAD, "p99"))
                 vs = f"{figures} vs {REFERENCE_LABEL[s['compared_with']]}"
-            t.rows.append([_name(m), m["backend"], settings, own.get("workers", ""),
+            label = f"{settings} (nothing to tune)" if own.get("measured_once") else settings
+            t.rows.append([_name(m), m["backend"], label, own.get("workers", ""),
                            own.get("concurrency", ""), *drains,
                            f"{_num(pick.get('p50'), 1)} / {_num(pick.get('p99'), 1)}", vs])
     return t

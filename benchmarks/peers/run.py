@@ -157,19 +157,21 @@ class Step(NamedTuple):
     names: list[str]  # the workloads, in order
 
 
-def plan(jobs: dict[str, list[str]], settings: list[str], repeat: int) -> list[Step]:
+def plan(libs: dict[str, dict[str, Any]], settings: list[str], repeat: int) -> list[Step]:
     """Round-robin: every repetition runs every library once, starting one further along,
     and each library's settings in turn (the other one first in every other repetition).
-    *jobs*: each library's job kinds, in the order of the tables."""
-    keys = list(jobs)
+    *libs*: each library's job kinds and whether it has settings to tune, in the order of
+    the tables. One with nothing to tune runs once, with the tuned settings."""
+    keys = list(libs)
     home = "tuned" if "tuned" in settings else settings[0]  # where enqueue and claim run
     steps = []
     for rep in range(repeat):
         order = keys[rep % len(keys):] + keys[:rep % len(keys)]
         for key in order:
-            for setting in settings if rep % 2 == 0 else settings[::-1]:
+            own = [home] if libs[key].get("tuned_is_defaults") else settings
+            for setting in own if rep % 2 == 0 else own[::-1]:
                 names = ["single", "bulk"] if setting == home else []
-                names += ["drain", "pickup", *(j for j in jobs[key] if j != "noop")]
+                names += ["drain", "pickup", *(j for j in libs[key]["jobs"] if j != "noop")]
                 if key.startswith("jobtrail"):
                     names += ["steps", "effect"]
                 if rep == 0 and setting == home:
@@ -215,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
                     else f"skipped {info['key']}: {info['reason']}")
             else:
                 out["libraries"][info["key"]] = {
-                    k: info[k] for k in ("version", "library", "backend", "family", "jobs")}
+                    k: info[k] for k in ("version", "library", "backend", "family", "jobs",
+                                         "tuned_is_defaults")}
                 out["libraries"][info["key"]].update(runs={}, by_settings={})
-        jobs = {k: out["libraries"][k]["jobs"] for k in args.keys if k in out["libraries"]}
-        run_plan(driver, plan(jobs, args.settings, args.repeat), out)
+        libs = {k: out["libraries"][k] for k in args.keys if k in out["libraries"]}
+        run_plan(driver, plan(libs, args.settings, args.repeat), out)
     except KeyboardInterrupt:
         interrupted = True
         say("interrupted: stopping workers")
@@ -278,7 +281,8 @@ def run_plan(driver: Driver, steps: list[Step], out: dict[str, Any]) -> None:
 
 def finish(out: dict[str, Any], directory: Path) -> int:
     out["machine"]["load_1min_after"] = round(os.getloadavg()[0], 2)
-    out["summary"] = {k: report.summarize(v) for k, v in out["libraries"].items()}
+    out["summary"] = {k: report.summarize(v, out["settings"])
+                      for k, v in out["libraries"].items()}
     report.ratios(out["summary"], out["libraries"])
     out["headline"] = report.headline(out["summary"], out["libraries"])
     directory.mkdir(parents=True, exist_ok=True)

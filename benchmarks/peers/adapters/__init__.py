@@ -8,6 +8,7 @@ a blocking client) and, in a library that runs ``async def`` jobs, ``peer_roundt
 
 - ``key``, ``library``, ``backend``, ``family`` (``sqlite``, ``postgres`` or ``redis``)
 - ``jobs``: the job kinds it has (`SYNC_JOBS` or `ASYNC_JOBS`)
+- ``tuned_is_defaults`` (optional, default false): nothing to tune, measure it once
 - ``bulk``: ``None`` when the library has a bulk enqueue API, else why the figure is n/a
 - ``version()``; ``prepare()``: leave its storage empty and ready
 - ``producer(job="noop")``: an object that enqueues that job kind, with ``one(i)``,
