@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """jobtrail beside its peers: the same workloads on every library, in one run.
 
-    python benchmarks/peers/run.py --quick     # under two minutes
+    python benchmarks/peers/run.py --quick     # about 4 minutes with every library
     python benchmarks/peers/run.py             # 3 alternating repetitions, full sizes
     python benchmarks/peers/run.py --libs jobtrail-postgres,pgqueuer --repeat 5
     python benchmarks/peers/run.py --quick --settings defaults

@@ -1,8 +1,9 @@
 """arq: 2 ``arq`` worker processes.
 
-arq polls its queue (a sorted set) every ``poll_delay`` and starts at most ``max_jobs``
-jobs per poll. Defaults: ``max_jobs`` 10, ``poll_delay`` 0.5 s, which caps a process at 20
-jobs/s. Tuned: ``max_jobs`` 32, ``poll_delay`` 0.01 s.
+arq polls its queue (a sorted set) every ``poll_delay``, takes at most
+``queue_read_limit`` job ids per poll (5 times ``max_jobs``, at least 100) and starts them as
+``max_jobs`` allows. Defaults: ``max_jobs`` 10, ``poll_delay`` 0.5 s, which caps a process
+at about 200 jobs/s. Tuned: ``max_jobs`` 32, ``poll_delay`` 0.01 s.
 """
 
 from __future__ import annotations
