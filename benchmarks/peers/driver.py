@@ -1,7 +1,8 @@
 """Runs inside the peers' environment: one library's workloads, results as JSON lines.
 
     python driver.py check CONFIG.json            which libraries can run here, and why not
-    python driver.py run KEY WORKLOADS REP CONFIG.json  e.g. run celery single,drain 0 c.json
+    python driver.py run KEY WORKLOADS REP SETTINGS CONFIG.json
+                                        e.g. run celery single,drain,roundtrip 0 tuned c.json
     python driver.py cleanup CONFIG.json          drop the harness's databases, flush its Redis db
 
 Started by ``run.py``, which owns the plan, the repetitions and the report. Every line this
@@ -39,7 +40,7 @@ def pg_url(base: str, suffix: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}_{suffix}"))
 
 
-def set_environment(key: str, cfg: dict[str, Any]) -> None:
+def set_environment(key: str, cfg: dict[str, Any], settings: str = "tuned") -> None:
     """Everything an adapter (and its worker processes) reads, as environment variables."""
     sqlite_dir = Path(cfg["run_dir"]) / "sqlite" / key
     sqlite_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def set_environment(key: str, cfg: dict[str, Any]) -> None:
         "PEERS_KEY": key, "PEERS_REDIS_URL": cfg["redis_url"], "PEERS_PG_URL": db,
         "PEERS_SQLITE_DIR": str(sqlite_dir), "PEERS_CONCURRENCY": str(cfg["concurrency"]),
         "PEERS_PROCESSES": str(cfg["processes"]), "PEERS_RECORD_DIR": cfg["record_dir"],
-        "PEERS_RUN_ID": cfg["run_id"],
+        "PEERS_RUN_ID": cfg["run_id"], "PEERS_SETTINGS": settings,
         "JOBTRAIL_URL": db if db else f"sqlite:///{sqlite_dir / 'jobtrail.db'}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     })
@@ -82,7 +83,9 @@ def check(cfg: dict[str, Any]) -> None:
             elif ad.family == "postgres":
                 reason = pg_reason
             version = ad.version()
-            meta = {"library": ad.library, "backend": ad.backend, "family": ad.family}
+            meta = {"library": ad.library, "backend": ad.backend, "family": ad.family,
+                    "jobs": list(ad.jobs),
+                    "tuned_is_defaults": getattr(ad, "tuned_is_defaults", False)}
         except Exception as exc:
             reason, version = f"cannot load its adapter: {type(exc).__name__}: {exc}", ""
             meta = {}
@@ -102,6 +105,10 @@ class Context:
         return measure.WorkerGroup(commands, dict(os.environ), log)
 
 
+#: Workloads that drain a queue of one job kind ("drain" is the no-op's).
+DRAINS = ("drain", "roundtrip", "roundtrip_async", "steps", "effect")
+
+
 async def workload(ad: Any, ctx: Context, name: str, cfg: dict[str, Any]) -> Any:
     s = cfg["sizes"]
     if name in ("single", "bulk"):
@@ -115,7 +122,7 @@ async def workload(ad: Any, ctx: Context, name: str, cfg: dict[str, Any]) -> Any
             return await measure.bulk_enqueue(producer, s["bulk"], s["batch"])
         finally:
             await measure.maybe(producer.close())
-    if name in ("drain", "steps", "effect"):
+    if name in DRAINS:
         job = "noop" if name == "drain" else name
         return (await measure.drain(ad, ctx, s["drain"], s["drain_seconds"], job))[0]
     if name == "pickup":
@@ -131,8 +138,9 @@ async def workload(ad: Any, ctx: Context, name: str, cfg: dict[str, Any]) -> Any
     raise ValueError(f"unknown workload {name!r}")
 
 
-async def run(key: str, names: list[str], cfg: dict[str, Any], rep: int) -> None:
-    set_environment(key, cfg)
+async def run(key: str, names: list[str], cfg: dict[str, Any], rep: int,
+              settings: str) -> None:
+    set_environment(key, cfg, settings)
     ad = adapters.adapter(key)
     ctx = Context(cfg, key, rep)
     for name in names:
@@ -179,7 +187,7 @@ def main(argv: list[str]) -> int:
     if command == "check":
         check(cfg)
     elif command == "run":
-        asyncio.run(run(argv[1], argv[2].split(","), cfg, int(argv[3])))
+        asyncio.run(run(argv[1], argv[2].split(","), cfg, int(argv[3]), argv[4]))
     elif command == "cleanup":
         try:
             cleanup(cfg)

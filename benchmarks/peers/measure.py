@@ -1,9 +1,10 @@
 """Shared measurement code, run by ``driver.py`` inside the peers' environment.
 
-The four workloads every library goes through, written once so they are the same for all:
-enqueue one at a time, enqueue in bulk, drain N queued no-op jobs with the library's
-workers, and pick-up latency at a steady rate to idle workers. Jobs report their start
-through `jobrecord.record` (a line in a per-process file); `Records` reads those files.
+The workloads every library goes through, written once so they are the same for all:
+enqueue one at a time, enqueue in bulk, drain N queued jobs of one kind (the no-op, the
+Redis round trip) with the library's workers, and pick-up latency at a steady rate to idle
+workers. Jobs report their start through `jobrecord.record` (a line in a per-process
+file); `Records` reads those files.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import jobrecord
 
 HERE = Path(__file__).resolve().parent
 
@@ -184,31 +187,39 @@ async def fill(producer: Any, n: int, batch: int = 1000) -> None:
 PICKUP_BASE = 10_000_000  # pick-up jobs are numbered from here, after the drain's
 
 
+ROUNDTRIP_JOBS = ("roundtrip", "roundtrip_async")
+
+
 async def drain(adapter: Any, ctx: Any, n: int, cap: float, job: str = "noop",
                 pickup: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """Drain *n* queued jobs: first start to last start. Draining stops being timed *cap*
-    seconds after the first start (slow libraries drain part of the queue). With *pickup*
-    (rate, seconds), the pick-up latency is measured next, on the now idle workers, when
-    the drain finished; otherwise on freshly started ones."""
+    """Drain *n* queued jobs of kind *job*: first start to last start. Draining stops
+    being timed *cap* seconds after the first start (slow libraries drain part of the
+    queue). With *pickup* (rate, seconds), the pick-up latency is measured next, on the now
+    idle workers, when the drain finished; otherwise on freshly started ones."""
     await maybe(adapter.prepare())
-    producer = await maybe(adapter.producer())
-    if job != "noop":  # a jobtrail-only variant: its producer enqueues that job instead
-        producer = producer.for_job(job)
+    producer = await maybe(adapter.producer(job))
     results = []
     try:
         await fill(producer, n)
-        commands, settings = adapter.workers(job)
+        workers = adapter.workers(job)
+        settings = workers.settings
         ctx.records.clear()
+        if job in ROUNDTRIP_JOBS:
+            jobrecord.reset_roundtrips()
         t0 = time.perf_counter()
-        with ctx.workers(commands) as group:
+        with ctx.workers(workers.commands) as group:
             done = ctx.records.wait(n, max(60.0, n / 50), group, cap=cap)
             wall = time.perf_counter() - t0
             starts = sorted(t for i, t in ctx.records.starts.items() if 0 <= i < n)
             span = starts[-1] - starts[0]
             results.append({
-                "jobs": n, "measured_jobs": len(starts), "complete": done, "span_s": span,
+                "job": job, "jobs": n, "measured_jobs": len(starts), "complete": done,
+                "span_s": span,
                 "jobs_per_s": (len(starts) - 1) / span if span > 0 else float("inf"),
-                "wall_s": wall, "runs_recorded": ctx.records.lines, "settings": settings})
+                "wall_s": wall, "runs_recorded": ctx.records.lines, "settings": settings,
+                "concurrency": workers.concurrency})
+            if job in ROUNDTRIP_JOBS:
+                results[0]["roundtrips"] = await _roundtrips(len(starts), group)
             if pickup and done:
                 await asyncio.sleep(pickup["idle"])
                 results.append(await _pickup(producer, ctx, group, pickup, settings))
@@ -222,11 +233,12 @@ async def drain(adapter: Any, ctx: Any, n: int, cap: float, job: str = "noop",
 async def fresh_pickup(adapter: Any, ctx: Any, pickup: dict[str, float]) -> dict[str, Any]:
     """Pick-up latency on freshly started workers, after a few unmeasured jobs."""
     await maybe(adapter.prepare())
-    commands, settings = adapter.workers("noop")
+    workers = adapter.workers("noop")
+    settings = workers.settings
     ctx.records.clear()
     producer = await maybe(adapter.producer())
     try:
-        with ctx.workers(commands) as group:
+        with ctx.workers(workers.commands) as group:
             warmup = set(range(-1, -11, -1))  # every worker up and connected
             for i in sorted(warmup, reverse=True):
                 await maybe(producer.one(i))
@@ -237,6 +249,18 @@ async def fresh_pickup(adapter: Any, ctx: Any, pickup: dict[str, float]) -> dict
     finally:
         await maybe(producer.close())
     return result
+
+
+async def _roundtrips(expected: int, group: WorkerGroup, timeout: float = 10.0) -> int:
+    """The round trips the jobs made, once *expected* have (the last jobs to start may
+    still be on their way): proof that the job did make them."""
+    deadline = time.monotonic() + timeout
+    while (count := jobrecord.roundtrips()) < expected:
+        if time.monotonic() > deadline or not group.alive():
+            raise RuntimeError(f"the jobs made {count} Redis round trips, {expected} "
+                               f"expected:\n{group.tail()}")
+        await asyncio.sleep(0.05)
+    return count
 
 
 async def _pickup(producer: Any, ctx: Any, group: WorkerGroup, pickup: dict[str, float],

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """jobtrail beside its peers: the same workloads on every library, in one run.
 
-    python benchmarks/peers/run.py --quick     # under two minutes
+    python benchmarks/peers/run.py --quick     # about 4 minutes with every library
     python benchmarks/peers/run.py             # 3 alternating repetitions, full sizes
     python benchmarks/peers/run.py --libs jobtrail-postgres,pgqueuer --repeat 5
+    python benchmarks/peers/run.py --quick --settings defaults
 
 On first use it creates benchmarks/peers/.venv with the pinned peers and jobtrail from
 this checkout. It needs Redis and PostgreSQL (``--redis-url``, ``--pg-url``); a library
@@ -26,13 +27,14 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import peers_venv  # noqa: E402
 import report  # noqa: E402
+import report_tables  # noqa: E402
 
 KEYS = ["jobtrail-sqlite", "huey-sqlite", "jobtrail-postgres", "pgqueuer", "procrastinate",
         "celery", "rq", "dramatiq", "huey-redis", "arq", "saq", "taskiq"]
@@ -72,7 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="PostgreSQL server; the harness creates and drops <db>_jobtrail, "
                    "<db>_pgqueuer, <db>_procrastinate (default %(default)s)")
     p.add_argument("--concurrency", type=int, default=32,
-                   help="jobs at once per worker process, where a library has the knob")
+                   help="jobs at once per worker process with the tuned settings, where a "
+                   "library has the knob (default %(default)s)")
+    p.add_argument("--settings", choices=["defaults", "tuned", "both"], default="both",
+                   help="the workers' settings: each library's defaults, tuned for "
+                   "throughput, or both (default %(default)s)")
     p.add_argument("--out", default=str(HERE / "results"), help="where latest.json|md go")
     args = p.parse_args(argv)
     keys = args.libs.split(",") if args.libs else KEYS
@@ -81,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown --libs {sorted(unknown)}; choose from {', '.join(KEYS)}")
     args.keys = [k for k in KEYS if k in keys]
     args.repeat = args.repeat or (1 if args.quick else 3)
+    args.settings = ["defaults", "tuned"] if args.settings == "both" else [args.settings]
     return args
 
 
@@ -138,18 +145,38 @@ def sweep(run_id: str) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def plan(keys: list[str], repeat: int) -> list[tuple[int, str, list[str]]]:
-    """Round-robin: every repetition runs every library once, starting one further along."""
+#: Workloads measured on a library's workers, once for each of their settings; the others
+#: (enqueue, claim cost) do not start workers and run once, with the tuned settings.
+WORKER_WORKLOADS = ("drain", "pickup", "roundtrip", "roundtrip_async", "steps", "effect")
+
+
+class Step(NamedTuple):
+    rep: int
+    key: str
+    settings: str  # "defaults" or "tuned"
+    names: list[str]  # the workloads, in order
+
+
+def plan(libs: dict[str, dict[str, Any]], settings: list[str], repeat: int) -> list[Step]:
+    """Round-robin: every repetition runs every library once, starting one further along,
+    and each library's settings in turn (the other one first in every other repetition).
+    *libs*: each library's job kinds and whether it has settings to tune, in the order of
+    the tables. One with nothing to tune runs once, with the tuned settings."""
+    keys = list(libs)
+    home = "tuned" if "tuned" in settings else settings[0]  # where enqueue and claim run
     steps = []
     for rep in range(repeat):
         order = keys[rep % len(keys):] + keys[:rep % len(keys)]
         for key in order:
-            names = ["single", "bulk", "drain", "pickup"]
-            if key.startswith("jobtrail"):
-                names += ["steps", "effect"]
-            if rep == 0:
-                names.append("claim")
-            steps.append((rep, key, names))
+            own = [home] if libs[key].get("tuned_is_defaults") else settings
+            for setting in own if rep % 2 == 0 else own[::-1]:
+                names = ["single", "bulk"] if setting == home else []
+                names += ["drain", "pickup", *(j for j in libs[key]["jobs"] if j != "noop")]
+                if key.startswith("jobtrail"):
+                    names += ["steps", "effect"]
+                if rep == 0 and setting == home:
+                    names.append("claim")
+                steps.append(Step(rep, key, setting, names))
     return steps
 
 
@@ -178,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                 else argv)])
     out: dict[str, Any] = {
         "date": dt.date.today().isoformat(), "command": command, "machine": machine(),
-        "sizes": sizes, "repetitions": args.repeat, "libraries": {}, "skipped": {},
-        "errors": [],
+        "sizes": sizes, "repetitions": args.repeat, "settings": args.settings,
+        "concurrency": args.concurrency, "libraries": {}, "skipped": {}, "errors": [],
     }
     interrupted = False
     try:
@@ -190,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
                     else f"skipped {info['key']}: {info['reason']}")
             else:
                 out["libraries"][info["key"]] = {
-                    k: info[k] for k in ("version", "library", "backend", "family")}
-                out["libraries"][info["key"]]["runs"] = {}
-        keys = [k for k in args.keys if k in out["libraries"]]
-        run_plan(driver, plan(keys, args.repeat), out)
+                    k: info[k] for k in ("version", "library", "backend", "family", "jobs",
+                                         "tuned_is_defaults")}
+                out["libraries"][info["key"]].update(runs={}, by_settings={})
+        libs = {k: out["libraries"][k] for k in args.keys if k in out["libraries"]}
+        run_plan(driver, plan(libs, args.settings, args.repeat), out)
     except KeyboardInterrupt:
         interrupted = True
         say("interrupted: stopping workers")
@@ -214,20 +242,20 @@ def main(argv: list[str] | None = None) -> int:
     return finish(out, Path(args.out))
 
 
-def run_plan(driver: Driver, steps: list[tuple[int, str, list[str]]], out: dict[str, Any]) -> None:
-    total = sum(len(names) for _, _, names in steps)
+def run_plan(driver: Driver, steps: list[Step], out: dict[str, Any]) -> None:
+    total = sum(len(step.names) for step in steps)
     live = Progress is not None and console.is_terminal  # else one line per workload
-    bar: Any = (Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+    bar: Any = (Progress(TextColumn("{task.description:<60}"), BarColumn(), MofNCompleteColumn(),
                          console=console, transient=True) if live else None)
     with bar or contextlib.nullcontext():
         task = bar.add_task("", total=total) if bar else None
         done = 0
-        for rep, key, names in steps:
+        for rep, key, setting, names in steps:
             lib = out["libraries"][key]
-            label = f"rep {rep + 1}/{out['repetitions']} {key}"
+            label = f"rep {rep + 1}/{out['repetitions']} {key} {setting}"
             if bar:
                 bar.update(task, description=f"{label}: {names[0]}")
-            for msg in driver.lines("run", key, ",".join(names), str(rep)):
+            for msg in driver.lines("run", key, ",".join(names), str(rep), setting):
                 if "meta" in msg:
                     lib.update(msg["meta"])
                     continue
@@ -236,12 +264,14 @@ def run_plan(driver: Driver, steps: list[tuple[int, str, list[str]]], out: dict[
                     continue
                 done += 1
                 if "error" in msg:
-                    out["errors"].append({"library": key, "rep": rep, "workload": name,
-                                          "error": msg["error"][:2000]})
+                    out["errors"].append({"library": key, "rep": rep, "settings": setting,
+                                          "workload": name, "error": msg["error"][:2000]})
                     say(f"{label}: {name} failed: {msg['error'][:300]}")
                 else:
                     result = {**msg["result"], "seconds": round(msg.get("seconds", 0), 2)}
-                    lib["runs"].setdefault(name, []).append(result)
+                    runs = (lib["by_settings"].setdefault(setting, {})
+                            if name in WORKER_WORKLOADS else lib["runs"])
+                    runs.setdefault(name, []).append(result)
                 nxt = names[names.index(name) + 1] if names.index(name) + 1 < len(names) else ""
                 if bar:
                     bar.update(task, completed=done, description=f"{label}: {nxt}")
@@ -250,46 +280,26 @@ def run_plan(driver: Driver, steps: list[tuple[int, str, list[str]]], out: dict[
 
 
 def finish(out: dict[str, Any], directory: Path) -> int:
-    out["summary"] = {k: report.summarize(v) for k, v in out["libraries"].items()}
+    out["machine"]["load_1min_after"] = round(os.getloadavg()[0], 2)
+    out["summary"] = {k: report.summarize(v, out["settings"])
+                      for k, v in out["libraries"].items()}
     report.ratios(out["summary"], out["libraries"])
+    out["headline"] = report.headline(out["summary"], out["libraries"])
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "latest.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
-    md = markdown_page(out)
-    (directory / "latest.md").write_text(md)
-    if console:
-        console.print(report.rich_table(out))
-    else:
-        print(report.markdown(out))
+    (directory / "latest.md").write_text(report_tables.page(out))
+    for table in report_tables.tables(out):
+        if console:
+            console.print(report_tables.rich(table))
+        else:
+            print(report_tables.markdown(table))
     for key, reason in out["skipped"].items():
         say(f"skipped {key}: {reason}")
     m = out["machine"]
-    say(f"{out['date']}, {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; "
-        f"command: {out['command']}")
+    say(f"{out['date']}, {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}, "
+        f"load {m['load_1min_before']} → {m['load_1min_after']}; command: {out['command']}")
     say(f"written: {directory / 'latest.md'}, {directory / 'latest.json'}")
     return 1 if out["errors"] else 0
-
-
-def markdown_page(out: dict[str, Any]) -> str:
-    m, s = out["machine"], out["sizes"]
-    lines = [
-        f"Measured {out['date']} on {m['cpus']} cores, {m['memory_gib']} GiB, "
-        f"Python {m['python']}, {m['platform']} (1-minute load before: "
-        f"{m['load_1min_before']}), with",
-        "", "```sh", out["command"], "```", "",
-        f"Medians of {out['repetitions']} alternating repetition(s). Drain: "
-        f"{s['drain']:,} queued no-op jobs, 2 worker processes, first start to last start "
-        f"(timed for at most {s['drain_seconds']:g} s: a slower library drains part of the "
-        f"queue). Pick-up: {s['pickup']['rate']:g} jobs/s for {s['pickup']['seconds']:g} s "
-        f"to the same workers, idle again. Single enqueue: {s['single']:,} calls; bulk: "
-        f"{s['bulk']:,} jobs in batches of {s['batch']:,}.", "",
-        report.markdown(out),
-    ]
-    if out["skipped"]:
-        lines += ["Not run:", ""] + [f"- {k}: {v}" for k, v in out["skipped"].items()] + [""]
-    if out["errors"]:
-        lines += ["Failed:", ""] + [f"- {e['library']} {e['workload']} (rep {e['rep'] + 1}): "
-                                    f"{e['error'].splitlines()[0]}" for e in out["errors"]]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
 """One adapter per library: how to empty its storage, enqueue, and start its workers.
 
-Every adapter module defines its job (`jobrecord.record(i)` and nothing else) at module
-level, so the library's own worker command can import it, and a class `Adapter` with:
+Every adapter module defines its jobs at module level, so the library's own worker
+command can import them: ``peer_noop`` (`jobrecord.record(i)` and nothing else),
+``peer_roundtrip`` (`jobrecord.roundtrip(i)`: the start, then one round trip to Redis with
+a blocking client) and, in a library that runs ``async def`` jobs, ``peer_roundtrip_async``
+(`jobrecord.roundtrip_async(i)`, the asyncio client). And a class `Adapter` with:
 
 - ``key``, ``library``, ``backend``, ``family`` (``sqlite``, ``postgres`` or ``redis``)
+- ``jobs``: the job kinds it has (`SYNC_JOBS` or `ASYNC_JOBS`)
+- ``tuned_is_defaults`` (optional, default false): nothing to tune, measure it once
 - ``bulk``: ``None`` when the library has a bulk enqueue API, else why the figure is n/a
 - ``version()``; ``prepare()``: leave its storage empty and ready
-- ``producer()``: an object with ``one(i)``, ``many(list_of_i)`` (or ``many = None``) and
-  ``close()``, each plain or ``async``
-- ``workers(job)``: the commands that start its 2 worker processes, and a one-line
-  description of their settings
+- ``producer(job="noop")``: an object that enqueues that job kind, with ``one(i)``,
+  ``many(list_of_i)`` (or ``many = None``) and ``close()``, each plain or ``async``
+- ``workers(job)``: `Workers` -- the commands that start its 2 worker processes with the
+  settings of ``Env.settings`` (``defaults`` or ``tuned``), described
 - ``claim(depth, claims)``: claim cost with ``depth`` jobs queued, or ``None`` (n/a)
 
 Settings come from ``PEERS_*`` environment variables (see `Env`), so the worker processes
@@ -23,7 +28,7 @@ import os
 import sys
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 #: key -> adapter module (under adapters/), in the order the tables list them.
 MODULES: dict[str, str] = {
@@ -47,21 +52,41 @@ PG_DATABASES = {"jobtrail-postgres": "jobtrail", "pgqueuer": "pgqueuer",
                 "procrastinate": "procrastinate"}
 
 
+#: The job kinds: a library that runs only plain functions, one that runs ``async def``.
+SYNC_JOBS = ("noop", "roundtrip")
+ASYNC_JOBS = ("noop", "roundtrip", "roundtrip_async")
+#: The worker settings an adapter knows: the library's own defaults, or tuned for throughput.
+SETTINGS = ("defaults", "tuned")
+
+
+class Workers(NamedTuple):
+    """How a library's workers are started for one measurement."""
+
+    commands: list[list[str]]
+    settings: str  # what runs, on one line (the command line and what else is set)
+    concurrency: str  # jobs at once in each worker process, as the library bounds them
+
+
 @dataclass
 class Env:
     key: str
     redis_url: str
     pg_url: str  # this library's own database
     sqlite_dir: str
-    concurrency: int
+    concurrency: int  # jobs at once per process, with the tuned settings
     processes: int
+    settings: str  # "defaults" or "tuned"
 
     @classmethod
     def current(cls) -> Env:
         e = os.environ
         return cls(e.get("PEERS_KEY", ""), e.get("PEERS_REDIS_URL", ""), e.get("PEERS_PG_URL", ""),
                    e.get("PEERS_SQLITE_DIR", ""), int(e.get("PEERS_CONCURRENCY", "32")),
-                   int(e.get("PEERS_PROCESSES", "2")))
+                   int(e.get("PEERS_PROCESSES", "2")), e.get("PEERS_SETTINGS", "tuned"))
+
+    @property
+    def tuned(self) -> bool:
+        return self.settings == "tuned"
 
     @property
     def python(self) -> str:

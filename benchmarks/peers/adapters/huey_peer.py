@@ -1,9 +1,11 @@
 """Huey on Redis (``RedisHuey``, blocking reads) and on SQLite (``SqliteHuey``, WAL).
 
-Consumer: ``huey_consumer -w 2 -k process`` (2 worker processes). SQLite has no blocking
-read, so the consumer polls: ``--delay 0.01 --max-delay 0.05`` (default 0.1 s backing off
-to 10 s) so that idle workers notice a job within tens of milliseconds. The SQLite
-connection uses ``synchronous=NORMAL``, as jobtrail's does (Huey's default is FULL).
+Consumer: ``huey_consumer -w 2 -k process`` (2 worker processes, one job at a time each;
+Huey's default is one worker thread). Defaults: everything else as Huey ships it -- on
+SQLite, which has no blocking read, the consumer polls every 0.1 s, backing off to 10 s,
+and the connection keeps SQLite's ``synchronous=FULL``. Tuned: ``-n`` (no periodic-task
+scheduling) and, on SQLite, ``--delay 0.01 --max-delay 0.05`` so that idle workers notice
+a job within tens of milliseconds, with ``synchronous=NORMAL`` as jobtrail opens SQLite.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import os
 
 from huey import RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
-from jobrecord import record
+from jobrecord import record, roundtrip
 
-from adapters import Env, flush_redis
+from adapters import SYNC_JOBS, Env, Workers, flush_redis
 
 env = Env.current()
 SQLITE = env.key == "huey-sqlite"
-SQLITE_POLL = ["--delay", "0.01", "--max-delay", "0.05"]
+SQLITE_POLL = ["--delay", "0.01", "--max-delay", "0.05"]  # tuned
 
 
 class NormalSyncStorage(SqliteStorage):
@@ -33,7 +35,8 @@ class NormalSyncHuey(SqliteHuey):
 
 
 if SQLITE:
-    huey = NormalSyncHuey("peers", filename=os.path.join(env.sqlite_dir or ".", "huey.db"))
+    huey_class = NormalSyncHuey if env.tuned else SqliteHuey
+    huey = huey_class("peers", filename=os.path.join(env.sqlite_dir or ".", "huey.db"))
 else:
     huey = RedisHuey("peers", url=env.redis_url)
 
@@ -43,11 +46,22 @@ def peer_noop(i: int) -> None:
     record(i)
 
 
+@huey.task(name="peer_roundtrip")
+def peer_roundtrip(i: int) -> None:
+    roundtrip(i)
+
+
+TASKS = {"noop": peer_noop, "roundtrip": peer_roundtrip}
+
+
 class Producer:
     many = None
 
+    def __init__(self, job: str = "noop") -> None:
+        self.task = TASKS[job]
+
     def one(self, i: int) -> None:
-        peer_noop(i)
+        self.task(i)
 
     def close(self) -> None:
         pass
@@ -56,6 +70,7 @@ class Producer:
 class Adapter:
     library, family = "Huey", ("sqlite" if SQLITE else "redis")
     backend = "SQLite" if SQLITE else "Redis"
+    jobs = SYNC_JOBS
     bulk = "no bulk API (task.map() enqueues one by one)"
 
     def __init__(self, env: Env) -> None:
@@ -77,13 +92,18 @@ class Adapter:
         else:
             flush_redis(self.env.redis_url)
 
-    def producer(self) -> Producer:
-        return Producer()
+    def producer(self, job: str = "noop") -> Producer:
+        return Producer(job)
 
-    def workers(self, job: str) -> tuple[list[list[str]], str]:
-        opts = ["-w", str(self.env.processes), "-k", "process", "-n", *(SQLITE_POLL * SQLITE)]
+    def workers(self, job: str) -> Workers:
+        opts = ["-w", str(self.env.processes), "-k", "process"]
+        if self.env.tuned:
+            opts += ["-n", *(SQLITE_POLL * SQLITE)]
         cmd = [self.env.tool("huey_consumer"), "adapters.huey_peer.huey", *opts, "-q"]
-        return [cmd], "huey_consumer " + " ".join(opts)
+        text = "huey_consumer " + " ".join(opts)
+        if SQLITE:
+            text += ", synchronous=" + ("NORMAL" if self.env.tuned else "FULL (default)")
+        return Workers([cmd], text, "1")
 
     def claim(self, depth: int, claims: int) -> None:
         return None

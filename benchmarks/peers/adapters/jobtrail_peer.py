@@ -1,6 +1,9 @@
 """jobtrail, on SQLite (its embedded default) and on PostgreSQL.
 
-Workers: ``jobtrail worker adapters.jobtrail_peer:app --processes 2 --concurrency C``.
+Workers: ``jobtrail worker adapters.jobtrail_peer:app --processes 2``, with its default
+concurrency (read from its command line, so a new default shows) or ``--concurrency C``
+when tuned. Sync jobs run on its worker threads; the ``async def`` round trip runs on the
+worker's event loop, a thread waiting on each.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobrecord import record
+from jobrecord import record, roundtrip, roundtrip_async
 
-from adapters import Env, recreate_database
+from adapters import ASYNC_JOBS, Env, Workers, recreate_database
 from jobtrail import App, Context
 
 STEPS = 5
@@ -23,7 +26,17 @@ def _noop(i: int) -> None:
     record(i)
 
 
+def _roundtrip(i: int) -> None:
+    roundtrip(i)
+
+
+async def _roundtrip_async(i: int) -> None:
+    await roundtrip_async(i)
+
+
 peer_noop = app.job(name="peer_noop")(_noop)
+peer_roundtrip = app.job(name="peer_roundtrip")(_roundtrip)
+peer_roundtrip_async = app.job(name="peer_roundtrip_async")(_roundtrip_async)
 
 
 STEP_NAMES = tuple(f"step-{k}" for k in range(STEPS))
@@ -47,16 +60,25 @@ def peer_effect(ctx: Context, i: int) -> None:
 VARIANTS = {"steps": f", {STEPS} ctx.step() per job", "effect": ", 1 keyed ctx.effect() per job"}
 
 
+JOBS: dict[str, Any] = {"noop": _noop, "roundtrip": _roundtrip,
+                        "roundtrip_async": _roundtrip_async, "steps": peer_steps.fn,
+                        "effect": peer_effect.fn}
+
+
+def default_concurrency() -> int:
+    """``jobtrail worker``'s own default ``--concurrency``."""
+    from jobtrail.cli.worker import worker
+
+    for param in worker.params:
+        if param.name == "concurrency" and isinstance(param.default, int):
+            return param.default
+    raise RuntimeError("jobtrail worker has no --concurrency default")
+
+
 class Producer:
     def __init__(self, job: str = "noop") -> None:
         self.app = App(os.environ.get("JOBTRAIL_URL"))  # a fresh one: prepare() replaced the db
-        fn = {"noop": _noop, "steps": peer_steps.fn, "effect": peer_effect.fn}[job]
-        self.job = self.app.job(name=f"peer_{job}")(fn)
-
-    def for_job(self, job: str) -> Producer:
-        """A producer of the *job* variant ("steps", "effect") instead of the no-op."""
-        self.close()
-        return Producer(job)
+        self.job = self.app.job(name=f"peer_{job}")(JOBS[job])
 
     def one(self, i: int) -> None:
         self.job.enqueue(i=i)
@@ -70,6 +92,7 @@ class Producer:
 
 class Adapter:
     library = "jobtrail"
+    jobs = ASYNC_JOBS
     bulk = None
 
     def __init__(self, env: Env) -> None:
@@ -97,15 +120,19 @@ class Adapter:
         finally:
             app.close()
 
-    def producer(self) -> Producer:
-        return Producer()
+    def producer(self, job: str = "noop") -> Producer:
+        return Producer(job)
 
-    def workers(self, job: str) -> tuple[list[list[str]], str]:
-        p, c = self.env.processes, self.env.concurrency
-        cmd = [self.env.python, "-m", "jobtrail", "worker", "adapters.jobtrail_peer:app",
-               "--processes", str(p), "--concurrency", str(c), "--log-level", "warning"]
+    def workers(self, job: str) -> Workers:
+        p = self.env.processes
+        opts = ["--processes", str(p)]
+        if self.env.tuned:
+            opts += ["--concurrency", str(self.env.concurrency)]
+        c = self.env.concurrency if self.env.tuned else default_concurrency()
+        cmd = [self.env.python, "-m", "jobtrail", "worker", "adapters.jobtrail_peer:app", *opts,
+               "--log-level", "warning"]
         variant = VARIANTS.get(job, "")
-        return [cmd], f"jobtrail worker --processes {p} --concurrency {c}{variant}"
+        return Workers([cmd], "jobtrail worker " + " ".join(opts) + variant, str(c))
 
     def claim(self, depth: int, claims: int) -> dict[str, Any] | None:
         """benchmarks/core.py's claim measurement (claim + finish of 10)."""

@@ -1,4 +1,6 @@
-"""PgQueuer on PostgreSQL (asyncpg): 2 ``pgq run`` processes, ``--batch-size`` 32.
+"""PgQueuer on PostgreSQL (asyncpg): 2 ``pgq run`` processes, its default batch size
+(10 jobs per dequeue) or ``--batch-size`` 32 when tuned. Jobs are asyncio tasks, with no
+limit on how many run at once (``--max-concurrent-tasks`` unset, its default).
 
 Bulk enqueue: ``Queries.enqueue`` with lists (one statement). Claim cost: ``dequeue`` of
 a batch of 10 + ``log_jobs`` of the 10 (what a worker does per batch).
@@ -14,15 +16,16 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from jobrecord import record
+from jobrecord import record, roundtrip, roundtrip_async
 from pgqueuer import AsyncpgDriver, PgQueuer, Queries
 from pgqueuer.models import Job
 
-from adapters import Env, recreate_database, vacuum_analyze
+from adapters import ASYNC_JOBS, Env, Workers, recreate_database, vacuum_analyze
 
 env = Env.current()
 CLAIM_BUDGET = 15.0  # seconds of claiming per depth, at most (10 claims at least)
-BATCH = 32
+BATCH = 32  # tuned
+DEFAULT_BATCH = 10  # pgq run's default --batch-size
 
 
 @asynccontextmanager
@@ -35,6 +38,14 @@ async def main() -> AsyncIterator[PgQueuer]:
     async def peer_noop(job: Job) -> None:
         record(int(job.payload or b"0"))
 
+    @pgq.entrypoint("peer_roundtrip")
+    async def peer_roundtrip(job: Job) -> None:
+        roundtrip(int(job.payload or b"0"))  # blocking: holds the event loop meanwhile
+
+    @pgq.entrypoint("peer_roundtrip_async")
+    async def peer_roundtrip_async(job: Job) -> None:
+        await roundtrip_async(int(job.payload or b"0"))
+
     try:
         yield pgq
     finally:
@@ -42,17 +53,20 @@ async def main() -> AsyncIterator[PgQueuer]:
 
 
 class Producer:
+    def __init__(self, job: str = "noop") -> None:
+        self.entrypoint = f"peer_{job}"
+
     async def open(self) -> Producer:
         self.conn = await asyncpg.connect(env.pg_url)
         self.queries = Queries(AsyncpgDriver(self.conn))
         return self
 
     async def one(self, i: int) -> None:
-        await self.queries.enqueue("peer_noop", b"%d" % i)
+        await self.queries.enqueue(self.entrypoint, b"%d" % i)
 
     async def many(self, items: list[int]) -> None:
         n = len(items)
-        await self.queries.enqueue(["peer_noop"] * n, [b"%d" % i for i in items], [0] * n)
+        await self.queries.enqueue([self.entrypoint] * n, [b"%d" % i for i in items], [0] * n)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -60,6 +74,7 @@ class Producer:
 
 class Adapter:
     library, backend, family = "PgQueuer", "PostgreSQL", "postgres"
+    jobs = ASYNC_JOBS
     bulk = None
 
     def __init__(self, env: Env) -> None:
@@ -78,14 +93,17 @@ class Adapter:
         finally:
             await conn.close()
 
-    async def producer(self) -> Producer:
-        return await Producer().open()
+    async def producer(self, job: str = "noop") -> Producer:
+        return await Producer(job).open()
 
-    def workers(self, job: str) -> tuple[list[list[str]], str]:
-        cmd = [self.env.tool("pgq"), "run", "adapters.pgqueuer_peer:main", "--batch-size",
-               str(BATCH), "--log-level", "WARNING"]
-        return [cmd] * self.env.processes, \
-            f"{self.env.processes} x pgq run --batch-size {BATCH}"
+    def workers(self, job: str) -> Workers:
+        opts = ["--batch-size", str(BATCH)] if self.env.tuned else []
+        cmd = [self.env.tool("pgq"), "run", "adapters.pgqueuer_peer:main", *opts,
+               "--log-level", "WARNING"]
+        batch = BATCH if self.env.tuned else DEFAULT_BATCH
+        return Workers([cmd] * self.env.processes,
+                       " ".join([f"{self.env.processes} x pgq run", *opts]),
+                       f"no limit (batches of {batch})")
 
     async def claim(self, depth: int, claims: int) -> dict[str, Any]:
         from pgqueuer.ports.repository import EntrypointExecutionParameter

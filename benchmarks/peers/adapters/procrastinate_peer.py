@@ -1,5 +1,6 @@
-"""Procrastinate on PostgreSQL: 2 ``procrastinate worker`` processes, concurrency 32 each
-(LISTEN/NOTIFY on, its default). Bulk enqueue: ``batch_defer_async``. Claim cost: its
+"""Procrastinate on PostgreSQL: 2 ``procrastinate worker`` processes, its default
+concurrency (1 job at a time) or ``--concurrency 32`` when tuned (LISTEN/NOTIFY on, its
+default). Bulk enqueue: ``batch_defer_async``. Claim cost: its
 ``fetch_job`` (one job per call) + ``finish_job``, 10 times."""
 
 from __future__ import annotations
@@ -7,12 +8,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from jobrecord import record
+from jobrecord import record, roundtrip, roundtrip_async
 from procrastinate import App, PsycopgConnector
 
-from adapters import Env, recreate_database, vacuum_analyze
+from adapters import ASYNC_JOBS, Env, Workers, recreate_database, vacuum_analyze
 
 env = Env.current()
+DEFAULT_CONCURRENCY = 1  # procrastinate worker's default --concurrency
 CLAIM_BUDGET = 15.0  # seconds of claiming per depth, at most (10 claims at least)
 app = App(connector=PsycopgConnector(conninfo=env.pg_url))
 
@@ -22,16 +24,33 @@ async def peer_noop(i: int) -> None:
     record(i)
 
 
+@app.task(name="peer_roundtrip", queue="peers")
+async def peer_roundtrip(i: int) -> None:
+    roundtrip(i)  # blocking: holds the event loop meanwhile
+
+
+@app.task(name="peer_roundtrip_async", queue="peers")
+async def peer_roundtrip_async(i: int) -> None:
+    await roundtrip_async(i)
+
+
+TASKS = {"noop": peer_noop, "roundtrip": peer_roundtrip,
+         "roundtrip_async": peer_roundtrip_async}
+
+
 class Producer:
+    def __init__(self, job: str = "noop") -> None:
+        self.task = TASKS[job]
+
     async def open(self) -> Producer:
         await app.open_async()
         return self
 
     async def one(self, i: int) -> None:
-        await peer_noop.defer_async(i=i)
+        await self.task.defer_async(i=i)
 
     async def many(self, items: list[int]) -> None:
-        await peer_noop.batch_defer_async(*({"i": i} for i in items))
+        await self.task.batch_defer_async(*({"i": i} for i in items))
 
     async def close(self) -> None:
         await app.close_async()
@@ -39,6 +58,7 @@ class Producer:
 
 class Adapter:
     library, backend, family = "Procrastinate", "PostgreSQL", "postgres"
+    jobs = ASYNC_JOBS
     bulk = None
 
     def __init__(self, env: Env) -> None:
@@ -54,15 +74,16 @@ class Adapter:
         async with app.open_async():
             await app.schema_manager.apply_schema_async()
 
-    async def producer(self) -> Producer:
-        return await Producer().open()
+    async def producer(self, job: str = "noop") -> Producer:
+        return await Producer(job).open()
 
-    def workers(self, job: str) -> tuple[list[list[str]], str]:
-        c = self.env.concurrency
+    def workers(self, job: str) -> Workers:
+        c = self.env.concurrency if self.env.tuned else DEFAULT_CONCURRENCY
+        opts = ["--concurrency", str(c)] if self.env.tuned else []
         cmd = [self.env.tool("procrastinate"), "--app", "adapters.procrastinate_peer.app",
-               "worker", "--concurrency", str(c)]
-        return [cmd] * self.env.processes, f"{self.env.processes} x procrastinate worker " \
-            f"--concurrency {c}"
+               "worker", *opts]
+        return Workers([cmd] * self.env.processes,
+                       " ".join([f"{self.env.processes} x procrastinate worker", *opts]), str(c))
 
     async def claim(self, depth: int, claims: int) -> dict[str, Any]:
         from procrastinate.jobs import Status
