@@ -24,7 +24,7 @@ from jobtrail.store.base import (
 )
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.postgres.values import as_float, columns, to_time
-from jobtrail.store.postgres.watch import ListenWatch
+from jobtrail.store.postgres.watch import FinishedWatch, ListenWatch
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
@@ -67,6 +67,17 @@ class WorkerLoop(Database):
                 raise
         claimed = [ClaimedJob(*row) for row in found]
         self._claims.handed(worker_id, [(job.id, job.claim) for job in claimed])
+        return claimed
+
+    @translated
+    def claim_job(self, worker_id: str, job_id: int, lease: float) -> ClaimedJob | None:
+        found = self._fetch(_Q["claim_job"], {"id": job_id, "worker": worker_id,
+                                              "lease": float(lease),
+                                              "token": policy.claim_token()})
+        if not found:
+            return None
+        claimed = ClaimedJob(*found[0])
+        self._claims.handed(worker_id, [(claimed.id, claimed.claim)])
         return claimed
 
     @translated
@@ -168,6 +179,13 @@ class WorkerLoop(Database):
     def watch(self, on_change: Callable[[], None]) -> ListenWatch:
         self._get_pool()  # a forked child forgets its parent's watchers first
         watch = ListenWatch(self, on_change)
+        self.add_watch(watch)
+        return watch
+
+    def watch_finished(self, on_finished: Callable[[frozenset[int] | None], None]
+                       ) -> FinishedWatch:
+        self._get_pool()
+        watch = FinishedWatch(self, on_finished)
         self.add_watch(watch)
         return watch
 
