@@ -30,6 +30,7 @@ from jobtrail.errors import (
     StoreRejected,
     Transient,
     UnknownJob,
+    WaitTimeout,
 )
 from jobtrail.handle import JobHandle
 from jobtrail.jobs import Enqueuing, JobDecorator, JobDef
@@ -123,6 +124,7 @@ __all__ = [
     "Transient",
     "UnknownJob",
     "Variant",
+    "WaitTimeout",
     "Worker",
     "WorkerStats",
     "current_context",
