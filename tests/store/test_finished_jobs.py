@@ -170,3 +170,27 @@ def test_cancel_and_a_last_lost_lease_are_heard(store: Store, clock: ManualClock
     assert store.get(leased).status is Status.DEAD
     assert reports == ([frozenset({waiting}), frozenset({leased})] if backend == "postgres"
                        else [None])
+
+
+@pytest.mark.postgres
+def test_nothing_is_notified_while_no_waiter_listens(pg_url: str) -> None:
+    """Finishes notify only while a waiters' connection is open: with none, a plain LISTEN
+    hears nothing (the drain pays no notification lock); once one is open, it hears the ids."""
+    import psycopg
+
+    from jobtrail.store import open_store
+
+    store = open_store(pg_url)
+    plain = psycopg.connect(pg_url, autocommit=True)
+    try:
+        plain.execute("LISTEN jobtrail_finished")
+        first, second = store.enqueue([new(), new()])
+        claimed = {job.id: job for job in store.claim(WORKER, None, 2, 30.0)}
+        store.finish(WORKER, [Outcome(first, 1, Status.SUCCEEDED, claim=claimed[first].claim)])
+        assert [n.payload for n in plain.notifies(timeout=0.5)] == []
+        with watching(store):
+            store.finish(WORKER, [Outcome(second, 1, Status.DEAD, claim=claimed[second].claim)])
+            assert [n.payload for n in plain.notifies(timeout=0.5)] == [str(second)]
+    finally:
+        plain.close()
+        store.close()

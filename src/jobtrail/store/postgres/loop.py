@@ -108,12 +108,19 @@ class WorkerLoop(Database):
             for o in outcomes
         ]
         found = [row for o in outcomes for row in rows.divergence_rows(o)]
-        params = {"worker": worker_id, **columns(_OUTCOME_COLUMNS, outcome_rows),
+        params = {"worker": worker_id, "notify": self._waiters_listening(),
+                  **columns(_OUTCOME_COLUMNS, outcome_rows),
                   **columns(_TRANSITION_COLUMNS, transitions),
                   **columns(_DIVERGENCE_COLUMNS, found)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
         self._claims.finished(worker_id, [(o.job_id, o.claim) for o in outcomes])
         return {o.job_id for o in outcomes} - applied
+
+    def _waiters_listening(self) -> bool:
+        """Whether a finish should notify waiters (`jobtrail.store.postgres.presence`)."""
+        if any(isinstance(watch, FinishedWatch) for watch in self._watches):
+            return True  # this process waits
+        return self.presence.listening(lambda: bool(self._fetch(_Q["waiters_listening"])[0][0]))
 
     @translated
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, CompletedSteps]:

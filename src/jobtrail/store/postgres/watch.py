@@ -10,9 +10,9 @@ from collections.abc import Callable
 import psycopg
 
 from jobtrail.store.postgres.connection import Database
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.postgres.presence import ANNOUNCEMENT
+from jobtrail.store.sqlfiles import steps
 
-_Q = queries("postgres")
 #: Seconds between two looks at whether the watcher was asked to stop.
 WATCH_POLL = 0.25
 #: The longest pause before opening the watcher's connection again after an error.
@@ -28,6 +28,8 @@ class ListenWatch:
 
     #: The named query that starts listening.
     listen = "watch"
+    #: The connection's name on the server, if it needs one.
+    application_name: str | None = None
 
     def __init__(self, database: Database, on_change: Callable[[], None]) -> None:
         self._database, self._on_change = database, on_change
@@ -42,6 +44,8 @@ class ListenWatch:
 
     def _heard(self, payload: str | None) -> None:
         """A notification arrived (*payload*), or ``None``: something may have changed."""
+        if payload == ANNOUNCEMENT:
+            self._database.presence.announced()
         try:
             self._on_change()
         except Exception:
@@ -51,8 +55,9 @@ class ListenWatch:
         backoff = 0.0
         while not self._stopped.is_set():
             try:
-                with self._database.connect() as conn:
-                    conn.execute(_Q[self.listen])
+                with self._database.connect(self.application_name) as conn:
+                    for statement in steps("postgres", self.listen).values():
+                        conn.execute(statement)
                     backoff = 0.0
                     self._heard(None)  # something may have happened while no one listened
                     while not self._stopped.is_set():
@@ -77,9 +82,11 @@ class ListenWatch:
 
 class FinishedWatch(ListenWatch):
     """LISTENs for jobs that reached a final status (``watch_finished``) and reports their
-    ids; ``None`` after each (re)connection, or when a notification could not carry them."""
+    ids; ``None`` after each (re)connection, or when a notification could not carry them.
+    Transitions notify only while such a connection is open: it is named for them to see."""
 
     listen = "watch_finished"
+    application_name = "jobtrail-waiters"
 
     def __init__(self, database: Database,
                  on_finished: Callable[[frozenset[int] | None], None]) -> None:

@@ -15,7 +15,10 @@
 -- of one transaction into one.
 -- A transition that ends jobs for good (finish, lost leases, an operator's cancel) also
 -- notifies 'jobtrail_finished', once per statement, with the ids of those jobs joined by
--- commas (or '' when they would not fit in one notification): waiters hear of them.
+-- commas (or '' when they would not fit in one notification): waiters hear of them. Only
+-- while a waiters' connection is open (see watch_finished and postgres/presence.py): a
+-- notifying transaction holds a lock that queues every other one until it has committed,
+-- flush to disk included, which would cost concurrent finishes their shared flushes.
 -- Times are the server's (leases hold across machines whose clocks differ), read through
 -- jobtrail_now(): now() plus the store's clock offset (see configure and migration 5).
 
@@ -43,8 +46,20 @@ BEGIN
 LISTEN jobtrail
 
 -- name: watch_finished
--- On the connection this process's waiters share: every pg_notify('jobtrail_finished', ids).
+-- On the connection this process's waiters share, named (application_name) 'jobtrail-waiters'
+-- so that transitions notify while it is open: every pg_notify('jobtrail_finished', ids).
+-- step: listen
 LISTEN jobtrail_finished
+-- step: announce
+-- Workers hear it on their channel (a queue's name is never empty): their finishes notify
+-- from now on, without waiting for their next look at the server's connections.
+SELECT pg_notify('jobtrail', '')
+
+-- name: waiters_listening
+-- Whether a waiters' connection is open on this database (see watch_finished).
+SELECT EXISTS (
+    SELECT 1 FROM pg_stat_activity
+    WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 
 -- name: enqueue
 WITH input AS (
@@ -265,7 +280,8 @@ WITH outcome AS (
     SELECT count(pg_notify('jobtrail_finished',
                            CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
     FROM (SELECT string_agg(id::text, ',') AS ids FROM finished WHERE final) AS f
-    WHERE ids IS NOT NULL
+    -- %(notify)s: whether a waiters' connection is open, as the store last knew (waiters_listening).
+    WHERE %(notify)s AND ids IS NOT NULL
 )
 SELECT id FROM finished, ended
 
@@ -340,7 +356,9 @@ WITH expired AS (
     SELECT count(pg_notify('jobtrail_finished',
                            CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
     FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
-    WHERE ids IS NOT NULL
+    WHERE ids IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
 SELECT id FROM reaped, woken, ended ORDER BY id
 
@@ -373,7 +391,9 @@ WITH expired AS (
     SELECT count(pg_notify('jobtrail_finished',
                            CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
     FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
-    WHERE ids IS NOT NULL
+    WHERE ids IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
 SELECT id FROM reaped, woken, ended ORDER BY id
 
@@ -443,7 +463,9 @@ WITH changed AS (
     WHERE status IN ('queued', 'retrying')
 ), ended AS (
     SELECT count(pg_notify('jobtrail_finished', id::text)) AS sent FROM changed
-    WHERE %(final)s
+    WHERE %(final)s AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
 SELECT changed.* FROM changed, woken, ended
 

@@ -30,6 +30,10 @@ PRAGMA data_version
 -- The same poll for waiters: any commit may have ended the jobs they wait for.
 PRAGMA data_version
 
+-- name: waiters_listening
+-- Not run: SQLite has no notifications (PostgreSQL asks this before notifying waiters).
+SELECT 0
+
 -- name: migration_lock
 -- Migrations run in one write transaction, holding the write lock from its start: a
 -- concurrent migrator waits, then finds nothing left to do.
