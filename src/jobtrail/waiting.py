@@ -1,13 +1,15 @@
-"""Waiting for a job to finish: `wait` and `wait_async`, and `Waiters`, the one watch that
-every wait of an app in this process shares.
+"""Waiting for a job to finish: `wait` and `wait_async`, and `Waiters`, what every wait of
+an app in this process shares.
 
-A wait reads its job; while the job is not in a final status it sleeps until the store
-signals that jobs finished — PostgreSQL: a ``jobtrail_finished`` notification carrying
-their ids, sent once by each transaction that ends jobs; SQLite: the ``data_version``
-poll of idle workers, after which one read answers for every job waited for — then reads
-the job again. However quiet the store is, a wait reads its job every `SAFETY_POLL`
-seconds, so a signal lost with a connection (a restart of the database) delays it by that
-much at most, never for good.
+A wait reads its job; while the job is not in a final status it sleeps until it is woken,
+then reads the job again. It is woken when the store signals that its job finished —
+PostgreSQL: a ``jobtrail_finished`` notification carrying the ids of the jobs that ended,
+sent once by each transaction that ends jobs while a waiters' connection is open (the
+watch's, named ``jobtrail-waiters``); SQLite: the ``data_version`` poll of idle
+workers, after which one read answers for every job waited for. However quiet the store
+is, the statuses of every job waited for are read (in one query) every `SAFETY_POLL`
+seconds, so a signal lost with a connection (a restart of the database) delays a wait by
+that much at most, never for good.
 
 A store that fails while a wait goes on (the database restarting) is read again at the
 same pace, and the wait goes on once it answers. Its error is raised when it still fails as
@@ -33,11 +35,16 @@ from typing import Protocol
 from jobtrail.errors import SchemaOutdated, StoreError, StoreLost, StoreRejected, WaitTimeout
 from jobtrail.records import JobRecord
 from jobtrail.store.base import Store, Watch
+from jobtrail.text import shown
 
 log = logging.getLogger("jobtrail.waiting")
 
-#: Seconds between two reads of a job waited for, whatever the store signals.
+#: Seconds between two reads of the jobs waited for (one query for all of them), whatever
+#: the store signals.
 SAFETY_POLL = 1.0
+#: Seconds a wait sleeps at most between two reads of its own job, should everything that
+#: wakes it fail.
+BACKSTOP = 30.0
 #: Seconds the shared watch stays open after its last wait ended, ready for the next one.
 LINGER = 10.0
 #: Seconds of failing reads a wait sits out before it raises the store's error.
@@ -123,7 +130,8 @@ class _Clock:
     def __init__(self, job_id: int, timeout: float | None) -> None:
         self.job_id = job_id
         self.timeout = check_timeout(timeout)
-        self.deadline = None if timeout is None else time.monotonic() + self.timeout
+        forever = math.isinf(self.timeout)
+        self.deadline = None if forever else time.monotonic() + self.timeout
         self.job_name = "?"
         self.status = "unknown"
         self.failing_since: float | None = None
@@ -144,7 +152,7 @@ class _Clock:
         left = self.remaining()
         if left is not None and left <= 0:
             raise self.timed_out()
-        return SAFETY_POLL if left is None else min(SAFETY_POLL, left)
+        return BACKSTOP if left is None else min(BACKSTOP, left)
 
     def failed(self, error: StoreError) -> float:
         """A read failed: how long to sleep before the next, or *error* when waiting
@@ -170,20 +178,26 @@ def check_timeout(timeout: object) -> float:
         return math.inf
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
         raise ValueError(
-            f"wait(timeout={timeout!r}): the timeout is the seconds to wait, a number ≥ 0, "
-            "or None to wait for as long as it takes"
+            f"wait(timeout={shown(timeout)}): the timeout is the seconds to wait, a number "
+            "≥ 0, or None to wait for as long as it takes"
         )
-    return float(timeout)
+    try:
+        return float(timeout)
+    except OverflowError:  # an int past what a float holds: longer than anyone waits
+        return math.inf
 
 
 class Waiters:
-    """Every wait of one app in this process, and the one watch of finished jobs they
-    share (`Store.watch_finished`): started by the first wait that needs it, stopped
-    `LINGER` seconds after the last one ended, or when the app closes.
+    """Every wait of one app in this process, and what they share: one watch of finished
+    jobs (`Store.watch_finished`), and one keeper thread that reads the statuses of every
+    job waited for, in one query, every `SAFETY_POLL` seconds. Both start with the first
+    wait that needs them and stop `LINGER` seconds after the last wait ended, or when the
+    app closes.
 
     The watch reports jobs that finished: their ids (PostgreSQL), and the waits for those
     are woken; or ``None`` (SQLite, a reconnection), and one read of the statuses of every
-    job waited for says which to wake."""
+    job waited for says which to wake. A read that fails wakes every wait, to read its job
+    and meet the error itself."""
 
     def __init__(self, store: Callable[[], Store]) -> None:
         self._store = store
@@ -194,7 +208,7 @@ class Waiters:
         self._lock = threading.Lock()
         self._waking: dict[int, list[Callable[[], None]]] = {}
         self._watch: Watch | None = None
-        self._idle: threading.Timer | None = None
+        self._keeper: threading.Event | None = None  # set to stop the keeper thread
 
     def _mine(self) -> None:
         if os.getpid() != self._pid:  # a forked child: its parent's watch is not its own
@@ -207,9 +221,6 @@ class Waiters:
         self._mine()
         with self._lock:
             self._waking.setdefault(job_id, []).append(wake)
-            if self._idle is not None:
-                self._idle.cancel()
-                self._idle = None
         try:
             yield
         finally:
@@ -219,22 +230,22 @@ class Waiters:
                     wakes.remove(wake)
                 if not wakes:
                     self._waking.pop(job_id, None)
-                if not self._waking and self._watch is not None and self._idle is None:
-                    self._idle = threading.Timer(LINGER, self._stop_if_idle)
-                    self._idle.daemon = True
-                    self._idle.start()
 
     def start(self) -> None:
-        """Open the shared watch, unless it is open."""
+        """Open the shared watch and start the keeper, unless they run."""
         self._mine()
         if self._watch is not None:
             return
         with self._lock:
             if self._watch is None:
                 self._watch = self._store().watch_finished(self._finished)
+                stop = self._keeper = threading.Event()
+                threading.Thread(target=self._keep, args=(stop,), name="jobtrail-waiters",
+                                 daemon=True).start()
 
     def _finished(self, ids: frozenset[int] | None) -> None:
-        """The watch's report (on its thread): wake the waits of jobs that finished."""
+        """Wake the waits of jobs that finished: *ids*, or (``None``) those a read of the
+        statuses finds final or gone. Called by the watch and the keeper, on their threads."""
         with self._lock:
             waited = list(self._waking) if ids is None else [i for i in ids if i in self._waking]
         if not waited:
@@ -251,23 +262,37 @@ class Waiters:
         for wake in wakes:
             wake()
 
-    def _stop_if_idle(self) -> None:
-        with self._lock:
-            if self._waking or self._idle is None:
+    def _keep(self, stop: threading.Event) -> None:
+        """The keeper: a read for every wait each `SAFETY_POLL` seconds, in case the watch
+        missed a finish; once no wait is left for `LINGER` seconds, stop the watch."""
+        idle_since: float | None = None
+        while not stop.wait(SAFETY_POLL):
+            watch = None
+            with self._lock:
+                waiting = bool(self._waking)
+                now = time.monotonic()
+                idle_since = None if waiting else idle_since or now
+                lingered = idle_since is not None and now - idle_since >= LINGER
+                if lingered and self._keeper is stop:
+                    watch, self._watch, self._keeper = self._watch, None, None
+            if lingered:
+                if watch is not None:
+                    watch.stop()
                 return
-            self._idle = None
-            watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.stop()
+            if waiting:
+                try:
+                    self._finished(None)
+                except Exception:  # the keeper must outlive anything a read does
+                    log.exception("reading the jobs waited for failed")
 
     def close(self) -> None:
-        """Stop the shared watch (a later wait opens it again)."""
+        """Stop the shared watch and the keeper (a later wait starts them again)."""
         if os.getpid() != self._pid:
             return
         with self._lock:
-            if self._idle is not None:
-                self._idle.cancel()
-                self._idle = None
             watch, self._watch = self._watch, None
+            keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.set()
         if watch is not None:
             watch.stop()

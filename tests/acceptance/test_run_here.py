@@ -44,8 +44,9 @@ TILL_SOURCE = textwrap.dedent(
 
 
     @app.job(queue="slow")
-    def nap(seconds: float) -> str:
-        time.sleep(seconds)
+    def nap(ctx: Context, seconds: float) -> str:
+        if ctx.attempt == 1:
+            time.sleep(seconds)
         return "rested"
     '''
 )
@@ -199,6 +200,29 @@ def test_ctrl_c_releases_the_job_for_a_worker_and_exits_130(cli: Cli, till: str)
     assert out.splitlines()[0] == (
         "ran job 1 (nap) here: stopped before it finished; it is queued and waits for a worker")
     assert shown_status(cli, till) == "queued"
+
+
+def test_a_run_killed_mid_job_leaves_it_to_a_worker_after_its_lease(
+        cli: Cli, till: str) -> None:
+    """SIGKILL of the run command while its job runs: like a worker's death, the lease
+    runs out and a worker runs the job again."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobtrail", "run", "till:app", "nap", "--arg", "seconds=60"],
+        cwd=cli.cwd, env={**cli.env, "TILL_URL": till}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while shown_status(cli, till) != "running":
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait()
+    time.sleep(5.5)  # the till's lease
+    assert cli("worker", "till:app", "--burst", TILL_URL=till).code == 0
+    job = shown_job(cli, till, 1)["job"]
+    assert (job["status"], job["attempts"], job["result"]) == ("succeeded", 2, "rested")
+    assert not job["worker_id"].startswith("run:")
 
 
 def shown_status(cli: Cli, till: str) -> str | None:

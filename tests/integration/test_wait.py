@@ -30,6 +30,7 @@ from jobtrail import (
 )
 from jobtrail.testing import run_until_idle
 from tests.conftest import _empty_pg
+from tests.support import rawsql
 from tests.support.processes import start_worker
 from tests.support.proxy import FlakyProxy
 
@@ -74,6 +75,34 @@ def worker(db_url: str, tmp_path: Path) -> Iterator[None]:
     stop_worker(proc)
 
 
+def waiting_in_thread(handle: Any, timeout: float) -> tuple[threading.Thread, list[Any]]:
+    """Start ``handle.wait(timeout)`` on a thread; the list gets its record or error."""
+    ended: list[Any] = []
+
+    def wait() -> None:
+        try:
+            ended.append(handle.wait(timeout=timeout))
+        except Exception as exc:
+            ended.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    return thread, ended
+
+
+def listeners(backend: str, db_url: str) -> int:
+    """How many watches of finished jobs are open: LISTEN connections on PostgreSQL,
+    watcher threads on SQLite."""
+    if backend == "sqlite":
+        return sum(t.name == "jobtrail-sqlite-watch_finished" for t in threading.enumerate())
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND application_name = 'jobtrail-waiters'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_a_job_finished_before_the_wait_returns_at_once(app: App) -> None:
     """Waiting for a job that already succeeded reads it and returns, with its path."""
     handle = app.job_named("work").enqueue(n=7)
@@ -109,9 +138,9 @@ def test_a_worker_process_finishing_the_job_wakes_the_wait(
         app: App, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """A job run by a real worker process ends the wait soon after it finishes: woken by
     the store (the safety poll is set far away), with the result."""
-    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
     work = app.job_named("work")
-    work.enqueue(n=0).wait(timeout=30)  # the worker is up
+    work.enqueue(n=0).wait(timeout=30)  # the worker is up, and knows this process waits
+    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
     handle = work.enqueue(n=42, sleep=0.5)
     started = time.monotonic()
     job = handle.wait(timeout=30)
@@ -125,8 +154,9 @@ def test_wait_async_lets_the_loop_run_and_waits_for_many_at_once(
         app: App, worker: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Many ``wait_async`` on one event loop end with their results, woken by the store,
     while the loop keeps running other tasks; one times out with `WaitTimeout`."""
-    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
     work = app.job_named("work")
+    work.enqueue(n=0).wait(timeout=30)  # the worker is up, and knows this process waits
+    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
     handles = [work.enqueue(n=n, sleep=0.2) for n in range(8)]
     nobody = app.job_named("decline").options(delay=3600).enqueue(card="4000")
 
@@ -157,6 +187,20 @@ def test_wait_async_lets_the_loop_run_and_waits_for_many_at_once(
     assert isinstance(timed_out, WaitTimeout) and timed_out.status == "queued"
 
 
+def test_a_finish_nobody_signals_is_found_by_the_safety_read(app: App, db_url: str) -> None:
+    """A job ended behind the store's back (no notification: as if it were lost) still ends
+    the wait, found by the read of every waited job each second."""
+    handle = app.job_named("work").enqueue(n=1)
+    thread, ended = waiting_in_thread(handle, 30)
+    time.sleep(0.5)
+    rawsql.execute(db_url, "UPDATE jobtrail_jobs SET status = 'cancelled' WHERE id = ?",
+                   (handle.id,))
+    finished = time.monotonic()
+    thread.join(30)
+    assert time.monotonic() - finished < 2.5
+    assert ended[0].status is Status.CANCELLED
+
+
 def test_dead_and_cancelled_jobs_are_returned_not_raised(app: App) -> None:
     """A job that failed for good comes back dead with its (masked) error; a cancelled one
     comes back cancelled: both are final, and neither is an exception."""
@@ -180,11 +224,42 @@ def test_unknown_ids_and_bad_timeouts_are_refused(app: App) -> None:
     with pytest.raises(JobNotFound):
         asyncio.run(app.wait_async(-5))
     handle = app.job_named("work").enqueue(n=1)
-    for bad in (-1, "5", math.nan, True, [1]):
-        with pytest.raises(ValueError, match="the timeout is the seconds to wait"):
+    for bad in (-1, "5", math.nan, True, [1], "x" * 100_000):
+        with pytest.raises(ValueError, match="the timeout is the seconds to wait") as raised:
             handle.wait(timeout=bad)  # type: ignore[arg-type]
+        assert len(str(raised.value)) < 400
     with pytest.raises(ValueError):
         asyncio.run(handle.wait_async(timeout=-0.5))
+
+
+def test_a_job_waiting_for_a_job_that_needs_its_slot_times_out(app: App) -> None:
+    """The deadlock the docs warn of: a running job waits for a child that needs the only
+    worker slot, which the waiting job holds. With a timeout it fails with `WaitTimeout`
+    (it is not left holding the slot); the child runs afterwards."""
+
+    @app.job(retry=Retry(max_attempts=1))
+    def parent(ctx: Context) -> int:
+        child = ctx.enqueue("work", n=9)
+        result: int = child.wait(timeout=0.5).result
+        return result
+
+    handle = parent.enqueue()
+    run_until_idle(app, concurrency=1)
+    job = handle.get()
+    assert job.status is Status.DEAD and job.error is not None
+    assert job.error.type == "jobtrail.errors.WaitTimeout"
+    assert job.error.message.endswith("(work) did not finish within the 0.5s timeout: "
+                                      "it is still queued")
+    (child,) = app.jobs(job_name="work")
+    assert (child.status, child.result, child.parent_job_id) == (Status.SUCCEEDED, 9, job.id)
+
+
+def test_a_timeout_of_infinity_or_a_huge_int_waits_like_none(app: App) -> None:
+    """``math.inf`` and an int no float can hold wait as long as it takes, like ``None``."""
+    for forever in (math.inf, 10**400, None):
+        handle = app.job_named("work").enqueue(n=2)
+        threading.Timer(0.2, run_until_idle, args=(app,)).start()
+        assert handle.wait(timeout=forever).result == 2
 
 
 def test_many_waits_in_a_process_share_one_watch(
@@ -212,34 +287,6 @@ def test_many_waits_in_a_process_share_one_watch(
     while listeners(backend, db_url):
         assert time.monotonic() < deadline, "the watch outlived its waits"
         time.sleep(0.1)
-
-
-def listeners(backend: str, db_url: str) -> int:
-    """How many watches of finished jobs are open: LISTEN connections on PostgreSQL,
-    watcher threads on SQLite."""
-    if backend == "sqlite":
-        return sum(t.name == "jobtrail-sqlite-watch_finished" for t in threading.enumerate())
-    import psycopg
-
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND query LIKE '%LISTEN jobtrail_finished'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def waiting_in_thread(handle: Any, timeout: float) -> tuple[threading.Thread, list[Any]]:
-    """Start ``handle.wait(timeout)`` on a thread; the list gets its record or error."""
-    ended: list[Any] = []
-
-    def wait() -> None:
-        try:
-            ended.append(handle.wait(timeout=timeout))
-        except Exception as exc:
-            ended.append(exc)
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    return thread, ended
 
 
 def test_a_database_file_deleted_under_a_wait_ends_it_with_store_lost(tmp_path: Path) -> None:

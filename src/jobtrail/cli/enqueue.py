@@ -92,7 +92,8 @@ def _old_json_arguments(args: Sequence[str]) -> bool:
     for index, arg in enumerate(args):
         if arg.startswith("--json="):
             return True
-        if arg == "--json" and index + 1 < len(args) and args[index + 1].lstrip()[:1] in "{[":
+        following = args[index + 1].lstrip() if index + 1 < len(args) else ""
+        if arg == "--json" and following.startswith(("{", "[")):
             return True
     return False
 
