@@ -31,6 +31,7 @@ from jobtrail.errors import (
     StoreRejected,
     Transient,
     UnknownJob,
+    WaitTimeout,
 )
 from jobtrail.handle import JobHandle
 from jobtrail.jobs import Enqueuing, JobDecorator, JobDef
@@ -127,6 +128,7 @@ __all__ = [
     "Transient",
     "UnknownJob",
     "Variant",
+    "WaitTimeout",
     "Worker",
     "WorkerStats",
     "current_context",

@@ -36,6 +36,7 @@ from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
+from jobtrail.waiting import Waiters
 from jobtrail.worker import Worker, WorkerStats
 
 P = ParamSpec("P")
@@ -106,6 +107,8 @@ class App(JobViews):
         self._store_options = store_options or {}
         self._store: Store | None = None
         self._lock = threading.Lock()
+        #: The waits of `JobHandle.wait` in this process, and the one watch they share.
+        self.waiters = Waiters(lambda: self.store)
 
     def _expectation_of(self, job_name: str) -> Expectation | None:
         definition = self.registry.get(job_name)
@@ -129,6 +132,7 @@ class App(JobViews):
 
     def close(self) -> None:
         """Close the store's connections in this process."""
+        self.waiters.close()
         if self._store is not None:
             self._store.close()
 

@@ -61,6 +61,12 @@ class _NothingStored:
     def get(self, job_id: int) -> JobRecord:
         raise JobNotFound("a dry run stores no job: its child jobs were only captured")
 
+    def wait(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        return self.get(job_id)
+
+    async def wait_async(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        return self.get(job_id)
+
 
 _NOTHING_STORED = _NothingStored()
 

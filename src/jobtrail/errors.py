@@ -16,6 +16,7 @@ JobtrailError
 ├── InvalidTransition          an operator action the job's status forbids
 ├── LeaseLost                  an attempt that no longer holds its job tried to act for it
 ├── MiddlewareError            a middleware did not call call_next, or called it twice
+├── WaitTimeout (TimeoutError) a job waited for did not finish in time
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -89,6 +90,28 @@ class LeaseLost(JobtrailError):
 
 class MiddlewareError(JobtrailError):
     """A middleware must call call_next exactly once and return its outcome."""
+
+
+class WaitTimeout(JobtrailError, TimeoutError):
+    """The job waited for did not reach a final status before the timeout.
+
+    ``job_id``, ``job_name``, ``status`` (the job's status when time ran out) and
+    ``timeout`` (seconds) say which job, where it was, and how long it was waited for.
+    """
+
+    def __init__(self, job_id: int, job_name: str, status: str, timeout: float) -> None:
+        self.job_id = job_id
+        self.job_name = job_name
+        self.status = status
+        self.timeout = timeout
+        super().__init__(
+            f"job {job_id} ({job_name}) did not finish within the {timeout:g}s timeout: "
+            f"it is still {status}"
+        )
+
+    def __reduce__(self) -> tuple[type[WaitTimeout], tuple[int, str, str, float]]:
+        # Like ExpectationError: the default pickling would replay the message alone.
+        return (type(self), (self.job_id, self.job_name, self.status, self.timeout))
 
 
 class StoreError(JobtrailError):

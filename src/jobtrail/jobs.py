@@ -56,6 +56,14 @@ class JobHost(Protocol):
         """The job with this id, with its path (for the handles of enqueued jobs)."""
         ...
 
+    def wait(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        """The job once it is in a final status (for the handles of enqueued jobs)."""
+        ...
+
+    async def wait_async(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        """`wait` without blocking the event loop."""
+        ...
+
 
 class JobDef(Generic[P, R]):
     """A job type: the function, its options and its checked signature.

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from jobtrail import bulk
+from jobtrail import bulk, waiting
 from jobtrail.bulk import Action, ActionTally, OnBatch
 from jobtrail.errors import ConfigurationError, JobNotFound, JobtrailError
 from jobtrail.limits import MAX_JOB_ID, before_bound, row_limit
@@ -27,6 +27,7 @@ from jobtrail.redaction import Redactor, masked_effect, masked_job
 from jobtrail.store.actions import ActionResult, DeadLetterFilter
 from jobtrail.store.base import EffectRecord, JobFilter, Store
 from jobtrail.text import shown, storable
+from jobtrail.waiting import Waiters
 
 DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
 
@@ -44,6 +45,7 @@ class JobViews:
 
     registry: Mapping[str, Declared]
     observers: Observers
+    waiters: Waiters
 
     @property
     def store(self) -> Store:
@@ -55,6 +57,15 @@ class JobViews:
         attempts); raise `JobNotFound` when there is none."""
         record = self.store.get(_job_id(job_id))
         return self._masked(replace(record, path=tuple(self._events_of(record))))
+
+    def wait(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        """Block until the job is in a final status and return it as `get` does (see
+        `JobHandle.wait`)."""
+        return waiting.wait(self, _job_id(job_id), timeout)
+
+    async def wait_async(self, job_id: int, *, timeout: float | None = None) -> JobRecord:
+        """`wait` without blocking the event loop."""
+        return await waiting.wait_async(self, _job_id(job_id), timeout)
 
     def events(self, job_id: int) -> list[Event]:
         """The ordered path of a job across its attempts (as `get` gives it)."""

@@ -48,7 +48,7 @@ from jobtrail.outage import Outage
 from jobtrail.records import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.stopping import StopRequest, install_signal_handlers
-from jobtrail.store.base import Outcome, PathSegment, Watch, WorkerInfo
+from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 
 log = logging.getLogger("jobtrail.worker")
@@ -90,6 +90,9 @@ class WorkerStats:
 
 class Worker:
     """Runs jobs of one `App` until stopped (or, with ``burst``, until nothing is runnable)."""
+
+    #: Whether this worker also recovers the jobs of workers that died (expired leases).
+    reaps = True
 
     def __init__(
         self,
@@ -191,7 +194,7 @@ class Worker:
                 if now >= next_beat:
                     self._heartbeat(lease)
                     next_beat = now + lease / 3
-                if now >= next_reap and not self._stop.requested:
+                if now >= next_reap and self.reaps and not self._stop.requested:
                     reaped = store.reap_expired()
                     if reaped:
                         self._may_have_work = True
@@ -237,7 +240,7 @@ class Worker:
         if free <= 0:
             return False
         self._may_have_work = False  # a change reported from now on sets it again
-        claimed = self.host.store.claim(self.id, self.queues, free, lease)
+        claimed = self._claim_jobs(free, lease)
         if len(claimed) == free:
             self._may_have_work = True
         self.stats.claimed += len(claimed)
@@ -254,6 +257,10 @@ class Worker:
             else:
                 self._loop.submit(prepared)
         return len(claimed) == free
+
+    def _claim_jobs(self, free: int, lease: float) -> list[ClaimedJob]:
+        """Lease up to *free* runnable jobs of the worker's queues."""
+        return self.host.store.claim(self.id, self.queues, free, lease)
 
     def _collect(self) -> None:
         """Hand the outcomes of finished attempts to the writer."""

@@ -183,9 +183,9 @@ class Worked:
 @pytest.fixture
 def worked(cli: Cli, shop: Shop) -> Worked:
     """A database where ``add(a=2, b=3)`` succeeded and ``decline`` is a dead letter."""
-    added = cli("enqueue", shop.target, "add", "--arg", "a=2", "--arg", "b=3")
-    declined = cli("enqueue", shop.target, "decline", "--arg", "card=4000")
+    added = cli("enqueue", shop.target, "add", "--arg", "a=2", "--arg", "b=3", "--json")
+    declined = cli("enqueue", shop.target, "decline", "--arg", "card=4000", "--json")
     assert added.code == declined.code == 0, added.stderr + declined.stderr
     ran = cli("worker", shop.target, "--burst")
     assert ran.code == 0, ran.stderr
-    return Worked(int(added.stdout), int(declined.stdout))
+    return Worked(added.json()["id"], declined.json()["id"])

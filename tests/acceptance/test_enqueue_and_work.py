@@ -5,22 +5,25 @@ from __future__ import annotations
 from tests.acceptance.conftest import JOB_KEYS, Cli, Shop, Worked
 
 
-def test_enqueue_prints_the_new_job_id(cli: Cli, shop: Shop) -> None:
-    """enqueue prints only the id of the stored job, so scripts can capture it."""
+def test_enqueue_says_which_job_it_stored(cli: Cli, shop: Shop) -> None:
+    """enqueue names the stored job's id, name and queue; --json prints them for scripts."""
     first = cli("enqueue", shop.target, "add", "--arg", "a=1", "--arg", "b=2")
-    second = cli("enqueue", shop.target, "add", "--json", '{"a": 3, "b": 4}')
-    assert (first.code, first.stdout.strip()) == (0, "1")
-    assert (second.code, second.stdout.strip()) == (0, "2")
+    second = cli("enqueue", shop.target, "add", "--args-json", '{"a": 3, "b": 4}', "--json")
+    assert (first.code, first.stdout.strip()) == (0, "enqueued job 1 (add) on queue default")
+    assert second.code == 0, second.stderr
+    assert second.json() == {"id": 2, "job_name": "add", "queue": "default", "status": "queued",
+                             "deduplicated": False, "idempotency_key": None}
 
 
 def test_arg_values_are_json_when_they_parse_and_strings_otherwise(cli: Cli, shop: Shop) -> None:
     """--arg reads JSON values, keeps other text as a string, and gives str arguments the
-    text as typed; --json and --arg combine."""
+    text as typed; --args-json and --arg combine."""
     run = cli(
-        "enqueue", shop.target, "greet", "--arg", "name=007", "--json", '{"times": 2}',
+        "enqueue", shop.target, "greet", "--arg", "name=007", "--args-json", '{"times": 2}',
+        "--json",
     )
     assert run.code == 0, run.stderr
-    job = cli("jobs", "show", run.stdout.strip(), "--url", shop.url, "--json").json()["job"]
+    job = cli("jobs", "show", str(run.json()["id"]), "--url", shop.url, "--json").json()["job"]
     assert job["args"] == {"name": "007", "times": 2}
     assert job["queue"] == "mail"
 
@@ -28,9 +31,9 @@ def test_arg_values_are_json_when_they_parse_and_strings_otherwise(cli: Cli, sho
 def test_enqueue_with_delay_and_priority(cli: Cli, shop: Shop) -> None:
     """--delay postpones the job and --priority is stored with it."""
     run = cli("enqueue", shop.target, "greet", "--arg", "name=x", "--delay", "600",
-              "--priority", "5")
+              "--priority", "5", "--json")
     assert run.code == 0, run.stderr
-    job = cli("jobs", "show", run.stdout.strip(), "--url", shop.url, "--json").json()["job"]
+    job = cli("jobs", "show", str(run.json()["id"]), "--url", shop.url, "--json").json()["job"]
     assert job["priority"] == 5
     assert job["run_at"] > job["created_at"]
 
@@ -58,13 +61,13 @@ def test_worker_logs_to_stderr_and_exits_0(cli: Cli, shop: Shop) -> None:
 
 def test_worker_takes_only_the_queues_it_is_given(cli: Cli, shop: Shop) -> None:
     """--queues limits the worker to those queues; jobs of others stay queued."""
-    mail = cli("enqueue", shop.target, "greet", "--arg", "name=a").stdout.strip()
-    maths = cli("enqueue", shop.target, "add", "--arg", "a=1", "--arg", "b=1").stdout.strip()
+    mail = cli("enqueue", shop.target, "greet", "--arg", "name=a", "--json").json()["id"]
+    maths = cli("enqueue", shop.target, "add", "--arg", "a=1", "--arg", "b=1", "--json").json()["id"]
     assert cli("worker", shop.target, "--burst", "--queues", "mail").code == 0
     listed = cli("jobs", "list", "--url", shop.url, "--json").json()["jobs"]
     jobs = {job["id"]: job for job in listed}
-    assert jobs[int(mail)]["status"] == "succeeded"
-    assert jobs[int(maths)]["status"] == "queued"
+    assert jobs[mail]["status"] == "succeeded"
+    assert jobs[maths]["status"] == "queued"
 
 
 def test_jobs_list_filters_and_json(cli: Cli, worked: Worked, shop: Shop) -> None:

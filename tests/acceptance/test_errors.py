@@ -87,10 +87,11 @@ def test_unknown_job_name_is_not_found(cli: Cli, shop: Shop) -> None:
         (["--arg", "a=1"], "missing required argument 'b'"),
         (["--arg", "a=1", "--arg", "b=2", "--arg", "c=3"], "unexpected argument 'c'"),
         (["--arg", "a"], "'a' is not KEY=VALUE"),
-        (["--json", "[1, 2]"], "must be a JSON object"),
-        (["--json", "{"], "not valid JSON"),
-        (["--arg", "a=1", "--json", '{"a": 1}'], "argument 'a' is given twice"),
-        (["--json", '{"a": 1, "b": 2, "delay": 3}'], "'delay' is an option of enqueue"),
+        (["--args-json", "[1, 2]"], "must be a JSON object"),
+        (["--args-json", "{"], "not valid JSON"),
+        (["--arg", "a=1", "--args-json", '{"a": 1}'], "argument 'a' is given twice"),
+        (["--args-json", '{"a": 1, "b": 2, "delay": 3}'], "'delay' is an option of enqueue"),
+        (["--json", '{"a": 1, "b": 2}'], "give the job's arguments as --args-json"),
     ],
 )
 def test_bad_job_arguments_are_a_usage_error(

@@ -34,7 +34,7 @@ def test_no_command_prints_a_redacted_value(cli: Cli) -> None:
     """A worker runs two charges (one ends dead); every view of them masks the card."""
     (cli.cwd / "vault.py").write_text(VAULT_SOURCE)
     for invoice in (1, 2):
-        enqueued = cli("enqueue", "vault:app", "charge", "--json",
+        enqueued = cli("enqueue", "vault:app", "charge", "--args-json",
                        f'{{"invoice": {invoice}, "card": "{CARD}"}}')
         assert enqueued.code == 0, enqueued.stderr
     worked = cli("worker", "vault:app", "--burst")

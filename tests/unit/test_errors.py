@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 import re
 
 import pytest
@@ -80,7 +81,7 @@ def test_every_class_has_a_docstring(cls: type[BaseException]) -> None:
 
 
 #: Built from what they describe (an expression and a column, an exit's reason).
-STRUCTURED = {"ExpectationError", "JobExit"}
+STRUCTURED = {"ExpectationError", "JobExit", "WaitTimeout"}
 
 
 @pytest.mark.parametrize("cls", [c for c in CLASSES if c.__name__ not in STRUCTURED],
@@ -124,3 +125,14 @@ def test_driver_errors_can_be_chained() -> None:
             raise errors.StoreError("the database is unreachable") from exc
     except errors.StoreError as error:
         assert error.__cause__ is cause
+
+
+def test_wait_timeout_names_the_job_its_status_and_the_timeout_and_pickles() -> None:
+    """`WaitTimeout` says which job, where it still is and how long it was waited for, is a
+    `TimeoutError`, and crosses a process boundary with its fields."""
+    error = errors.WaitTimeout(42, "charge", "running", 2.5)
+    assert str(error) == "job 42 (charge) did not finish within the 2.5s timeout: it is still running"
+    assert isinstance(error, TimeoutError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.job_id, copy.job_name, copy.status, copy.timeout) == (42, "charge", "running", 2.5)
+    assert str(copy) == str(error)

@@ -273,6 +273,12 @@ class Store(Protocol):
         """Lease up to *limit* runnable jobs (highest priority, then oldest ``run_at``)
         to *worker_id* for *lease* seconds, counting an attempt for each."""
 
+    def claim_job(self, worker_id: str, job_id: int, lease: float) -> ClaimedJob | None:
+        """Lease the job *job_id* to *worker_id* as `claim` would, whatever its ``run_at``
+        (brought forward to now), when it waits to run (``queued`` or ``retrying``);
+        ``None``, changing nothing, when it does not (``jobtrail run`` runs the job it just
+        stored this way)."""
+
     def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
         """Extend the leases *worker* holds on *job_ids*; mark the worker alive.
         Return the ids whose lease the worker no longer holds."""
@@ -358,9 +364,17 @@ class Store(Protocol):
     def watch(self, on_change: Callable[[], None]) -> Watch:
         """Call *on_change* (from another thread) soon after new work may be available."""
 
+    def watch_finished(self, on_finished: Callable[[frozenset[int] | None], None]) -> Watch:
+        """Call *on_finished* (from another thread) soon after jobs reach a final status,
+        with their ids, or ``None`` when any job may have (the backend cannot tell which,
+        or its watcher was away: look at the jobs of interest)."""
+
     # -- reading ---------------------------------------------------------------
     def get(self, job_id: int) -> JobRecord:
         """The job with this id; raise `JobNotFound` when there is none."""
+
+    def statuses(self, job_ids: Sequence[int]) -> dict[int, Status]:
+        """The status of each of *job_ids* that exists, in one read."""
 
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
         """Jobs matching *where*, newest first."""

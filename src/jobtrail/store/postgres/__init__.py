@@ -12,7 +12,7 @@ pass ``auto_migrate=True``).
 
 - `connection`: the pool, fork handling, each connection's settings;
 - `schema`: the version and migrations, under an advisory lock;
-- `watch`: the LISTEN connection;
+- `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
 - `producing`, `loop`, `effects`, `reading`, `operators`: the operations, by who calls them.
 """

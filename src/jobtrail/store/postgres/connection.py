@@ -26,6 +26,7 @@ from jobtrail.store import redact_url
 from jobtrail.store.errors import Backend, translating
 from jobtrail.store.postgres import schema
 from jobtrail.store.postgres.claims import HeldClaims
+from jobtrail.store.postgres.presence import Presence
 from jobtrail.store.postgres.values import ClampedTimestamptz
 from jobtrail.store.sqlfiles import latest_version, queries
 
@@ -72,15 +73,19 @@ class Database:
         self._pool: ConnectionPool[Conn] | None = None
         self._inherited: list[ConnectionPool[Conn]] = []
         self._watches: list[_Watch] = []
+        #: Whether a process waits for jobs here, so that finishes notify it.
+        self.presence = Presence()
         self._checked = False
         # What each worker of this process holds, for the claim after one that failed.
         self._claims = HeldClaims()
 
     # -- connections -------------------------------------------------------------
-    def connect(self) -> Conn:
-        """A new connection outside the pool (in autocommit mode), owned by the caller."""
+    def connect(self, application_name: str | None = None) -> Conn:
+        """A new connection outside the pool (in autocommit mode), owned by the caller;
+        *application_name* names it to the server (``pg_stat_activity``)."""
+        named: dict[str, Any] = {"application_name": application_name} if application_name else {}
         conn: Conn = psycopg.connect(self._conninfo, autocommit=True,
-                                     connect_timeout=self._libpq_timeout)
+                                     connect_timeout=self._libpq_timeout, **named)
         return conn
 
     def _get_pool(self) -> ConnectionPool[Conn]:
@@ -90,6 +95,7 @@ class Database:
             if self._pool is not None:
                 self._inherited.append(self._pool)
             self._pool, self._pid, self._watches = None, os.getpid(), []
+            self.presence = Presence()
             self._lock = threading.Lock()
         pool = self._pool
         if pool is None:

@@ -24,7 +24,7 @@ from jobtrail.store.base import (
 )
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.postgres.values import as_float, columns, to_time
-from jobtrail.store.postgres.watch import ListenWatch
+from jobtrail.store.postgres.watch import FinishedWatch, ListenWatch
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
@@ -70,6 +70,17 @@ class WorkerLoop(Database):
         return claimed
 
     @translated
+    def claim_job(self, worker_id: str, job_id: int, lease: float) -> ClaimedJob | None:
+        found = self._fetch(_Q["claim_job"], {"id": job_id, "worker": worker_id,
+                                              "lease": float(lease),
+                                              "token": policy.claim_token()})
+        if not found:
+            return None
+        claimed = ClaimedJob(*found[0])
+        self._claims.handed(worker_id, [(claimed.id, claimed.claim)])
+        return claimed
+
+    @translated
     def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
         kept = self._fetch(
             _Q["heartbeat"],
@@ -97,12 +108,19 @@ class WorkerLoop(Database):
             for o in outcomes
         ]
         found = [row for o in outcomes for row in rows.divergence_rows(o)]
-        params = {"worker": worker_id, **columns(_OUTCOME_COLUMNS, outcome_rows),
+        params = {"worker": worker_id, "notify": self._waiters_listening(),
+                  **columns(_OUTCOME_COLUMNS, outcome_rows),
                   **columns(_TRANSITION_COLUMNS, transitions),
                   **columns(_DIVERGENCE_COLUMNS, found)}
         applied = {row[0] for row in self._fetch(_Q["finish"], params)}
         self._claims.finished(worker_id, [(o.job_id, o.claim) for o in outcomes])
         return {o.job_id for o in outcomes} - applied
+
+    def _waiters_listening(self) -> bool:
+        """Whether a finish should notify waiters (`jobtrail.store.postgres.presence`)."""
+        if any(isinstance(watch, FinishedWatch) for watch in self._watches):
+            return True  # this process waits
+        return self.presence.listening(lambda: bool(self._fetch(_Q["waiters_listening"])[0][0]))
 
     @translated
     def completed_steps(self, job_ids: Sequence[int]) -> dict[int, CompletedSteps]:
@@ -168,6 +186,13 @@ class WorkerLoop(Database):
     def watch(self, on_change: Callable[[], None]) -> ListenWatch:
         self._get_pool()  # a forked child forgets its parent's watchers first
         watch = ListenWatch(self, on_change)
+        self.add_watch(watch)
+        return watch
+
+    def watch_finished(self, on_finished: Callable[[frozenset[int] | None], None]
+                       ) -> FinishedWatch:
+        self._get_pool()
+        watch = FinishedWatch(self, on_finished)
         self.add_watch(watch)
         return watch
 

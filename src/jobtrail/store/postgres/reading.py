@@ -40,6 +40,13 @@ class Reading(Database):
             return read_job(conn, _Q["get_job"], job_id)
 
     @translated
+    def statuses(self, job_ids: Sequence[int]) -> dict[int, Status]:
+        if not job_ids:
+            return {}
+        found = self._fetch(_Q["statuses"], {"ids": list(job_ids)})
+        return {job_id: Status(status) for job_id, status in found}
+
+    @translated
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
         return self._records(_Q["list_jobs"], _job_params(where))
 

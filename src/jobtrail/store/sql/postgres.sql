@@ -13,6 +13,12 @@
 -- A CTE that is only SELECTed runs only when the final query reads it: the "woken" CTEs
 -- are joined in for their pg_notify side effect. PostgreSQL folds identical notifications
 -- of one transaction into one.
+-- A transition that ends jobs for good (finish, lost leases, an operator's cancel) also
+-- notifies 'jobtrail_finished', once per statement, with the ids of those jobs joined by
+-- commas (or '' when they would not fit in one notification): waiters hear of them. Only
+-- while a waiters' connection is open (see watch_finished and postgres/presence.py): a
+-- notifying transaction holds a lock that queues every other one until it has committed,
+-- flush to disk included, which would cost concurrent finishes their shared flushes.
 -- Times are the server's (leases hold across machines whose clocks differ), read through
 -- jobtrail_now(): now() plus the store's clock offset (see configure and migration 5).
 
@@ -38,6 +44,22 @@ BEGIN
 -- name: watch
 -- On the watcher's own connection: every pg_notify('jobtrail', queue) reaches it.
 LISTEN jobtrail
+
+-- name: watch_finished
+-- On the connection this process's waiters share, named (application_name) 'jobtrail-waiters'
+-- so that transitions notify while it is open: every pg_notify('jobtrail_finished', ids).
+-- step: listen
+LISTEN jobtrail_finished
+-- step: announce
+-- Workers hear it on their channel (a queue's name is never empty): their finishes notify
+-- from now on, without waiting for their next look at the server's connections.
+SELECT pg_notify('jobtrail', '')
+
+-- name: waiters_listening
+-- Whether a waiters' connection is open on this database (see watch_finished).
+SELECT EXISTS (
+    SELECT 1 FROM pg_stat_activity
+    WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 
 -- name: enqueue
 WITH input AS (
@@ -161,6 +183,25 @@ SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trac
        claim
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
+-- name: claim_job
+-- One job by id, whatever its run_at (brought forward to now), if it waits to run: the
+-- lease as claim gives it.
+WITH claimed AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = 'running', attempts = j.attempts + 1, claim = %(token)s,
+        worker_id = %(worker)s, lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s),
+        started_at = jobtrail_now(), run_at = least(j.run_at, jobtrail_now())
+    WHERE j.id = %(id)s AND j.status IN ('queued', 'retrying')
+    RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
+              j.trace_id, j.backoff, j.claim
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+    SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
+)
+SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+       claim
+FROM claimed
+
 -- name: next_run_at
 SELECT min(run_at) FROM jobtrail_jobs
 WHERE status IN ('queued', 'retrying') {queue_filter}
@@ -235,8 +276,14 @@ WITH outcome AS (
         payload_hash = excluded.payload_hash, status = excluded.status,
         result = excluded.result, error = excluded.error, finished_at = excluded.finished_at,
         expires_at = NULL
+), ended AS (
+    SELECT count(pg_notify('jobtrail_finished',
+                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
+    FROM (SELECT string_agg(id::text, ',') AS ids FROM finished WHERE final) AS f
+    -- %(notify)s: whether a waiters' connection is open, as the store last knew (waiters_listening).
+    WHERE %(notify)s AND ids IS NOT NULL
 )
-SELECT id FROM finished
+SELECT id FROM finished, ended
 
 -- name: record_run
 -- The summary of a run that ended for good without one (its worker died), with its
@@ -305,8 +352,15 @@ WITH expired AS (
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
+), ended AS (
+    SELECT count(pg_notify('jobtrail_finished',
+                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
+    FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
+    WHERE ids IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
-SELECT id FROM reaped, woken ORDER BY id
+SELECT id FROM reaped, woken, ended ORDER BY id
 
 -- name: worker_leases
 SELECT id, attempts, max_attempts, worker_id FROM jobtrail_jobs
@@ -333,8 +387,15 @@ WITH expired AS (
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
+), ended AS (
+    SELECT count(pg_notify('jobtrail_finished',
+                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
+    FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
+    WHERE ids IS NOT NULL AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
-SELECT id FROM reaped, woken ORDER BY id
+SELECT id FROM reaped, woken, ended ORDER BY id
 
 -- name: delete_worker
 DELETE FROM jobtrail_workers WHERE id = %(id)s
@@ -350,6 +411,9 @@ SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, r
        started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
        variant, code_version, redact
 FROM jobtrail_jobs WHERE id = %(id)s
+
+-- name: statuses
+SELECT id, status FROM jobtrail_jobs WHERE id = ANY(%(ids)b::bigint[])
 
 -- name: lock_job
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
@@ -470,8 +534,13 @@ WITH changed AS (
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues FROM changed
     WHERE status IN ('queued', 'retrying')
+), ended AS (
+    SELECT count(pg_notify('jobtrail_finished', id::text)) AS sent FROM changed
+    WHERE %(final)s AND EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 )
-SELECT changed.* FROM changed, woken
+SELECT changed.* FROM changed, woken, ended
 
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(%(key)s)

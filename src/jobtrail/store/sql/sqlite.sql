@@ -26,6 +26,14 @@ BEGIN IMMEDIATE
 -- memory, no disk I/O) to notice new work.
 PRAGMA data_version
 
+-- name: watch_finished
+-- The same poll for waiters: any commit may have ended the jobs they wait for.
+PRAGMA data_version
+
+-- name: waiters_listening
+-- Not run: SQLite has no notifications (PostgreSQL asks this before notifying waiters).
+SELECT 0
+
 -- name: migration_lock
 -- Migrations run in one write transaction, holding the write lock from its start: a
 -- concurrent migrator waits, then finds nothing left to do.
@@ -101,6 +109,20 @@ WHERE id IN (
     WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claim
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
+
+-- name: claim_job
+-- One job by id, whatever its run_at (brought forward to now), if it waits to run: the
+-- lease as claim gives it.
+-- step: claim
+UPDATE jobtrail_jobs
+SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :worker,
+    lease_expires_at = :lease_until, started_at = :now, run_at = min(run_at, :now)
+WHERE id = :id AND status IN ('queued', 'retrying')
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
           claim
 -- step: event
@@ -236,6 +258,10 @@ FROM jobtrail_workers ORDER BY started_at
 
 -- name: get_job
 SELECT * FROM jobtrail_jobs WHERE id = :id
+
+-- name: statuses
+-- {ids}: one "?" per id.
+SELECT id, status FROM jobtrail_jobs WHERE id IN ({ids})
 
 -- name: lock_job
 -- SQLite has no row locks: the write transaction this runs in holds the whole database.

@@ -27,6 +27,7 @@ from jobtrail.store.sqlite.watch import DataVersionWatch
 
 _Q = queries("sqlite")
 _CLAIM = steps("sqlite", "claim")
+_CLAIM_JOB = steps("sqlite", "claim_job")
 _HEARTBEAT = steps("sqlite", "heartbeat")
 _FINISH = steps("sqlite", "finish")
 _RELEASE = steps("sqlite", "release")
@@ -59,6 +60,18 @@ class WorkerLoop(Database):
             ).fetchall()
             conn.executemany(_CLAIM["event"], [(row[0], row[4], now, row[9]) for row in found])
         return [ClaimedJob(*row) for row in found]
+
+    @translated
+    def claim_job(self, worker_id: str, job_id: int, lease: float) -> ClaimedJob | None:
+        with self._write() as conn:
+            now = self.clock.now()
+            row = conn.execute(_CLAIM_JOB["claim"], {
+                "id": job_id, "worker": worker_id, "lease_until": now + lease, "now": now,
+                "token": policy.claim_token()}).fetchone()
+            if row is None:
+                return None
+            conn.execute(_CLAIM_JOB["event"], (row[0], row[4], now, row[9]))
+        return ClaimedJob(*row)
 
     @translated
     def heartbeat(self, worker: WorkerInfo, job_ids: Sequence[int], lease: float) -> set[int]:
@@ -193,6 +206,13 @@ class WorkerLoop(Database):
     def watch(self, on_change: Callable[[], None]) -> DataVersionWatch:
         self._conn()
         return DataVersionWatch(self, on_change, self.poll_interval)
+
+    def watch_finished(self, on_finished: Callable[[frozenset[int] | None], None]
+                       ) -> DataVersionWatch:
+        # SQLite tells no more than "another connection committed": any job may have ended.
+        self._conn()
+        return DataVersionWatch(self, functools.partial(on_finished, None), self.poll_interval,
+                                query="watch_finished")
 
 
 def _key(queues: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -43,6 +43,17 @@ class Reading(Database):
         return read_job(self._conn(), _Q["get_job"], job_id)
 
     @translated
+    def statuses(self, job_ids: Sequence[int]) -> dict[int, Status]:
+        found: dict[int, Status] = {}
+        conn = self._conn()
+        ids = list(job_ids)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            sql = _Q["statuses"].format(ids=", ".join("?" * len(chunk)))
+            found.update((job_id, Status(status)) for job_id, status in conn.execute(sql, chunk))
+        return found
+
+    @translated
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
         sql, params = _job_query(_Q["list_jobs"], where, paged=True)
         return self._records(sql, params)

@@ -1,4 +1,5 @@
-"""How an idle SQLite worker hears of new work: polling ``PRAGMA data_version``."""
+"""How an idle SQLite worker hears of new work, and a waiter of jobs that finished:
+polling ``PRAGMA data_version``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ WATCH_RETRY = 0.5
 class DataVersionWatch:
     """Polls ``PRAGMA data_version`` on a private connection and reports changes (every
     commit of another connection changes it; this process's own enqueues wake it at
-    once); every `IDENTITY_EVERY` seconds it also checks that the database file is still
+    once, for the ``watch`` query: a waiter's ``watch_finished`` hears only of commits);
+    every `IDENTITY_EVERY` seconds it also checks that the database file is still
     the one the store opened (see `Database.check_identity`).
 
     Errors never escape this thread: a connection that fails is opened again with backoff,
@@ -31,13 +33,16 @@ class DataVersionWatch:
     raises `StoreLost`) and wakes the worker, which then stops with that one message."""
 
     def __init__(self, database: Database, on_change: Callable[[], None],
-                 interval: float) -> None:
+                 interval: float, *, query: str = "watch") -> None:
         self._database = database
         self._on_change = on_change
         self._interval = interval
+        self._query = _Q[query]
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jobtrail-sqlite-watch", daemon=True)
-        database.add_waker(on_change)
+        self._thread = threading.Thread(target=self._run, name=f"jobtrail-sqlite-{query}",
+                                        daemon=True)
+        if query == "watch":  # this process's enqueues are new work, and finish nothing
+            database.add_waker(on_change)
         self._thread.start()
 
     def _run(self) -> None:
@@ -58,7 +63,7 @@ class DataVersionWatch:
                 try:
                     if conn is None:
                         conn = database.connect()
-                    version = conn.execute(_Q["watch"]).fetchone()[0]
+                    version = conn.execute(self._query).fetchone()[0]
                 except (sqlite3.Error, StoreError) as exc:
                     if is_damaged(exc):
                         lost = isinstance(exc, StoreLost)  # said so already, by connect()
