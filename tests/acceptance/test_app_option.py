@@ -63,3 +63,32 @@ def test_an_extra_word_is_refused(cli: Cli, shop: Shop) -> None:
     run = cli("describe", shop.target, "add", "greet")
     assert run.code == 2
     assert "unexpected extra argument 'greet'" in run.error_line()
+
+
+def test_enqueue_and_run_take_the_app_three_ways(cli: Cli, shop: Shop) -> None:
+    """enqueue and run find the app from MODULE:APP, --app or $JOBTRAIL_APP, and their
+    usage lines show it optional and the job name required."""
+    ids = [
+        cli("enqueue", shop.target, "add", "--arg", "a=1", "--arg", "b=2", "--json").json()["id"],
+        cli("enqueue", "--app", shop.target, "add", "--arg", "a=1", "--arg", "b=2",
+            "--json").json()["id"],
+        cli("enqueue", "add", "--arg", "a=1", "--arg", "b=2", "--json",
+            JOBTRAIL_APP=shop.target).json()["id"],
+    ]
+    assert len(set(ids)) == 3
+    ran = cli("run", "add", "--arg", "a=2", "--arg", "b=3", "--json", JOBTRAIL_APP=shop.target)
+    assert ran.code == 0, ran.stderr
+    assert ran.json()["job"]["result"] == 5
+    for command in ("enqueue", "run"):
+        usage = cli(command, "--help").stdout.splitlines()[0]
+        assert usage == f"Usage: jobtrail {command} [OPTIONS] [MODULE:APP] JOB_NAME"
+        missing = cli(command, shop.target)
+        assert missing.code == 2
+        assert "missing argument JOB_NAME" in missing.error_line()
+
+
+def test_the_old_json_arguments_get_a_hint(cli: Cli, shop: Shop) -> None:
+    """`--json '{...}'`, as the arguments were once given, is told to use --args-json."""
+    run = cli("enqueue", shop.target, "add", "--json", '{"a": 1, "b": 2}')
+    assert run.code == 2
+    assert "give the job's arguments as --args-json" in run.error_line()

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from jobtrail.app import App
-from jobtrail.cli.loading import load_app, opened
+from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import emit_json
 from jobtrail.handle import JobHandle
 from jobtrail.jobs import ENQUEUE_OPTIONS, JobDef
@@ -77,14 +77,17 @@ class JobArgumentsCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         given = list(args)  # the parser consumes the list it is given
+        hint = ("--json prints the result as JSON and takes no value: give the job's "
+                "arguments as --args-json '{...}' (or --arg KEY=VALUE)")
         try:
-            return super().parse_args(ctx, args)
+            rest = super().parse_args(ctx, args)
         except click.UsageError as exc:
             if _old_json_arguments(given):
-                raise click.UsageError(
-                    "--json prints the result as JSON and takes no value: give the job's "
-                    "arguments as --args-json '{...}' (or --arg KEY=VALUE)", ctx) from exc
+                raise click.UsageError(hint, ctx) from exc
             raise
+        if _old_json_arguments(given) and len(ctx.params.get("words", ())) > 2:
+            raise click.UsageError(hint, ctx)  # the object was taken for a third argument
+        return rest
 
 
 def _old_json_arguments(args: Sequence[str]) -> bool:
@@ -112,8 +115,7 @@ def job_arguments(command: F) -> F:
 
 
 @click.command("enqueue", cls=JobArgumentsCommand)
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB_NAME")
+@code_app("JOB_NAME", job_required=True)
 @job_arguments
 @click.option(
     "--delay", type=click.FloatRange(min=0), metavar="SECONDS",

@@ -17,7 +17,7 @@ from jobtrail.cli.enqueue import (
     job_arguments,
     parse_arguments,
 )
-from jobtrail.cli.loading import load_app, opened
+from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import (
     console,
     effect_json,
@@ -36,8 +36,7 @@ from jobtrail.records import Status
 
 
 @click.command("run", cls=JobArgumentsCommand)
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB_NAME")
+@code_app("JOB_NAME", job_required=True)
 @job_arguments
 @click.option("--dry-run", is_flag=True,
               help="Capture every ctx.effect and ctx.enqueue instead of performing it, and "
