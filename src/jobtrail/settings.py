@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import TypeGuard
 
 from jobtrail.errors import ConfigurationError
+from jobtrail.observe.logs import LOG_FORMATS
 from jobtrail.text import name_error
 
 DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
-#: The formats of the worker's log lines (``App(log_format=...)``, ``--log-format``).
-LOG_FORMATS = ("text", "json")
 
 
 def check_settings(

@@ -43,7 +43,7 @@ from jobtrail import watchdog
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
 from jobtrail.limits import check_queues
-from jobtrail.observe.logs import AttemptLog
+from jobtrail.observe.attempts import AttemptLog
 from jobtrail.observers import Observer
 from jobtrail.outage import Outage
 from jobtrail.records import Status
@@ -173,6 +173,7 @@ class Worker:
                 self._watch.stop()
                 self._watch = None
             self._close(outage)
+            self._attempt_log.close()
             restore()
         self._log.info("worker %s stopped: %s", self.id, dict(self.stats.outcomes))
         return self.stats
@@ -274,10 +275,11 @@ class Worker:
 
     # -- called on the writer's thread ----------------------------------------------------
     def _written(self, batch: Sequence[Outcome], lost: set[int]) -> None:
-        """Count the outcomes written, tell the observers, log one line per attempt."""
+        """Count the outcomes written, log one line per attempt, tell the observers."""
         written = []
         for outcome in batch:
-            if outcome.job_id in lost:
+            was_lost = outcome.job_id in lost
+            if was_lost:
                 self.stats.lost += 1
             else:
                 written.append(outcome)
@@ -285,11 +287,10 @@ class Worker:
                 if outcome.status is Status.RETRYING:
                     self._may_have_work = True
                     self._due_checked = 0.0
-        self.host.observers.finished(written)
-        for outcome in batch:
             claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
             if claimed is not None:  # (always: each claim is kept until its outcome is here)
-                self._attempt_log.written(claimed, outcome, lost=outcome.job_id in lost)
+                self._attempt_log.written(claimed, outcome, lost=was_lost)
+        self.host.observers.finished(written)
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1

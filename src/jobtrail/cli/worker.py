@@ -10,8 +10,7 @@ import click
 
 from jobtrail.cli import exits
 from jobtrail.cli.loading import load_app
-from jobtrail.observe.logs import TEXT_FORMAT, configure_logging, formatter_for
-from jobtrail.settings import LOG_FORMATS
+from jobtrail.observe.logs import LOG_FORMATS, TEXT_FORMAT, configure_logging, formatter_for
 from jobtrail.text import name_error
 
 LOG_LEVELS = ("debug", "info", "warning", "error")

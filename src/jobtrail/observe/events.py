@@ -105,7 +105,14 @@ class AttemptEvent:
 
     def fields(self) -> dict[str, Any]:
         """The event as a flat dict, in the order of `FIELDS`."""
-        return {name: getattr(self, name) for name in FIELDS}
+        return {
+            "job_id": self.job_id, "job_name": self.job_name, "queue": self.queue,
+            "attempt": self.attempt, "max_attempts": self.max_attempts,
+            "status": self.status, "outcome": self.outcome, "duration": self.duration,
+            "error_type": self.error_type, "error_message": self.error_message,
+            "retry_delay": self.retry_delay, "next_attempt_at": self.next_attempt_at,
+            "worker_id": self.worker_id, "trace_id": self.trace_id,
+        }
 
 
 #: The names of `AttemptEvent`'s fields, in order.

@@ -1,4 +1,4 @@
-"""Log lines a worker writes: one per record, in text or JSON, and one per finished attempt.
+"""Log lines a worker writes: one per record, in text or JSON.
 
 ``jobtrail worker --log-format text|json`` (or ``App(log_format=...)``) sets up stdlib
 ``logging`` with `configure_logging`: a handler on standard error whose formatter is
@@ -14,13 +14,7 @@ message holds:
   ``traceback`` when there is one. It is made with ``json.dumps`` of a dict; a value
   JSON cannot hold is written as its text.
 
-`AttemptLog` writes the worker's line per finished attempt on the ``jobtrail.attempts``
-logger, made of an `AttemptEvent` (`jobtrail.observe.events`): the event's fields are
-the record's ``extra=`` fields, and its message says the same in words. The level
-follows the status: ``succeeded`` at INFO, ``retrying`` and ``lost`` at WARNING,
-``dead`` and ``orphaned`` at ERROR. When the logger is not enabled for that level,
-nothing is built. A line that cannot be written (a handler or formatter that fails)
-never fails the worker: the outcome it reports is already stored.
+The worker's line per finished attempt is `jobtrail.observe.attempts`.
 """
 
 from __future__ import annotations
@@ -29,29 +23,16 @@ import json
 import logging
 import math
 import sys
-from contextlib import suppress
 from typing import IO, Any
 
 from jobtrail.errors import ConfigurationError
-from jobtrail.observe.events import AttemptEvent, iso_time
-from jobtrail.records import Status
-from jobtrail.settings import LOG_FORMATS
-from jobtrail.store.base import ClaimedJob, Outcome
+from jobtrail.observe.events import iso_time
 from jobtrail.text import storable
 
-#: The logger of the worker's line per finished attempt.
-ATTEMPTS_LOGGER = "jobtrail.attempts"
+#: The formats of the worker's log lines (``App(log_format=...)``, ``--log-format``).
+LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-LEVELS: dict[str, int] = {
-    Status.SUCCEEDED: logging.INFO,
-    Status.RETRYING: logging.WARNING,
-    Status.DEAD: logging.ERROR,
-    Status.ORPHANED: logging.ERROR,
-}
-LOST_LEVEL = logging.WARNING
-
-log = logging.getLogger("jobtrail.observe")
 
 # -- one line ------------------------------------------------------------------------------
 #: What `one_line` writes for each character that could break a line or a terminal: the
@@ -176,70 +157,3 @@ def configure_logging(level: str, log_format: str, stream: IO[str] | None = None
     handler.setFormatter(formatter_for(log_format))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     return handler
-
-
-# -- the line per attempt -------------------------------------------------------------------
-class AttemptLog:
-    """Logs the end of each attempt a worker ran, once its outcome is written."""
-
-    __slots__ = ("failures", "logger", "worker_id")
-
-    def __init__(self, worker_id: str, logger: logging.Logger | None = None) -> None:
-        self.worker_id = worker_id
-        self.logger = logger if logger is not None else logging.getLogger(ATTEMPTS_LOGGER)
-        #: Lines that could not be written (only the first is reported).
-        self.failures = 0
-
-    def written(self, claimed: ClaimedJob, outcome: Outcome, *, lost: bool = False) -> None:
-        """Log *outcome*, the end of an attempt of *claimed*; *lost* when its lease moved
-        on before it could be written. Never raises."""
-        level = LOST_LEVEL if lost else LEVELS.get(outcome.status, logging.INFO)
-        if not self.logger.isEnabledFor(level):
-            return
-        try:
-            event = AttemptEvent.of(claimed, outcome, self.worker_id, lost=lost)
-            self.logger.log(level, describe(event), extra=event.fields())
-        except Exception:  # a failing handler: the outcome is stored, the worker goes on
-            self.failures += 1
-            if self.failures == 1:
-                with suppress(Exception):
-                    log.exception("could not log the end of attempt %d of job %s (later "
-                                  "failures are not reported)", outcome.attempt, outcome.job_id)
-
-
-def describe(event: AttemptEvent) -> str:
-    """The event in words: ``job 7 charge attempt 1/3 failed after 2.1ms, retrying in
-    500.0ms at 2025-01-31T12:00:00.750Z [queue default, worker w1]: NameError: ...``."""
-    status = event.status
-    how = event.outcome
-    took = "" if event.duration is None else f" after {seconds(event.duration)}"
-    failed = "timed out" if how == "timed_out" else "failed"
-    if status == "succeeded":
-        verdict = f"succeeded{took}" + (f", {how}" if how else "")
-    elif status == "retrying":
-        delay = seconds(event.retry_delay or 0.0)
-        verdict = f"{failed}{took}, retrying in {delay} at {event.next_attempt_at}"
-    elif status == "dead":
-        verdict = f"{failed}{took}, dead" + (f" ({how})" if how and how != "timed_out" else "")
-    elif status == "orphaned":
-        verdict = "orphaned (it cannot run)"
-    else:
-        verdict = (f"lost{took} (its lease moved on before the outcome was written; another "
-                   "attempt owns the job)")
-    where = f"queue {event.queue}, worker {event.worker_id}"
-    if event.trace_id is not None:
-        where += f", trace {event.trace_id}"
-    text = f"job {event.job_id} {event.job_name} attempt {event.attempt}/{event.max_attempts} "
-    text += f"{verdict} [{where}]"
-    if event.error_type is not None:
-        text += f": {event.error_type}: {event.error_message}"
-    return text
-
-
-def seconds(value: float) -> str:
-    """A duration for people: ``2.1ms``, ``3.25s``, ``1,200s``."""
-    if value < 1:
-        return f"{value * 1000:.1f}ms"
-    if value < 100:
-        return f"{value:.2f}s"
-    return f"{value:,.0f}s"
