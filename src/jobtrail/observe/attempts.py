@@ -125,7 +125,10 @@ class AttemptLog:
         claimed, outcome, lost, level, now = handed
         try:
             event = AttemptEvent.of(claimed, outcome, self.worker_id, lost=lost, now=now)
-            self.logger.log(level, describe(event), extra=event.fields())
+            # Logger.log less the search for its caller, which is always this line.
+            logger = self.logger
+            logger.handle(logger.makeRecord(logger.name, level, __file__, 0, describe(event),
+                                            (), None, "AttemptLog", event.fields()))
         except Exception:  # a failing handler: the outcome is stored, the worker goes on
             self.failures += 1
             if self.failures == 1:

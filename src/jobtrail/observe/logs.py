@@ -79,6 +79,12 @@ _RECORD_ATTRIBUTES = frozenset(
 class JsonFormatter(logging.Formatter):
     """One JSON object per record (see the module docstring)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: ``json.dumps(fields, allow_nan=False, default=_text)``, its encoder made once.
+        self._encode = json.JSONEncoder(allow_nan=False, default=_text).encode
+        self._second: tuple[int, str] = (0, "")
+
     def format(self, record: logging.LogRecord) -> str:
         try:
             fields = self.fields(record)
@@ -86,21 +92,23 @@ class JsonFormatter(logging.Formatter):
             fields = {"time": iso_time(record.created), "level": record.levelname,
                       "logger": record.name, "message": _unformattable(record, exc)}
         try:
-            return json.dumps(fields, allow_nan=False, default=_text)
+            return self._encode(fields)
         except (TypeError, ValueError, RecursionError):  # NaN, a cycle, a bad key
             return json.dumps({str(k): _plain(v) for k, v in fields.items()})
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         """The record as the dict the line is made of."""
         fields: dict[str, Any] = {
-            "time": iso_time(record.created),
+            "time": self.utc_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": _message(record),
         }
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES and key not in fields:
-                fields[key] = storable(value) if isinstance(value, str) else value
+                # (ASCII needs nothing: JSON escapes its control characters)
+                isatext = isinstance(value, str) and not value.isascii()
+                fields[key] = storable(value) if isatext else value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -108,6 +116,15 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             fields["stack"] = storable(self.formatStack(record.stack_info))
         return fields
+
+    def utc_time(self, epoch: float) -> str:
+        """`iso_time` of *epoch*, its text up to the second made once a second."""
+        whole = int(epoch)
+        second, text = self._second
+        if whole != second:
+            text = iso_time(whole)[:-5]  # "2025-01-31T12:00:00"
+            self._second = (whole, text)
+        return f"{text}.{int((epoch - whole) * 1000):03d}Z"
 
 
 def _message(record: logging.LogRecord) -> str:
