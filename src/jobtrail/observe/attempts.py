@@ -7,13 +7,13 @@ the status: ``succeeded`` at INFO, ``retrying`` and ``lost`` at WARNING, ``dead`
 ``orphaned`` at ERROR.
 
 The worker's loop pays for a line only when it is wanted, and then little: when the
-logger is not enabled for the line's level, nothing is built; when it is, the outcome is
-put on a queue, and a thread of its own (``jobtrail-log``) builds the event, formats the
-line and writes it, in the order the outcomes were written. Building and writing a line
-so overlaps the loop's waits for the database rather than adding to them, and a log that
-blocks (a full pipe nobody reads) never holds up the worker: past `MAX_PENDING` lines
-waiting, lines are dropped and counted, and the count is logged once the log catches up.
-`close` writes what is left when the worker stops.
+logger is not enabled for the line's level, nothing is built; when it is, the event (a
+small record: its error message already cut short) is put on a queue, and a thread of its
+own (``jobtrail-log``) makes the line and writes it, in the order the outcomes were
+written. Making and writing a line so overlaps the loop's waits for the database rather
+than adding to them, and a log that blocks (a full pipe nobody reads) never holds up the
+worker: past `MAX_PENDING` lines waiting, lines are dropped and counted, and the count is
+logged once the log catches up. `close` writes what is left when the worker stops.
 
 A line that cannot be written (a handler that fails) never fails the worker: the outcome
 it reports is already stored. The first failure is reported on ``jobtrail.observe``.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from contextlib import suppress
 from queue import SimpleQueue
 
@@ -47,9 +46,8 @@ MAX_PENDING = 10_000
 
 log = logging.getLogger("jobtrail.observe")
 
-#: An outcome handed over: the job, its outcome, whether it was lost, the line's level,
-#: and when it was written (epoch seconds).
-Handed = tuple[ClaimedJob, Outcome, bool, int, float]
+#: An attempt handed over to be logged: its event and the line's level.
+Handed = tuple[AttemptEvent, int]
 
 
 class AttemptLog:
@@ -80,15 +78,20 @@ class AttemptLog:
         level = LOST_LEVEL if lost else LEVELS.get(outcome.status, logging.INFO)
         if not self.logger.isEnabledFor(level):
             return
+        try:
+            event = AttemptEvent.of(claimed, outcome, self.worker_id, lost=lost)
+        except Exception:  # (a bug): the outcome is stored, the worker goes on
+            self._failed(outcome.job_id, outcome.attempt)
+            return
         if not self.background:
-            self._write((claimed, outcome, lost, level, time.time()))
+            self._write((event, level))
             return
         if self._thread is None:
             self._start()
         if self._queue.qsize() >= MAX_PENDING:
             self.dropped += 1
             return
-        self._queue.put((claimed, outcome, lost, level, time.time()))
+        self._queue.put((event, level))
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
         """Write the lines handed over so far (waiting up to *timeout* seconds), and stop
@@ -122,19 +125,21 @@ class AttemptLog:
                             dropped)
 
     def _write(self, handed: Handed) -> None:
-        claimed, outcome, lost, level, now = handed
+        event, level = handed
         try:
-            event = AttemptEvent.of(claimed, outcome, self.worker_id, lost=lost, now=now)
             # Logger.log less the search for its caller, which is always this line.
             logger = self.logger
             logger.handle(logger.makeRecord(logger.name, level, __file__, 0, describe(event),
                                             (), None, "AttemptLog", event.fields()))
         except Exception:  # a failing handler: the outcome is stored, the worker goes on
-            self.failures += 1
-            if self.failures == 1:
-                with suppress(Exception):
-                    log.exception("could not log the end of attempt %d of job %s (later "
-                                  "failures are not reported)", outcome.attempt, outcome.job_id)
+            self._failed(event.job_id, event.attempt)
+
+    def _failed(self, job_id: int, attempt: int) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            with suppress(Exception):
+                log.exception("could not log the end of attempt %d of job %s (later "
+                              "failures are not reported)", attempt, job_id)
 
 
 def describe(event: AttemptEvent) -> str:
