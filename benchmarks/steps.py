@@ -110,13 +110,17 @@ def summary_cost(app: App, calls: int) -> float:
 def throughput(backend: Backend, settings: Settings) -> dict[str, Any]:
     """Alternate the three job kinds *repeat* times; medians and every run."""
     runs: dict[str, list[float]] = {job: [] for job in JOBS}
+    cpu: dict[str, list[float]] = {job: [] for job in JOBS}
     for k in range(settings.repeat):
         for job in JOBS:
-            rate = bench_drain_once(backend, settings, job)["jobs_per_s"]
-            runs[job].append(rate)
-            console.print(f"  {backend.name} round {k + 1}: {job} {rate:,.0f} jobs/s")
+            drained = bench_drain_once(backend, settings, job)
+            runs[job].append(drained["jobs_per_s"])
+            cpu[job].append(drained["cpu_us_per_job"])
+            console.print(f"  {backend.name} round {k + 1}: {job} {drained['jobs_per_s']:,.0f} "
+                          f"jobs/s, {drained['cpu_us_per_job']:.0f} µs of worker CPU per job")
     medians = {job: statistics.median(rates) for job, rates in runs.items()}
-    return {"medians": medians, "runs": runs}
+    return {"medians": medians, "runs": runs,
+            "cpu_us": {job: statistics.median(times) for job, times in cpu.items()}}
 
 
 def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
@@ -136,16 +140,25 @@ def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
     row("run summary + conformance (µs/run)", lambda d: f"{d['calls']['summary_us']:.1f}")
     for job in JOBS:
         row(f"drain {job} (jobs/s, median)", lambda d, j=job: f"{d['drain']['medians'][j]:,.0f}")
+    for job in JOBS:
+        row(f"worker CPU per {job} (µs, median)",
+            lambda d, j=job: f"{d['drain']['cpu_us'][j]:.0f}")
     base = "bench_noop"
     row("5 steps vs no-op (throughput loss)", lambda d: _loss(d, "bench_steps", base))
     row("5 steps + decision, checked (loss)", lambda d: _loss(d, "bench_expected", base))
     row("1 effect vs no-op (throughput loss)", lambda d: _loss(d, "bench_effect", base))
+    row("5 steps vs no-op (worker CPU per job)", lambda d: _extra_cpu(d, "bench_steps", base))
     console.print(table)
     console.print(
         f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
         f"{settings.concurrency} threads, median of {settings.repeat} alternating rounds"
     )
     console.print("command: python " + " ".join(sys.argv))
+
+
+def _extra_cpu(data: dict[str, Any], job: str, base: str) -> str:
+    cpu = data["drain"]["cpu_us"]
+    return f"+{cpu[job] - cpu[base]:.0f} µs ({(cpu[job] / cpu[base] - 1) * 100:.1f}%)"
 
 
 def _loss(data: dict[str, Any], job: str, base: str) -> str:

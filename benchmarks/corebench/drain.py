@@ -1,7 +1,10 @@
-"""The drain: N queued no-op jobs run by burst workers, throughput from their start times."""
+"""The drain: N queued no-op jobs run by burst workers, throughput from their start times,
+and the workers' CPU time per job (user and system, their start included): steadier than
+throughput on a shared machine, since another process's load does not add to it."""
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from typing import Any
@@ -26,12 +29,15 @@ def bench_drain_once(
     finally:
         app.close()
     backend.analyze()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with Workers(backend.url, processes=settings.processes,
                  concurrency=settings.concurrency, burst=True) as workers:
         code = workers.wait(timeout=max(120.0, n / 100))
         wall = time.perf_counter() - workers.started
         if code != 0:
             raise RuntimeError(f"burst workers exited with {code}:\n{workers.output()[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, reaped with their forks
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     app = make_app(backend.url)
     try:
         records = finished_records(app, job)
@@ -48,7 +54,7 @@ def bench_drain_once(
     span = starts[-1] - starts[0]
     return {
         "jobs": n, "span_s": span, "jobs_per_s": (n - 1) / span if span > 0 else float("inf"),
-        "wall_s": wall, "attempts": attempts,
+        "wall_s": wall, "attempts": attempts, "cpu_us_per_job": cpu / n * 1e6,
     }
 
 

@@ -1,6 +1,7 @@
 """jobtrail: a Python background-job system that can prove what every job did."""
 
 from jobtrail.app import App
+from jobtrail.bulk import ActionTally
 from jobtrail.context import Context, current_context
 from jobtrail.dryrun import CapturedEffect, CapturedEnqueue, DryRun
 from jobtrail.errors import (
@@ -51,6 +52,7 @@ from jobtrail.records import (
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.shadow import Shadow, ShadowReport
+from jobtrail.store.actions import ActionResult
 from jobtrail.store.base import EffectRecord, NewJob, Outcome, PathEvent, RunSummary, Store
 from jobtrail.supervisor import ExitCodes
 from jobtrail.worker import Worker, WorkerStats
@@ -58,6 +60,8 @@ from jobtrail.worker import Worker, WorkerStats
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionResult",
+    "ActionTally",
     "App",
     "AppNotLoadable",
     "ArgumentError",

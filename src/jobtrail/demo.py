@@ -23,10 +23,14 @@ payment whose receipt fails once is retried without charging the card again. The
 count what they really do in `TALLY`, so the summary can say what ran how often.
 
 Each scenario is one function that enqueues its jobs, so the demo can grow new ones.
-The module's ``app`` uses ``$JOBTRAIL_DEMO_URL`` (default ``sqlite:///jobtrail-demo.db``),
-so a worker can run the same jobs::
+The **crash** scenario (`jobtrail.demo_crash`) SIGKILLs a real worker process inside a
+refund's effect: the job ends ``effect_uncertain`` rather than refunding twice, and the
+operator resolves the effect and replays the job.
 
-    JOBTRAIL_DEMO_URL=sqlite:///jobtrail-demo.db jobtrail worker jobtrail.demo:app
+The module's ``app`` uses ``$JOBTRAIL_DEMO_URL`` (default: ``demo.db`` in the directory
+`demo_home`, under the system's temporary directory), so a worker can run the same jobs::
+
+    JOBTRAIL_DEMO_URL=sqlite:////tmp/jobtrail-demo/demo.db jobtrail worker jobtrail.demo:app
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ import asyncio
 import json
 import os
 import random
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-from jobtrail import demo_paths
+from jobtrail import demo_crash, demo_paths
 from jobtrail.app import App
 from jobtrail.context import Context
 from jobtrail.errors import Permanent, Transient
@@ -49,7 +55,14 @@ from jobtrail.paths.rules import enqueued, succeeded
 from jobtrail.retry import Retry
 from jobtrail.store.base import NewJob
 
-DEMO_URL = "sqlite:///jobtrail-demo.db"
+
+def demo_home() -> Path:
+    """Where the demo keeps its data: a directory of the system's temporary one (honouring
+    ``$TMPDIR``), so that no checkout or working directory collects demo databases."""
+    return Path(tempfile.gettempdir()) / "jobtrail-demo"
+
+
+DEMO_URL = f"sqlite:///{demo_home() / 'demo.db'}"
 DEMO_URL_ENV = "JOBTRAIL_DEMO_URL"
 
 #: Short delays so that retries happen within the demo's few seconds.
@@ -180,6 +193,7 @@ def build_app(url: str) -> App:
     demo.job(queue="onboarding")(schedule_followup)
     demo.job(queue="notifications")(push_notification)
     demo_paths.register(demo)
+    demo_crash.register(demo)
     demo.paths.rule("welcomed users get a follow-up", when=succeeded("send_welcome_email"),
               then=enqueued("schedule_followup"), within=3600)
     return demo
@@ -191,12 +205,14 @@ app = build_app(os.environ.get(DEMO_URL_ENV) or DEMO_URL)
 # -- the scenarios ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A part of the workload: its name, what it shows, how many jobs it stored and how
-    many of its enqueues were deduplicated (returned an existing job)."""
+    """A part of the workload: its name, what it shows, how many jobs it stored, how many
+    more its jobs will enqueue as they run (follow-ups), and how many of its enqueues were
+    deduplicated (returned an existing job)."""
 
     name: str
     shows: str
-    enqueued: int
+    stored: int
+    spawns: int = 0
     deduplicated: int = 0
 
 
@@ -223,7 +239,8 @@ def onboarding(demo: App, signups: int) -> Scenario:
     welcome.enqueue_many(
         {"user_id": user, "email": f"user{user}@example.com"} for user in range(1, signups + 1)
     )
-    return Scenario("onboarding", "parent jobs enqueueing children", signups)
+    return Scenario("onboarding", "parent jobs enqueueing a follow-up each", signups,
+                    spawns=signups)
 
 
 def notifications(demo: App, count: int) -> Scenario:
@@ -269,7 +286,7 @@ def idempotency(demo: App) -> Scenario:
         "a duplicate enqueue deduplicated; a job resumes after its last step; "
         "no card charged twice",
         len({handle.id for handle in handles}),
-        deduplicated,
+        deduplicated=deduplicated,
     )
 
 
@@ -322,8 +339,19 @@ def deploy(demo: App) -> Scenario:
     ran = demo_paths.before_the_deploy(demo.url)
     queued = demo_paths.after_the_deploy(demo)
     return Scenario(
-        "deploy", f"{ran} syncs ran on release {demo_paths.RELEASE_BEFORE}; release "
-        f"{demo_paths.RELEASE_AFTER} silently skips a step: divergences and a new path", queued)
+        "deploy", f"{ran} syncs ran on release {demo_paths.RELEASE_BEFORE} before the deploy, "
+        f"{queued} run now on {demo_paths.RELEASE_AFTER}, which silently skips a step: "
+        "divergences and a new path", ran + queued)
+
+
+def crash(demo: App, ledger: Path) -> tuple[Scenario, demo_crash.Crash]:
+    """A worker process SIGKILLed inside a refund (see `jobtrail.demo_crash`); the effect
+    resolved as the gateway's *ledger* shows, and the job replayed."""
+    crashed = demo_crash.crash_inside_effect(demo, ledger)
+    demo_crash.resolve_and_replay(demo, crashed)
+    return Scenario(
+        "crash", "a worker SIGKILLed inside a refund: the job ends effect_uncertain, the "
+        "operator resolves the effect, the replay refunds nothing twice", 1), crashed
 
 
 def enqueue_workload(demo: App, jobs: int) -> list[Scenario]:

@@ -161,7 +161,8 @@ class ErrorInfo:
     traceback: str = ""
 
     def to_json(self) -> str:
-        """Serialise for the store."""
+        """Serialise for the store. Stores select dead letters by the class this text
+        begins with (`jobtrail.store.policy.ERROR_TYPE_HEAD`): keep its keys' order."""
         return json.dumps(
             {"type": self.type, "message": self.message, "traceback": self.traceback}
         )

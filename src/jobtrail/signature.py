@@ -262,12 +262,14 @@ class JobSignature:
                 if param.required:
                     return f"missing required argument {param.name!r} ({describe(param.hint)})"
                 continue
-            why = mismatch(values[param.name], param.hint)
+            value = values[param.name]
+            why = mismatch(value, param.hint)
             if why:
-                return (
-                    f"argument {param.name!r} expected {describe(param.hint)}, "
-                    f"got {shown(values[param.name])} ({why})"
-                )
+                expected = describe(param.hint)
+                # The reason adds to the message only when it says more than the types.
+                more = "" if why == f"expected {expected}, got {type(value).__name__}" \
+                    else f" ({why})"
+                return f"argument {param.name!r} expected {expected}, got {shown(value)}{more}"
         return None
 
 

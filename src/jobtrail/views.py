@@ -1,27 +1,32 @@
 """`JobViews`: what operators read of stored jobs, and what they do to them.
 
 The part of `App` that reads jobs, their paths and effects, and carries out operators'
-actions (replay, discard, cancel, resolving an effect). Every record it returns is masked
-for the job's declared-sensitive fields (`jobtrail.redaction.masked_job`): the fields
-stored with the job, and those its job type declares here. Only the worker running a job
-sees its real values.
+actions (replay, discard, cancel, resolving an effect), on one job or many (`jobtrail.bulk`:
+in batches, one transaction each). Every record it returns is masked for the job's
+declared-sensitive fields (`jobtrail.redaction.masked_job`): the fields stored with the
+job, and those its job type declares here. Only the worker running a job sees its real
+values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from jobtrail import bulk
+from jobtrail.bulk import Action, ActionTally, OnBatch
 from jobtrail.errors import ConfigurationError, JobNotFound, JobtrailError
 from jobtrail.limits import MAX_JOB_ID, before_bound, row_limit
 from jobtrail.observers import Observers
 from jobtrail.payload import encode_result
 from jobtrail.records import Event, JobRecord, Status
 from jobtrail.redaction import Redactor, masked_effect, masked_job
+from jobtrail.store.actions import ActionResult, DeadLetterFilter
 from jobtrail.store.base import EffectRecord, JobFilter, Store
-from jobtrail.text import shown
+from jobtrail.text import shown, storable
 
 DEAD_LETTER_STATUSES = (Status.DEAD, Status.ORPHANED)
 
@@ -64,23 +69,77 @@ class JobViews:
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, narrowed by status, queue and job name."""
-        statuses = None
-        if status is not None:
-            items = [status] if isinstance(status, str | Status) else list(status)
-            try:
-                statuses = tuple(Status(s) for s in items)
-            except ValueError as exc:
-                allowed = ", ".join(s.value for s in Status)
-                raise ConfigurationError(f"unknown status in {items!r}: use {allowed}") from exc
+        """Jobs, newest first, narrowed by status, queue and job name; paged by id: pass
+        the last id of one page as *before_id* for the next."""
+        if not _holdable(queue, job_name):
+            return []
         found = self.store.list_jobs(JobFilter(
-            statuses, queue, job_name, limit=row_limit(limit), before_id=before_bound(before_id)
+            _statuses(status), queue, job_name, limit=row_limit(limit),
+            before_id=before_bound(before_id),
         ))
         return [self._masked(record) for record in found]
 
-    def dead_letters(self, *, limit: int = 50, before_id: int | None = None) -> list[JobRecord]:
-        """Jobs in the dead-letter queue (``dead`` and ``orphaned``), newest first."""
-        return self.jobs(status=DEAD_LETTER_STATUSES, limit=limit, before_id=before_id)
+    def count_jobs(
+        self,
+        *,
+        status: Status | str | Sequence[Status | str] | None = None,
+        queue: str | None = None,
+        job_name: str | None = None,
+    ) -> int:
+        """How many jobs `jobs` would list with these filters, page aside."""
+        if not _holdable(queue, job_name):
+            return 0
+        return self.store.count_jobs(JobFilter(_statuses(status), queue, job_name))
+
+    def dead_letters(
+        self,
+        *,
+        limit: int = 50,
+        before_id: int | None = None,
+        job_name: str | None = None,
+        queue: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+    ) -> list[JobRecord]:
+        """Jobs in the dead-letter queue (``dead`` and ``orphaned``), newest first, narrowed
+        by job name, queue, the class of their error (as stored, ``shop.Declined``, or
+        without its module, ``Declined``) and when they ended (*since*); paged by id."""
+        where = _dead_letter_filter(job_name, queue, error_type, since)
+        if not _holdable(job_name, queue, error_type):
+            return []
+        found = self.store.dead_letters(
+            replace(where, limit=row_limit(limit), before_id=before_bound(before_id)))
+        return [self._masked(record) for record in found]
+
+    def count_dead_letters(
+        self,
+        *,
+        job_name: str | None = None,
+        queue: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many dead letters `dead_letters` would list with these filters, page aside."""
+        if not _holdable(job_name, queue, error_type):
+            return 0
+        return self.store.count_dead_letters(
+            _dead_letter_filter(job_name, queue, error_type, since))
+
+    def dead_letter_ids(
+        self,
+        *,
+        job_name: str | None = None,
+        queue: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+    ) -> list[int]:
+        """The ids of every dead letter these filters select (as `dead_letters` does),
+        newest first: what `replay_many` or `discard_many` would act on, to count or confirm
+        first."""
+        if not _holdable(job_name, queue, error_type):
+            return []
+        return bulk.dead_letter_ids(self.store,
+                                    _dead_letter_filter(job_name, queue, error_type, since))
 
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
@@ -111,6 +170,77 @@ class JobViews:
         self.observers.cancelled(record)
         return self._masked(record)
 
+    def replay_many(self, job_ids: Iterable[int]) -> list[ActionResult]:
+        """`replay` each of *job_ids*, in batches (one transaction each): one result per
+        distinct id, in order. A job that cannot be replayed — unknown, not a dead letter or
+        cancelled (any more), or with an uncertain effect — is reported and left as it is;
+        the others are replayed."""
+        return self._results("replay", job_ids)
+
+    def discard_many(self, job_ids: Iterable[int]) -> list[ActionResult]:
+        """`discard` each of *job_ids*, in batches, as `replay_many` does."""
+        return self._results("discard", job_ids)
+
+    def cancel_many(self, job_ids: Iterable[int]) -> list[ActionResult]:
+        """`cancel` each of *job_ids*, in batches, as `replay_many` does."""
+        return self._results("cancel", job_ids)
+
+    def replay_dead_letters(
+        self,
+        *,
+        job_name: str | None = None,
+        queue: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+        on_batch: OnBatch | None = None,
+    ) -> ActionTally:
+        """Replay every dead letter the filters select (`dead_letter_ids`), in batches of
+        `jobtrail.bulk.BATCH_SIZE`, one transaction each, and count what was done. Jobs with
+        an uncertain effect and jobs that moved on since they were selected are left and
+        counted. *on_batch* is told of each batch's results once it is committed."""
+        chosen = self.dead_letter_ids(job_name=job_name, queue=queue, error_type=error_type,
+                                      since=since)
+        return self._act_in_batches("replay", chosen, on_batch)
+
+    def discard_dead_letters(
+        self,
+        *,
+        job_name: str | None = None,
+        queue: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+        on_batch: OnBatch | None = None,
+    ) -> ActionTally:
+        """Discard every dead letter the filters select, as `replay_dead_letters` replays."""
+        chosen = self.dead_letter_ids(job_name=job_name, queue=queue, error_type=error_type,
+                                      since=since)
+        return self._act_in_batches("discard", chosen, on_batch)
+
+    def _act_in_batches(self, action: Action, job_ids: list[int],
+                        on_batch: OnBatch | None) -> ActionTally:
+        return bulk.run_batches(bulk.batches(job_ids), lambda page: self._act(action, page),
+                                on_batch)
+
+    def _results(self, action: Action, job_ids: Iterable[int]) -> list[ActionResult]:
+        found: list[ActionResult] = []
+        ids = (int(job_id) for job_id in job_ids)  # one no store holds: not found
+        for page in bulk.batches(ids):
+            found += self._act(action, page)
+        return found
+
+    def _act(self, action: Action, job_ids: list[int]) -> list[ActionResult]:
+        """One batch of *action*, in one transaction; observers told of each job it changed."""
+        if action == "replay":
+            results, told = self.store.replay_many(job_ids), self.observers.replayed
+        elif action == "discard":
+            results, told = self.store.discard_many(job_ids), self.observers.discarded
+        else:
+            results, told = self.store.cancel_many(job_ids), self.observers.cancelled
+        for result in results:
+            if result.verdict == "done" and result.job is not None:
+                told(result.job)
+        return [self._masked_result(result) for result in results]
+
     def resolve_effect(
         self, job_id: int, name: str, outcome: str, result: Any = None
     ) -> EffectRecord:
@@ -136,6 +266,18 @@ class JobViews:
 
     def _masked(self, job: JobRecord) -> JobRecord:
         return masked_job(job, self.sensitive_fields(job))
+
+    def _masked_result(self, result: ActionResult) -> ActionResult:
+        """*result* with its job masked, and its message too (a refusal may quote the key of
+        an effect, made of the job's arguments)."""
+        if result.job is None:
+            return result
+        message = result.message
+        fields = self.sensitive_fields(result.job)
+        if message is not None and fields:
+            args = result.job.args if isinstance(result.job.args, dict) else {}
+            message = Redactor(fields, args).text(message)
+        return replace(result, job=self._masked(result.job), message=message)
 
     def _masked_effects(self, job: JobRecord, effects: list[EffectRecord]) -> list[EffectRecord]:
         fields = self.sensitive_fields(job)
@@ -163,6 +305,37 @@ class JobViews:
     def _events_of(self, record: JobRecord) -> list[Event]:
         return [replace(e, parent_job_id=record.parent_job_id, trace_id=record.trace_id)
                 for e in self.store.events(record.id)]
+
+
+def _statuses(
+    status: Status | str | Sequence[Status | str] | None,
+) -> tuple[Status, ...] | None:
+    """*status* (one, several or ``None`` for any) as the store filters by it."""
+    if status is None:
+        return None
+    items = [status] if isinstance(status, str | Status) else list(status)
+    try:
+        return tuple(Status(s) for s in items)
+    except ValueError as exc:
+        allowed = ", ".join(s.value for s in Status)
+        raise ConfigurationError(f"unknown status in {items!r}: use {allowed}") from exc
+
+
+def _holdable(*names: str | None) -> bool:
+    """False when a filter names what no store can hold (a NUL, a lone surrogate, as a
+    command line's undecodable bytes give): no job matches it, on every backend alike."""
+    return all(name is None or storable(name) == name for name in names)
+
+
+def _dead_letter_filter(
+    job_name: str | None, queue: str | None, error_type: str | None, since: datetime | None,
+) -> DeadLetterFilter:
+    """The store's filter for dead letters; a *since* with no zone is read as UTC."""
+    if error_type is not None and not error_type.strip():
+        raise ConfigurationError("an empty error class matches nothing: name one, e.g. NameError")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return DeadLetterFilter(job_name, queue, error_type, since)
 
 
 def _job_id(job_id: int) -> int:

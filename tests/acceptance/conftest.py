@@ -137,6 +137,9 @@ def cli(tmp_path: Path) -> Cli:
         key: value for key, value in os.environ.items()
         if not key.startswith("JOBTRAIL_") and key != "COLUMNS"
     }
+    temporary = tmp_path / "tmp"  # the system's temporary directory, for this test alone
+    temporary.mkdir()
+    env["TMPDIR"] = str(temporary)
     return Cli(tmp_path, env)
 
 

@@ -8,7 +8,10 @@ import pytest
 
 from tests.acceptance.conftest import Cli, password_in, with_password
 
-DEMO_URL = "sqlite:///jobtrail-demo.db"
+
+def demo_url(cli: Cli) -> str:
+    """The demo's own database: in the system's temporary directory (the test's own)."""
+    return f"sqlite:///{cli.cwd / 'tmp' / 'jobtrail-demo' / 'demo.db'}"
 
 
 def test_demo_runs_and_prints_the_summary(cli: Cli) -> None:
@@ -21,15 +24,16 @@ def test_demo_runs_and_prints_the_summary(cli: Cli) -> None:
     assert "Dead letters" in run.stdout
     assert "declined" in run.stdout
     assert "PayloadMismatch" in run.stdout
-    assert f"jobtrail dlq list --url {DEMO_URL}" in run.stdout
-    assert (cli.cwd / "jobtrail-demo.db").exists()
+    assert f"jobtrail dlq list --url {demo_url(cli)}" in run.stdout
+    assert (cli.cwd / "tmp" / "jobtrail-demo" / "demo.db").exists()
+    assert not list(cli.cwd.glob("*.db")), "the demo leaves no database in the working directory"
 
 
 def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
     """Retried charges succeed, one charge is dead, the drifted payload is orphaned, and
     every follow-up is a child of a welcome email."""
     assert cli("demo", "--jobs", "20", timeout=30).code == 0
-    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     statuses = Counter(job["status"] for job in jobs)
     assert set(statuses) == {"succeeded", "dead", "orphaned"}
     assert statuses["dead"] == 1 and statuses["orphaned"] == 1
@@ -48,9 +52,9 @@ def test_demo_jobs_end_as_the_scenarios_intend(cli: Cli) -> None:
 def test_demo_recreates_its_default_database(cli: Cli) -> None:
     """A second run starts from an empty database rather than adding to the first."""
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    first = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    first = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     assert cli("demo", "--jobs", "10", timeout=30).code == 0
-    second = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    second = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     assert len(second) == len(first)
     assert max(job["id"] for job in second) == max(job["id"] for job in first)
 
@@ -69,7 +73,7 @@ def test_demo_creates_its_tables_in_a_new_database(cli: Cli, bare_pg_database: s
     """The demo on a new PostgreSQL database creates jobtrail's tables and runs."""
     run = cli("demo", "--url", bare_pg_database, "--jobs", "5", timeout=30)
     assert run.code == 0, run.stderr
-    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()
+    assert cli("jobs", "list", "--url", bare_pg_database, "--json").json()["jobs"]
 
 
 def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
@@ -81,13 +85,13 @@ def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
     assert "steps run: 3 of 3, step 1\N{EN DASH}2 not repeated on retry" in facts
     assert "card charges per invoice — 501: 1, 502: 1, 503: 1; no invoice charged twice" in facts
     assert "3 retries reused the recorded charge" in facts
-    jobs = cli("jobs", "list", "--url", DEMO_URL, "--limit", "1000", "--json").json()
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
     paid = [job for job in jobs if job["job_name"] == "pay_invoice"]
     assert sorted(job["args"]["invoice_id"] for job in paid) == [501, 502, 503]
     assert all((job["status"], job["attempts"]) == ("succeeded", 2) for job in paid)
     (ledger,) = (job for job in jobs if job["job_name"] == "reconcile_ledger")
     assert (ledger["status"], ledger["attempts"], ledger["result"]) == ("succeeded", 2, 3)
-    events = cli("jobs", "show", str(ledger["id"]), "--url", DEMO_URL, "--json").json()["events"]
+    events = cli("jobs", "show", str(ledger["id"]), "--url", demo_url(cli), "--json").json()["events"]
     steps = [(e["attempt"], e["name"], bool(e["attrs"].get("replayed"))) for e in events if e["kind"] == "step"]
     assert steps == [(1, "fetch", False), (1, "match", False), (2, "fetch", True),
                      (2, "match", True), (2, "post", False)]
@@ -109,8 +113,8 @@ def test_demo_next_steps_work_as_printed(cli: Cli) -> None:
     for step in steps:
         done = cli.shell(step)
         assert done.code == 0, (step, done.stderr)
-    assert sorted(path.name for path in cli.cwd.glob("*.db")) == ["jobtrail-demo.db"]
-    assert_ran_again(cli, steps, DEMO_URL)
+    assert not list(cli.cwd.glob("*.db"))
+    assert_ran_again(cli, steps, demo_url(cli))
 
 
 def test_demo_on_a_url_suggests_commands_for_that_database(cli: Cli, db_url: str) -> None:
@@ -127,7 +131,8 @@ def test_demo_on_a_url_suggests_commands_for_that_database(cli: Cli, db_url: str
         assert steps[0] == f"export JOBTRAIL_URL='{url.replace(password, '***')}'"
         prelude = steps.pop(0).replace("***", password) + "\n"
     for step in steps:
-        assert "--url" in step or step.startswith("JOBTRAIL_DEMO_URL="), step
+        assert "--url" in step or step.startswith(
+            ("JOBTRAIL_DEMO_URL=", "jobtrail flows show", "jobtrail run")), step
         done = cli.shell(prelude + step)
         assert done.code == 0, (step, done.stderr)
     assert set(cli.cwd.glob("*.db")) <= {cli.cwd / "jobs.db"}
@@ -141,3 +146,60 @@ def assert_ran_again(cli: Cli, steps: list[str], url: str) -> None:
     names = [event["name"] for event in shown["events"]]
     assert "claimed" in names[names.index("replayed"):]
     assert shown["job"]["status"] == "dead"
+
+
+def test_demo_counts_add_up(cli: Cli) -> None:
+    """The scenario lines add up to the jobs stored, and stored jobs plus follow-ups are
+    every job the run finished and the database holds."""
+    run = cli("demo", "--jobs", "20", timeout=60)
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    totals = next(line for line in lines if " jobs stored; " in line)
+    stored, spawned = int(totals.split()[0]), int(totals.split("; ")[1].split()[0])
+    scenario_lines = lines[:lines.index(totals)]
+    counted = sum(int(line.split(": ", 1)[1].split()[0]) for line in scenario_lines
+                  if ": " in line and line.split(": ", 1)[1].split()[0].isdigit())
+    assert counted == stored
+    finished = next(line for line in lines if line.startswith("All "))
+    assert finished.startswith(f"All {stored + spawned} jobs finished ({stored} stored above "
+                               f"+ {spawned} follow-ups")
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--limit", "1000", "--json").json()["jobs"]
+    assert len(jobs) == stored + spawned
+
+
+def test_demo_kills_a_worker_inside_an_effect_and_resolves_it(cli: Cli) -> None:
+    """A worker process SIGKILLed inside the refund leaves the job dead effect_uncertain;
+    resolved done and replayed, it succeeds with the recorded refund, made once."""
+    run = cli("demo", "--jobs", "10", timeout=60)
+    assert run.code == 0, run.stderr
+    section = run.stdout.split("\nCrash inside an effect\n", 1)[1].split("\n\n", 1)[0]
+    assert "SIGKILLed while refund_order" in section
+    assert "job dead (effect_uncertain), not refunded again" in section
+    assert "replay succeeded with re_9001_2500 from the record; refunds made by the gateway: 1" \
+        in section
+    jobs = cli("jobs", "list", "--url", demo_url(cli), "--job", "refund_order", "--json").json()["jobs"]
+    (refund,) = jobs
+    shown = cli("jobs", "show", str(refund["id"]), "--url", demo_url(cli), "--json").json()
+    assert (shown["job"]["status"], shown["job"]["result"]) == ("succeeded", "re_9001_2500")
+    (effect,) = shown["effects"]
+    assert effect["status"] == "done"
+    names = [event["name"] for event in shown["events"]]
+    assert names.index("lease_expired") < names.index("dead") < names.index("effect_resolved") \
+        < names.index("replayed")
+    (replayed,) = [e for e in shown["events"] if e["kind"] == "effect"]
+    assert replayed["attrs"].get("replayed") is True
+    assert not list((cli.cwd / "tmp" / "jobtrail-demo").glob("gateway-ledger-*"))
+
+
+def test_demo_shows_the_flow_from_code_and_a_dry_run(cli: Cli) -> None:
+    """The demo draws sync_customer's flow from its code (no validate step) and a dry run
+    that captures the push and reports the missing step, storing nothing."""
+    run = cli("demo", "--jobs", "5", timeout=60)
+    assert run.code == 0, run.stderr
+    section = run.stdout.split("\nPaths the code can take\n", 1)[1].split("\n\n", 1)[0]
+    assert "-> exit:unchanged  [changed=false]" in section
+    assert "effect:push_crm  (line" in section
+    assert "step:validate" not in section
+    assert "path: fetch decide:changed=true effect:push_crm" in section
+    assert "effect push_crm (key crm-5) captured, not performed" in section
+    assert "missing step validate before effect:push_crm" in section

@@ -14,8 +14,9 @@ def test_dlq_list_shows_only_dead_letters_with_their_error(
     assert "card 4000 declined" in run.stdout
     assert "succeeded" not in run.stdout
     listed = cli("dlq", "list", "--url", shop.url, "--json").json()
-    assert [job["id"] for job in listed] == [worked.declined]
-    assert set(listed[0]) == JOB_KEYS
+    assert [job["id"] for job in listed["jobs"]] == [worked.declined]
+    assert (listed["total"], listed["next_before"]) == (1, None)
+    assert set(listed["jobs"][0]) == JOB_KEYS
 
 
 def test_dlq_show_of_a_job_outside_the_queue_is_not_found(
@@ -36,15 +37,17 @@ def test_dlq_replay_queues_the_job_again(cli: Cli, worked: Worked, shop: Shop) -
     assert "queued again" in run.stdout
     job = cli("jobs", "show", str(worked.declined), "--url", shop.url, "--json").json()["job"]
     assert (job["status"], job["attempts"]) == ("queued", 0)
-    assert cli("dlq", "list", "--url", shop.url, "--json").json() == []
+    assert cli("dlq", "list", "--url", shop.url, "--json").json()["total"] == 0
 
 
 def test_dlq_discard_cancels_the_job(cli: Cli, worked: Worked, shop: Shop) -> None:
-    """dlq discard --json prints the job, now cancelled and out of the queue."""
+    """dlq discard --json prints the job's result, now cancelled and out of the queue."""
     run = cli("dlq", "discard", str(worked.declined), "--url", shop.url, "--json")
     assert run.code == 0, run.stderr
-    assert run.json()["status"] == "cancelled"
-    assert cli("dlq", "list", "--url", shop.url, "--json").json() == []
+    assert run.json() == [{"id": worked.declined, "ok": True, "result": "done",
+                           "job_name": "decline", "queue": "default", "status": "cancelled",
+                           "message": None}]
+    assert cli("dlq", "list", "--url", shop.url, "--json").json()["jobs"] == []
 
 
 def test_replaying_a_succeeded_job_is_refused(cli: Cli, worked: Worked, shop: Shop) -> None:

@@ -61,22 +61,29 @@ def test_worker_takes_only_the_queues_it_is_given(cli: Cli, shop: Shop) -> None:
     mail = cli("enqueue", shop.target, "greet", "--arg", "name=a").stdout.strip()
     maths = cli("enqueue", shop.target, "add", "--arg", "a=1", "--arg", "b=1").stdout.strip()
     assert cli("worker", shop.target, "--burst", "--queues", "mail").code == 0
-    jobs = {job["id"]: job for job in cli("jobs", "list", "--url", shop.url, "--json").json()}
+    listed = cli("jobs", "list", "--url", shop.url, "--json").json()["jobs"]
+    jobs = {job["id"]: job for job in listed}
     assert jobs[int(mail)]["status"] == "succeeded"
     assert jobs[int(maths)]["status"] == "queued"
 
 
 def test_jobs_list_filters_and_json(cli: Cli, worked: Worked, shop: Shop) -> None:
-    """jobs list --json is an array of jobs with stable keys, narrowed by the filters."""
+    """jobs list --json is an object: the page of jobs with stable keys, narrowed by the
+    filters, how many match in all, and the cursor of the next page."""
     everything = cli("jobs", "list", "--url", shop.url, "--json").json()
-    assert [job["id"] for job in everything] == [worked.declined, worked.added]
-    assert all(set(job) == JOB_KEYS for job in everything)
+    assert set(everything) == {"jobs", "total", "next_before"}
+    assert [job["id"] for job in everything["jobs"]] == [worked.declined, worked.added]
+    assert (everything["total"], everything["next_before"]) == (2, None)
+    assert all(set(job) == JOB_KEYS for job in everything["jobs"])
     dead = cli("jobs", "list", "--url", shop.url, "--status", "dead", "--json").json()
-    assert [job["id"] for job in dead] == [worked.declined]
+    assert [job["id"] for job in dead["jobs"]] == [worked.declined] and dead["total"] == 1
     by_name = cli("jobs", "list", "--url", shop.url, "--job", "add", "--json").json()
-    assert [job["id"] for job in by_name] == [worked.added]
-    assert cli("jobs", "list", "--url", shop.url, "--queue", "mail", "--json").json() == []
-    assert len(cli("jobs", "list", "--url", shop.url, "--limit", "1", "--json").json()) == 1
+    assert [job["id"] for job in by_name["jobs"]] == [worked.added]
+    mail = cli("jobs", "list", "--url", shop.url, "--queue", "mail", "--json").json()
+    assert mail == {"jobs": [], "total": 0, "next_before": None}
+    first = cli("jobs", "list", "--url", shop.url, "--limit", "1", "--json").json()
+    assert [job["id"] for job in first["jobs"]] == [worked.declined]
+    assert (first["total"], first["next_before"]) == (2, worked.declined)
 
 
 def test_jobs_show_prints_fields_error_and_timeline(cli: Cli, worked: Worked, shop: Shop) -> None:
@@ -108,7 +115,7 @@ def test_url_from_the_environment(cli: Cli, worked: Worked, shop: Shop) -> None:
     """Without MODULE:APP or --url, $JOBTRAIL_URL names the database."""
     run = cli("jobs", "list", "--json", JOBTRAIL_URL=shop.url)
     assert run.code == 0, run.stderr
-    assert len(run.json()) == 2
+    assert len(run.json()["jobs"]) == 2
 
 
 def test_db_upgrade_creates_then_reports_up_to_date(cli: Cli) -> None:

@@ -101,7 +101,7 @@ def test_bad_job_arguments_are_a_usage_error(
     run = cli("enqueue", shop.target, "add", *args)
     assert run.code == 2
     assert message in run.error_line()
-    assert cli("jobs", "list", "--url", shop.url, "--json").json() == []
+    assert cli("jobs", "list", "--url", shop.url, "--json").json()["jobs"] == []
 
 
 def test_unknown_job_id_is_not_found(cli: Cli, worked: Worked, shop: Shop) -> None:

@@ -35,6 +35,8 @@ COMMANDS = {
     "dlq list": ["dlq", "list", "--url", "{url}"],
     "db upgrade": ["db", "upgrade", "--url", "{url}"],
     "enqueue": ["enqueue", "store_app:app", "add", "--arg", "a=1", "--arg", "b=2"],
+    "cancel": ["cancel", "1", "2", "--url", "{url}"],
+    "dlq replay --all": ["dlq", "replay", "--all", "--since", "1h", "--yes", "--url", "{url}"],
 }
 
 
@@ -174,7 +176,9 @@ def test_a_read_only_database_is_one_line_and_loses_nothing(cli: Cli) -> None:
             "error: cannot write to SQLite database 'shop.db': it is read-only "
             "(check the permissions of the file and of its directory)"
         )
+        assert run_command(cli, "cancel", url) == line  # nothing cancelled, nothing lost
         listed = cli("jobs", "list", "--url", url, "--json")
         assert listed.code == 0, listed.stderr
-        assert [job["job_name"] for job in listed.json()] == ["add"]
+        assert [(job["job_name"], job["status"]) for job in listed.json()["jobs"]] == [
+            ("add", "queued")]
     assert os.access(cli.cwd / "shop.db", os.W_OK)

@@ -223,6 +223,6 @@ def test_the_cli_lists_with_a_huge_limit(cli: Cli, shop: Shop, worked: Worked) -
     run = cli("jobs", "list", "--app", shop.target, "--limit", "99999999999999999999",
               "--json")
     assert run.code == 0, run.stderr
-    assert sorted(job["id"] for job in run.json()) == sorted([worked.added, worked.declined])
+    assert sorted(job["id"] for job in run.json()["jobs"]) == sorted([worked.added, worked.declined])
     run = cli("paths", "divergences", "--app", shop.target, "--limit", "99999999999999999999")
     assert run.code == 0, run.stderr

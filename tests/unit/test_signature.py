@@ -220,7 +220,7 @@ def test_a_wrong_type_names_job_argument_expected_type_and_value() -> None:
     with pytest.raises(ArgumentError) as caught:
         sig.bind((), {"invoice_id": "7", "amount": 1.0})
     assert str(caught.value) == (
-        "job 'charge': argument 'invoice_id' expected int, got '7' (expected int, got str)"
+        "job 'charge': argument 'invoice_id' expected int, got '7'"
     )
 
 

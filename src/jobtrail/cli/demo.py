@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shlex
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
-from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,30 +20,28 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
-from rich.text import Text
 
-from jobtrail import demo_paths
+from jobtrail import demo_crash, demo_paths
 from jobtrail.app import App
-from jobtrail.cli.database import masked_url, url_argument
+from jobtrail.cli import demo_report
+from jobtrail.cli.database import masked_url
 from jobtrail.cli.loading import opened
-from jobtrail.cli.output import console, jobs_table
-from jobtrail.cli.paths import variants_table
+from jobtrail.cli.output import console, jobs_table, wide_option
 from jobtrail.errors import JobtrailError, StoreError
-from jobtrail.paths.rules import RuleReport
-from jobtrail.paths.variants import Variant
-from jobtrail.records import FINAL_STATUSES, Divergence, JobRecord, Status
-from jobtrail.store import URL_ENV, parse_url
+from jobtrail.flows import lock, to_text
+from jobtrail.records import FINAL_STATUSES, Status
+from jobtrail.store import parse_url
 from jobtrail.worker import Worker
 
 if TYPE_CHECKING:  # the module is imported when the demo runs: its app reads the environment
-    from jobtrail.demo import IdempotencyReport
+    from jobtrail.demo import Scenario
 
 CONCURRENCY = 4
 #: The demo takes a few seconds; past this it is stuck, and says so.
 SETTLE_TIMEOUT = 60.0
 POLL_INTERVAL = 0.05
-EN_DASH = "\N{EN DASH}"
+#: The customer of the dry run: one whose record changed, so the push is reached.
+DRY_RUN_CUSTOMER = 5
 
 
 @dataclass
@@ -59,77 +55,97 @@ class RunState:
 @click.command("demo")
 @click.option(
     "--url", metavar="URL",
-    help="Run on this database instead of ./jobtrail-demo.db; it must hold no jobs "
-    "(jobtrail's tables are created in a new one).",
+    help="Run on this database instead of the demo's own (jobtrail-demo/demo.db in the "
+    "system's temporary directory); it must hold no jobs (jobtrail's tables are created "
+    "in a new one).",
 )
 @click.option(
     "--jobs", "-n", "count", type=click.IntRange(5, 1_000), default=60, show_default=True,
     help="About how many jobs to enqueue (follow-ups come on top).",
 )
-def demo(url: str | None, count: int) -> None:
+@wide_option
+def demo(url: str | None, count: int, wide: bool) -> None:
     """Run a small, realistic workload and show what jobtrail saw.
 
     Billing with transient gateway failures and a declined card, onboarding emails
     that enqueue follow-ups, async notifications, a job stored before a deploy
-    changed its signature, and idempotency: a duplicate enqueue, a job resuming after
-    its last completed step, payments retried without charging twice. By default it
-    runs on ./jobtrail-demo.db in the current directory, deleted and recreated on each run.
+    changed its signature, a deploy that silently skips a step, idempotency (a duplicate
+    enqueue, a job resuming after its last completed step, payments retried without
+    charging twice) and a worker process SIGKILLed inside a refund. Then the flow of a
+    job drawn from its code and a dry run that catches the deploy's mistake.
+
+    By default it runs on jobtrail-demo/demo.db in the system's temporary directory
+    (deleted and recreated on each run), so no working directory collects demo data.
     """
     from jobtrail import demo as workload  # its module-level app reads $JOBTRAIL_DEMO_URL
 
-    out = console()
+    out = console(wide)
+    home = workload.demo_home()
+    home.mkdir(parents=True, exist_ok=True)
+    ledger = home / f"gateway-ledger-{os.getpid()}.txt"
     app = workload.build_app(url or _fresh_database(workload.DEMO_URL))
-    with opened(app):
-        if url and app.store.schema_version() == 0:
-            app.upgrade()  # an empty database without jobtrail's tables: PostgreSQL's case
-        if url and sum(app.counts().values()):
-            raise click.UsageError(
-                f"{masked_url(app.url)} already holds jobs: the demo needs an empty database "
-                "(leave out --url to use ./jobtrail-demo.db)"
-            )
-        scenarios = workload.enqueue_workload(app, count)
-        for scenario in scenarios:
-            noun = "job" if scenario.enqueued == 1 else "jobs"
-            out.print(f"[bold]{scenario.name}[/]: {scenario.enqueued} {noun} — {scenario.shows}")
-        started = time.monotonic()
-        state = _run(app, out)
-        elapsed = time.monotonic() - started
-        jobs = app.jobs(limit=1_000_000)
-        dead = app.dead_letters(limit=1_000)
-        report = workload.idempotency_report(app) if state.settled else None
-        found = app.paths.variants("sync_customer", new_in_version=demo_paths.RELEASE_AFTER)
-        divergences = app.paths.divergences(job_name="sync_customer", limit=3)
-        counts = app.paths.divergence_counts()
-        rule_reports = app.paths.check_rules()
+    try:
+        with opened(app):
+            if url and app.store.schema_version() == 0:
+                app.upgrade()  # an empty database without jobtrail's tables: PostgreSQL's case
+            if url and sum(app.counts().values()):
+                raise click.UsageError(
+                    f"{masked_url(app.url)} already holds jobs: the demo needs an empty "
+                    "database (leave out --url to use the demo's own)"
+                )
+            with out.status("crash: a worker process takes a refund and is SIGKILLed "
+                            "inside it"):
+                crash_scenario, crash = workload.crash(app, ledger)
+            scenarios = [crash_scenario, *workload.enqueue_workload(app, count)]
+            stored, spawns = _print_scenarios(out, scenarios)
+            started = time.monotonic()
+            state = _run(app, out)
+            elapsed = time.monotonic() - started
+            jobs = app.jobs(limit=1_000_000)
+            dead = app.dead_letters(limit=1_000)
+            report = workload.idempotency_report(app) if state.settled else None
+            replayed = app.get(crash.job.id)
+            found = app.paths.variants("sync_customer",
+                                       new_in_version=demo_paths.RELEASE_AFTER)
+            divergences = app.paths.divergences(job_name="sync_customer", limit=3)
+            counts = app.paths.divergence_counts()
+            rule_reports = app.paths.check_rules()
+            flow = to_text(lock.graphs(app)["sync_customer"]).split("\n", 1)[1]
+            dry = app.job_named("sync_customer").dry_run(customer_id=DRY_RUN_CUSTOMER)
+        refunds = len(demo_crash.refunds_in(ledger))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            ledger.unlink()
     if state.timed_out:
         raise JobtrailError(f"the demo did not finish within {SETTLE_TIMEOUT:g}s")
     if not state.settled:
         raise click.Abort()
-    out.print(f"\nRan {len(jobs)} jobs in {elapsed:.1f}s with {CONCURRENCY} worker threads.\n")
-    out.print(_summary_table(jobs))
+    style = "" if len(jobs) == stored + spawns else "red"
+    out.print(f"\nAll {len(jobs)} jobs finished ({stored} stored above + {spawns} follow-ups "
+              f"enqueued by jobs); the last {elapsed:.1f}s with {CONCURRENCY} worker "
+              "threads.\n", style=style)
+    out.print(demo_report.summary_table(jobs, out.width))
     if report is not None:
         deduplicated = sum(scenario.deduplicated for scenario in scenarios)
-        out.print(_idempotency_section(report, deduplicated))
-    _print_paths(out, found, divergences, counts, rule_reports)
+        out.print(demo_report.idempotency_section(report, deduplicated))
+    demo_report.print_crash(out, crash, replayed, refunds)
+    demo_report.print_paths(out, found, divergences, counts, rule_reports)
+    demo_report.print_code_paths(out, flow, dry, f"customer_id={DRY_RUN_CUSTOMER}")
     if dead:
         out.print(jobs_table(dead, out.width, title="\nDead letters"))
-    _print_next_steps(out, app.url, workload.DEMO_URL_ENV, dead)
+    demo_report.print_next_steps(out, app.url, workload.DEMO_URL_ENV, dead, crash.job.id,
+                                 f"customer_id={DRY_RUN_CUSTOMER}")
 
 
-def _print_paths(out: Console, found: list[Variant], latest: list[Divergence],
-                 counts: dict[tuple[str, str], int], rule_reports: list[RuleReport]) -> None:
-    """What the paths of the deploy scenario, and the rules, say."""
-    out.print(Text("\nExecution paths", style="bold"))
-    out.print(variants_table("sync_customer", found))
-    total = sum(counts.values())
-    summary = ", ".join(f"{count} {kind} in {job}" for (job, kind), count in sorted(counts.items()))
-    out.print(f"{total} divergence{'s' if total != 1 else ''} from expected paths"
-              + (f": {summary}" if summary else ""))
-    for divergence in latest[:1]:
-        out.print(Text(f"  e.g. {divergence.job_name} #{divergence.job_id}: {divergence.message}"))
-    for r in rule_reports:
-        verdict = "kept" if r.ok else f"BROKEN {len(r.broken)} times"
-        out.print(f"Rule {r.rule.name!r}: {r.checked} checked, {verdict}")
+def _print_scenarios(out: Console, scenarios: list[Scenario]) -> tuple[int, int]:
+    """One line per scenario, then the totals; return (jobs stored, follow-ups to come)."""
+    for scenario in scenarios:
+        noun = "job" if scenario.stored == 1 else "jobs"
+        out.print(f"[bold]{scenario.name}[/]: {scenario.stored} {noun} — {scenario.shows}")
+    stored = sum(scenario.stored for scenario in scenarios)
+    spawns = sum(scenario.spawns for scenario in scenarios)
+    out.print(f"{stored} jobs stored; {spawns} follow-ups will be enqueued by jobs as they run")
+    return stored, spawns
 
 
 def _fresh_database(url: str) -> str:
@@ -190,107 +206,3 @@ def _run(app: App, out: Console) -> RunState:
     return state
 
 
-def _summary_table(jobs: Sequence[JobRecord]) -> Table:
-    """Jobs by type and status, with how many needed retries."""
-    table = Table(
-        title="What jobtrail saw", title_justify="left", header_style="bold",
-        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-    )
-    for name in ("Job type", "Queue"):
-        table.add_column(name, no_wrap=True)
-    for name in ("Jobs", "Succeeded", "Retried", "Dead", "Orphaned", "Attempts"):
-        table.add_column(name, justify="right", no_wrap=True)
-    by_type: dict[str, list[JobRecord]] = defaultdict(list)
-    for job in jobs:
-        by_type[job.job_name].append(job)
-    for name, group in sorted(by_type.items()):
-        statuses = Counter(job.status for job in group)
-        table.add_row(
-            name, group[0].queue, str(len(group)), str(statuses[Status.SUCCEEDED]),
-            str(sum(1 for job in group if job.attempts > 1)), str(statuses[Status.DEAD]),
-            str(statuses[Status.ORPHANED]), str(sum(job.attempts for job in group)),
-        )
-    return table
-
-
-def _idempotency_section(report: IdempotencyReport, deduplicated: int) -> Text:
-    """The idempotency facts: deduplicated enqueues, steps not repeated, single charges."""
-    first = next(iter(report.charges))
-    lines = [
-        Text.assemble(
-            ("duplicate enqueue", "bold"),
-            f": invoice {first} enqueued {report.duplicate_enqueues} times under one key → "
-            f"{report.duplicate_jobs} job, deduplicated {deduplicated}",
-        ),
-        Text.assemble(("resumed job", "bold"), ": ", _steps_fact(report)),
-        Text.assemble(("payments", "bold"), ": ", _charges_fact(report)),
-    ]
-    section = Text("\nIdempotency\n", style="bold")
-    section.append(Text("\n").join(Text("  ") + line for line in lines))
-    return section
-
-
-def _steps_fact(report: IdempotencyReport) -> Text:
-    runs = report.step_runs
-    total = sum(runs.values())
-    before = list(runs)[:-1]
-    repeated = [name for name, count in runs.items() if count > 1]
-    where = (
-        f"reconcile_ledger failed after step {len(before)} of {len(runs)} on attempt 1 and "
-        f"succeeded on attempt {report.ledger_attempts} — "
-    )
-    if not repeated and total == len(runs) and report.steps_replayed == before:
-        return Text(
-            f"{where}steps run: {total} of {len(runs)}, step 1{EN_DASH}{len(before)} "
-            "not repeated on retry"
-        )
-    counts = ", ".join(f"{name}: {count}" for name, count in runs.items())
-    return Text(f"{where}steps run: {total} for {len(runs)} steps ({counts})", style="red")
-
-
-def _charges_fact(report: IdempotencyReport) -> Text:
-    per_invoice = ", ".join(f"{inv}: {count}" for inv, count in report.charges.items())
-    text = f"card charges per invoice — {per_invoice}; "
-    wrong = {inv: count for inv, count in report.charges.items() if count != 1}
-    if not wrong:
-        plural = "retry" if report.charges_reused == 1 else "retries"
-        return Text(
-            f"{text}no invoice charged twice, {report.charges_reused} {plural} reused "
-            "the recorded charge"
-        )
-    listed = ", ".join(f"invoice {inv} charged {count} times" for inv, count in wrong.items())
-    return Text(text + listed, style="red")
-
-
-def _print_next_steps(
-    out: Console, url: str, url_env: str, dead: Sequence[JobRecord]
-) -> None:
-    """How to look further at what the demo left in its database.
-
-    Every command names that database, so that it works as printed from this directory;
-    a password is never printed: the commands then read the URL from ``$JOBTRAIL_URL``,
-    which the first line sets with ``***`` where the password goes.
-    """
-    hidden = masked_url(url) != url
-    option = f'--url "${URL_ENV}"' if hidden else url_argument(url)
-    lines = [
-        f"jobtrail jobs list {option}",
-        f"jobtrail dlq list {option}",
-        f"jobtrail paths variants sync_customer --new-in-version "
-        f"{demo_paths.RELEASE_AFTER} {option}",
-        f"jobtrail paths divergences {option}",
-        f"jobtrail paths funnel sync_customer {option}",
-    ]
-    if dead:
-        lines.append(f"jobtrail jobs show {dead[-1].id} {option}")
-        lines.append(f"jobtrail dlq replay {dead[-1].id} {option}")
-    where = f'"${URL_ENV}"' if hidden else shlex.quote(url)
-    lines.append(f"{url_env}={where} jobtrail worker jobtrail.demo:app --burst")
-    if hidden:
-        lines.insert(0, f"export {URL_ENV}={shlex.quote(masked_url(url))}")
-        out.print(f"\nLook further (from this directory), with ${URL_ENV} set to the demo's "
-                  "database: put its password in place of ***", markup=False)
-    else:
-        out.print("\nLook further (from this directory):")
-    for line in lines:
-        out.print(f"  {line}", markup=False)

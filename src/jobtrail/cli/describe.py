@@ -19,8 +19,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from jobtrail.cli.loading import load_app, opened
-from jobtrail.cli.output import console, emit_json
+from jobtrail.cli.loading import code_app, load_app, opened
+from jobtrail.cli.output import console, emit_json, wide_option
+from jobtrail.cli.tables import Column, elide, shown, table
 from jobtrail.guarantee import effect_calls, explain_guarantee
 from jobtrail.jobs import JobDef
 from jobtrail.retry import Retry
@@ -183,74 +184,81 @@ def job_description(definition: JobDef[Any, Any]) -> dict[str, Any]:
     }
 
 
-def job_panel(description: dict[str, Any]) -> Panel:
-    """One job type as an aligned block of labelled lines in a panel."""
+#: The labels' column and the panel's borders and padding: what a value has not.
+LABEL_WIDTH = len("Idempotency key")
+PANEL_EDGES = 4
+
+
+def job_panel(description: dict[str, Any], width: int) -> Panel:
+    """One job type as an aligned block of labelled lines in a panel *width* wide at most."""
+    room = max(1, width - PANEL_EDGES - LABEL_WIDTH - 2)
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold", no_wrap=True)
-    fields.add_column()
+    fields.add_column(overflow="fold")
     reason = description["guarantee_reason"]
     if not description["guarantee_declared"]:
         reason = f"derived: {reason}"
     guarantee = Text.assemble((description["guarantee"], "bold"), f" — {reason}")
     timeout = description["timeout"]
     rows: list[tuple[str, Any]] = [
-        ("Queue", Text(description["queue"])),
+        ("Queue", shown(description["queue"], newlines=True)),
         ("Guarantee", guarantee),
         ("Retry", Text(description["retry"]["text"])),
         ("Timeout", "none" if timeout is None else f"{seconds(timeout)} per attempt"),
-        ("Idempotency key", Text(description["idempotency_key"] or "none")),
+        ("Idempotency key", shown(description["idempotency_key"] or "none", newlines=True)),
         ("Arguments", _arguments_text(description["arguments"])),
-        ("Effects", _effects_view(description["effects"])),
+        ("Effects", _effects_view(description["effects"], room)),
     ]
     for label, value in rows:
         fields.add_row(label, value)
     parts: list[Any] = []
     if description["doc"]:
-        parts.append(Text(description["doc"], style="italic"))
+        parts.append(shown(description["doc"], style="italic"))
         parts.append(Text(""))
     parts.append(fields)
-    title = description["name"] + (" (async)" if description["is_async"] else "")
+    title = shown(description["name"] + (" (async)" if description["is_async"] else ""),
+                  style="bold")
     return Panel(
-        Group(*parts), title=Text(title, style="bold"), title_align="left", expand=False,
-        box=box.ROUNDED,
+        Group(*parts), title=elide(title, max(1, width - PANEL_EDGES - 2)), title_align="left",
+        expand=False, box=box.ROUNDED,
     )
 
 
 def _arguments_text(arguments: list[dict[str, Any]]) -> Text:
     if not arguments:
         return Text("none")
-    return Text(", ".join(
+    return shown(", ".join(
         f"{arg['name']}: {arg['type']}" + ("" if arg["required"] else " (optional)")
         for arg in arguments
     ))
 
 
-def _effects_view(effects: list[dict[str, Any]] | None) -> Text | Table:
+EFFECT_COLUMNS = (Column("Effect", "elide"), Column("Keyed"), Column("Line", style="dim"))
+
+
+def _effects_view(effects: list[dict[str, Any]] | None, width: int) -> Text | Table:
     if effects is None:
         return Text("unknown: the job's source cannot be read")
     if not effects:
         return Text("none in its code")
-    table = Table.grid(padding=(0, 2))
-    for _ in range(3):
-        table.add_column(no_wrap=True)
+    rows = []
     for effect in effects:
-        name = effect["name"] or "<computed name>"
         keyed = Text("keyed", style="green") if effect["keyed"] else Text("no key", style="red")
         if effect["repeat_safe"]:
             keyed.append(", repeat-safe")
         line = "" if effect["line"] is None else f"line {effect['line']}"
-        table.add_row(Text(name), keyed, Text(line, style="dim"))
-    return table
+        rows.append((effect["name"] or "<computed name>", keyed, line))
+    return table(EFFECT_COLUMNS, rows, width, grid=True)
 
 
 @click.command("describe")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="[JOB]", required=False)
+@code_app("JOB")
 @click.option(
     "--json", "as_json", is_flag=True,
     help="Print JSON: an array of job types, or one object when JOB is given.",
 )
-def describe(target: str, job_name: str | None, as_json: bool) -> None:
+@wide_option
+def describe(target: str, job_name: str | None, as_json: bool, wide: bool) -> None:
     """Describe the job types of MODULE:APP, or only JOB: queue, delivery guarantee and
     why, retry policy, timeout, idempotency key, arguments and the effects in its code.
 
@@ -268,6 +276,6 @@ def describe(target: str, job_name: str | None, as_json: bool) -> None:
     if not descriptions:
         click.echo(f"{target} declares no job types")
         return
-    out = console()
+    out = console(wide)
     for description in descriptions:
-        out.print(job_panel(description))
+        out.print(job_panel(description, out.width))

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from jobtrail.cli import exits
-from jobtrail.cli.loading import load_app, opened
-from jobtrail.cli.output import console, emit_json
-from jobtrail.cli.paths import MOMENT
+from jobtrail.cli.loading import code_app, load_app, opened
+from jobtrail.cli.output import console, emit_json, wide_option
+from jobtrail.cli.tables import Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.flows import lock, to_dot, to_mermaid, to_text
 from jobtrail.flows.coverage import Coverage, check
 from jobtrail.flows.lint import lint_app
@@ -31,8 +30,7 @@ def flows_group() -> None:
 
 
 @flows_group.command("show")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB", required=False)
+@code_app("JOB")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text",
               show_default=True, help="Mermaid and DOT render as diagrams elsewhere.")
 def show(target: str, job_name: str | None, fmt: str) -> None:
@@ -48,7 +46,7 @@ def show(target: str, job_name: str | None, fmt: str) -> None:
 
 
 @flows_group.command("lock")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @lock_option
 def lock_command(target: str, lock_path: Path) -> None:
     """Write every job's flow (steps, effects, decisions, exits, branches) to the lock
@@ -60,7 +58,7 @@ def lock_command(target: str, lock_path: Path) -> None:
 
 
 @flows_group.command("check")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @lock_option
 @click.option("--json", "as_json", is_flag=True, help="Print changes and findings as JSON.")
 def check_command(target: str, lock_path: Path, as_json: bool) -> int:
@@ -96,12 +94,12 @@ def check_command(target: str, lock_path: Path, as_json: bool) -> int:
 
 
 @flows_group.command("coverage")
-@click.argument("target", metavar="MODULE:APP")
-@click.argument("job_name", metavar="JOB", required=False)
+@code_app("JOB")
 @click.option("--since", type=MOMENT, help="Only runs finished since TIME.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 def coverage_command(target: str, job_name: str | None, since: datetime | None,
-                     as_json: bool) -> None:
+                     as_json: bool, wide: bool) -> None:
     """Code against expect= against recorded runs, per job: paths the expectation forbids
     or the code cannot take, recorded paths the code cannot explain, untested paths."""
     with opened(load_app(target)) as app:
@@ -115,20 +113,21 @@ def coverage_command(target: str, job_name: str | None, since: datetime | None,
     if as_json:
         emit_json([coverage_json(r) for r in reports])
         return
-    out = console()
-    table = Table(title="Path coverage", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Job", "Code paths", "Observed", "Coverage", "Runs", "Unexplained",
-                   "Code vs expect"):
-        table.add_column(column, justify="left" if column in ("Job", "Code vs expect")
-                         else "right")
-    for r in reports:
-        share = "-" if r.coverage is None else f"{r.coverage:.0%}"
-        table.add_row(r.job_name, str(len(r.code_paths)), str(len(r.observed)), share,
-                      str(r.runs), str(sum(r.unexplained.values())), _agreement(r))
-    out.print(table)
+    out = console(wide)
+    rows = [(r.job_name, str(len(r.code_paths)), str(len(r.observed)),
+             "-" if r.coverage is None else f"{r.coverage:.0%}", str(r.runs),
+             str(sum(r.unexplained.values())), _agreement(r)) for r in reports]
+    out.print(table(COVERAGE_COLUMNS, rows, out.width, title="Path coverage"))
     for r in reports:
         _details(out, r)
+
+
+COVERAGE_COLUMNS = (
+    Column("Job", "elide"),
+    *(Column(name, justify="right")
+      for name in ("Code paths", "Observed", "Coverage", "Runs", "Unexplained")),
+    Column("Code vs expect", "wrap"),
+)
 
 
 def _agreement(r: Coverage) -> str:
@@ -152,9 +151,9 @@ def _details(out: Any, r: Coverage) -> None:
     lines += [f"never observed: {p or '(nothing)'}" for p in r.never_observed]
     lines += [f"note: {note}" for note in r.notes]
     if lines:
-        out.print(Text(f"\n{r.job_name}", style="bold"))
+        out.print(shown(f"\n{r.job_name}", newlines=True, style="bold"))
         for line in lines:
-            out.print(Text(f"  {line}"))
+            out.print(shown(f"  {line}"))
 
 
 def coverage_json(r: Coverage) -> dict[str, Any]:

@@ -6,6 +6,7 @@ that read or operate on stored jobs can also work from a bare URL, with no job r
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import shlex
@@ -13,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -150,3 +151,68 @@ def source_options(command: F) -> F:
         metavar="MODULE:APP",
         help=f"The app whose database to use, e.g. tasks:app [env: {APP_ENV}].",
     )(command)
+
+
+def code_app(job: str | None = None, *, job_required: bool = False) -> Callable[[F], F]:
+    """Give a command that runs the app's code its app, and with *job* (the metavar of a
+    job name after it) that name: ``--app MODULE:APP``, ``$JOBTRAIL_APP``, or the
+    positional MODULE:APP, kept as shorthand (``jobtrail worker tasks:app``).
+
+    The command's function receives ``target`` (MODULE:APP) and, with *job*, ``job_name``.
+    Written before the job name, a positional MODULE:APP is told from a job name by its
+    form (``module.path:attribute``) when only one word is given.
+    """
+    shown = "[MODULE:APP]"
+    if job is not None:
+        shown += f" {job}" if job_required else f" [{job}]"
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def sorted_out(*args: Any, words: tuple[str, ...], app_option: str | None,
+                       **kwargs: Any) -> Any:
+            target, job_name = _target_and_job(words, app_option, job, job_required)
+            if job is not None:
+                kwargs["job_name"] = job_name
+            return command(*args, target=target, **kwargs)
+
+        with_words = click.argument("words", nargs=-1, metavar=shown)(sorted_out)
+        with_option = click.option(
+            "--app", "app_option", metavar="MODULE:APP",
+            help=f"The app, e.g. tasks:app [env: {APP_ENV}]; also the first argument.",
+        )(with_words)
+        return cast(F, with_option)
+
+    return decorate
+
+
+def is_app_name(word: str) -> bool:
+    """Whether *word* has the form of MODULE:APP (``package.module:attribute``)."""
+    module, sep, attribute = word.partition(":")
+    return bool(sep) and all(part.isidentifier() for part in module.split(".")) and all(
+        part.isidentifier() for part in attribute.split("."))
+
+
+def _target_and_job(words: tuple[str, ...], option: str | None, job: str | None,
+                    job_required: bool) -> tuple[str, str | None]:
+    """(MODULE:APP, job name) from a command's positional words and its ``--app``."""
+    most = 1 if job is None else 2
+    if len(words) > most:
+        raise click.UsageError(f"unexpected extra argument {words[most]!r}")
+    given = option or os.environ.get(APP_ENV)
+    positional: str | None = None
+    job_name: str | None = None
+    if len(words) == 2:
+        positional, job_name = words
+    elif words and (job is None or (is_app_name(words[0]) and not (job_required and given))):
+        positional = words[0]
+    elif words:
+        job_name = words[0]
+    if positional and option and positional != option:
+        raise click.UsageError(f"two apps given: {positional} and --app {option}: give one")
+    target = positional or given
+    if not target:
+        raise click.UsageError(
+            f"which app? Give MODULE:APP (e.g. tasks:app), --app MODULE:APP or ${APP_ENV}")
+    if job is not None and job_required and job_name is None:
+        raise click.UsageError(f"missing argument {job}")
+    return target, job_name

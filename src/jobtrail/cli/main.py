@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from jobtrail.cli import exits
+from jobtrail.cli.cancel import cancel
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
 from jobtrail.cli.demo import demo
@@ -30,6 +31,7 @@ from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.flows import flows_group
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
+from jobtrail.cli.queues import queues
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
 from jobtrail.cli.worker import LOG_FORMAT, worker
@@ -71,9 +73,10 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo,
+    db_group, describe, demo, queues,
 ):
     cli.add_command(command)
+cli.add_command(cancel)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich import box
-from rich.console import Console, Group, JustifyMethod
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from jobtrail.cli.tables import WIDE, Column, shown, table
 from jobtrail.records import ErrorInfo, Event, JobRecord, Status
 from jobtrail.store.base import EffectRecord
 
@@ -30,15 +30,22 @@ STATUS_STYLES: dict[Status, str] = {
     Status.ORPHANED: "magenta",
     Status.CANCELLED: "dim",
 }
-ERROR_SUMMARY_CHARS = 80
-MIN_ERROR_WIDTH = 10
 #: Lines are this wide at most when printing to a pipe: wide enough never to cut a table.
 PIPE_WIDTH = 500
+#: The narrowest an error summary gets in a list before optional columns give way.
+ERROR_WIDTH = 30
+
+wide_option = click.option(
+    "--wide", is_flag=True,
+    help="Show every text whole, however wide: nothing elided, no column left out.")
 
 
-def console() -> Console:
+def console(wide: bool = False) -> Console:
     """A console on standard output: colour only on a terminal, and no truncation when
-    the output goes to a file or a pipe (unless ``$COLUMNS`` says how wide it is)."""
+    the output goes to a file or a pipe (unless ``$COLUMNS`` says how wide it is). With
+    *wide*, wider than any line, so that tables show every text whole (see `tables`)."""
+    if wide:
+        return Console(highlight=False, width=WIDE)
     out = Console(highlight=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out = Console(highlight=False, width=PIPE_WIDTH)
@@ -115,46 +122,32 @@ def status_text(status: Status) -> Text:
     return Text(status.value, style=STATUS_STYLES.get(status, ""))
 
 
-def error_summary(error: ErrorInfo | None, limit: int = ERROR_SUMMARY_CHARS) -> str:
-    """One line naming an error: short class name and the start of its message."""
+def error_summary(error: ErrorInfo | None) -> str:
+    """One line naming an error: short class name and the first line of its message."""
     if error is None:
         return ""
     lines = error.message.strip().splitlines()
-    text = f"{error.type.rsplit('.', 1)[-1]}: {lines[0] if lines else ''}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"{error.type.rsplit('.', 1)[-1]}: {lines[0] if lines else ''}"
+
+
+JOB_COLUMNS = (
+    Column("ID", justify="right"), Column("Job", "elide"), Column("Queue", "elide"),
+    Column("Status"), Column("Attempts", justify="right"),
+    Column("Created (UTC)", optional=True),
+    Column("Error", "elide", style="red", narrowest=ERROR_WIDTH),
+)
 
 
 def jobs_table(jobs: Sequence[JobRecord], width: int, title: str | None = None) -> Table:
-    """An aligned table of jobs: id, job, queue, status, attempts, created, error.
-
-    One line per job: the error summary is cut to what is left of *width* columns.
-    """
-    headers = ("ID", "Job", "Queue", "Status", "Attempts", "Created (UTC)")
+    """An aligned table of jobs, one line each: id, job, queue, status, attempts, created,
+    error (see `tables.table`: in *width* columns, names and errors are elided in the
+    middle, and the creation time left out before the error gets too narrow)."""
     rows = [
-        (
-            str(job.id), job.job_name, job.queue, job.status.value,
-            f"{job.attempts}/{job.max_attempts}", when(job.created_at),
-        )
+        (str(job.id), job.job_name, job.queue, status_text(job.status),
+         f"{job.attempts}/{job.max_attempts}", when(job.created_at), error_summary(job.error))
         for job in jobs
     ]
-    widths = [
-        max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)
-    ]
-    room = max(MIN_ERROR_WIDTH, width - sum(widths) - 3 * len(headers))
-    table = Table(
-        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
-        show_edge=False, pad_edge=False,
-    )
-    for header in headers:
-        justify: JustifyMethod = "right" if header in ("ID", "Attempts") else "left"
-        table.add_column(header, no_wrap=True, justify=justify)
-    table.add_column("Error", no_wrap=True, overflow="ellipsis", max_width=room)
-    for job, row in zip(jobs, rows, strict=True):
-        table.add_row(
-            row[0], Text(row[1]), Text(row[2]), status_text(job.status), row[4], row[5],
-            Text(error_summary(job.error, room), style="red"),
-        )
-    return table
+    return table(JOB_COLUMNS, rows, width, title=title)
 
 
 def _compact(value: Any) -> str:
@@ -162,42 +155,42 @@ def _compact(value: Any) -> str:
 
 
 def job_view(job: JobRecord, events: Iterable[Event],
-             effects: Sequence[EffectRecord] = ()) -> Group:
+             effects: Sequence[EffectRecord] = (), width: int = PIPE_WIDTH) -> Group:
     """Everything about one job: its fields, error and traceback, its effects and its
-    timeline."""
+    timeline, in *width* columns (long values wrap)."""
     events = list(events)
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold", no_wrap=True)
-    fields.add_column()
+    fields.add_column(overflow="fold")
     rows: list[tuple[str, str | Text]] = [
-        ("Job", Text(f"{job.job_name} #{job.id}")),
+        ("Job", f"{job.job_name} #{job.id}"),
         ("Status", status_text(job.status)),
-        ("Queue", Text(job.queue)),
+        ("Queue", job.queue),
         ("Priority", str(job.priority)),
         ("Attempts", f"{job.attempts} of {job.max_attempts}"),
-        ("Arguments", Text(_compact(job.args) if job.args is not None else job.raw_payload)),
-        ("Result", Text("-" if job.result is None else _compact(job.result))),
+        ("Arguments", _compact(job.args) if job.args is not None else job.raw_payload),
+        ("Result", "-" if job.result is None else _compact(job.result)),
         ("Outcome", job.outcome or "-"),
         ("Created", when(job.created_at)),
         ("Run at", when(job.run_at)),
         ("Started", when(job.started_at)),
         ("Finished", when(job.finished_at)),
-        ("Worker", Text(job.worker_id or "-")),
+        ("Worker", job.worker_id or "-"),
         ("Parent", str(job.parent_job_id) if job.parent_job_id is not None else "-"),
         ("Trace", job.trace_id or "-"),
-        ("Path", Text(path_text(job))),
-        ("Milestones", Text(", ".join(milestones(events)) or "-")),
+        ("Path", path_text(job)),
+        ("Milestones", ", ".join(milestones(events)) or "-"),
     ]
     for name, value in rows:
-        fields.add_row(name, value)
+        fields.add_row(name, shown(value, newlines=True))
     parts: list[Any] = [fields]
     if job.error is not None:
-        parts.append(Text(f"\nError: {job.error}", style="bold red"))
+        parts.append(shown(f"\nError: {job.error}", newlines=True, style="bold red"))
         if job.error.traceback:
-            parts.append(Text(job.error.traceback.rstrip(), style="dim"))
+            parts.append(shown(job.error.traceback.rstrip(), newlines=True, style="dim"))
     if effects:
-        parts.append(effects_table(effects))
-    parts.append(events_table(events))
+        parts.append(effects_table(effects, width))
+    parts.append(events_table(events, width))
     return Group(*parts)
 
 
@@ -213,26 +206,21 @@ def milestones(events: Iterable[Event]) -> list[str]:
     return list(dict.fromkeys(e.name for e in events if e.kind == "event"))
 
 
-def events_table(events: Iterable[Event]) -> Table:
+EVENT_COLUMNS = (
+    Column("At (UTC)"), Column("Attempt", justify="right"), Column("Kind"),
+    Column("Event", "elide"), Column("Duration", justify="right"), Column("Details", "wrap"),
+)
+
+
+def events_table(events: Iterable[Event], width: int = PIPE_WIDTH) -> Table:
     """A job's path as a timeline: time, attempt, kind, event, duration, details."""
-    table = Table(
-        title="\nTimeline", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
-        show_edge=False, pad_edge=False,
-    )
-    table.add_column("At (UTC)", no_wrap=True)
-    table.add_column("Attempt", justify="right")
-    table.add_column("Kind")
-    table.add_column("Event")
-    table.add_column("Duration", justify="right")
-    table.add_column("Details")
+    rows = []
     for event in events:
         details = " ".join(f"{key}={_compact(value)}" for key, value in event.attrs.items())
         duration = "" if event.duration is None else f"{event.duration * 1000:.1f} ms"
-        table.add_row(
-            when(event.at, precise=True), str(event.attempt), event.kind, Text(event.name),
-            duration, Text(details),
-        )
-    return table
+        rows.append((when(event.at, precise=True), str(event.attempt), event.kind, event.name,
+                     duration, details))
+    return table(EVENT_COLUMNS, rows, width, title="\nTimeline")
 
 
 def effect_json(effect: EffectRecord) -> dict[str, Any]:
@@ -245,15 +233,17 @@ def effect_json(effect: EffectRecord) -> dict[str, Any]:
     }
 
 
-def effects_table(effects: Iterable[EffectRecord]) -> Table:
+EFFECT_COLUMNS = (
+    Column("Effect", "wrap", narrowest=20), Column("Key", "elide"), Column("Status"),
+    Column("Attempt", justify="right"), Column("Result or error", "wrap"),
+)
+
+
+def effects_table(effects: Iterable[EffectRecord], width: int = PIPE_WIDTH) -> Table:
     """A job's effects: key, status, the attempt that began it, and what it returned."""
-    table = Table(title="\nEffects", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("Effect", "Key", "Status", "Attempt", "Result or error"):
-        table.add_column(column)
+    rows = []
     for e in effects:
         status = Text(e.status + (" (ran again)" if e.repeated else ""),
                       style="red" if e.status == "started" or e.repeated else "")
-        table.add_row(Text(e.name), Text(e.key), status, str(e.attempt),
-                      Text(e.error or e.result or "-"))
-    return table
+        rows.append((e.name, e.key, status, str(e.attempt), e.error or e.result or "-"))
+    return table(EFFECT_COLUMNS, rows, width, title="\nEffects")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -20,30 +19,14 @@ from jobtrail.cli.output import (
     milestones,
     path_text,
     when,
+    wide_option,
 )
+from jobtrail.cli.tables import SECTION, Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.paths_api import DIVERGENCE_KINDS
 from jobtrail.records import Divergence
 
-
-class _Moment(click.ParamType):  # type: ignore[type-arg]
-    """An ISO-8601 date or time (UTC when it names no zone)."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 time such as 2026-12-01 or "
-                      "2026-12-01T09:30", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-MOMENT = _Moment()
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 since_option = click.option("--since", type=MOMENT, help="Only runs finished since TIME.")
 
@@ -56,8 +39,9 @@ def paths_group() -> None:
 @paths_group.command("show")
 @click.argument("job_id", metavar="JOB_ID", type=int)
 @json_option
+@wide_option
 @source_options
-def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> None:
+def show(target: str | None, url: str | None, job_id: int, as_json: bool, wide: bool) -> None:
     """The timeline of one job's path over all its attempts."""
     with opened(app_from(target, url)) as app:
         job = app.get(job_id)
@@ -67,16 +51,16 @@ def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> Non
                    "variant": job.variant, "events": [event_json(e) for e in job.path],
                    "divergences": [divergence_json(d) for d in found]})
         return
-    out = console()
-    out.print(Text(f"{job.job_name} #{job.id}: {job.status.value}", style="bold"))
+    out = console(wide)
+    out.print(shown(f"{job.job_name} #{job.id}: {job.status.value}", style="bold"))
     if job.variant is not None:
-        out.print(Text(f"path: {path_text(job)}"))
+        out.print(shown(f"path: {path_text(job)}"))
     reached = milestones(job.path)
     if reached:
-        out.print(Text(f"milestones: {', '.join(reached)}"))
-    out.print(events_table(job.path))
+        out.print(shown(f"milestones: {', '.join(reached)}"))
+    out.print(events_table(job.path, out.width))
     if found:
-        out.print(divergences_table(found))
+        out.print(divergences_table(found, out.width))
 
 
 @paths_group.command("variants")
@@ -86,10 +70,11 @@ def show(target: str | None, url: str | None, job_id: int, as_json: bool) -> Non
 @click.option("--new-in-version", metavar="VERSION",
               help="Flag paths seen only under this code version.")
 @json_option
+@wide_option
 @source_options
 def variants_command(target: str | None, url: str | None, job_name: str,
                      since: datetime | None, new_since: datetime | None,
-                     new_in_version: str | None, as_json: bool) -> None:
+                     new_in_version: str | None, as_json: bool, wide: bool) -> None:
     """The paths a job's finished runs took, with count, share and duration."""
     with opened(app_from(target, url)) as app:
         found = app.paths.variants(job_name, since=since, new_since=new_since,
@@ -99,16 +84,18 @@ def variants_command(target: str | None, url: str | None, job_name: str,
     elif not found:
         click.echo(f"no finished runs of {job_name!r}")
     else:
-        console().print(variants_table(job_name, found))
+        out = console(wide)
+        out.print(variants_table(job_name, found, out.width))
 
 
 @paths_group.command("funnel")
 @click.argument("job_name", metavar="JOB")
 @since_option
 @json_option
+@wide_option
 @source_options
 def funnel_command(target: str | None, url: str | None, job_name: str,
-                   since: datetime | None, as_json: bool) -> None:
+                   since: datetime | None, as_json: bool, wide: bool) -> None:
     """How many of a job's finished runs reached each point of its path."""
     with opened(app_from(target, url)) as app:
         found = app.paths.funnel(job_name, since=since)
@@ -117,7 +104,8 @@ def funnel_command(target: str | None, url: str | None, job_name: str,
     elif not found.started:
         click.echo(f"no finished runs of {job_name!r}")
     else:
-        console().print(funnel_table(found))
+        out = console(wide)
+        out.print(funnel_table(found, out.width))
 
 
 @paths_group.command("divergences")
@@ -127,10 +115,11 @@ def funnel_command(target: str | None, url: str | None, job_name: str,
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
               help="Show at most this many, newest first.")
 @json_option
+@wide_option
 @source_options
 def divergences_command(target: str | None, url: str | None, job_name: str | None,
                         kind: str | None, since: datetime | None, limit: int,
-                        as_json: bool) -> None:
+                        as_json: bool, wide: bool) -> None:
     """Runs that departed from their job's expected path: counts, then the latest."""
     with opened(app_from(target, url)) as app:
         counts = app.paths.divergence_counts(job_name=job_name, kind=kind, since=since)
@@ -143,15 +132,10 @@ def divergences_command(target: str | None, url: str | None, job_name: str | Non
     if not found:
         click.echo("no divergences")
         return
-    out = console()
-    summary = Table(title="Divergences", title_justify="left", header_style="bold",
-                    box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Job", "Kind", "Count"):
-        summary.add_column(column, justify="right" if column == "Count" else "left")
-    for (job, k), count in sorted(counts.items()):
-        summary.add_row(job, k, str(count))
-    out.print(summary)
-    out.print(divergences_table(found))
+    out = console(wide)
+    out.print(table(COUNT_COLUMNS, [(job, k, str(count)) for (job, k), count
+                                    in sorted(counts.items())], out.width, title="Divergences"))
+    out.print(divergences_table(found, out.width))
 
 
 @paths_group.command("shadow")
@@ -159,9 +143,10 @@ def divergences_command(target: str | None, url: str | None, job_name: str | Non
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Read at most this many of the newest comparisons.")
 @json_option
+@wide_option
 @source_options
 def shadow_command(target: str | None, url: str | None, job_name: str, limit: int,
-                   as_json: bool) -> None:
+                   as_json: bool, wide: bool) -> None:
     """How a job's shadow candidate compared with its real runs (see app.paths.shadow)."""
     with opened(app_from(target, url)) as app:
         found = app.paths.shadow_reports(job_name, limit=limit)
@@ -181,21 +166,17 @@ def shadow_command(target: str | None, url: str | None, job_name: str, limit: in
     if not found:
         click.echo(f"no shadow comparisons for {job_name!r} (declare one with app.paths.shadow)")
         return
-    out = console()
-    out.print(f"{job_name}: {len(found)} runs compared; same path {summary['same_path']}, "
-              f"same result {summary['same_result']}")
+    out = console(wide)
+    out.print(shown(f"{job_name}: {len(found)} runs compared; same path "
+                    f"{summary['same_path']}, same result {summary['same_result']}"))
     if differing:
-        table = Table(title="Differences", title_justify="left", header_style="bold",
-                      box=box.SIMPLE_HEAD, show_edge=False)
-        for column in ("Real job", "Real path", "Candidate path", "Result"):
-            table.add_column(column)
+        rows = []
         for r in differing[:50]:
             real = r.real_error or repr(r.real_result)
             result = "same" if r.same_result else (
                 f"{real} → {r.shadow_error or repr(r.shadow_result)}")
-            table.add_row(str(r.real_job_id), Text(r.real_path or "-"), Text(r.shadow_path),
-                          Text(result))
-        out.print(table)
+            rows.append((str(r.real_job_id), r.real_path or "-", r.shadow_path, result))
+        out.print(table(SHADOW_COLUMNS, rows, out.width, title="Differences"))
 
 
 # -- shapes ---------------------------------------------------------------------------------------
@@ -225,47 +206,58 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.1f} ms"
 
 
-def variants_table(job_name: str, found: list[Variant]) -> Table:
-    """Variants as a table, most common first."""
-    table = Table(title=f"Path variants of {job_name}", title_justify="left",
-                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Path", "Runs", "Share", "p50", "p95", "First seen", "Last seen"):
-        table.add_column(column, justify="left" if column in ("Path",) else "right")
+VARIANT_COLUMNS = (
+    Column("Path", "wrap", narrowest=24), Column("Runs", justify="right"),
+    Column("Share", justify="right"), Column("p50", justify="right"),
+    Column("p95", justify="right"), Column("First seen", justify="right", optional=True),
+    Column("Last seen", justify="right", optional=True),
+)
+FUNNEL_COLUMNS = (
+    Column("Point", "wrap"), Column("Reached", justify="right"),
+    Column("Share", justify="right"), Column("Lost since previous", justify="right"),
+)
+COUNT_COLUMNS = (Column("Job", "elide"), Column("Kind"), Column("Count", justify="right"))
+DIVERGENCE_COLUMNS = (
+    Column("At (UTC)", optional=True), Column("Job ID", justify="right"), Column("Job", "elide"),
+    Column("Kind"), Column("Position", justify="right"),
+    Column("What happened", "wrap", narrowest=30),
+)
+SHADOW_COLUMNS = (
+    Column("Real job", justify="right"), Column("Real path", "wrap"),
+    Column("Candidate path", "wrap"), Column("Result", "wrap"),
+)
+
+
+def variants_table(job_name: str, found: list[Variant], width: int) -> Table:
+    """Variants as a table, most common first (in *width* columns: paths wrap, the times
+    seen are left out before a path gets too narrow)."""
+    rows = []
     for v in found:
-        path = Text(v.path or "(nothing recorded)")
+        path = shown(v.path or "(nothing recorded)", newlines=True)
         if v.new:
             path.append("  NEW", style="bold yellow")
-        table.add_row(path, str(v.count), f"{v.share:.1%}", _seconds(v.p50), _seconds(v.p95),
-                      when(v.first_seen), when(v.last_seen))
-    return table
+        rows.append((path, str(v.count), f"{v.share:.1%}", _seconds(v.p50), _seconds(v.p95),
+                     when(v.first_seen), when(v.last_seen)))
+    return table(VARIANT_COLUMNS, rows, width, title=shown(f"Path variants of {job_name}"))
 
 
-def funnel_table(f: Funnel) -> Table:
+def funnel_table(f: Funnel, width: int) -> Table:
     """A funnel as a table: started, each point reached, then how the runs ended."""
-    table = Table(title=f"Funnel of {f.job_name}", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Point", "Reached", "Share", "Lost since previous"):
-        table.add_column(column, justify="left" if column == "Point" else "right")
-    table.add_row("started", str(f.started), "100.0%", "")
+    rows: list[tuple[str | Text, ...] | None] = [("started", str(f.started), "100.0%", "")]
     previous = f.started
     for stage in f.stages:
-        table.add_row(stage.point, str(stage.reached), f"{stage.share:.1%}",
-                      str(max(0, previous - stage.reached)))
+        rows.append((stage.point, str(stage.reached), f"{stage.share:.1%}",
+                     str(max(0, previous - stage.reached))))
         previous = stage.reached
-    table.add_section()
+    rows.append(SECTION)
     for label, count in f.outcomes.items():  # how the runs ended, after the path
         style = "green" if label == "completed" else "dim" if label.startswith("exit:") else "red"
-        table.add_row(Text(label, style=style), str(count), f"{count / f.started:.1%}", "")
-    return table
+        rows.append((shown(label, style=style), str(count), f"{count / f.started:.1%}", ""))
+    return table(FUNNEL_COLUMNS, rows, width, title=shown(f"Funnel of {f.job_name}"))
 
 
-def divergences_table(found: list[Divergence]) -> Table:
+def divergences_table(found: list[Divergence], width: int) -> Table:
     """Divergences, newest first."""
-    table = Table(title="Latest", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("At (UTC)", "Job", "Kind", "Position", "What happened"):
-        table.add_column(column)
-    for d in found:
-        table.add_row(when(d.at), f"{d.job_name} #{d.job_id}", d.kind,
-                      "-" if d.position is None else str(d.position), Text(d.message))
-    return table
+    rows = [(when(d.at), str(d.job_id), d.job_name or "-", str(d.kind),
+             "-" if d.position is None else str(d.position), d.message) for d in found]
+    return table(DIVERGENCE_COLUMNS, rows, width, title="Latest")

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from jobtrail.cli import exits
-from jobtrail.cli.loading import load_app, opened
-from jobtrail.cli.output import console, emit_json, iso, when
-from jobtrail.cli.paths import MOMENT
+from jobtrail.cli.loading import code_app, load_app, opened
+from jobtrail.cli.output import console, emit_json, iso, when, wide_option
+from jobtrail.cli.tables import Column, shown, table
+from jobtrail.cli.times import MOMENT
 from jobtrail.paths.rules import RuleReport
 
 #: Breaches listed per rule in the table (all of them in --json).
@@ -26,10 +26,11 @@ def rules_group() -> None:
 
 
 @rules_group.command("check")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @click.option("--since", type=MOMENT, help="Only occurrences since TIME.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check(target: str, since: datetime | None, as_json: bool) -> int:
+@wide_option
+def check(target: str, since: datetime | None, as_json: bool, wide: bool) -> int:
     """Check every rule; exit 1 when one is broken (so a scheduler can alert)."""
     with opened(load_app(target)) as app:
         if not app.paths.rules:
@@ -38,11 +39,11 @@ def check(target: str, since: datetime | None, as_json: bool) -> int:
     if as_json:
         emit_json([report_json(r) for r in reports])
     else:
-        out = console()
-        out.print(reports_table(reports))
+        out = console(wide)
+        out.print(reports_table(reports, out.width))
         for report in reports:
             if report.broken:
-                out.print(breaches_table(report))
+                out.print(breaches_table(report, out.width))
     return exits.FAILURE if any(r.broken for r in reports) else exits.OK
 
 
@@ -56,25 +57,30 @@ def report_json(report: RuleReport) -> dict[str, Any]:
     }
 
 
-def reports_table(reports: list[RuleReport]) -> Table:
-    table = Table(title="Rules", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Rule", "Checked", "Kept", "Pending", "Broken"):
-        table.add_column(column, justify="left" if column == "Rule" else "right")
-    for r in reports:
-        broken = Text(str(len(r.broken)), style="bold red" if r.broken else "green")
-        table.add_row(Text(f"{r.rule.name}\n{r.rule}", style=""), str(r.checked), str(r.kept),
-                      str(r.pending), broken)
-    return table
+REPORT_COLUMNS = (
+    Column("Rule", "wrap", narrowest=24), Column("Checked", justify="right"),
+    Column("Kept", justify="right"), Column("Pending", justify="right"),
+    Column("Broken", justify="right"),
+)
+BREACH_COLUMNS = (
+    Column("Entity", "wrap", narrowest=24), Column("Job", justify="right"),
+    Column("Happened (UTC)", optional=True), Column("Deadline (UTC)"),
+)
 
 
-def breaches_table(report: RuleReport) -> Table:
-    table = Table(title=f"Broken: {report.rule.name}", title_justify="left",
-                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("Entity", "Job", "Happened (UTC)", "Deadline (UTC)"):
-        table.add_column(column)
-    for b in report.broken[:SHOWN]:
-        table.add_row(Text(b.entity), str(b.job_id), when(b.at), when(b.deadline))
-    if len(report.broken) > SHOWN:
-        table.caption = f"and {len(report.broken) - SHOWN} more (--json lists all)"
-    return table
+def reports_table(reports: list[RuleReport], width: int) -> Table:
+    """Each rule: its name and what it says, how many occurrences were checked, kept,
+    pending and broken."""
+    rows = [(f"{r.rule.name}\n{r.rule}", str(r.checked), str(r.kept), str(r.pending),
+             Text(str(len(r.broken)), style="bold red" if r.broken else "green"))
+            for r in reports]
+    return table(REPORT_COLUMNS, rows, width, title="Rules")
+
+
+def breaches_table(report: RuleReport, width: int) -> Table:
+    """The occurrences that broke a rule (the first `SHOWN`)."""
+    rows = [(b.entity, str(b.job_id), when(b.at), when(b.deadline))
+            for b in report.broken[:SHOWN]]
+    more = len(report.broken) - SHOWN
+    return table(BREACH_COLUMNS, rows, width, title=shown(f"Broken: {report.rule.name}"),
+                 caption=f"and {more} more (--json lists all)" if more > 0 else None)

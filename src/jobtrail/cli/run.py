@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from jobtrail.cli import exits
 from jobtrail.cli.enqueue import parse_arguments
 from jobtrail.cli.loading import load_app, opened
-from jobtrail.cli.output import console, emit_json, error_json
+from jobtrail.cli.output import console, emit_json, error_json, wide_option
+from jobtrail.cli.tables import Column, shown, table
 from jobtrail.dryrun import DryRun
 
 
@@ -25,8 +24,9 @@ from jobtrail.dryrun import DryRun
 @click.option("--dry-run", is_flag=True,
               help="Capture every ctx.effect and ctx.enqueue instead of performing it.")
 @click.option("--output-json", "as_json", is_flag=True, help="Print the dry run as JSON.")
+@wide_option
 def run(target: str, job_name: str, pairs: tuple[str, ...], json_object: str | None,
-        dry_run: bool, as_json: bool) -> int:
+        dry_run: bool, as_json: bool, wide: bool) -> int:
     """Run JOB_NAME here, now, with --dry-run: its steps and decisions run, its effects and
     child jobs are captured, nothing is stored. Prints the path it took, how it diverges
     from the job's expect=, the captured effects and the result. Exits 1 when the job
@@ -42,7 +42,7 @@ def run(target: str, job_name: str, pairs: tuple[str, ...], json_object: str | N
     if as_json:
         emit_json(dry_run_json(done))
     else:
-        _print(done)
+        _print(done, wide)
     return exits.OK if done.succeeded else exits.FAILURE
 
 
@@ -59,25 +59,27 @@ def dry_run_json(done: DryRun) -> dict[str, Any]:
     }
 
 
-def _print(done: DryRun) -> None:
-    out = console()
-    out.print(Text(f"dry run of {done.job_name}: nothing was performed or stored", style="bold"))
-    out.print(Text(f"path: {done.variant or '(nothing recorded)'}"))
+EFFECT_COLUMNS = (Column("Effect", "elide"), Column("Key", "elide"),
+                  Column("Arguments", "wrap"))
+
+
+def _print(done: DryRun, wide: bool) -> None:
+    out = console(wide)
+    out.print(shown(f"dry run of {done.job_name}: nothing was performed or stored",
+                    style="bold"))
+    out.print(shown(f"path: {done.variant or '(nothing recorded)'}"))
     if done.exit_reason:
-        out.print(Text(f"exit: {done.exit_reason}"))
+        out.print(shown(f"exit: {done.exit_reason}"))
     for d in done.divergences:
-        out.print(Text(f"divergence ({d.kind}): {d.message}", style="yellow"))
+        out.print(shown(f"divergence ({d.kind}): {d.message}", style="yellow"))
     if done.effects:
-        table = Table(title="Effects captured", title_justify="left", header_style="bold")
-        for column in ("Effect", "Key", "Arguments"):
-            table.add_column(column)
-        for e in done.effects:
-            shown = ", ".join([*map(repr, e.args), *(f"{k}={v!r}" for k, v in e.kwargs.items())])
-            table.add_row(e.name, Text(e.key), Text(shown))
-        out.print(table)
+        rows = [(e.name, e.key, ", ".join([*map(repr, e.args),
+                                            *(f"{k}={v!r}" for k, v in e.kwargs.items())]))
+                for e in done.effects]
+        out.print(table(EFFECT_COLUMNS, rows, out.width, title="Effects captured"))
     for child in done.enqueued:
-        out.print(Text(f"would enqueue {child.job_name} {child.args}"))
+        out.print(shown(f"would enqueue {child.job_name} {child.args}"))
     if done.error is not None:
-        out.print(Text(f"error: {done.error}", style="bold red"))
+        out.print(shown(f"error: {done.error}", newlines=True, style="bold red"))
     else:
-        out.print(Text(f"result: {done.result!r}"))
+        out.print(shown(f"result: {done.result!r}"))

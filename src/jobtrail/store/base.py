@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
+from jobtrail.store.actions import ActionResult, DeadLetterFilter
+from jobtrail.store.queues import QueueReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,11 +365,26 @@ class Store(Protocol):
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
         """Jobs matching *where*, newest first."""
 
+    def count_jobs(self, where: JobFilter) -> int:
+        """How many jobs match *where*, its limit and ``before_id`` aside."""
+
+    def dead_letters(self, where: DeadLetterFilter) -> list[JobRecord]:
+        """Dead letters matching *where*, newest first: up to ``limit`` of them, with ids
+        below ``before_id`` (keyset paging: pass the last id of one page to get the next)."""
+
+    def count_dead_letters(self, where: DeadLetterFilter) -> int:
+        """How many dead letters match *where*, its limit and ``before_id`` aside."""
+
     def events(self, job_id: int) -> list[Event]:
         """The ordered path of a job over all its attempts."""
 
     def counts(self) -> dict[tuple[str, Status], int]:
         """How many jobs each (queue, status) holds."""
+
+    def queue_stats(self, window: float) -> QueueReport:
+        """Every queue that holds a job: its jobs by status, the age of its oldest runnable
+        job, and over the last *window* seconds the jobs finished and the 95th percentile
+        of the waits of claims (see `QueueStats`), all on the store's clock."""
 
     def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         """Stored divergences matching *where*, newest first."""
@@ -399,6 +416,17 @@ class Store(Protocol):
 
     def cancel(self, job_id: int) -> JobRecord:
         """Cancel a job that is still waiting to run."""
+
+    def replay_many(self, job_ids: Sequence[int]) -> list[ActionResult]:
+        """`replay` each job of a batch, in one transaction; one result per distinct id, in
+        the order given. A job that cannot be replayed (unknown, its status, an uncertain
+        effect) is reported and left as it is; the others are replayed."""
+
+    def discard_many(self, job_ids: Sequence[int]) -> list[ActionResult]:
+        """`discard` each job of a batch, in one transaction, as `replay_many` does."""
+
+    def cancel_many(self, job_ids: Sequence[int]) -> list[ActionResult]:
+        """`cancel` each job of a batch, in one transaction, as `replay_many` does."""
 
     def unregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stopped cleanly."""

@@ -65,8 +65,12 @@ DOING = {
     "next_run_at": "reading when the next job is due",
     "get": "reading a job",
     "list_jobs": "listing jobs",
+    "count_jobs": "counting jobs",
+    "dead_letters": "listing dead letters",
+    "count_dead_letters": "counting dead letters",
     "events": "reading a job's path",
     "counts": "counting jobs",
+    "_queue_stats": "reading the queues",
     "divergences": "listing divergences",
     "divergence_counts": "counting divergences",
     "runs": "reading finished runs",
@@ -76,6 +80,9 @@ DOING = {
     "replay": "replaying a job",
     "discard": "discarding a job",
     "cancel": "cancelling a job",
+    "replay_many": "replaying jobs",
+    "discard_many": "discarding jobs",
+    "cancel_many": "cancelling jobs",
     "unregister_worker": "unregistering a worker",
 }
 #: What SQLite says of a file that is not (or no longer) a sound database.

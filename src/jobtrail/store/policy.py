@@ -1,6 +1,7 @@
 """The decisions both backends take the same way, whatever SQL carries them out: who holds
 an idempotency key, where a job goes when its lease is lost, whether an effect is
-uncertain, and which operator actions a job's status allows.
+uncertain, which operator actions a job's status allows, and how an action on a batch of
+jobs goes job by job.
 
 Each backend reads what a decision needs, calls the function here, and writes the result
 in the same transaction: the policy lives once, the SQL twice.
@@ -8,12 +9,15 @@ in the same transaction: the policy lives once, the SQL twice.
 
 from __future__ import annotations
 
+import json
 import secrets
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
-from jobtrail.records import ErrorInfo, Status, Transition
+from jobtrail.limits import MAX_JOB_ID
+from jobtrail.records import ErrorInfo, JobRecord, Status, Transition
+from jobtrail.store.actions import ActionResult, ActionVerdict
 from jobtrail.store.base import EffectRecord
 
 
@@ -121,3 +125,66 @@ def transition_refusal(
         f"cannot {transition.verb} job {job_id}: it is {status.value}, expected "
         f"{' or '.join(source.value for source in transition.sources)}"
     )
+
+
+def refusal(
+    transition: Transition, current: JobRecord,
+    effects: Callable[[], Sequence[EffectRecord]],
+) -> tuple[ActionVerdict, InvalidTransition] | None:
+    """Why *transition* may not apply to *current* (the job, locked), with the verdict a
+    batch reports: its status (``status``), or for a replay an effect that may have happened
+    (``uncertain``; *effects* reads the job's effects, only then). ``None`` when it may."""
+    refused = transition_refusal(transition, current.id, current.status)
+    if refused is not None:
+        return "status", refused
+    if transition.resets:
+        blocker = replay_blocker(current.id, effects())
+        if blocker is not None:
+            return "uncertain", blocker
+    return None
+
+
+def act_on_each(
+    job_ids: Sequence[int],
+    transition: Transition,
+    lock: Callable[[int], JobRecord],
+    effects: Callable[[int], Sequence[EffectRecord]],
+    apply: Callable[[JobRecord], JobRecord],
+) -> list[ActionResult]:
+    """Apply *transition* to each job of a batch, inside the caller's transaction: *lock*
+    reads a job for update (raising `JobNotFound`), *effects* reads its effects, *apply*
+    changes it and returns it changed. A job that cannot take the transition is reported
+    and left as it is, and the others go on.
+
+    Jobs are locked in id order, so two batches that share jobs never wait on each other
+    in a circle; the results come one per distinct id, in the order given. An id no store
+    can hold is not found without a query."""
+    results: dict[int, ActionResult] = {}
+    for job_id in sorted(set(job_ids)):
+        if not 1 <= job_id <= MAX_JOB_ID:
+            results[job_id] = ActionResult(job_id, "not_found", None, f"no job with id {job_id}")
+            continue
+        try:
+            current = lock(job_id)
+        except JobNotFound as exc:
+            results[job_id] = ActionResult(job_id, "not_found", None, str(exc))
+            continue
+        refused = refusal(transition, current, lambda: effects(job_id))  # noqa: B023
+        if refused is not None:
+            verdict, error = refused
+            results[job_id] = ActionResult(job_id, verdict, current, str(error))
+        else:
+            results[job_id] = ActionResult(job_id, "done", apply(current))
+    return [results[job_id] for job_id in dict.fromkeys(job_ids)]
+
+
+#: Where a stored error's class ends (`ErrorInfo.to_json` writes ``{"type": "NAME", "message":
+#: ...``): the class's JSON text cannot hold it, each of its quotes being escaped.
+ERROR_TYPE_HEAD = '{"type": "'
+ERROR_TYPE_END = '", "message": '
+
+
+def error_type_text(name: str) -> str:
+    """*name* (an error class) as a stored error spells it: JSON-escaped, unquoted. The
+    stores compare it with the text between `ERROR_TYPE_HEAD` and `ERROR_TYPE_END`."""
+    return json.dumps(name)[1:-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -11,13 +11,16 @@ from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
-from jobtrail.store import rows, segments
+from jobtrail.store import policy, queues, rows, segments
+from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.postgres.connection import Conn, Database, translated
 from jobtrail.store.postgres.values import to_time
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.queues import QueueReport
+from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
+_QUEUE_STATS = steps("postgres", "queue_stats")
 
 
 def read_job(conn: Conn, sql: str, job_id: int) -> JobRecord:
@@ -38,14 +41,32 @@ class Reading(Database):
 
     @translated
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
-        statuses = [s.value for s in where.statuses] if where.statuses else None
-        params = {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
-                  "before_id": where.before_id, "limit": where.limit}
+        return self._records(_Q["list_jobs"], _job_params(where))
+
+    @translated
+    def count_jobs(self, where: JobFilter) -> int:
+        return self._count(_Q["count_jobs"], _job_params(where))
+
+    @translated
+    def dead_letters(self, where: DeadLetterFilter) -> list[JobRecord]:
+        return self._records(_Q["dead_letters"], _dead_letter_params(where))
+
+    @translated
+    def count_dead_letters(self, where: DeadLetterFilter) -> int:
+        return self._count(_Q["count_dead_letters"], _dead_letter_params(where))
+
+    def _records(self, sql: str, params: dict[str, Any]) -> list[JobRecord]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             # Never prepared: planned for the values at hand, the filters left unused fold
             # away and a status listing can use the partial index that matches it.
-            found = cur.execute(_Q["list_jobs"], params, prepare=False).fetchall()
+            found = cur.execute(sql, params, prepare=False).fetchall()
         return [rows.job_record(row, to_time) for row in found]
+
+    def _count(self, sql: str, params: dict[str, Any]) -> int:
+        with self._conn() as conn:
+            row = conn.execute(sql, params, prepare=False).fetchone()
+        assert row is not None  # an aggregate always has its row
+        return int(row[0])
 
     @translated
     def events(self, job_id: int) -> list[Event]:
@@ -85,10 +106,37 @@ class Reading(Database):
     @translated
     def workers(self) -> list[WorkerRecord]:
         return [
-            WorkerRecord(wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+            WorkerRecord(wid, host, pid, tuple(served.split(",")) if served else None, conc,
                          started.astimezone(UTC), seen.astimezone(UTC))
-            for wid, host, pid, queues, conc, started, seen in self._fetch(_Q["list_workers"])
+            for wid, host, pid, served, conc, started, seen in self._fetch(_Q["list_workers"])
         ]
+
+    def queue_stats(self, window: float) -> QueueReport:
+        return self._queue_stats(queues.check_window(window))
+
+    @translated
+    def _queue_stats(self, window: float) -> QueueReport:
+        with self._tx() as conn:
+            row = conn.execute(_QUEUE_STATS["clock"]).fetchone()
+            now = row[0] if row else datetime.now(UTC)
+            params = {"now": now, "since": now - timedelta(seconds=window)}
+            counts = conn.execute(_QUEUE_STATS["counts"], params).fetchall()
+            waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
+        return queues.report(now.astimezone(UTC), window, counts, waits)
+
+
+def _job_params(where: JobFilter) -> dict[str, Any]:
+    statuses = [s.value for s in where.statuses] if where.statuses else None
+    return {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
+            "before_id": where.before_id, "limit": where.limit}
+
+
+def _dead_letter_params(where: DeadLetterFilter) -> dict[str, Any]:
+    name = None if where.error_type is None else policy.error_type_text(where.error_type)
+    return {"queue": where.queue, "job_name": where.job_name, "since": where.since,
+            "before_id": where.before_id, "limit": where.limit, "error_type": name,
+            "error_suffix": None if name is None else f".{name}",
+            "error_head": policy.ERROR_TYPE_HEAD, "error_end": policy.ERROR_TYPE_END}
 
 
 def _divergence_params(where: DivergenceFilter) -> dict[str, Any]:

@@ -368,12 +368,85 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
 ORDER BY id DESC LIMIT %(limit)s
 
+-- name: count_jobs
+-- The filters of list_jobs but its page: the whole of what matches.
+SELECT count(*) FROM jobtrail_jobs
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+
+-- name: dead_letters
+-- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
+-- listing. An error class is compared with the text the stored error begins with
+-- ({"type": "NAME", "message": ...): the whole NAME with :error_type, or its end with
+-- :error_suffix (".NAME"); split_part, unlike substr, never fails on a damaged value.
+SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
+       started_at, finished_at, worker_id, result, error, outcome, parent_job_id, trace_id,
+       variant, code_version, redact
+FROM jobtrail_jobs
+WHERE status IN ('dead', 'orphaned')
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+  AND (%(error_type)s::text IS NULL OR (
+      left(error, length(%(error_head)s::text)) = %(error_head)s::text
+      AND strpos(error, %(error_end)s::text) > 0
+      AND (split_part(substr(error, length(%(error_head)s::text) + 1), %(error_end)s::text, 1)
+               = %(error_type)s::text
+           OR right(split_part(substr(error, length(%(error_head)s::text) + 1),
+                               %(error_end)s::text, 1), length(%(error_suffix)s::text))
+               = %(error_suffix)s::text)))
+ORDER BY id DESC LIMIT %(limit)s
+
+-- name: count_dead_letters
+-- The filters of dead_letters but its page.
+SELECT count(*) FROM jobtrail_jobs
+WHERE status IN ('dead', 'orphaned')
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
+  AND (%(error_type)s::text IS NULL OR (
+      left(error, length(%(error_head)s::text)) = %(error_head)s::text
+      AND strpos(error, %(error_end)s::text) > 0
+      AND (split_part(substr(error, length(%(error_head)s::text) + 1), %(error_end)s::text, 1)
+               = %(error_type)s::text
+           OR right(split_part(substr(error, length(%(error_head)s::text) + 1),
+                               %(error_end)s::text, 1), length(%(error_suffix)s::text))
+               = %(error_suffix)s::text)))
+
 -- name: job_events
 SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = %(id)s ORDER BY id
 
 -- name: counts
 SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
+
+-- name: queue_stats
+-- What `jobtrail queues` shows, as of the store's clock (read once: %(now)s), over the window
+-- since %(since)s.
+-- step: clock
+SELECT jobtrail_now()
+-- step: counts
+-- Per queue and status: jobs, those waiting for their run_at, how long the earliest of
+-- those that may run has waited, and jobs finished in the window.
+SELECT queue, status, count(*),
+       count(*) FILTER (WHERE run_at > %(now)s),
+       extract(epoch FROM %(now)s - min(run_at) FILTER (WHERE run_at <= %(now)s))::float8,
+       count(*) FILTER (WHERE finished_at >= %(since)s)
+FROM jobtrail_jobs GROUP BY queue, status
+-- step: waits
+-- Per queue, the wait (run_at to claim) at the 95th percentile (nearest rank) of the claims
+-- of the window, and how many there were. A claim's run_at is still the one it waited for
+-- unless a retry, an expired lease or an operator moved it later than the claim since.
+SELECT queue, extract(epoch FROM wait)::float8, total FROM (
+    SELECT queue, started_at - run_at AS wait,
+           row_number() OVER (PARTITION BY queue ORDER BY started_at - run_at) AS rank,
+           count(*) OVER (PARTITION BY queue) AS total
+    FROM jobtrail_jobs
+    WHERE started_at >= %(since)s AND started_at >= run_at
+) AS ranked
+WHERE rank = greatest(1, (95 * total + 99) / 100)
 
 -- name: set_status
 WITH changed AS (

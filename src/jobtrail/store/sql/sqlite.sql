@@ -248,12 +248,52 @@ SELECT * FROM jobtrail_jobs WHERE id = :id
 -- stays a range of the rowid.
 SELECT * FROM jobtrail_jobs WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
+-- name: count_jobs
+-- {filters}: those of list_jobs but "AND id < :before_id": the whole of what matches.
+SELECT count(*) FROM jobtrail_jobs WHERE 1 {filters}
+
+-- name: dead_letters
+-- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
+-- listing. {filters}: "AND queue = :queue", "AND job_name = :job_name", "AND finished_at >=
+-- :since", "AND id < :before_id", and for an error class the clause that compares the class
+-- its stored error begins with (between :error_head and :error_end) with :error_type, or
+-- its end with :error_suffix (".NAME").
+SELECT * FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned') {filters}
+ORDER BY id DESC LIMIT :limit
+
+-- name: count_dead_letters
+-- {filters}: those of dead_letters but "AND id < :before_id".
+SELECT count(*) FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned') {filters}
+
 -- name: job_events
 SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE job_id = :id ORDER BY id
 
 -- name: counts
 SELECT queue, status, count(*) FROM jobtrail_jobs GROUP BY queue, status
+
+-- name: queue_stats
+-- What `jobtrail queues` shows, as of :now, over the window since :since.
+-- step: counts
+-- Per queue and status: jobs, those waiting for their run_at, how long the earliest of
+-- those that may run has waited, and jobs finished in the window.
+SELECT queue, status, count(*),
+       count(*) FILTER (WHERE run_at > :now),
+       :now - min(run_at) FILTER (WHERE run_at <= :now),
+       count(*) FILTER (WHERE finished_at >= :since)
+FROM jobtrail_jobs GROUP BY queue, status
+-- step: waits
+-- Per queue, the wait (run_at to claim) at the 95th percentile (nearest rank) of the claims
+-- of the window, and how many there were. A claim's run_at is still the one it waited for
+-- unless a retry, an expired lease or an operator moved it later than the claim since.
+SELECT queue, wait, total FROM (
+    SELECT queue, started_at - run_at AS wait,
+           row_number() OVER (PARTITION BY queue ORDER BY started_at - run_at) AS rank,
+           count(*) OVER (PARTITION BY queue) AS total
+    FROM jobtrail_jobs
+    WHERE started_at >= :since AND started_at >= run_at
+)
+WHERE rank = max(1, (95 * total + 99) / 100)
 
 -- name: set_status
 -- step: status

@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from jobtrail.errors import JobNotFound
+from jobtrail.errors import JobNotFound, StoreLost
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
-from jobtrail.store import rows, segments
+from jobtrail.store import policy, queues, rows, segments
+from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.queues import QueueReport
+from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
+_QUEUE_STATS = steps("sqlite", "queue_stats")
 #: How many ids one statement binds (SQLite's limit on parameters is far above).
 CHUNK = 500
 
@@ -41,19 +44,29 @@ class Reading(Database):
 
     @translated
     def list_jobs(self, where: JobFilter) -> list[JobRecord]:
-        params: dict[str, Any] = {"queue": where.queue, "job_name": where.job_name,
-                                  "before_id": where.before_id, "limit": where.limit}
-        filters = [_JOB_FILTERS[name] for name in ("queue", "job_name", "before_id")
-                   if params[name] is not None]
-        if where.statuses:
-            statuses = {f"s{i}": status.value for i, status in enumerate(where.statuses)}
-            filters.append(f"AND status IN ({', '.join(':' + name for name in statuses)})")
-            params.update(statuses)
+        sql, params = _job_query(_Q["list_jobs"], where, paged=True)
+        return self._records(sql, params)
+
+    @translated
+    def count_jobs(self, where: JobFilter) -> int:
+        sql, params = _job_query(_Q["count_jobs"], where, paged=False)
+        return int(self._conn().execute(sql, params).fetchone()[0])
+
+    @translated
+    def dead_letters(self, where: DeadLetterFilter) -> list[JobRecord]:
+        sql, params = _dead_letter_query(_Q["dead_letters"], where, paged=True)
+        return self._records(sql, params)
+
+    @translated
+    def count_dead_letters(self, where: DeadLetterFilter) -> int:
+        sql, params = _dead_letter_query(_Q["count_dead_letters"], where, paged=False)
+        return int(self._conn().execute(sql, params).fetchone()[0])
+
+    def _records(self, sql: str, params: dict[str, Any]) -> list[JobRecord]:
         conn = self._conn()
         conn.row_factory = sqlite3.Row
         try:
-            found = conn.execute(_Q["list_jobs"].format(filters=" ".join(filters)),
-                                 params).fetchall()
+            found = conn.execute(sql, params).fetchall()
         finally:
             conn.row_factory = None
         return [rows.job_record(row, utc_from_epoch) for row in found]
@@ -113,17 +126,78 @@ class Reading(Database):
         found = self._conn().execute(_Q["list_workers"]).fetchall()
         return [
             WorkerRecord(
-                wid, host, pid, tuple(queues.split(",")) if queues else None, conc,
+                wid, host, pid, tuple(served.split(",")) if served else None, conc,
                 utc_from_epoch(started) or datetime.now(UTC),
                 utc_from_epoch(seen) or datetime.now(UTC),
             )
-            for wid, host, pid, queues, conc, started, seen in found
+            for wid, host, pid, served, conc, started, seen in found
         ]
+
+    def queue_stats(self, window: float) -> QueueReport:
+        return self._queue_stats(queues.check_window(window))
+
+    @translated
+    def _queue_stats(self, window: float) -> QueueReport:
+        # A watch polls this: a file deleted or replaced since it was opened is reported
+        # (StoreLost) rather than read on, unchanged, for ever.
+        if self.check_identity():
+            raise StoreLost(self._lost or "the SQLite database was lost")
+        now = self.clock.now()
+        params = {"now": now, "since": now - window}
+        conn = self._conn()
+        counts = conn.execute(_QUEUE_STATS["counts"], params).fetchall()
+        waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
+        return queues.report(utc_from_epoch(now) or datetime.now(UTC), window, counts, waits)
 
 
 #: The clauses of `list_jobs`' {filters}, by filter (statuses take one parameter each).
 _JOB_FILTERS = {"queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
                 "before_id": "AND id < :before_id"}
+#: The class a stored error begins with (see `policy.error_type_text`): the text after
+#: :error_head and before the first :error_end.
+_ERROR_TYPE = ("substr(substr(error, length(:error_head) + 1), 1, "
+               "instr(substr(error, length(:error_head) + 1), :error_end) - 1)")
+#: The clauses of the dead-letter queries' {filters}, by filter.
+_DEAD_LETTER_FILTERS = {
+    "queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
+    "since": "AND finished_at >= :since", "before_id": "AND id < :before_id",
+    "error_type": (
+        "AND substr(error, 1, length(:error_head)) = :error_head "
+        "AND instr(substr(error, length(:error_head) + 1), :error_end) > 0 "
+        f"AND ({_ERROR_TYPE} = :error_type "
+        f"OR substr({_ERROR_TYPE}, -length(:error_suffix)) = :error_suffix)"
+    ),
+}
+
+
+def _job_query(template: str, where: JobFilter, *, paged: bool) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {"queue": where.queue, "job_name": where.job_name,
+                              "before_id": where.before_id if paged else None,
+                              "limit": where.limit}
+    filters = [_JOB_FILTERS[name] for name in ("queue", "job_name", "before_id")
+               if params[name] is not None]
+    if where.statuses:
+        statuses = {f"s{i}": status.value for i, status in enumerate(where.statuses)}
+        filters.append(f"AND status IN ({', '.join(':' + name for name in statuses)})")
+        params.update(statuses)
+    return template.format(filters=" ".join(filters)), params
+
+
+def _dead_letter_query(template: str, where: DeadLetterFilter,
+                       *, paged: bool) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {
+        "queue": where.queue, "job_name": where.job_name,
+        "since": None if where.since is None else where.since.timestamp(),
+        "before_id": where.before_id if paged else None, "limit": where.limit,
+        "error_type": None,
+    }
+    if where.error_type is not None:
+        name = policy.error_type_text(where.error_type)
+        params.update(error_type=name, error_suffix=f".{name}", error_head=policy.ERROR_TYPE_HEAD,
+                      error_end=policy.ERROR_TYPE_END)
+    filters = " ".join(clause for name, clause in _DEAD_LETTER_FILTERS.items()
+                       if params[name] is not None)
+    return template.format(filters=filters), params
 #: The clauses of the divergence queries' {filters}, by filter.
 _DIVERGENCE_FILTERS = {
     "job_name": "AND job_name = :job_name", "kind": "AND kind = :kind",
