@@ -173,7 +173,6 @@ class Worker:
                 self._watch.stop()
                 self._watch = None
             self._close(outage)
-            self._attempt_log.close()
             restore()
         self._log.info("worker %s stopped: %s", self.id, dict(self.stats.outcomes))
         return self.stats

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from jobtrail import App
 from jobtrail.errors import ConfigurationError
 from jobtrail.observe import AttemptEvent, AttemptLog, JsonFormatter, TextFormatter
-from jobtrail.observe.attempts import MAX_PENDING, describe
+from jobtrail.observe.attempts import describe
 from jobtrail.observe.events import FIELDS, MAX_MESSAGE
 from jobtrail.observe.logs import configure_logging, one_line
 from jobtrail.records import ErrorInfo, Status
@@ -153,7 +152,7 @@ def test_the_attempt_log_levels_follow_the_status(
 ) -> None:
     """Successes log at INFO, retries and lost leases at WARNING, dead letters at ERROR."""
     logger, buffer = attempts_log
-    log = AttemptLog("w", logger, background=False)
+    log = AttemptLog("w", logger)
     error = ErrorInfo("E", "m")
     log.written(claimed(1), Outcome(1, 1, Status.SUCCEEDED, duration=0.1, claim=42))
     log.written(claimed(2), Outcome(2, 1, Status.RETRYING, error=error, retry_delay=0, claim=42))
@@ -165,57 +164,13 @@ def test_the_attempt_log_levels_follow_the_status(
         (4, "lost", "WARNING")]
 
 
-def test_lines_written_in_the_background_keep_their_order_and_are_all_written_on_close(
-    attempts_log: tuple[logging.Logger, io.StringIO],
-) -> None:
-    """Outcomes handed over are logged by the log thread in order; close waits for them
-    and stops the thread, and a later outcome starts it again."""
-    logger, buffer = attempts_log
-    log = AttemptLog("w", logger)
-    for job_id in range(1, 501):
-        log.written(claimed(job_id), Outcome(job_id, 1, Status.SUCCEEDED, claim=42))
-    log.close()
-    assert [json.loads(line)["job_id"] for line in buffer.getvalue().splitlines()] == list(
-        range(1, 501))
-    log.written(claimed(501), Outcome(501, 1, Status.SUCCEEDED, claim=42))
-    log.close()
-    assert json.loads(buffer.getvalue().splitlines()[-1])["job_id"] == 501
-
-
-def test_a_log_that_blocks_never_holds_up_the_worker(
-    attempts_log: tuple[logging.Logger, io.StringIO], caplog: pytest.LogCaptureFixture,
-) -> None:
-    """While the log is blocked, lines past the limit are dropped at once rather than
-    waited for, and once it moves again the number dropped is logged."""
-    logger, buffer = attempts_log
-    entered, release = threading.Event(), threading.Event()
-
-    class Blocking(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            entered.set()
-            release.wait(30)
-
-    logger.addHandler(Blocking())
-    log = AttemptLog("w", logger)
-    log.written(claimed(0), Outcome(0, 1, Status.SUCCEEDED, claim=42))
-    assert entered.wait(10)
-    for job_id in range(1, MAX_PENDING + 6):
-        log.written(claimed(job_id), Outcome(job_id, 1, Status.SUCCEEDED, claim=42))
-    assert log.dropped == 5
-    with caplog.at_level(logging.WARNING, logger="jobtrail.observe"):
-        release.set()
-        log.close(timeout=30)
-    assert len(buffer.getvalue().splitlines()) == MAX_PENDING + 1
-    assert "5 attempt lines were dropped: the log could not keep up" in caplog.text
-
-
 def test_a_logger_not_enabled_for_the_level_gets_nothing(
     attempts_log: tuple[logging.Logger, io.StringIO],
 ) -> None:
     """Above INFO, successes are not logged (nothing is built for them); failures are."""
     logger, buffer = attempts_log
     logger.setLevel(logging.WARNING)
-    log = AttemptLog("w", logger, background=False)
+    log = AttemptLog("w", logger)
     log.written(claimed(1), Outcome(1, 1, Status.SUCCEEDED, claim=42))
     log.written(claimed(2), Outcome(2, 3, Status.DEAD, error=ErrorInfo("E", "m"), claim=42))
     assert [json.loads(line)["job_id"] for line in buffer.getvalue().splitlines()] == [2]
@@ -236,7 +191,6 @@ def test_a_failing_handler_never_reaches_the_caller(
     log = AttemptLog("w", logger)
     for attempt in (1, 2):
         log.written(claimed(), Outcome(7, attempt, Status.RETRYING, retry_delay=0, claim=42))
-    log.close()
     assert log.failures == 2
 
 
