@@ -61,6 +61,8 @@ class App(JobViews):
       divergence (``None`` turns the check off).
     - ``alert_sinks``: callables given each divergence once it is stored (see
       `jobtrail.paths.alerts`).
+    - ``log_format``: how ``jobtrail worker`` writes its log lines, ``"text"`` or
+      ``"json"`` (its ``--log-format`` overrides it; see `jobtrail.observe.logs`).
     """
 
     def __init__(
@@ -77,16 +79,19 @@ class App(JobViews):
         code_version: str | None = None,
         slow_factor: float | None = 3.0,
         alert_sinks: Sequence[AlertSink] = (),
+        log_format: Literal["text", "json"] = "text",
     ) -> None:
         check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
                        idempotency_retention=idempotency_retention, slow_factor=slow_factor,
-                       default_queue=default_queue, alert_sinks=alert_sinks)
+                       default_queue=default_queue, alert_sinks=alert_sinks,
+                       log_format=log_format)
         self.url = resolve_url(url)
         self.backend, _ = parse_url(self.url)
         self.lease = float(lease)
         self.retry = retry or Retry()
         self.grace = float(grace)
         self.default_queue = default_queue
+        self.log_format = log_format
         self.max_payload_bytes = max_payload_bytes
         self.idempotency_retention = idempotency_retention
         self.code_version = code_version or os.environ.get("JOBTRAIL_CODE_VERSION") or None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TypeGuard
 
 from jobtrail.errors import ConfigurationError
+from jobtrail.observe.logs import LOG_FORMATS
 from jobtrail.text import name_error
 
 DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
@@ -15,7 +16,7 @@ DEFAULT_KEY_RETENTION = 7 * 24 * 3600.0
 def check_settings(
     *, lease: object, grace: object, max_payload_bytes: object,
     idempotency_retention: object, slow_factor: object, default_queue: object,
-    alert_sinks: Sequence[object],
+    alert_sinks: Sequence[object], log_format: object = "text",
 ) -> None:
     """Raise `ConfigurationError` for the first setting of ``App(...)`` that cannot work."""
     if not is_seconds(lease) or lease <= 0:
@@ -45,6 +46,10 @@ def check_settings(
     problem = name_error("default_queue", default_queue)
     if problem:
         raise ConfigurationError(f"App(default_queue=...): {problem}")
+    if log_format not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"App(log_format={log_format!r}): must be one of {', '.join(map(repr, LOG_FORMATS))}"
+        )
     for sink in alert_sinks:
         if not callable(sink):
             raise ConfigurationError(f"App(alert_sinks=...): {sink!r} is not callable")

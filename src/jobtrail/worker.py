@@ -43,6 +43,7 @@ from jobtrail import watchdog
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
 from jobtrail.limits import check_queues
+from jobtrail.observe.attempts import AttemptLog
 from jobtrail.observers import Observer
 from jobtrail.outage import Outage
 from jobtrail.records import Status
@@ -117,6 +118,9 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues, concurrency)
         self.stats = WorkerStats(self.id)
+        self._log = logging.LoggerAdapter(log, {"worker_id": self.id})  # its id on its lines
+        self._attempt_log = AttemptLog(self.id)
+        self._claims: dict[tuple[int, int], ClaimedJob] = {}  # until the outcome is written
         self._wake = threading.Event()
         self._stop = StopRequest(self.grace, self._wake.set)
         self._finished: deque[tuple[Attempt | None, Outcome]] = deque()
@@ -152,8 +156,8 @@ class Worker:
         restore = (install_signal_handlers(self._stop, lambda: self._looping)
                    if self.install_signals else (lambda: None))
         store = self.host.store
-        log.info("worker %s started (queues: %s, concurrency %d)", self.id,
-                 ",".join(self.queues or ("*",)), self.concurrency)
+        self._log.info("worker %s started (queues: %s, concurrency %d)", self.id,
+                       ",".join(self.queues or ("*",)), self.concurrency)
         self._writer = OutcomeWriter(
             store, self.id, background=store.concurrent_writes, on_written=self._written,
             on_error=self._write_failed, wake=self._wake.set,
@@ -173,7 +177,7 @@ class Worker:
                 self._watch = None
             self._close(outage)
             restore()
-        log.info("worker %s stopped: %s", self.id, dict(self.stats.outcomes))
+        self._log.info("worker %s stopped: %s", self.id, dict(self.stats.outcomes))
         return self.stats
 
     def _loop_until_stopped(self, outage: Outage) -> None:
@@ -198,7 +202,7 @@ class Worker:
                     reaped = store.reap_expired()
                     if reaped:
                         self._may_have_work = True
-                        log.warning("recovered %d jobs of workers that stopped", len(reaped))
+                        self._log.warning("recovered %d jobs of workers that stopped", len(reaped))
                         self.host.observers.lease_expired(reaped)
                     next_reap = now + REAP_EVERY
                 self._expire_timeouts(now)
@@ -244,6 +248,8 @@ class Worker:
         if len(claimed) == free:
             self._may_have_work = True
         self.stats.claimed += len(claimed)
+        for job in claimed:
+            self._claims[job.id, job.claim] = job
         retried = [job.id for job in claimed if job.attempt > 1]
         steps = self.host.store.completed_steps(retried) if retried else {}
         for job in claimed:
@@ -275,23 +281,26 @@ class Worker:
 
     # -- called on the writer's thread ----------------------------------------------------
     def _written(self, batch: Sequence[Outcome], lost: set[int]) -> None:
+        """Count the outcomes written, log one line per attempt, tell the observers."""
         written = []
         for outcome in batch:
-            if outcome.job_id in lost:
+            was_lost = outcome.job_id in lost
+            if was_lost:
                 self.stats.lost += 1
-                log.warning("job %s: lease lost before its outcome was written; another "
-                            "attempt owns it now", outcome.job_id)
-                continue
-            written.append(outcome)
-            self.stats.outcomes[outcome.status.value] += 1
-            if outcome.status is Status.RETRYING:
-                self._may_have_work = True
-                self._due_checked = 0.0
+            else:
+                written.append(outcome)
+                self.stats.outcomes[outcome.status.value] += 1
+                if outcome.status is Status.RETRYING:
+                    self._may_have_work = True
+                    self._due_checked = 0.0
+            claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
+            if claimed is not None:  # (always: each claim is kept until its outcome is here)
+                self._attempt_log.written(claimed, outcome, lost=was_lost)
         self.host.observers.finished(written)
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1
-        log.error("could not write outcomes (retrying): %s", exc)
+        self._log.error("could not write outcomes (retrying): %s", exc)
 
     def _heartbeat(self, lease: float) -> None:
         self._checkpoint()
@@ -299,7 +308,7 @@ class Worker:
         unwritten = self._writer.unwritten_ids() if self._writer is not None else []
         lost = self.host.store.heartbeat(self.info, running + unwritten, lease)
         for job_id in lost.intersection(running):  # the others were just written
-            log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
+            self._log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
 
     def _checkpoint(self) -> None:
         """Write the path running jobs recorded since the last write, so the steps they
@@ -352,7 +361,8 @@ class Worker:
             ids = list(self._running)
             released = self.host.store.release(self.id, ids)
             self.stats.released += released
-            log.warning("released %d running jobs at shutdown; they will run again", released)
+            self._log.warning("released %d running jobs at shutdown; they will run again",
+                              released)
             self.host.observers.released(ids)
             self._abandon_running(None)
         if self._running:
@@ -375,8 +385,8 @@ class Worker:
             attempt.abandon()
         if why is not None and attempts:
             self.stats.abandoned += len(attempts)
-            log.warning("left %d running jobs to their leases (%s): they run again once "
-                        "the leases expire", len(attempts), why)
+            self._log.warning("left %d running jobs to their leases (%s): they run again "
+                              "once the leases expire", len(attempts), why)
 
     def _writer_busy(self) -> bool:
         return self._writer is not None and self._writer.busy
@@ -387,8 +397,8 @@ class Worker:
             timeout = CLOSE_NOW_TIMEOUT if self._stop.now else CLOSE_TIMEOUT
             unwritten = self._writer.close(timeout=timeout)
             if unwritten:
-                log.error("could not write %d final outcomes; their jobs run again when "
-                          "their leases expire", unwritten)
+                self._log.error("could not write %d final outcomes; their jobs run again "
+                                "when their leases expire", unwritten)
         if not outage.ongoing:
             with suppress(StoreError):
                 self.host.store.unregister_worker(self.id)

@@ -51,6 +51,7 @@ class OutcomeWriter:
                  wake: Callable[[], None]) -> None:
         self._store = store
         self._worker_id = worker_id
+        self._log = logging.LoggerAdapter(log, {"worker_id": worker_id})
         self._on_written = on_written
         self._on_error = on_error
         self._wake = wake
@@ -112,7 +113,7 @@ class OutcomeWriter:
             try:
                 self.flush()
             except StoreError as exc:
-                log.error("could not write final outcomes: %s", exc)
+                self._log.error("could not write final outcomes: %s", exc)
                 time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
                 pause *= 2
         with self._changed:
@@ -141,13 +142,14 @@ class OutcomeWriter:
                 lost = self._store.finish(self._worker_id, batch)
                 written = batch
             except StoreRejected as exc:
-                log.error("the database refused %d outcomes (%s); writing them one by one",
-                          len(batch), exc)
+                self._log.error("the database refused %d outcomes (%s); writing them one "
+                                "by one", len(batch), exc)
                 self._write_apart(batch, written, lost)
             except (StoreError, MemoryError):
                 raise
             except Exception:  # a bug met on some outcome: it must not hold up the others
-                log.exception("writing %d outcomes failed; writing them one by one", len(batch))
+                self._log.exception("writing %d outcomes failed; writing them one by one",
+                                    len(batch))
                 self._write_apart(batch, written, lost)
         except BaseException:
             with self._changed:
@@ -178,14 +180,14 @@ class OutcomeWriter:
 
     def _replace(self, outcome: Outcome, exc: Exception, lost: set[int]) -> Outcome:
         replacement = stand_in(outcome, exc)
-        log.error("job %s: the outcome of attempt %d cannot be stored (%s: %s); it is "
-                  "dead-lettered with that reason instead", outcome.job_id, outcome.attempt,
-                  type(exc).__name__, exc)
+        self._log.error("job %s: the outcome of attempt %d cannot be stored (%s: %s); it "
+                        "is dead-lettered with that reason instead", outcome.job_id,
+                        outcome.attempt, type(exc).__name__, exc)
         try:
             lost |= self._store.finish(self._worker_id, [replacement])
         except StoreRejected:  # (a database that is away raises, and the batch waits)
-            log.critical("job %s: not even its dead letter can be stored; it runs again "
-                         "once its lease expires", outcome.job_id)
+            self._log.critical("job %s: not even its dead letter can be stored; it runs "
+                               "again once its lease expires", outcome.job_id)
             lost.add(outcome.job_id)
         return replacement
 
@@ -195,7 +197,7 @@ class OutcomeWriter:
         try:
             self._on_written(written, lost)
         except Exception:
-            log.exception("accounting for %d written outcomes failed", len(written))
+            self._log.exception("accounting for %d written outcomes failed", len(written))
 
     def _run(self) -> None:
         backoff = 0.0
@@ -214,7 +216,7 @@ class OutcomeWriter:
                 self._pause(backoff)
                 continue
             except BaseException as exc:  # nothing a retry mends: hand it to the worker
-                log.critical("the outcome writer stops: %r", exc)
+                self._log.critical("the outcome writer stops: %r", exc)
                 self._fatal = exc
                 self._wake()
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -11,10 +10,11 @@ import click
 
 from jobtrail.cli import exits
 from jobtrail.cli.loading import load_app
+from jobtrail.observe.logs import LOG_FORMATS, TEXT_FORMAT, configure_logging, formatter_for
 from jobtrail.text import name_error
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 
 
 def parse_queues(text: str | None) -> list[str] | None:
@@ -72,6 +72,11 @@ def exit_code(result: Any) -> int:
     "--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
     show_default=True, help="Log messages from this level up, on standard error.",
 )
+@click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    help="Log lines as text or as one JSON object each (default: the app's log_format, "
+    "text unless it says otherwise).",
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -82,6 +87,7 @@ def worker(
     burst: bool,
     grace: float | None,
     log_level: str,
+    log_format: str | None,
 ) -> None:
     """Run the jobs of MODULE:APP until stopped.
 
@@ -90,12 +96,18 @@ def worker(
     Ctrl-C or SIGTERM stops it gracefully: no new job is claimed and running jobs get
     the grace period to finish; a second signal stops at once. Exits 0 on a clean stop,
     1 when a supervised worker process (--processes) exited with an error.
+
+    Each finished attempt logs one line: the job, its attempt and status, how long it
+    ran, its error (redacted) and when it runs again (see docs/logging.md).
     """
-    # force: `main` keeps library loggers quiet for one-shot commands; a worker logs.
-    logging.basicConfig(
-        stream=sys.stderr, level=log_level.upper(), format=LOG_FORMAT, force=True
-    )
+    # Set up before the app is imported, so that what the import logs is seen, and a
+    # module that sets up logging of its own keeps it; `main` keeps library loggers quiet
+    # for one-shot commands, a worker logs.
+    chosen = log_format.lower() if log_format else None
+    handler = configure_logging(log_level, chosen or "text", sys.stderr)
     app = load_app(target)
+    if chosen is None and app.log_format != "text":
+        handler.setFormatter(formatter_for(app.log_format))
     try:
         result = app.work(
             queues=parse_queues(queues), concurrency=concurrency, processes=processes,
