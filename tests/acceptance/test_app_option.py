@@ -9,7 +9,7 @@ from tests.acceptance.conftest import Cli, Shop
 
 #: Commands that take the app and, maybe, a job name: (words before the app, job or None).
 WITH_JOB: list[tuple[str, ...]] = [("describe",), ("flows", "show"), ("flows", "coverage")]
-WITHOUT_JOB: list[tuple[str, ...]] = [("flows", "lock"), ("rules", "check")]
+WITHOUT_JOB: list[tuple[str, ...]] = [("flows", "lock"), ("rules", "check"), ("worker",)]
 
 
 @pytest.mark.parametrize("command", WITH_JOB, ids=" ".join)

@@ -126,7 +126,7 @@ def test_run_dry_run_shows_the_path_and_captured_effects(cli: Cli, orders: str) 
     assert [d["kind"] for d in report["divergences"]] == ["missing"]
     human = cli("run", orders, "place_order", "--arg", "order=4", "--dry-run")
     assert human.code == 0 and "Effects captured" in human.stdout and "would enqueue ship_order" in human.stdout
-    assert cli("jobs", "list", "--app", orders, "--status", "queued", "--json").json() == []
+    assert cli("jobs", "list", "--app", orders, "--status", "queued", "--json").json()["jobs"] == []
 
 
 def test_paths_shadow_summarises_the_candidate_against_real_runs(cli: Cli, orders: str) -> None:

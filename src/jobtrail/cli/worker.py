@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from jobtrail.cli import exits
-from jobtrail.cli.loading import load_app
+from jobtrail.cli.loading import code_app, load_app
 from jobtrail.observe.logs import LOG_FORMATS, TEXT_FORMAT, configure_logging, formatter_for
 from jobtrail.text import name_error
 
@@ -46,7 +46,7 @@ def exit_code(result: Any) -> int:
 
 
 @click.command("worker")
-@click.argument("target", metavar="MODULE:APP")
+@code_app()
 @click.option(
     "--queues", "-q", metavar="A,B",
     help="Take jobs only from these comma-separated queues (default: every queue).",
