@@ -37,7 +37,7 @@ from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
-from jobtrail.worker import Worker, WorkerStats
+from jobtrail.worker import DEFAULT_CONCURRENCY, Worker, WorkerStats
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -272,7 +272,7 @@ class App(JobViews):
         self,
         *,
         queues: Sequence[str] | None = None,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         processes: int = 1,
         burst: bool = False,
         grace: float | None = None,

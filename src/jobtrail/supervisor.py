@@ -43,7 +43,7 @@ from typing import Protocol
 
 from jobtrail.errors import StoreError
 from jobtrail.records import ErrorInfo
-from jobtrail.worker import Worker, WorkerHost
+from jobtrail.worker import DEFAULT_CONCURRENCY, Worker, WorkerHost
 
 #: Each slot's last exit code, once a supervisor stopped.
 ExitCodes = dict[int, int]
@@ -75,7 +75,7 @@ class Supervisor:
         *,
         processes: int,
         queues: Sequence[str] | None = None,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         burst: bool = False,
         grace: float | None = None,
     ) -> None:

@@ -52,6 +52,10 @@ from jobtrail.stopping import StopRequest, install_signal_handlers
 from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 
+#: Jobs a worker process runs at once by default: enough threads that jobs waiting on the
+#: network (a query, a request) keep the process busy, and that a claim brings many jobs
+#: per round trip. Lower it for jobs that use a CPU each or hold scarce connections.
+DEFAULT_CONCURRENCY = 32
 log = logging.getLogger("jobtrail.worker")
 
 IDLE_RECHECK = 1.0
@@ -100,7 +104,7 @@ class Worker:
         app: WorkerHost,
         *,
         queues: Sequence[str] | None = None,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         burst: bool = False,
         grace: float | None = None,
         install_signals: bool = True,

@@ -227,7 +227,7 @@ def test_a_run_killed_mid_job_leaves_it_to_a_worker_after_its_lease(
 
 def shown_status(cli: Cli, till: str) -> str | None:
     run = cli("jobs", "list", "--app", "till:app", "--json", TILL_URL=till)
-    jobs = run.json() if run.code == 0 else []
+    jobs = run.json()["jobs"] if run.code == 0 else []
     return jobs[0]["status"] if jobs else None
 
 
@@ -267,7 +267,7 @@ def test_usage_lines_show_the_options_as_optional(cli: Cli) -> None:
     one of them: run no longer needs it."""
     for command in ("enqueue", "run"):
         usage = cli(command, "--help").stdout.splitlines()[0]
-        assert usage == f"Usage: jobtrail {command} [OPTIONS] MODULE:APP JOB_NAME"
+        assert usage == f"Usage: jobtrail {command} [OPTIONS] [MODULE:APP] JOB_NAME"
     assert "--args-json OBJECT" in cli("run", "--help").stdout
 
 

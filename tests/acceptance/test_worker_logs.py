@@ -9,8 +9,10 @@ from tests.acceptance.conftest import Cli, Shop
 
 def test_worker_logs_json_lines_with_each_attempt(cli: Cli, shop: Shop) -> None:
     """--log-format json writes every line as a JSON object, one per finished attempt."""
-    added = cli("enqueue", shop.target, "add", "--arg", "a=2", "--arg", "b=3").stdout.strip()
-    declined = cli("enqueue", shop.target, "decline", "--arg", "card=4000").stdout.strip()
+    added = str(cli("enqueue", shop.target, "add", "--arg", "a=2", "--arg", "b=3",
+                    "--json").json()["id"])
+    declined = str(cli("enqueue", shop.target, "decline", "--arg", "card=4000",
+                       "--json").json()["id"])
     run = cli("worker", shop.target, "--burst", "--log-format", "json")
     assert run.code == 0, run.stderr
     records = [json.loads(line) for line in run.stderr.splitlines()]
@@ -25,7 +27,7 @@ def test_worker_logs_json_lines_with_each_attempt(cli: Cli, shop: Shop) -> None:
 
 def test_worker_logs_text_lines_by_default(cli: Cli, shop: Shop) -> None:
     """Without --log-format a finished attempt is one line of text saying how it ended."""
-    job = cli("enqueue", shop.target, "decline", "--arg", "card=4000").stdout.strip()
+    job = str(cli("enqueue", shop.target, "decline", "--arg", "card=4000", "--json").json()["id"])
     run = cli("worker", shop.target, "--burst")
     assert run.code == 0, run.stderr
     (line,) = [line for line in run.stderr.splitlines() if "jobtrail.attempts" in line]

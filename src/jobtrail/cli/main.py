@@ -63,8 +63,9 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
     """jobtrail: background jobs that can prove what they did.
 
     MODULE:APP names the App of your code, as in `tasks:app` (a module found from the
-    current directory). Commands that only read or operate on stored jobs also take
-    --url, or $JOBTRAIL_APP / $JOBTRAIL_URL, and default to ./jobtrail.db.
+    current directory): --app MODULE:APP or $JOBTRAIL_APP on every command, or as the
+    first argument of those that run your code. Commands that only read or operate on
+    stored jobs also take --url or $JOBTRAIL_URL, and default to ./jobtrail.db.
     """
     options.traceback = traceback
     if debug:

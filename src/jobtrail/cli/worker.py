@@ -12,6 +12,7 @@ from jobtrail.cli import exits
 from jobtrail.cli.loading import code_app, load_app
 from jobtrail.observe.logs import LOG_FORMATS, TEXT_FORMAT, configure_logging, formatter_for
 from jobtrail.text import name_error
+from jobtrail.worker import DEFAULT_CONCURRENCY
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMAT = TEXT_FORMAT
@@ -52,7 +53,8 @@ def exit_code(result: Any) -> int:
     help="Take jobs only from these comma-separated queues (default: every queue).",
 )
 @click.option(
-    "--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
+    "--concurrency", "-c", type=click.IntRange(min=1), default=DEFAULT_CONCURRENCY,
+    show_default=True,
     help="Jobs run at once by each process.",
 )
 @click.option(
