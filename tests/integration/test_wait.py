@@ -368,3 +368,27 @@ def test_a_database_gone_past_the_timeout_is_a_store_error_on_time(
         waiter.close()
     assert not thread.is_alive() and took < 8, took
     assert isinstance(ended[0], StoreError) and not isinstance(ended[0], WaitTimeout), ended
+
+
+def test_a_bulk_cancel_elsewhere_wakes_the_wait(
+        app: App, db_url: str, make_app: Callable[..., App],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs cancelled in a batch by another app (an operator's `jobtrail cancel`) end the
+    waits on them at once, woken by the store: the safety read is set far away."""
+    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
+    later = app.job_named("decline").options(delay=3600)
+    handles = [later.enqueue(card=f"40{n:02d}") for n in range(3)]
+    waits = [waiting_in_thread(handle, 30) for handle in handles]
+    time.sleep(0.5)  # the waits are asleep on the store's watch
+    operator = make_app()
+    try:
+        started = time.monotonic()
+        results = operator.cancel_many([handle.id for handle in handles])
+        assert [result.verdict for result in results] == ["done"] * 3
+        for thread, _ in waits:
+            thread.join(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        operator.close()
+    assert [ended[0].status for _, ended in waits] == [Status.CANCELLED] * 3
+    assert took < 5, took
