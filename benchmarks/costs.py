@@ -293,7 +293,7 @@ def measure(backend: Backend, job: str, args: argparse.Namespace, log_stream: Te
 
 
 def render(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace,
-           clock_us: float) -> None:
+           clock_us: float, load_before: float) -> None:
     for job, by_backend in results.items():
         table = Table(title=f"Where a job's time goes: {job}, worker CPU µs per job (share)")
         table.add_column("stage")
@@ -324,7 +324,7 @@ def render(results: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespa
     console.print(
         f"{args.jobs:,} jobs, 1 in-process worker x {args.concurrency} threads, medians of "
         f"{args.repeat} rounds; a thread_time() call costs {clock_us:.2f} µs (two per timed "
-        f"call); load before: {load_average():.2f}"
+        f"call); 1-minute load before: {load_before:.2f}"
     )
     console.print("command: python " + " ".join(sys.argv))
 
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             backend.cleanup()
         shutil.rmtree(logs, ignore_errors=True)
-    render(results, args, clock_us)
+    render(results, args, clock_us, load_before)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({
