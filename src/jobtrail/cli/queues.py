@@ -4,7 +4,6 @@ waited, and its recent throughput and wait; once, or refreshed in place with ``-
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,55 +19,18 @@ from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.loading import app_from, opened, source_options
 from jobtrail.cli.output import console, emit_json, iso, when, wide_option
 from jobtrail.cli.tables import Column, shown, table
+from jobtrail.cli.times import UNITS, Duration, span
 from jobtrail.errors import StoreError, StoreLost
 from jobtrail.records import Status
 from jobtrail.store.queues import MAX_WINDOW, QueueReport, QueueStats
 
-#: Seconds in each unit a duration may be written in.
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)\s*$")
 #: How often ``--watch`` refreshes when given no interval, and the least and most it waits.
 WATCH_INTERVAL = 2.0
 MIN_INTERVAL = 0.1
 MAX_INTERVAL = 86400.0
 
 
-class Duration(click.ParamType):  # type: ignore[type-arg]
-    """A length of time such as ``90s``, ``5m``, ``1h`` or ``2d``; with *unit_optional*, a
-    bare number is seconds. It must be above 0, at least *least* and at most *most*
-    seconds."""
-
-    name = "DURATION"
-
-    def __init__(self, most: float, *, least: float = 0.0, unit_optional: bool = False) -> None:
-        self.most, self.least = most, least
-        self.unit_optional = unit_optional
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        text = str(value)
-        match = _DURATION.match(text)
-        if match is None or (not match[2] and not self.unit_optional):
-            self.fail(f"{text!r} is not a duration such as 90s, 5m, 1h or 2d", param, ctx)
-        seconds = float(match[1]) * UNITS[match[2] or "s"]
-        if not (0 < seconds <= self.most and seconds >= self.least):
-            bound = f"at least {span(self.least)}" if self.least else "more than 0"
-            self.fail(f"{text!r} is out of range: {bound} and at most {span(self.most)}",
-                      param, ctx)
-        return seconds
-
-
 # -- words -------------------------------------------------------------------------------------
-def span(seconds: float) -> str:
-    """A window as written: ``300`` → ``5m``, ``90`` → ``90s``, ``7200`` → ``2h``."""
-    for unit in ("d", "h", "m"):
-        if seconds >= UNITS[unit] and seconds % UNITS[unit] == 0:
-            return f"{seconds / UNITS[unit]:g}{unit}"
-    return f"{seconds:g}s"
-
-
 def age(seconds: float | None) -> str:
     """A wait in the fewest words: ``0.042`` → ``42ms``, ``3.21`` → ``3.2s``, ``625`` →
     ``10m25s``, ``7384`` → ``2h03m``, ``200000`` → ``2d07h``; ``-`` for none."""
