@@ -392,3 +392,29 @@ def test_a_bulk_cancel_elsewhere_wakes_the_wait(
         operator.close()
     assert [ended[0].status for _, ended in waits] == [Status.CANCELLED] * 3
     assert took < 5, took
+
+
+def test_a_wait_outlasts_a_graceful_release(app: App, db_url: str, tmp_path: Path) -> None:
+    """A job released by a worker's graceful stop (its grace ran out mid-job) goes back to
+    the queue: the wait goes on through the release, and ends with the job another worker
+    then finishes."""
+    first = start_worker(db_url, tmp_path / "first.log", "--concurrency", "1", "--grace", "0")
+    handle = app.job_named("work").enqueue(n=7, sleep=3)
+    thread, ended = waiting_in_thread(handle, 60)
+    try:
+        deadline = time.monotonic() + 30
+        while handle.status is not Status.RUNNING:
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.05)
+    finally:
+        stop_worker(first)  # SIGTERM with no grace: the running job is released
+    assert not handle.get().is_final
+    time.sleep(1.0)
+    assert not ended, "the wait ended at the release"
+    second = start_worker(db_url, tmp_path / "second.log", "--concurrency", "1")
+    try:
+        thread.join(timeout=30)
+    finally:
+        stop_worker(second)
+    (job,) = ended
+    assert (job.status, job.result) == (Status.SUCCEEDED, 7)
