@@ -109,7 +109,8 @@ class Context:
         # Steps earlier attempts completed, by name and occurrence; emptied for the rest of
         # the attempt once a step is called with other arguments than were recorded.
         self._completed = completed_steps or {}
-        self._occurrences: dict[str, int] = {}  # calls of each step and effect name so far
+        # Calls of each effect name so far, and of each step name while steps may replay.
+        self._occurrences: dict[str, int] = {}
         # The single plain argument of steps whose digest is not made yet, by path index.
         self._deferred: dict[int, Any] = {}
         self._jobs = jobs or {}
@@ -184,11 +185,11 @@ class Context:
         """
         if type(name) is not str or name not in _GOOD_NAMES:
             _check_name("step", name, self.job_name)
-        occurrences = self._occurrences
-        occurrence = occurrences.get(name, 0)
-        occurrences[name] = occurrence + 1
         attrs: dict[str, Any] | None = None
-        if self._completed:
+        if self._completed:  # only a replay needs to know which call of the name this is
+            occurrences = self._occurrences
+            occurrence = occurrences.get(name, 0)
+            occurrences[name] = occurrence + 1
             done = self._completed.get(name)
             record = done[occurrence] if done is not None and occurrence < len(done) else None
             if record is not None:

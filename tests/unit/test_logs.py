@@ -15,7 +15,7 @@ from jobtrail.errors import ConfigurationError
 from jobtrail.observe import AttemptEvent, AttemptLog, JsonFormatter, TextFormatter
 from jobtrail.observe.attempts import describe
 from jobtrail.observe.events import FIELDS, MAX_MESSAGE
-from jobtrail.observe.logs import configure_logging, one_line
+from jobtrail.observe.logs import TEXT_FORMAT, configure_logging, one_line
 from jobtrail.records import ErrorInfo, Status
 from jobtrail.store.base import ClaimedJob, Outcome
 
@@ -215,3 +215,16 @@ def test_an_unknown_log_format_is_refused_by_the_app() -> None:
     with pytest.raises(ConfigurationError, match=r"App\(log_format='xml'\): must be one of "
                                                  r"'text', 'json'"):
         App("sqlite:///unused.db", log_format="xml")  # type: ignore[arg-type]
+
+
+def test_text_time_is_the_standard_one_while_made_once_a_second() -> None:
+    """The text formatter keeps the time up to the second between lines: every line still
+    shows what `logging.Formatter` would, across seconds and back in time."""
+    ours, standard = TextFormatter(), logging.Formatter(TEXT_FORMAT)
+    for moment in (1733400000.0, 1733400000.25, 1733400000.999, 1733400001.5, 0.5, 1733400000.75):
+        made = record()
+        made.created = moment
+        made.msecs = int((moment - int(moment)) * 1000) + 0.0
+        assert ours.formatTime(made) == standard.formatTime(made)
+    dated = record()
+    assert ours.formatTime(dated, "%Y") == standard.formatTime(dated, "%Y")

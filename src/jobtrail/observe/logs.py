@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import sys
+import time
 from typing import IO, Any
 
 from jobtrail.errors import ConfigurationError
@@ -58,6 +59,20 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self, fmt: str = TEXT_FORMAT, datefmt: str | None = None) -> None:
         super().__init__(fmt, datefmt)
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """`logging.Formatter.formatTime`, its text up to the second made once a second
+        (a worker writes many lines a second, and ``strftime`` is most of a line's cost)."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        whole = int(record.created)
+        second, text = self._second
+        if whole != second:
+            text = time.strftime(self.default_time_format, self.converter(whole))
+            self._second = (whole, text)
+        msecs = self.default_msec_format
+        return text if msecs is None else msecs % (text, record.msecs)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         return one_line(super().formatMessage(record))

@@ -50,6 +50,7 @@ class Summarizer:
         self.timings = timings
         self.code_version = code_version
         self._known: dict[tuple[str, str, str | None], _Point] = {}
+        self._steps: dict[str, _Point] = {}  # the points of steps, by name: the usual ones
 
     def __call__(self, attempt: Concluding, status: Status) -> RunSummary:
         """The pipeline's built-in stage: the summary of the run whose last attempt ended
@@ -77,9 +78,11 @@ class Summarizer:
         # One pass over the path (every finished run pays for it): its points, the steps
         # that ran (for ``slow``), whether any point is flagged, whether it has milestones.
         points: list[_Point] = []
+        texts: list[str] = []
         ran: list[tuple[int, PathEvent]] = []  # steps that ran, longer than `shorter`
         flagged = milestones = False
         known = self._known
+        steps = self._steps
         timings = self.timings
         sampled = timings is not None and timings.sampled()
         # A step no longer than the floor is never slow: judged only when sampled.
@@ -87,11 +90,16 @@ class Summarizer:
         for entry in entries:
             kind, name, _, duration, attrs, result = entry
             if kind == "step":
-                if duration is not None and duration > shorter and not (
-                        attrs and attrs.get("replayed")):
+                if attrs is None:  # most steps: one that ran, unflagged
+                    if duration is not None and duration > shorter:
+                        ran.append((len(points), entry))
+                    point = steps.get(name) or self._step_point(entry)
+                    points.append(point)
+                    texts.append(point[1])
+                    continue
+                if duration is not None and duration > shorter and not attrs.get("replayed"):
                     ran.append((len(points), entry))
-                if attrs and attrs.get("rerun"):
-                    flagged = True
+                flagged = flagged or bool(attrs.get("rerun"))
                 result = None
             elif kind not in POINTS:
                 milestones = milestones or kind == "event"
@@ -100,7 +108,9 @@ class Summarizer:
                 flagged = flagged or bool(attrs and attrs.get("repeated"))
                 result = None
             key = (kind, name, result)
-            points.append(known.get(key) or self._point(entry, key))
+            point = known.get(key) or self._point(entry, key)
+            points.append(point)
+            texts.append(point[1])
         symbols: list[Symbol] = []
         if redactor is not None:  # judged masked, so no divergence quotes a sensitive value
             # Decided values are masked before the language quotes them: quoting escapes
@@ -124,14 +134,18 @@ class Summarizer:
             findings.extend(_flagged(entries))
         if timings is not None and ran:
             findings.extend(_slow_steps(job_name, ran, timings, sampled))
-        if redactor is None:
-            texts = [text for _, text in points]
-        else:
+        if redactor is not None:
             texts = [redactor.text(storable(str(s))) for s in symbols]
             findings = [redactor.divergence(f) for f in findings]
         folded, places = collapse(texts)
         return RunSummary(job_name, _variant(folded), self.code_version, findings,
                           _milestones(entries, folded, places) if milestones else ())
+
+    def _step_point(self, entry: PathEvent) -> _Point:
+        point = self._point(entry, ("step", entry.name, None))
+        if len(self._steps) < MAX_KNOWN_POINTS:
+            self._steps[entry.name] = point
+        return point
 
     def _point(self, entry: PathEvent,
                key: tuple[str, str, str | None] | None = None) -> _Point:
