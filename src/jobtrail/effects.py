@@ -138,7 +138,7 @@ def _begin(store: Any, ctx: EffectScope, name: str, key: str,
         except StoreError:
             if pause is None:
                 raise
-            log.warning("could not record the intent of effect %r; retrying", key)
+            log.warning("could not record the intent of effect %r; retrying", _shown(ctx, key))
             time.sleep(pause)
     raise AssertionError("unreachable")
 
@@ -156,5 +156,10 @@ def _end(store: Any, key: str, ctx: EffectScope, result: str | None, error: str 
             if pause is None:
                 ctx.unsure_keys.add(key)
                 raise
-            log.warning("could not record the end of effect %r; retrying", key)
+            log.warning("could not record the end of effect %r; retrying", _shown(ctx, key))
             time.sleep(pause)
+
+
+def _shown(ctx: EffectScope, key: str) -> str:
+    """*key* as a log line may show it: the job's sensitive values masked."""
+    return ctx.redactor.text(key) if ctx.redactor else key

@@ -136,7 +136,8 @@ class Attempt:
                 core: Callable[[], Outcome] = self._call_sync
                 if self.definition.is_async:
                     core = partial(self._call_async, submit)
-                outcome = chain.run(self.info(), core, self.failed) if chain else core()
+                outcome = (chain.run(self.info(), core, self.failed, self.context.redactor)
+                           if chain else core())
             except JobTimeout:  # the watchdog's exception landed outside the job's own call
                 outcome = None
         finally:
@@ -292,7 +293,12 @@ class Attempt:
         try:
             return self.pipeline.summarize(self, status)
         except Exception:  # a summary is worth less than the outcome it rides on
-            log.exception("could not summarise the run of job %s", self.claimed.id)
+            redactor = self.context.redactor
+            if redactor is None:
+                log.exception("could not summarise the run of job %s", self.claimed.id)
+            else:
+                redactor.log_exception(log, "could not summarise the run of job %s",
+                                       self.claimed.id)
             return RunSummary(self.claimed.job_name, "")
 
 

@@ -47,6 +47,7 @@ from jobtrail.store.base import Outcome, RunSummary
 if TYPE_CHECKING:
     from jobtrail.context import Context
     from jobtrail.expect import Expectation
+    from jobtrail.redaction import Redactor
 
 log = logging.getLogger("jobtrail.middleware")
 
@@ -102,13 +103,16 @@ class Chain:
         return bool(self.middlewares)
 
     def run(self, info: AttemptInfo, core: CallNext,
-            failed: Callable[[BaseException], Outcome]) -> Outcome:
+            failed: Callable[[BaseException], Outcome], redactor: Redactor | None = None
+            ) -> Outcome:
         """Run the middlewares around *core* (the job); *failed* makes the outcome of an
-        attempt a middleware failed before calling ``call_next``."""
-        return self._layer(0, info, core, failed)
+        attempt a middleware failed before calling ``call_next``; *redactor* masks the
+        job's sensitive values in what is logged."""
+        return self._layer(0, info, core, failed, redactor)
 
     def _layer(self, index: int, info: AttemptInfo, core: CallNext,
-               failed: Callable[[BaseException], Outcome]) -> Outcome:
+               failed: Callable[[BaseException], Outcome], redactor: Redactor | None
+               ) -> Outcome:
         if index == len(self.middlewares):
             return core()
         middleware = self.middlewares[index]
@@ -117,7 +121,7 @@ class Chain:
         def call_next() -> Outcome:
             if inner:
                 raise MiddlewareError(f"middleware {_name(middleware)} called call_next twice")
-            inner.append(self._layer(index + 1, info, core, failed))
+            inner.append(self._layer(index + 1, info, core, failed, redactor))
             return inner[0]
 
         try:
@@ -125,8 +129,13 @@ class Chain:
         except Exception as exc:
             if not inner:
                 return failed(exc)
-            log.exception("middleware %s failed after call_next (job %s, attempt %d); the "
-                          "outcome stands", _name(middleware), info.job_id, info.number)
+            message = ("middleware %s failed after call_next (job %s, attempt %d); the "
+                       "outcome stands")
+            args = (_name(middleware), info.job_id, info.number)
+            if redactor is None:
+                log.exception(message, *args)
+            else:
+                redactor.log_exception(log, message, *args)
             return inner[0]
         if not inner:
             return failed(MiddlewareError(

@@ -6,7 +6,8 @@ payload, at any depth) and masks them wherever they appear in what leaves the at
 the path entries an outcome or a checkpoint carries (`entries`: event and effect
 attributes, decision values, step results, names), the error and exit reason of the
 outcome (`error`, `text`), the run's variant and divergences (`Summarizer` masks decided
-values before quoting them, then `text`), an effect's error (`text`), the job's result. A
+values before quoting them, then `text`), an effect's error (`text`), the job's result,
+and the worker's log lines about the attempt (`log_exception`, an effect's key). A
 dictionary key named like a declared field has its value masked whatever the value is.
 
 The payload itself, effect keys and effect results are stored as they are: the worker
@@ -25,7 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
+import sys
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -101,6 +105,17 @@ class Redactor:
     def error(self, info: ErrorInfo) -> ErrorInfo:
         """*info* with its message and traceback masked."""
         return ErrorInfo(info.type, self.text(info.message), self.text(info.traceback))
+
+    def log_exception(self, logger: logging.Logger, message: str, *args: object) -> None:
+        """``logger.exception(message, *args)`` with the traceback masked: a worker's log
+        is an operator view too. Call it in an ``except`` block."""
+        if not logger.isEnabledFor(logging.ERROR):
+            return
+        args = tuple(self.text(arg) if isinstance(arg, str) else arg for arg in args)
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, args, None)
+        record.exc_text = self.text("".join(traceback.format_exception(*sys.exc_info()))
+                                    ).rstrip("\n")
+        logger.handle(record)
 
     def divergence(self, finding: Divergence) -> Divergence:
         """A divergence with what it quotes masked."""

@@ -125,6 +125,32 @@ def test_an_error_after_call_next_is_logged_and_changes_nothing(
                for r in caplog.records)
 
 
+def test_a_failing_middleware_never_logs_a_redacted_value(
+    make_app: Callable[..., App], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker's log is an operator view: the traceback of a middleware that failed
+    after call_next, quoting the job's sensitive argument, is logged masked."""
+    app = make_app()
+
+    @app.middleware
+    def audit(attempt: AttemptInfo, call_next: Callable[[], Outcome]) -> Outcome:
+        call_next()
+        raise RuntimeError(f"audit sink refused card {attempt.payload['card']}")
+
+    @app.job(redact=["card"])
+    def pay(card: str) -> str:
+        return "paid"
+
+    handle = pay.enqueue(card="4111-SECRET-1111")
+    with caplog.at_level(logging.ERROR, logger="jobtrail.middleware"):
+        run_until_idle(app)
+    assert handle.get().status is Status.SUCCEEDED
+    (logged,) = [r for r in caplog.records if "outcome stands" in r.getMessage()]
+    assert logged.exc_text is not None
+    assert "RuntimeError: audit sink refused card [redacted]" in logged.exc_text
+    assert "SECRET" not in caplog.text and "SECRET" not in logged.exc_text
+
+
 def test_a_middleware_must_call_call_next(make_app: Callable[..., App]) -> None:
     """Returning without calling call_next fails the attempt with a MiddlewareError naming
     the middleware, and the job is not run."""
