@@ -25,6 +25,7 @@ from jobtrail.limits import check_key, check_options, check_timeout, priority_pr
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.payload import encode_payload
 from jobtrail.records import JobRecord
+from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store
@@ -158,9 +159,10 @@ class JobDef(Generic[P, R]):
     ) -> Enqueuing[P, R]:
         """This job type with enqueue options set, typed apart from the job's arguments:
         ``bill.options(delay=60, priority=5).enqueue(invoice_id=7)``. ``connection`` joins
-        the caller's open transaction. The options are checked here."""
+        the caller's open transaction. The options are checked here (the key of a job
+        that declares ``redact=`` at enqueue, where an error can mask what it quotes)."""
         check_options(self.name, delay, run_at, priority)
-        if idempotency_key is not None:
+        if idempotency_key is not None and not self.redact:
             check_key(self.name, idempotency_key)
         return Enqueuing(self, {"delay": delay, "run_at": run_at, "priority": priority,
                                 "idempotency_key": idempotency_key}, connection)
@@ -238,7 +240,34 @@ class JobDef(Generic[P, R]):
         trace_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> NewJob:
-        """Check arguments and options and return the row to store."""
+        """Check arguments and options and return the row to store. An error that quotes
+        the job's ``redact=`` values quotes them masked (the caller's logs are no place for
+        them either), without the exception it was raised from."""
+        try:
+            return self._build(args, kwargs, delay=delay, run_at=run_at, priority=priority,
+                               parent_job_id=parent_job_id, trace_id=trace_id,
+                               idempotency_key=idempotency_key)
+        except (ArgumentError, PayloadTooLarge) as exc:
+            if not self.redact:
+                raise
+            named = {**dict(zip(self.signature.parameters, args, strict=False)), **kwargs}
+            message = Redactor(self.redact, named).message(str(exc))
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from None
+
+    def _build(
+        self,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        delay: float | None,
+        run_at: datetime | None,
+        priority: int | None,
+        parent_job_id: int | None,
+        trace_id: str | None,
+        idempotency_key: str | None,
+    ) -> NewJob:
         values = self.signature.bind(args, kwargs)
         check_options(self.name, delay, run_at, priority)
         payload = encode_payload(self.name, values, self.host.max_payload_bytes)

@@ -39,6 +39,8 @@ from jobtrail.store.base import EffectRecord, PathEvent
 
 MASK = "[redacted]"
 MIN_SECRET = 3
+#: What ends a value an error message had to cut short (`jobtrail.text.shown`).
+CUT = "…"
 
 
 class Redactor:
@@ -59,6 +61,24 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        return text
+
+    def message(self, text: str) -> str:
+        """`text` for an error message, whose quoted values may be cut short (``…``, see
+        `jobtrail.text.shown`): the start of a sensitive value a cut left is masked too."""
+        text = self.text(text)
+        if CUT not in text:
+            return text
+        for secret in self.secrets:
+            start = 0
+            while (cut := text.find(CUT, start)) != -1:
+                start = cut + 1
+                before = text[:cut]
+                size = next((n for n in range(min(len(secret), cut), MIN_SECRET - 1, -1)
+                             if before.endswith(secret[:n])), 0)
+                if size:
+                    text = f"{before[:-size]}{MASK}{text[cut:]}"
+                    start = cut - size + len(MASK) + 1
         return text
 
     def value(self, value: Any) -> Any:

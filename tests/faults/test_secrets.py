@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from jobtrail import App, Context, Retry
-from jobtrail.errors import ConfigurationError
+from jobtrail.errors import ArgumentError, ConfigurationError
 from jobtrail.redaction import MASK, Redactor
 from jobtrail.store import parse_url, redact_url
 from jobtrail.testing import run_until_idle
@@ -214,3 +214,34 @@ def test_an_orphaned_payload_never_quotes_a_redacted_value(make_app: Callable[..
         assert MARK not in job.error.message and MASK in job.error.message
     finally:
         deployed.close()
+
+
+def test_an_enqueue_refused_never_quotes_a_redacted_value(make_app: Callable[..., App]) -> None:
+    """The errors of an enqueue that is refused — an argument of the wrong type, a key
+    function that fails, a key too long — quote the job's sensitive values masked, and
+    carry no exception that still holds them."""
+    app = make_app()
+    card = "4111-1111-SECRET-" + "9" * 300
+
+    @app.job(redact=["card"])
+    def pay(card: str, amount: int) -> None: ...
+
+    @app.job(redact=["card"], idempotency_key=lambda card: card[1000])
+    def keyed(card: str) -> None: ...
+
+    enqueues: list[Callable[[], object]] = [
+        lambda: pay.enqueue(card, amount=card),  # type: ignore[arg-type]
+        lambda: keyed.enqueue(card=card),
+        lambda: pay.options(idempotency_key=card).enqueue(card=card, amount=1),
+        lambda: pay.enqueue(card=card, amount=1, idempotency_key=card),  # type: ignore[call-arg]
+    ]
+    refusals = []
+    for enqueue in enqueues:
+        with pytest.raises(ArgumentError) as refused:
+            enqueue()
+        refusals.append(refused.value)
+    for error in refusals:
+        assert MARK not in str(error), str(error)
+        assert error.__cause__ is None or MARK not in str(error.__cause__)
+    assert MASK in str(refusals[0]) and MASK in str(refusals[1])
+    assert app.jobs() == []  # nothing was stored

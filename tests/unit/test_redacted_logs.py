@@ -41,3 +41,11 @@ def test_a_logged_effect_key_is_masked() -> None:
                     max_attempts=1)
     assert _shown(masked, f"charge-{CARD}") == "charge-[redacted]"
     assert _shown(plain, f"charge-{CARD}") == f"charge-{CARD}"
+
+
+def test_an_error_message_masks_the_start_a_cut_left_of_a_secret() -> None:
+    redactor = Redactor(["card"], {"card": CARD})
+    assert redactor.message(f"got '{CARD[:9]}… and '{CARD}'") == "got '[redacted]… and '[redacted]'"
+    assert redactor.message(f"a: {CARD[:5]}…, b: {CARD[:7]}…") == "a: [redacted]…, b: [redacted]…"
+    assert redactor.message("cut short: 41…") == "cut short: 41…"  # too short to tell
+    assert redactor.message("nothing cut") == "nothing cut"
