@@ -54,6 +54,10 @@ class DryJob(Protocol):
         """Check arguments (and options) and return the row that would be stored."""
         ...
 
+    def redactor(self, payload: Mapping[str, Any]) -> Redactor | None:
+        """What masks the job's sensitive values in a run on *payload*."""
+        ...
+
 
 class _NothingStored:
     """The lookup of the handles a dry run returns: it stored no job."""
@@ -148,7 +152,7 @@ def dry_run(definition: DryJob, fn: Callable[..., Any] | None, args: tuple[Any, 
     """Run *fn* (default: the job's function) as *definition* on these arguments, checked
     and passed through JSON as a worker would get them, with effects captured."""
     values = json.loads(definition.build(args, dict(kwargs)).payload)
-    redactor = Redactor(definition.redact, values) if definition.redact else None
+    redactor = definition.redactor(values)
     ctx = DryContext(job_name=definition.name, queue=definition.queue,
                      effect_results=effect_results or {}, redactor=redactor)
     target = fn or definition.fn

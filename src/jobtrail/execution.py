@@ -27,7 +27,6 @@ from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
 from jobtrail.middleware import AttemptInfo, Pipeline
 from jobtrail.payload import encode_result
 from jobtrail.records import ErrorInfo, Status, error_info
-from jobtrail.redaction import Redactor
 from jobtrail.store.base import (
     ClaimedJob,
     CompletedSteps,
@@ -322,8 +321,9 @@ def prepare(
     problem = definition.signature.problem(kwargs)
     if problem:
         message = f"payload no longer fits job {claimed.job_name!r}: {problem}"
-        if definition.redact:  # the problem may quote a sensitive value
-            message = Redactor(definition.redact, kwargs).text(message)
+        redactor = definition.redactor(kwargs)
+        if redactor is not None:  # the problem may quote a sensitive value
+            message = redactor.message(message)
         return _orphaned(host, claimed, "PayloadMismatch", message)
     context = Context(
         host.store,
@@ -336,7 +336,7 @@ def prepare(
         parent_job_id=claimed.parent_job_id,
         trace_id=claimed.trace_id,
         completed_steps=completed_steps,
-        redactor=Redactor(definition.redact, kwargs) if definition.redact else None,
+        redactor=definition.redactor(kwargs),
         jobs=host.registry,
     )
     return Attempt(claimed, definition, context, kwargs, host.pipeline)

@@ -251,7 +251,9 @@ class JobDef(Generic[P, R]):
             if not self.redact:
                 raise
             named = {**dict(zip(self.signature.parameters, args, strict=False)), **kwargs}
-            message = Redactor(self.redact, named).message(str(exc))
+            redactor = self.redactor(named)
+            assert redactor is not None
+            message = redactor.message(str(exc))
             if message == str(exc):
                 raise
             raise type(exc)(message) from None
@@ -298,6 +300,16 @@ class JobDef(Generic[P, R]):
             key_retention=self.host.idempotency_retention,
             redact=self._redact_stored,
         )
+
+    def redactor(self, payload: Mapping[str, Any]) -> Redactor | None:
+        """What masks the ``redact=`` values of a run on *payload* (the job's arguments by
+        name), the default values of the declared arguments it leaves out included: the
+        job runs with them. ``None`` when the job declares none."""
+        if not self.redact:
+            return None
+        defaults = {name: value for name, value in self.signature.defaults.items()
+                    if name in self.redact and name not in payload}
+        return Redactor(self.redact, {**defaults, **payload} if defaults else payload)
 
     def __repr__(self) -> str:
         return f"<JobDef {self.name} queue={self.queue}>"

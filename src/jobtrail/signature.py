@@ -206,6 +206,8 @@ class JobSignature:
         if self.takes_context:
             params = params[1:]
         self.parameters: dict[str, Parameter] = {}
+        #: The default values of the arguments that have one, by name.
+        self.defaults: dict[str, Any] = {}
         for param in params:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise JobDefinitionError(
@@ -225,6 +227,8 @@ class JobSignature:
             hint = hints.get(param.name, Any)
             _check_supported(hint, f"job {job_name!r}, argument {param.name!r}")
             self.parameters[param.name] = Parameter(param.name, hint, param.default is _MISSING)
+            if param.default is not _MISSING:
+                self.defaults[param.name] = param.default
         self._order = list(self.parameters)
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:

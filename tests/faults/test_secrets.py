@@ -245,3 +245,26 @@ def test_an_enqueue_refused_never_quotes_a_redacted_value(make_app: Callable[...
         assert error.__cause__ is None or MARK not in str(error.__cause__)
     assert MASK in str(refusals[0]) and MASK in str(refusals[1])
     assert app.jobs() == []  # nothing was stored
+
+
+def test_a_redacted_argument_left_to_its_default_is_masked_too(make_app: Callable[..., App]) -> None:
+    """A job that runs with the default value of a declared-sensitive argument (a token read
+    from the environment at import, say) masks that value as it masks a passed one."""
+    app = make_app()
+    token = "tok-SECRET-from-the-environment"
+
+    @app.job(redact=["token"], retry=Retry(max_attempts=1))
+    def sync(ctx: Context, account: int, token: str = token) -> None:
+        ctx.event("called", token=token, account=account)
+        raise PermissionError(f"token {token} refused for account {account}")
+
+    handle = sync.enqueue(account=7)
+    run_until_idle(app)
+    job = app.get(handle.id)
+    assert job.status == "dead" and job.error is not None
+    assert MASK in job.error.message and MARK not in job.error.message
+    assert MARK not in job.error.traceback
+    shown = json.dumps([e.attrs for e in job.path], default=str)
+    assert MARK not in shown and MASK in shown
+    dry = sync.dry_run(account=7)
+    assert dry.error is not None and MARK not in dry.error.message
