@@ -11,7 +11,6 @@ import inspect
 import json
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +23,7 @@ from jobtrail.expect import decision_text
 from jobtrail.handle import JobHandle
 from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
+from jobtrail.step_values import SCALARS, arguments_digest, same_arguments, to_json
 from jobtrail.store.base import CompletedSteps, PathEvent, Store
 from jobtrail.text import name_problem
 
@@ -194,7 +194,7 @@ class Context:
             record = done[occurrence] if done is not None and occurrence < len(done) else None
             if record is not None:
                 digest = arguments_digest(args, kwargs) if args or kwargs else None
-                if _same_arguments(record.arguments, digest):
+                if same_arguments(record.arguments, digest):
                     self._path.append(PathEvent(_STEP, name, time.time(), 0.0, _REPLAYED))
                     value: T = json.loads(record.result)
                     return value
@@ -202,7 +202,7 @@ class Context:
                 attrs = {"args": digest, "rerun": occurrence + 1}
         path = self._path
         if attrs is None and (args or kwargs):
-            if kwargs or len(args) != 1 or type(args[0]) not in _SCALARS:
+            if kwargs or len(args) != 1 or type(args[0]) not in SCALARS:
                 # Before the call, which may change them.
                 attrs = {"args": arguments_digest(args, kwargs)}
             else:  # one plain value: its digest is made only if a retry may need it
@@ -342,55 +342,13 @@ class Context:
 
 
 MAX_EFFECT_KEY = 255
-_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-_ENCODE_SORTED = json.JSONEncoder(separators=(",", ":"), allow_nan=False, sort_keys=True).encode
 _REPLAYED = {"replayed": True}
 _STEP, _EVENT, _DECIDE, _EXIT = PointKind.STEP, PointKind.EVENT, PointKind.DECIDE, PointKind.EXIT
 _new_entry = tuple.__new__
 _perf_counter = time.perf_counter
-_CRC32 = zlib.crc32
-_DECIMAL = int.__repr__
 #: Names that passed `_check_name`; a name made per run stops being remembered past this.
 MAX_GOOD_NAMES = 10_000
 _GOOD_NAMES: set[str] = set()
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON text of *value* (no NaN or infinity), with a short way for the
-    plain scalars most steps return."""
-    kind = type(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is str:
-        return encode_basestring_ascii(value)
-    if value is None:
-        return "null"
-    return _ENCODE(value)
-
-
-
-
-#: Arguments whose digest may be made later: nothing can change them meanwhile.
-_SCALARS = frozenset({int, str, float, bool, type(None)})
-#: The digest of arguments that cannot be compared (not JSON): any recorded call matches.
-UNCOMPARABLE = "?"
-
-
-def arguments_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """A short digest of a step's arguments, to tell on replay whether an occurrence is
-    called as it was recorded: the CRC-32 of their JSON (in decimal), or `UNCOMPARABLE`."""
-    if not kwargs and len(args) == 1 and type(args[0]) is int:  # the most common call
-        return _DECIMAL(_CRC32(_DECIMAL(args[0]).encode()))
-    try:
-        text = _ENCODE_SORTED([args, kwargs]) if kwargs else (
-            to_json(args[0]) if len(args) == 1 else _ENCODE(args))
-    except (TypeError, ValueError):
-        return UNCOMPARABLE
-    return _DECIMAL(_CRC32(text.encode("utf-8", "surrogatepass")))
-
-
-def _same_arguments(recorded: str | None, digest: str | None) -> bool:
-    return recorded == digest or UNCOMPARABLE in (recorded, digest)
 
 
 def _check_name(kind: str, name: object, job_name: str) -> None:

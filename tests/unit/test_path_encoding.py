@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobtrail.context import to_json
 from jobtrail.records import utc_from_epoch
+from jobtrail.step_values import to_json
 from jobtrail.store import segments
 from jobtrail.store.base import PathEvent, StepRecord
 
