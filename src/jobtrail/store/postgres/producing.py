@@ -16,9 +16,10 @@ from jobtrail.store import policy, rows
 from jobtrail.store.base import Enqueued, NewJob
 from jobtrail.store.postgres.connection import KEY_ROUNDS, Conn, Database, translated
 from jobtrail.store.postgres.values import as_float
-from jobtrail.store.sqlfiles import queries
+from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
+_ENQUEUE = steps("postgres", "enqueue")
 _NEW_JOB_COLUMNS = (
     "job_name", "queue", "priority", "payload", "max_attempts", "run_at", "parent_job_id",
     "trace_id", "trace_context",
@@ -39,15 +40,16 @@ class Producing(Database):
             return []
         if any(job.idempotency_key is not None for job in jobs):
             ids = self._enqueue_keyed(jobs, connection)
-        elif connection is not None:
-            # Inside the caller's transaction, which commits the jobs with its own writes
-            # (or not); the notification goes out when it commits.
-            with connection.cursor(row_factory=tuple_row) as cur:
-                cur.execute(_Q["enqueue"], self._new_job_params(jobs))
-                return [Enqueued(row[0]) for row in cur]
         else:
-            found = self._fetch(_Q["enqueue"], self._new_job_params(jobs))
-            ids = [Enqueued(row[0]) for row in found]
+            sql, params = ((_ENQUEUE["one"], self._one_job_params(jobs[0])) if len(jobs) == 1
+                           else (_ENQUEUE["many"], self._new_job_params(jobs)))
+            if connection is not None:
+                # Inside the caller's transaction, which commits the jobs with its own
+                # writes (or not); the notification goes out when it commits.
+                with connection.cursor(row_factory=tuple_row) as cur:
+                    cur.execute(sql, params)
+                    return [Enqueued(row[0]) for row in cur]
+            ids = [Enqueued(row[0]) for row in self._fetch(sql, params)]
         if connection is None:
             # A worker of this process hears of it now, not after the notification's round
             # trip (a burst worker would stop first: shadows, children of its last jobs).
@@ -60,6 +62,12 @@ class Producing(Database):
         params = {name: [getattr(job, name) for job in jobs] for name in _NEW_JOB_COLUMNS}
         params["delay"] = [as_float(job.delay) for job in jobs]
         params["redact"] = [rows.redact_text(job.redact) for job in jobs]
+        return params
+
+    @staticmethod
+    def _one_job_params(job: NewJob) -> dict[str, Any]:
+        params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
+        params.update(delay=as_float(job.delay), redact=rows.redact_text(job.redact))
         return params
 
     def _enqueue_keyed(self, jobs: Sequence[NewJob], connection: Any) -> list[Enqueued]:
@@ -84,12 +92,12 @@ class Producing(Database):
             if job.idempotency_key is None:
                 continue
             if start < index:
-                found = conn.execute(_Q["enqueue"], self._new_job_params(jobs[start:index]))
+                found = conn.execute(_ENQUEUE["many"], self._new_job_params(jobs[start:index]))
                 ids.extend(Enqueued(row[0]) for row in found.fetchall())
             ids.append(self._insert_keyed(conn, job))
             start = index + 1
         if start < len(jobs):
-            found = conn.execute(_Q["enqueue"], self._new_job_params(jobs[start:]))
+            found = conn.execute(_ENQUEUE["many"], self._new_job_params(jobs[start:]))
             ids.extend(Enqueued(row[0]) for row in found.fetchall())
         return ids
 
@@ -103,9 +111,8 @@ class Producing(Database):
         """
         key = job.idempotency_key
         assert key is not None
-        params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
-        params.update(delay=as_float(job.delay), key=key, payload_hash=job.payload_hash,
-                      redact=rows.redact_text(job.redact))
+        params = Producing._one_job_params(job)
+        params.update(key=key, payload_hash=job.payload_hash)
         for _ in range(KEY_ROUNDS):
             row = conn.execute(_Q["enqueue_keyed"], params).fetchone()
             if row is not None:

@@ -62,6 +62,7 @@ SELECT EXISTS (
     WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
 
 -- name: enqueue
+-- step: many
 WITH input AS (
     SELECT * FROM unnest(
         %(job_name)b::text[], %(queue)b::text[], %(priority)b::integer[], %(payload)b::text[],
@@ -88,6 +89,27 @@ WITH input AS (
     FROM (SELECT DISTINCT queue FROM input) AS q
 )
 SELECT id FROM inserted, woken ORDER BY id
+
+-- step: one
+-- One job without a key (the usual call): the same, with plain parameters rather than
+-- arrays of one.
+WITH inserted AS (
+    INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
+                               created_at, parent_job_id, trace_id, trace_context, redact)
+    VALUES (%(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
+            %(payload)s::text, %(max_attempts)s::integer,
+            coalesce(%(run_at)s::timestamptz,
+                     jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
+            jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text,
+            %(trace_context)s::text, %(redact)s::text)
+    RETURNING id, queue
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted
+), woken AS (
+    SELECT count(pg_notify('jobtrail', queue)) AS queues FROM inserted
+)
+SELECT id FROM inserted, woken
 
 -- name: enqueue_keyed
 -- One job with an idempotency key. Stores nothing (no row comes back) when a job holds
