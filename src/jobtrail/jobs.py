@@ -251,9 +251,15 @@ class JobDef(Generic[P, R]):
             if not self.redact:
                 raise
             named = {**dict(zip(self.signature.parameters, args, strict=False)), **kwargs}
-            redactor = self.redactor(named)
-            assert redactor is not None
-            message = redactor.message(str(exc))
+            try:
+                redactor = self.redactor(named)
+                assert redactor is not None
+                message = redactor.message(str(exc))
+            except Exception:  # values that cannot be read: a list holding itself, say
+                message = (f"job {self.name!r}: its arguments were refused "
+                           f"({type(exc).__name__}); the reason is not shown, as it may quote "
+                           "a value of "
+                           f"{', '.join(map(repr, sorted(self.redact)))} that cannot be masked")
             if message == str(exc):
                 raise
             raise type(exc)(message) from None

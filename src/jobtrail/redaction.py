@@ -31,6 +31,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -154,7 +155,8 @@ def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: boo
         for item in value:
             _collect(item, fields, found, inside=inside)
     elif inside and value is not None and not isinstance(value, bool):
-        found.add(str(value))
+        with suppress(Exception):  # a value with no text cannot be quoted either
+            found.add(str(value))
 
 
 def written_forms(secret: str) -> set[str]:

@@ -272,3 +272,32 @@ def test_a_redacted_argument_left_to_its_default_is_masked_too(make_app: Callabl
     assert MARK not in shown and MASK in shown
     dry = sync.dry_run(account=7)
     assert dry.error is not None and MARK not in dry.error.message
+
+
+class _NoText:
+    """A value whose text cannot be made."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+    __repr__ = __str__
+
+
+def test_a_refused_enqueue_of_hostile_values_still_says_what_was_refused(
+    make_app: Callable[..., App],
+) -> None:
+    """Values a redactor cannot read (a list holding itself, an object without text) under a
+    declared-sensitive field still end in a clear ArgumentError that quotes nothing of them,
+    and nothing is stored."""
+    app = make_app()
+
+    @app.job(redact=["card"])
+    def pay(card: list[int]) -> None: ...
+
+    looped: list[object] = [1]
+    looped.append(looped)
+    for card in (looped, [_NoText()]):
+        with pytest.raises(ArgumentError) as refused:
+            pay.enqueue(card=card)  # type: ignore[arg-type]
+        assert "job 'pay'" in str(refused.value) and refused.value.__cause__ is None
+    assert app.jobs() == []

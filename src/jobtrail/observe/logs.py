@@ -63,7 +63,7 @@ class TextFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """`logging.Formatter.formatTime`, its text up to the second made once a second
-        (a worker writes many lines a second, and ``strftime`` is most of a line's cost)."""
+        (a worker writes many lines a second, and ``strftime`` was half of formatting one)."""
         if datefmt is not None:
             return super().formatTime(record, datefmt)
         whole = int(record.created)
