@@ -56,7 +56,7 @@ from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corebench.backends import Backend, PostgresBackend, SQLiteBackend
+from corebench.backends import Backend, chosen
 from corebench.machine import load_average, machine
 from corebench.queue import fill, fresh_app
 from corebench.settings import DEFAULT_PG_URL
@@ -348,18 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args(argv)
     job_names: list[str] = args.job or ["bench_noop"]
-    backends: list[Backend] = []
-    if args.backend in ("sqlite", "all"):
-        backends.append(SQLiteBackend(None))
-    if args.backend in ("postgres", "all"):
-        reason = PostgresBackend.check(args.pg_url)
-        if reason is None:
-            backends.append(PostgresBackend(args.pg_url))
-        elif args.backend == "postgres":
-            console.print(f"[red]PostgreSQL unavailable: {reason}[/]")
-            return 1
-        else:
-            console.print(f"[yellow]PostgreSQL skipped: {reason}[/]")
+    backends = chosen(args.backend, args.pg_url)
+    if backends is None:
+        return 1
     logs = ram_dir()
     results: dict[str, dict[str, dict[str, Any]]] = {job: {} for job in job_names}
     load_before = load_average()

@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_app import STEP_NAMES
-from corebench.backends import Backend, PostgresBackend, SQLiteBackend
+from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
 from corebench.queue import fresh_app
 from corebench.settings import DEFAULT_PG_URL, Settings
@@ -177,18 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(jobs=2_000 if args.quick else args.jobs,
                         repeat=1 if args.quick else args.repeat, concurrency=args.concurrency)
-    backends: list[Backend] = []
-    if args.backend in ("sqlite", "all"):
-        backends.append(SQLiteBackend(None))
-    if args.backend in ("postgres", "all"):
-        reason = PostgresBackend.check(args.pg_url)
-        if reason is None:
-            backends.append(PostgresBackend(args.pg_url))
-        elif args.backend == "postgres":
-            console.print(f"[red]PostgreSQL unavailable: {reason}[/]")
-            return 1
-        else:
-            console.print(f"[yellow]PostgreSQL skipped: {reason}[/]")
+    backends = chosen(args.backend, args.pg_url)
+    if backends is None:
+        return 1
     results: dict[str, dict[str, Any]] = {}
     try:
         for backend in backends:

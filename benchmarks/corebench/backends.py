@@ -115,3 +115,22 @@ class PostgresBackend(Backend):
 
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE jobtrail_jobs")
+
+
+def chosen(which: str, pg_url: str) -> list[Backend] | None:
+    """The backends a script's ``--backend sqlite|postgres|all`` asks for. PostgreSQL is
+    skipped, saying why, when ``all`` asked for it and it cannot be used; ``None`` (the
+    script exits 1) when it was asked for by name."""
+    backends: list[Backend] = []
+    if which in ("sqlite", "all"):
+        backends.append(SQLiteBackend(None))
+    if which in ("postgres", "all"):
+        reason = PostgresBackend.check(pg_url)
+        if reason is None:
+            backends.append(PostgresBackend(pg_url))
+        elif which == "postgres":
+            console.print(f"[red]PostgreSQL unavailable: {reason}[/]")
+            return None
+        else:
+            console.print(f"[yellow]PostgreSQL skipped: {reason}[/]")
+    return backends

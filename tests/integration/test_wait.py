@@ -418,3 +418,26 @@ def test_a_wait_outlasts_a_graceful_release(app: App, db_url: str, tmp_path: Pat
         stop_worker(second)
     (job,) = ended
     assert (job.status, job.result) == (Status.SUCCEEDED, 7)
+
+
+def test_a_lease_expiring_on_the_last_attempt_wakes_the_wait(
+        app: App, make_app: Callable[..., App], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose worker died on its last attempt ends dead when another process recovers
+    its lease, and that ends the waits on it at once, woken by the store (the recovery's
+    own notice: the safety read is set far away)."""
+    monkeypatch.setattr(waiting, "SAFETY_POLL", 60.0)
+    handle = app.job_named("decline").enqueue(card="4000")
+    (claimed,) = app.store.claim("a-worker-that-dies", None, 1, 0.3)  # and never finishes
+    assert claimed.id == handle.id and claimed.max_attempts == 1
+    thread, ended = waiting_in_thread(handle, 30)
+    time.sleep(0.6)  # the lease has run out; the wait is asleep on the store's watch
+    recovering = make_app()
+    try:
+        started = time.monotonic()
+        assert recovering.store.reap_expired() == [handle.id]
+        thread.join(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        recovering.close()
+    assert [record.status for record in ended] == [Status.DEAD]
+    assert took < 5, took

@@ -15,8 +15,9 @@
 -- of one transaction into one.
 -- A transition that ends jobs for good (finish, lost leases, an operator's cancel) also
 -- notifies 'jobtrail_finished', once per statement, with the ids of those jobs joined by
--- commas (or '' when they would not fit in one notification): waiters hear of them. Only
--- while a waiters' connection is open (see watch_finished and postgres/presence.py): a
+-- commas (or '' when they would not fit in one notification): waiters hear of them
+-- (jobtrail_notify_finished, migration 7). Only while a waiters' connection is open
+-- (jobtrail_waiters_listening; see watch_finished and postgres/presence.py): a
 -- notifying transaction holds a lock that queues every other one until it has committed,
 -- flush to disk included, which would cost concurrent finishes their shared flushes.
 -- Times are the server's (leases hold across machines whose clocks differ), read through
@@ -57,9 +58,7 @@ SELECT pg_notify('jobtrail', '')
 
 -- name: waiters_listening
 -- Whether a waiters' connection is open on this database (see watch_finished).
-SELECT EXISTS (
-    SELECT 1 FROM pg_stat_activity
-    WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
+SELECT jobtrail_waiters_listening()
 
 -- name: enqueue
 -- step: many
@@ -299,11 +298,9 @@ WITH outcome AS (
         result = excluded.result, error = excluded.error, finished_at = excluded.finished_at,
         expires_at = NULL
 ), ended AS (
-    SELECT count(pg_notify('jobtrail_finished',
-                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
-    FROM (SELECT string_agg(id::text, ',') AS ids FROM finished WHERE final) AS f
     -- %(notify)s: whether a waiters' connection is open, as the store last knew (waiters_listening).
-    WHERE %(notify)s AND ids IS NOT NULL
+    SELECT jobtrail_notify_finished(string_agg(id::text, ','), %(notify)s) AS sent
+    FROM finished WHERE final
 )
 SELECT id FROM finished, ended
 
@@ -375,12 +372,8 @@ WITH expired AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
 ), ended AS (
-    SELECT count(pg_notify('jobtrail_finished',
-                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
-    FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
-    WHERE ids IS NOT NULL AND EXISTS (
-        SELECT 1 FROM pg_stat_activity
-        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
+    SELECT jobtrail_notify_finished(string_agg(id::text, ',')) AS sent
+    FROM reaped WHERE status = 'dead'
 )
 SELECT id FROM reaped, woken, ended ORDER BY id
 
@@ -410,12 +403,8 @@ WITH expired AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM reaped WHERE status = 'retrying') AS q
 ), ended AS (
-    SELECT count(pg_notify('jobtrail_finished',
-                           CASE WHEN length(ids) <= 7000 THEN ids ELSE '' END)) AS sent
-    FROM (SELECT string_agg(id::text, ',') AS ids FROM reaped WHERE status = 'dead') AS f
-    WHERE ids IS NOT NULL AND EXISTS (
-        SELECT 1 FROM pg_stat_activity
-        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
+    SELECT jobtrail_notify_finished(string_agg(id::text, ',')) AS sent
+    FROM reaped WHERE status = 'dead'
 )
 SELECT id FROM reaped, woken, ended ORDER BY id
 
@@ -557,10 +546,8 @@ WITH changed AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues FROM changed
     WHERE status IN ('queued', 'retrying')
 ), ended AS (
-    SELECT count(pg_notify('jobtrail_finished', id::text)) AS sent FROM changed
-    WHERE %(final)s AND EXISTS (
-        SELECT 1 FROM pg_stat_activity
-        WHERE application_name = 'jobtrail-waiters' AND datname = current_database())
+    SELECT jobtrail_notify_finished(string_agg(id::text, ',')) AS sent FROM changed
+    WHERE %(final)s
 )
 SELECT changed.* FROM changed, woken, ended
 

@@ -1,0 +1,5 @@
+-- jobtrail schema, version 7: how a statement that ends jobs for good tells waiters.
+-- On PostgreSQL this version creates jobtrail_waiters_listening() and
+-- jobtrail_notify_finished(), shared by the statements that end jobs. SQLite has no
+-- notifications (waiters watch the database file): it needs nothing. The version keeps the
+-- two backends' schemas in step.
