@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta, tzinfo
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
+from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
 from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.expect import Expectation
@@ -31,6 +33,7 @@ from jobtrail.paths.timings import StepTimings
 from jobtrail.paths_api import PathsAPI
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES
 from jobtrail.retry import Retry
+from jobtrail.schedules import make_schedule
 from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
 from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
@@ -189,6 +192,13 @@ class App(JobViews):
         guarantee: Guarantee | None = ...,
         expect: str | None = ...,
         redact: Iterable[str] = ...,
+        cron: str | None = ...,
+        every: float | timedelta | None = ...,
+        tz: str | tzinfo | None = ...,
+        catch_up: bool | int = ...,
+        owner: str | None = ...,
+        runbook: str | None = ...,
+        description: str | None = ...,
     ) -> JobDecorator: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
@@ -205,6 +215,13 @@ class App(JobViews):
         guarantee: Guarantee | None = None,
         expect: str | None = None,
         redact: Iterable[str] = (),
+        cron: str | None = None,
+        every: float | timedelta | None = None,
+        tz: str | tzinfo | None = None,
+        catch_up: bool | int = False,
+        owner: str | None = None,
+        runbook: str | None = None,
+        description: str | None = None,
     ) -> Any:
         """Declare a job type: ``@app.job`` or ``@app.job(queue=..., retry=..., timeout=...)``.
 
@@ -212,7 +229,13 @@ class App(JobViews):
         (``lambda invoice_id: f"inv-{invoice_id}"``); ``guarantee`` states the delivery
         guarantee instead of deriving it (see `jobtrail.guarantee`); ``expect`` the path
         the job should take, in the path language (see docs/expectations.md); ``redact``
-        the payload fields whose values must never be stored in its path."""
+        the payload fields whose values must never be stored in its path.
+
+        ``cron`` (five fields, read in the time zone ``tz``) or ``every`` (seconds) make it
+        a periodic job, fired by the workers' schedulers once per tick (``catch_up``: how
+        many ticks missed while no scheduler ran are fired late; see docs/periodic-jobs.md).
+        ``owner``, ``runbook`` and ``description`` are its catalog entry (`jobtrail
+        describe`)."""
 
         def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
             job_name = name if name is not None else getattr(func, "__name__", None)
@@ -230,6 +253,10 @@ class App(JobViews):
                 guarantee=guarantee,
                 expect=expect,
                 redact=redact,
+                schedule=make_schedule(job_name, cron=cron, every=every, tz=tz,
+                                       catch_up=catch_up),
+                catalog=make_catalog(job_name, func, owner=owner, runbook=runbook,
+                                     description=description),
             )
             # Checked once JobDef has found the name usable (a str, so hashable).
             if job_name in self.registry and self.registry[job_name].fn is not func:
@@ -258,15 +285,15 @@ class App(JobViews):
     @overload
     def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
              processes: int = ..., burst: bool = ..., grace: float | None = ...,
-             supervise: Literal[False]) -> WorkerStats: ...
+             scheduler: bool = ..., supervise: Literal[False]) -> WorkerStats: ...
     @overload
     def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
              processes: int = ..., burst: bool = ..., grace: float | None = ...,
-             supervise: Literal[True]) -> ExitCodes: ...
+             scheduler: bool = ..., supervise: Literal[True]) -> ExitCodes: ...
     @overload
     def work(self, *, queues: Sequence[str] | None = ..., concurrency: int = ...,
              processes: int = ..., burst: bool = ..., grace: float | None = ...,
-             supervise: None = ...) -> WorkerStats | ExitCodes: ...
+             scheduler: bool = ..., supervise: None = ...) -> WorkerStats | ExitCodes: ...
 
     def work(
         self,
@@ -276,6 +303,7 @@ class App(JobViews):
         processes: int = 1,
         burst: bool = False,
         grace: float | None = None,
+        scheduler: bool = True,
         supervise: bool | None = None,
     ) -> WorkerStats | ExitCodes:
         """Run a worker here until stopped; with ``burst``, until nothing is runnable.
@@ -285,14 +313,18 @@ class App(JobViews):
         them: restarts, a watchdog for a process frozen in C code, and the leases of a
         process that died ended at once with the reason (see `jobtrail.supervisor`).
         Returns the worker's stats (in this process) or each slot's last exit code.
+
+        Each worker process also runs the scheduler of periodic jobs, unless ``scheduler``
+        is false (a ``burst`` worker runs none).
         """
         check_queues(queues)
         if supervise or (supervise is None and processes > 1):
             return Supervisor(
                 self, processes=processes, queues=queues, concurrency=concurrency,
-                burst=burst, grace=grace,
+                burst=burst, grace=grace, scheduler=scheduler,
             ).run()
-        worker = Worker(self, queues=queues, concurrency=concurrency, burst=burst, grace=grace)
+        worker = Worker(self, queues=queues, concurrency=concurrency, burst=burst, grace=grace,
+                        scheduler=scheduler)
         return worker.run()
 
     def __repr__(self) -> str:

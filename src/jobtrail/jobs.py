@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
+from jobtrail.catalog import Catalog
 from jobtrail.context import Context
 from jobtrail.dryrun import DryRun, dry_run
 from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
@@ -27,6 +28,7 @@ from jobtrail.payload import encode_payload
 from jobtrail.records import JobRecord
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
+from jobtrail.schedules import Schedule
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.text import name_error, shown
@@ -87,6 +89,8 @@ class JobDef(Generic[P, R]):
         guarantee: Guarantee | None = None,
         expect: str | None = None,
         redact: Iterable[str] = (),
+        schedule: Schedule | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         if not callable(fn):
             raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
@@ -122,8 +126,21 @@ class JobDef(Generic[P, R]):
         self._redact_stored = tuple(sorted(self.redact))
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = JobSignature(fn, name, ENQUEUE_OPTIONS)
+        self.schedule = schedule
+        self.catalog = catalog or Catalog()
+        if schedule is not None:
+            self._check_periodic()
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
+
+    def _check_periodic(self) -> None:
+        """A periodic job is enqueued with no arguments: they must all have defaults."""
+        try:
+            self.build((), {})
+        except (ArgumentError, PayloadTooLarge) as exc:
+            raise JobDefinitionError(
+                f"job {self.name!r} is periodic, so the scheduler enqueues it without "
+                f"arguments, and that is refused: {exc}") from None
 
     @property
     def guarantee(self) -> Guarantee:

@@ -77,6 +77,7 @@ class Supervisor:
         queues: Sequence[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         burst: bool = False,
+        scheduler: bool = True,
         grace: float | None = None,
     ) -> None:
         if processes < 1:
@@ -86,6 +87,7 @@ class Supervisor:
         self.queues = queues
         self.concurrency = concurrency
         self.burst = burst
+        self.scheduler = scheduler
         self.grace = grace
         #: Seconds without a pulse after which a child counts as frozen and is killed.
         self.freeze_limit = max(1.0, app.lease / 2)
@@ -120,6 +122,7 @@ class Supervisor:
             worker = Worker(
                 self.app, queues=self.queues, concurrency=self.concurrency,
                 burst=self.burst, grace=self.grace, worker_id=worker_id,
+                scheduler=self.scheduler,
             )
             for sig in (signal.SIGTERM, signal.SIGINT):  # a stop before the loop starts
                 signal.signal(sig, lambda signum, frame: worker.stop())

@@ -13,6 +13,9 @@ One control thread owns the loop and makes the store calls, in batches:
    lease was written, or a timer (the next scheduled job, a periodic recheck) fell due;
 6. sleep until an attempt finishes, the store reports new work, or a timer is due.
 
+Beside the loop, a `jobtrail.scheduler.Scheduler` thread enqueues the ticks of periodic
+jobs (unless ``scheduler=False``, or the worker is a ``burst`` one).
+
 Outcomes that cannot be written (the database is away) stay buffered in the writer and
 are retried with backoff; nothing is dropped, and their jobs' leases are kept renewed.
 A job whose attempt ended but whose outcome was not yet written when the worker was
@@ -48,6 +51,7 @@ from jobtrail.observers import Observer
 from jobtrail.outage import Outage
 from jobtrail.records import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
+from jobtrail.scheduler import Scheduler
 from jobtrail.stopping import StopRequest, install_signal_handlers
 from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
@@ -109,6 +113,7 @@ class Worker:
         grace: float | None = None,
         install_signals: bool = True,
         worker_id: str | None = None,
+        scheduler: bool = True,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
@@ -137,6 +142,8 @@ class Worker:
         self._due_checked = 0.0  # monotonic time of the last look at it
         self._loop = LoopRunner(self._report)
         self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
+        # A burst worker stops once idle: it leaves periodic jobs to the others.
+        self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:
@@ -167,6 +174,8 @@ class Worker:
             on_error=self._write_failed, wake=self._wake.set,
         )
         outage = Outage(burst=self.burst, url=store.url)
+        if self.scheduler is not None:
+            self.scheduler.start()
         try:
             self._looping = True
             try:
@@ -176,6 +185,8 @@ class Worker:
             finally:
                 self._looping = False
         finally:
+            if self.scheduler is not None:
+                self.scheduler.stop()
             if self._watch is not None:
                 self._watch.stop()
                 self._watch = None

@@ -51,7 +51,8 @@ BILLING_SOURCE = textwrap.dedent(
 #: Keys of each job type in ``describe --json``.
 DESCRIBE_KEYS = {
     "name", "queue", "doc", "guarantee", "guarantee_declared", "guarantee_reason", "retry",
-    "timeout", "idempotency_key", "is_async", "arguments", "effects",
+    "timeout", "idempotency_key", "is_async", "arguments", "effects", "owner", "runbook",
+    "description", "schedule", "expect",
 }
 RETRY_KEYS = {
     "max_attempts", "base", "cap", "jitter", "retry_on", "give_up_on", "retry_unknown", "text",
@@ -135,3 +136,52 @@ def test_describe_unknown_job_is_not_found(cli: Cli, billing: str) -> None:
     run = cli("describe", billing, "refund")
     assert run.code == 3
     assert run.error_line() == "error: no job named 'refund' (known: charge, ping, sync, welcome)"
+
+
+CATALOG_SOURCE = textwrap.dedent(
+    '''
+    from jobtrail import App
+
+    app = App("sqlite:///catalog.db")
+
+
+    @app.job(cron="0 9 * * 1-5", tz="Europe/Paris", catch_up=2, owner="payments",
+             runbook="https://wiki.example/runbooks/invoices", expect="gather send")
+    def send_invoices(ctx) -> None:
+        """Send the day's invoices.
+
+        Runs on weekday mornings.
+        """
+        ctx.step("gather", list)
+        ctx.step("send", list)
+
+
+    @app.job(every=300, description="Refresh the exchange rates.")
+    def refresh_rates() -> None:
+        return None
+    '''
+)
+
+
+def test_describe_shows_the_catalog_and_the_schedule(cli: Cli) -> None:
+    """Owner, runbook, description (given, or the docstring's first paragraph), schedule and
+    expected path, in JSON and in the panel."""
+    (cli.cwd / "catalog.py").write_text(CATALOG_SOURCE)
+    done = cli("describe", "catalog:app", "--json")
+    assert done.code == 0, done.stderr
+    invoices, rates = done.json()[1], done.json()[0]
+    assert set(invoices) == DESCRIBE_KEYS
+    assert (invoices["owner"], invoices["runbook"], invoices["description"]) == (
+        "payments", "https://wiki.example/runbooks/invoices", "Send the day's invoices.")
+    assert invoices["schedule"] == {"text": "cron 0 9 * * 1-5 (Europe/Paris)",
+                                    "cron": "0 9 * * 1-5", "every": None,
+                                    "tz": "Europe/Paris", "catch_up": 2}
+    assert invoices["expect"] == "gather send"
+    assert rates["description"] == "Refresh the exchange rates." and rates["owner"] is None
+    assert rates["schedule"]["text"] == "every 300 s"
+    panel = cli("describe", "catalog:app", "send_invoices", COLUMNS="200")
+    assert panel.code == 0, panel.stderr
+    for text in ("Schedule", "cron 0 9 * * 1-5 (Europe/Paris), catches up to 2 missed ticks",
+                 "Owner", "payments", "Runbook", "https://wiki.example/runbooks/invoices",
+                 "Expected path", "gather send", "Send the day's invoices."):
+        assert text in panel.stdout, panel.stdout

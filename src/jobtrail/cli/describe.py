@@ -25,6 +25,7 @@ from jobtrail.cli.tables import Column, elide, shown, table
 from jobtrail.guarantee import effect_calls, explain_guarantee
 from jobtrail.jobs import JobDef
 from jobtrail.retry import Retry
+from jobtrail.schedules import Schedule
 from jobtrail.signature import describe as describe_hint
 
 JITTER_WORDS = {
@@ -181,7 +182,19 @@ def job_description(definition: JobDef[Any, Any]) -> dict[str, Any]:
             for param in definition.signature.parameters.values()
         ],
         "effects": _effects(definition.fn),
+        "owner": definition.catalog.owner,
+        "runbook": definition.catalog.runbook,
+        "description": definition.catalog.description,
+        "schedule": _schedule(definition.schedule),
+        "expect": None if definition.expectation is None else definition.expectation.text,
     }
+
+
+def _schedule(schedule: Schedule | None) -> dict[str, Any] | None:
+    if schedule is None:
+        return None
+    return {"text": schedule.text, "cron": schedule.cron, "every": schedule.every,
+            "tz": str(schedule.tz), "catch_up": schedule.catch_up}
 
 
 #: The labels' column and the panel's borders and padding: what a value has not.
@@ -209,11 +222,19 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
         ("Arguments", _arguments_text(description["arguments"])),
         ("Effects", _effects_view(description["effects"], room)),
     ]
+    schedule = description["schedule"]
+    if schedule is not None:
+        missed = schedule["catch_up"]
+        catch_up = f", catches up to {missed} missed ticks" if missed else ""
+        rows.insert(1, ("Schedule", Text(schedule["text"] + catch_up)))
+    for label, key in (("Expected path", "expect"), ("Owner", "owner"), ("Runbook", "runbook")):
+        if description[key] is not None:
+            rows.append((label, shown(description[key], newlines=True)))
     for label, value in rows:
         fields.add_row(label, value)
     parts: list[Any] = []
-    if description["doc"]:
-        parts.append(shown(description["doc"], style="italic"))
+    if description["description"]:
+        parts.append(shown(description["description"], style="italic"))
         parts.append(Text(""))
     parts.append(fields)
     title = shown(description["name"] + (" (async)" if description["is_async"] else ""),

@@ -34,6 +34,7 @@ from jobtrail.cli.paths import paths_group
 from jobtrail.cli.queues import queues
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
+from jobtrail.cli.schedules import schedules
 from jobtrail.cli.worker import LOG_FORMAT, worker
 from jobtrail.errors import JobtrailError, StoreError
 
@@ -74,7 +75,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo, queues,
+    db_group, describe, demo, queues, schedules,
 ):
     cli.add_command(command)
 cli.add_command(cancel)

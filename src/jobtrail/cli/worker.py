@@ -79,6 +79,11 @@ def exit_code(result: Any) -> int:
     help="Log lines as text or as one JSON object each (default: the app's log_format, "
     "text unless it says otherwise).",
 )
+@click.option(
+    "--scheduler/--no-scheduler", default=True, show_default=True,
+    help="Also enqueue the ticks of periodic jobs (cron=, every=); each tick fires once "
+    "however many workers schedule.",
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -90,6 +95,7 @@ def worker(
     grace: float | None,
     log_level: str,
     log_format: str | None,
+    scheduler: bool,
 ) -> None:
     """Run the jobs of MODULE:APP until stopped.
 
@@ -113,7 +119,7 @@ def worker(
     try:
         result = app.work(
             queues=parse_queues(queues), concurrency=concurrency, processes=processes,
-            burst=burst, grace=grace, supervise=True,
+            burst=burst, grace=grace, scheduler=scheduler, supervise=True,
         )
     finally:
         app.close()

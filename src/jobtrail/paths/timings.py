@@ -4,9 +4,10 @@ A step is ``slow`` when it took longer than ``factor`` times the 99th percentile
 recent durations (the last `WINDOW` samples of that step of that job that this process
 saw), once at least ``min_samples`` are known, and longer than ``floor`` seconds: a step of
 microseconds that a pause of the interpreter makes ten times slower is noise, not news.
-Every run is judged; the durations of one run in `SAMPLE` join the history (a percentile
-needs a sample, not every run), and the percentile is recomputed every `REFRESH` new
-samples, so judging a run costs a dictionary lookup and a comparison per step.
+Every run is judged; the durations of every run of a worker's first `LEARNING` runs, then
+of one run in `SAMPLE`, join the history (a percentile needs a sample, not every run, and
+a new worker should know its steps soon), and the percentile is recomputed every `REFRESH`
+new samples, so judging a run costs a dictionary lookup and a comparison per step.
 
 History lives in memory: a restarted worker learns again from its next runs. That keeps
 the check free of any query on the hot path.
@@ -20,8 +21,10 @@ from collections.abc import Sequence
 
 WINDOW = 1000
 REFRESH = 250
-#: One run in this many adds its durations to the history (`StepTimings.judge`).
-SAMPLE = 4
+#: Runs of a worker process whose durations all join the history.
+LEARNING = 400
+#: After those, one run in this many adds its durations to the history (`StepTimings.judge`).
+SAMPLE = 16
 #: Steps followed at most; past this (names made per run), new ones are not judged.
 MAX_SERIES = 10_000
 
@@ -50,10 +53,11 @@ class StepTimings:
         self._lock = threading.Lock()
 
     def sampled(self) -> bool:
-        """Whether the run about to be judged joins the history (one in `SAMPLE`): when
-        not, only its steps longer than ``floor`` need judging (`judge`)."""
+        """Whether the run about to be judged joins the history (each of the first
+        `LEARNING`, then one in `SAMPLE`): when not, only its steps longer than ``floor``
+        need judging (`judge`)."""
         self._runs += 1  # a sample: a lost increment between threads changes nothing
-        return self._runs % SAMPLE == 0
+        return self._runs <= LEARNING or self._runs % SAMPLE == 0
 
     def judge(self, job_name: str, steps: Sequence[tuple[str, float]]) -> list[float | None]:
         """For each (step, duration) of one run, the p99 it exceeds by more than ``factor``

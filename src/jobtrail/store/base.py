@@ -29,6 +29,7 @@ from jobtrail.store.values import (
     EffectRecord,
     EffectStatus,
     Enqueued,
+    FiredTick,
     JobFilter,
     NewJob,
     Outcome,
@@ -47,6 +48,7 @@ __all__ = [
     "EffectRecord",
     "EffectStatus",
     "Enqueued",
+    "FiredTick",
     "JobFilter",
     "NewJob",
     "Outcome",
@@ -94,6 +96,16 @@ class Store(Protocol):
         is not stored again: its id comes back marked ``deduplicated`` — unless the
         payload hashes differ (`IdempotencyConflict`), or that job finished more than
         ``key_retention`` seconds ago (the key is then free again)."""
+
+    def fire(self, job_name: str, tick: float, job: NewJob, attrs: dict[str, Any]
+             ) -> Enqueued | None:
+        """Enqueue *job* for the tick *tick* of its schedule, unless that tick (or a later
+        one) of *job_name* was fired already: then ``None``. Moving the job's last tick
+        forward and enqueueing it (with a ``scheduled`` event holding *attrs*) are one
+        transaction, so of the schedulers firing one tick exactly one enqueues it."""
+
+    def schedules(self) -> dict[str, FiredTick]:
+        """The last tick each periodic job fired, by job name."""
 
     # -- the worker's loop ----------------------------------------------------------
     def claim(

@@ -48,6 +48,8 @@ DOING = {
     "migrate": "upgrading the schema",
     "schema_version": "reading the schema version",
     "enqueue": "enqueueing jobs",
+    "fire": "firing a periodic job's tick",
+    "schedules": "reading the ticks periodic jobs fired",
     "claim": "claiming jobs",
     "claim_job": "claiming a job",
     "heartbeat": "renewing leases",

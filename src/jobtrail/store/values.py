@@ -220,3 +220,14 @@ class DivergenceFilter:
     since: datetime | None = None
     limit: int = 100
     before_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FiredTick:
+    """The last tick a periodic job fired (`Store.schedules`): the tick (epoch seconds, as
+    its schedule names it), the job it enqueued, and when the store fired it."""
+
+    job_name: str
+    last_tick: float
+    job_id: int | None
+    fired_at: datetime

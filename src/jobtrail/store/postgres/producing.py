@@ -3,6 +3,7 @@ gives one), with idempotency keys and their receipts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -13,13 +14,14 @@ from psycopg.rows import tuple_row
 from jobtrail.errors import StoreError
 from jobtrail.records import Status
 from jobtrail.store import policy, rows
-from jobtrail.store.base import Enqueued, NewJob
+from jobtrail.store.base import Enqueued, FiredTick, NewJob
 from jobtrail.store.postgres.connection import KEY_ROUNDS, Conn, Database, translated
 from jobtrail.store.postgres.values import as_float
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
 _ENQUEUE = steps("postgres", "enqueue")
+_FIRE = steps("postgres", "fire_tick")
 _NEW_JOB_COLUMNS = (
     "job_name", "queue", "priority", "payload", "max_attempts", "run_at", "parent_job_id",
     "trace_id", "trace_context",
@@ -56,6 +58,25 @@ class Producing(Database):
             for watch in list(self._watches):
                 watch.notify()
         return ids
+
+    @translated
+    def fire(self, job_name: str, tick: float, job: NewJob, attrs: dict[str, Any]
+             ) -> Enqueued | None:
+        with self._tx() as conn:
+            if conn.execute(_FIRE["claim"], {"name": job_name, "tick": tick}).fetchone() is None:
+                return None
+            [enqueued] = self._insert_jobs(conn, [job])
+            if not enqueued.deduplicated:
+                conn.execute(_FIRE["fired"], {"name": job_name, "job_id": int(enqueued),
+                                              "attrs": json.dumps(attrs)})
+        for watch in list(self._watches):
+            watch.notify()
+        return enqueued
+
+    @translated
+    def schedules(self) -> dict[str, FiredTick]:
+        return {name: FiredTick(name, tick, job_id, fired_at)
+                for name, tick, job_id, fired_at in self._fetch(_Q["schedules"])}
 
     @staticmethod
     def _new_job_params(jobs: Sequence[NewJob]) -> dict[str, Any]:

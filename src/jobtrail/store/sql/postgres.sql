@@ -738,3 +738,26 @@ SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtra
 WHERE path IS NOT NULL AND strpos(path, %(needle)s) > 0
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
 ORDER BY id
+
+-- name: fire_tick
+-- A scheduler fires a periodic job's tick: the row moves forward only to a later tick. Of
+-- the schedulers asking for one tick, the first gets a row back; the others wait for it to
+-- commit, then find last_tick no longer earlier and get none.
+-- step: claim
+INSERT INTO jobtrail_schedules (job_name, last_tick, job_id, fired_at)
+VALUES (%(name)s::text, %(tick)s::float8, NULL, jobtrail_now())
+ON CONFLICT (job_name) DO UPDATE SET last_tick = excluded.last_tick, job_id = NULL,
+                                     fired_at = excluded.fired_at
+WHERE jobtrail_schedules.last_tick < excluded.last_tick
+RETURNING job_name
+-- step: fired
+-- The job the tick enqueued, and its scheduled event (after its enqueued one).
+WITH fired AS (
+    UPDATE jobtrail_schedules SET job_id = %(job_id)s::bigint WHERE job_name = %(name)s::text
+)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (%(job_id)s::bigint, 0, 'lifecycle', 'scheduled', jobtrail_now(), %(attrs)s::text)
+
+-- name: schedules
+-- The periodic jobs that fired, with their last tick.
+SELECT job_name, last_tick, job_id, fired_at FROM jobtrail_schedules ORDER BY job_name

@@ -422,3 +422,23 @@ SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtra
 WHERE path IS NOT NULL AND instr(path, :needle) > 0
   AND (:since IS NULL OR at >= :since - 86400)
 ORDER BY id
+
+-- name: fire_tick
+-- A scheduler fires a periodic job's tick: the row moves forward only to a later tick, so
+-- of the schedulers asking for one tick, one gets a row back (the write lock orders them).
+-- step: claim
+INSERT INTO jobtrail_schedules (job_name, last_tick, job_id, fired_at)
+VALUES (:name, :tick, NULL, :now)
+ON CONFLICT (job_name) DO UPDATE SET last_tick = excluded.last_tick, job_id = NULL,
+                                     fired_at = excluded.fired_at
+WHERE jobtrail_schedules.last_tick < excluded.last_tick
+RETURNING job_name
+-- step: fired
+UPDATE jobtrail_schedules SET job_id = :job_id WHERE job_name = :name
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (:job_id, 0, 'lifecycle', 'scheduled', :now, :attrs)
+
+-- name: schedules
+-- The periodic jobs that fired, with their last tick.
+SELECT job_name, last_tick, job_id, fired_at FROM jobtrail_schedules ORDER BY job_name

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from jobtrail.errors import StoreError
 from jobtrail.records import Status
 from jobtrail.store import policy, rows
-from jobtrail.store.base import Enqueued, NewJob
+from jobtrail.store.base import Enqueued, FiredTick, NewJob
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
 _ENQUEUE = steps("sqlite", "enqueue")
+_FIRE = steps("sqlite", "fire_tick")
 
 
 class Producing(Database):
@@ -35,6 +38,29 @@ class Producing(Database):
                 ids = self._insert_jobs(conn, jobs, now)
         self._wake()
         return ids
+
+    @translated
+    def fire(self, job_name: str, tick: float, job: NewJob, attrs: dict[str, Any]
+             ) -> Enqueued | None:
+        now = self.clock.now()
+        with self._write() as conn:
+            if conn.execute(_FIRE["claim"], {"name": job_name, "tick": tick, "now": now}
+                            ).fetchone() is None:
+                return None
+            [enqueued] = self._insert_jobs(conn, [job], now)
+            if not enqueued.deduplicated:
+                fired = {"name": job_name, "job_id": int(enqueued), "now": now,
+                         "attrs": json.dumps(attrs)}
+                conn.execute(_FIRE["fired"], fired)
+                conn.execute(_FIRE["event"], fired)
+        self._wake()
+        return enqueued
+
+    @translated
+    def schedules(self) -> dict[str, FiredTick]:
+        found = self._conn().execute(_Q["schedules"]).fetchall()
+        return {name: FiredTick(name, tick, job_id, datetime.fromtimestamp(fired_at, UTC))
+                for name, tick, job_id, fired_at in found}
 
     def _insert_jobs(
         self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
