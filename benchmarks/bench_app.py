@@ -29,6 +29,8 @@ from jobtrail import App, Context
 STEP_NAMES = ("load", "check", "compute", "store", "notify")
 
 LIFELINE_ENV = "JOBTRAIL_BENCH_LIFELINE"
+#: Set to 1, the app also declares the job types under flow limits (benchmarks/limits.py).
+LIMITS_ENV = "JOBTRAIL_BENCH_LIMITS"
 #: Seconds the workers get after the benchmark is lost, before they are killed.
 LIFELINE_GRACE = 5.0
 
@@ -66,12 +68,37 @@ def make_app(url: str | None) -> App:
         ctx.decide("even", i % 2 == 0)
         return started
 
+    if os.environ.get(LIMITS_ENV) == "1":
+        _limited_jobs(app)
+
     @app.job(name="bench_latency")
     def bench_latency(sent: float) -> float:
         """Reports when it started; *sent* is when the producer called ``enqueue``."""
         return time.time()
 
     return app
+
+
+def _limited_jobs(app: App) -> None:
+    """No-ops under flow limits that never bind (what enforcing them costs): a global
+    concurrency limit, one per key (100 keys), a rate limit, and a queue's limit."""
+    app.queue("bench_limited_queue", concurrency_limit=1000)
+
+    @app.job(name="bench_limited", concurrency_limit=1000)
+    def bench_limited(i: int) -> float:
+        return time.time()
+
+    @app.job(name="bench_keyed", concurrency_limit=1000, concurrency_key=lambda i: str(i % 100))
+    def bench_keyed(i: int) -> float:
+        return time.time()
+
+    @app.job(name="bench_rated", rate_limit="1000000/s")
+    def bench_rated(i: int) -> float:
+        return time.time()
+
+    @app.job(name="bench_queue_limited", queue="bench_limited_queue")
+    def bench_queue_limited(i: int) -> float:
+        return time.time()
 
 
 def _watch_lifeline() -> None:

@@ -4,6 +4,7 @@ from jobtrail.app import App
 from jobtrail.bulk import ActionTally
 from jobtrail.context import Context, current_context
 from jobtrail.dryrun import CapturedEffect, CapturedEnqueue, DryRun
+from jobtrail.enqueuing import Enqueuing, JobDecorator
 from jobtrail.errors import (
     AppNotLoadable,
     ArgumentError,
@@ -24,6 +25,7 @@ from jobtrail.errors import (
     MiddlewareError,
     PayloadTooLarge,
     Permanent,
+    QueueFull,
     SchemaOutdated,
     StopNow,
     StoreError,
@@ -33,8 +35,9 @@ from jobtrail.errors import (
     UnknownJob,
     WaitTimeout,
 )
+from jobtrail.flow import Queue
 from jobtrail.handle import JobHandle
-from jobtrail.jobs import Enqueuing, JobDecorator, JobDef
+from jobtrail.jobs import JobDef
 from jobtrail.middleware import AttemptInfo, Middleware, Pipeline
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
@@ -54,7 +57,16 @@ from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.shadow import Shadow, ShadowReport
 from jobtrail.store.actions import ActionResult
-from jobtrail.store.base import EffectRecord, NewJob, Outcome, PathEvent, RunSummary, Store
+from jobtrail.store.base import (
+    EffectRecord,
+    FlowLimits,
+    Limit,
+    NewJob,
+    Outcome,
+    PathEvent,
+    RunSummary,
+    Store,
+)
 from jobtrail.supervisor import ExitCodes
 from jobtrail.worker import Worker, WorkerStats
 
@@ -82,6 +94,7 @@ __all__ = [
     "Event",
     "ExitCodes",
     "ExpectationError",
+    "FlowLimits",
     "Funnel",
     "IdempotencyConflict",
     "InvalidTransition",
@@ -96,6 +109,7 @@ __all__ = [
     "JobTimeout",
     "JobtrailError",
     "LeaseLost",
+    "Limit",
     "LintError",
     "LockError",
     "Middleware",
@@ -110,6 +124,8 @@ __all__ = [
     "Permanent",
     "Pipeline",
     "PointKind",
+    "Queue",
+    "QueueFull",
     "Redactor",
     "Retry",
     "Rule",

@@ -18,11 +18,13 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
+from jobtrail.enqueuing import JobDecorator
 from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.expect import Expectation
+from jobtrail.flow import Queue, flow_limits, make_job_limits, make_queue
 from jobtrail.guarantee import Guarantee
 from jobtrail.handle import JobHandle
-from jobtrail.jobs import JobDecorator, JobDef, KeyFunction
+from jobtrail.jobs import JobDef, KeyFunction
 from jobtrail.limits import check_queues
 from jobtrail.middleware import Chain, Middleware, Pipeline
 from jobtrail.observers import Observer, Observers
@@ -37,6 +39,7 @@ from jobtrail.schedules import make_schedule
 from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
 from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
+from jobtrail.store.base import FlowLimits
 from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
@@ -101,6 +104,7 @@ class App(JobViews):
         self.step_timings = StepTimings(slow_factor) if slow_factor is not None else None
         self.summarizer = Summarizer(self.step_timings, self.code_version)
         self.registry: dict[str, JobDef[Any, Any]] = {}
+        self.queues: dict[str, Queue] = {}
         #: Execution paths: divergences, variants, funnels, rules, shadow runs.
         self.paths = PathsAPI(self, self.registry, self.job)
         self.paths.alert_sinks.extend(alert_sinks)
@@ -199,6 +203,9 @@ class App(JobViews):
         owner: str | None = ...,
         runbook: str | None = ...,
         description: str | None = ...,
+        concurrency_limit: int | None = ...,
+        concurrency_key: Callable[..., str] | None = ...,
+        rate_limit: str | None = ...,
     ) -> JobDecorator: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
@@ -222,6 +229,9 @@ class App(JobViews):
         owner: str | None = None,
         runbook: str | None = None,
         description: str | None = None,
+        concurrency_limit: int | None = None,
+        concurrency_key: Callable[..., str] | None = None,
+        rate_limit: str | None = None,
     ) -> Any:
         """Declare a job type: ``@app.job`` or ``@app.job(queue=..., retry=..., timeout=...)``.
 
@@ -235,7 +245,9 @@ class App(JobViews):
         a periodic job, fired by the workers' schedulers once per tick (``catch_up``: how
         many ticks missed while no scheduler ran are fired late; see docs/periodic-jobs.md).
         ``owner``, ``runbook`` and ``description`` are its catalog entry (`jobtrail
-        describe`)."""
+        describe`). ``concurrency_limit`` caps its attempts running at once across every
+        worker (per key of ``concurrency_key``, a function of its arguments), and
+        ``rate_limit`` (``"100/m"``) how often one starts (see `jobtrail.flow`)."""
 
         def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
             job_name = name if name is not None else getattr(func, "__name__", None)
@@ -257,6 +269,8 @@ class App(JobViews):
                                        catch_up=catch_up),
                 catalog=make_catalog(job_name, func, owner=owner, runbook=runbook,
                                      description=description),
+                limits=make_job_limits(job_name, concurrency_limit=concurrency_limit,
+                                       concurrency_key=concurrency_key, rate_limit=rate_limit),
             )
             # Checked once JobDef has found the name usable (a str, so hashable).
             if job_name in self.registry and self.registry[job_name].fn is not func:
@@ -267,6 +281,30 @@ class App(JobViews):
             return definition
 
         return register(fn) if fn is not None else register
+
+    def queue(self, name: str, *, max_depth: int | None = None,
+              max_latency: float | None = None, concurrency_limit: int | None = None,
+              rate_limit: str | None = None, paused: bool = False) -> Queue:
+        """Declare the policy of the queue *name*: at most ``max_depth`` jobs waiting
+        (`QueueFull` past it), ``max_latency`` seconds a job should wait at most (for health
+        checks), at most ``concurrency_limit`` of its attempts running at once and
+        ``rate_limit`` (``"100/m"``) starting, across every worker; a ``paused`` queue is
+        claimed by none. Declared again, the new policy replaces the old one."""
+        policy = make_queue(name, max_depth=max_depth, max_latency=max_latency,
+                            concurrency_limit=concurrency_limit, rate_limit=rate_limit,
+                            paused=paused)
+        self.queues[name] = policy
+        return policy
+
+    @property
+    def max_depths(self) -> dict[str, int]:
+        """The max_depth of each queue that declares one."""
+        return {name: q.max_depth for name, q in self.queues.items() if q.max_depth is not None}
+
+    def flow_limits(self) -> FlowLimits:
+        """What workers' claims must respect: the limits of the declared queues and job
+        types, and the paused queues."""
+        return flow_limits(self.queues, self.registry.values())
 
     def job_named(self, name: str) -> JobDef[Any, Any]:
         """The job type registered under *name*; raise `UnknownJob` naming the known ones."""

@@ -17,6 +17,7 @@ JobtrailError
 ├── LeaseLost                  an attempt that no longer holds its job tried to act for it
 ├── MiddlewareError            a middleware did not call call_next, or called it twice
 ├── WaitTimeout (TimeoutError) a job waited for did not finish in time
+├── QueueFull                  a queue at its max_depth refused new jobs
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -112,6 +113,27 @@ class WaitTimeout(JobtrailError, TimeoutError):
     def __reduce__(self) -> tuple[type[WaitTimeout], tuple[int, str, str, float]]:
         # Like ExpectationError: the default pickling would replay the message alone.
         return (type(self), (self.job_id, self.job_name, self.status, self.timeout))
+
+
+class QueueFull(JobtrailError):
+    """The queue holds as many waiting jobs as its ``max_depth`` allows: nothing was enqueued.
+
+    ``queue``, ``depth`` (jobs waiting when refused) and ``max_depth`` say which and how full.
+    """
+
+    def __init__(self, queue: str, depth: int, max_depth: int, adding: int = 1) -> None:
+        self.queue = queue
+        self.depth = depth
+        self.max_depth = max_depth
+        self.adding = adding
+        what = "1 job" if adding == 1 else f"{adding:,} jobs"
+        super().__init__(
+            f"queue {queue!r} is full: {depth:,} jobs wait to run and its max_depth is "
+            f"{max_depth:,}; {what} not enqueued (enqueue(..., wait=seconds) waits for room)"
+        )
+
+    def __reduce__(self) -> tuple[type[QueueFull], tuple[str, int, int, int]]:
+        return (type(self), (self.queue, self.depth, self.max_depth, self.adding))
 
 
 class StoreError(JobtrailError):

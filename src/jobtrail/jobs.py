@@ -13,13 +13,14 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from jobtrail.catalog import Catalog
-from jobtrail.context import Context
 from jobtrail.dryrun import DryRun, dry_run
+from jobtrail.enqueuing import Enqueuing
 from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
 from jobtrail.expect import Expectation, parse
+from jobtrail.flow import JobLimits, check_wait, concurrency_key_of, enqueue_with_room
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.handle import JobHandle
 from jobtrail.limits import check_key, check_options, check_timeout, priority_problem
@@ -37,7 +38,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Keyword arguments of ``enqueue`` that are options, not job arguments.
-ENQUEUE_OPTIONS = frozenset({"delay", "run_at", "priority", "connection", "idempotency_key"})
+ENQUEUE_OPTIONS = frozenset({"delay", "run_at", "priority", "connection", "idempotency_key",
+                             "wait"})
 
 KeyFunction = Callable[..., str]
 
@@ -50,6 +52,8 @@ class JobHost(Protocol):
     def store(self) -> Store: ...
     @property
     def max_payload_bytes(self) -> int: ...
+    @property
+    def max_depths(self) -> Mapping[str, int]: ...
     @property
     def idempotency_retention(self) -> float | None: ...
     @property
@@ -91,6 +95,7 @@ class JobDef(Generic[P, R]):
         redact: Iterable[str] = (),
         schedule: Schedule | None = None,
         catalog: Catalog | None = None,
+        limits: JobLimits | None = None,
     ) -> None:
         if not callable(fn):
             raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
@@ -128,6 +133,7 @@ class JobDef(Generic[P, R]):
         self.signature = JobSignature(fn, name, ENQUEUE_OPTIONS)
         self.schedule = schedule
         self.catalog = catalog or Catalog()
+        self.limits = limits or JobLimits()
         if schedule is not None:
             self._check_periodic()
         self.__doc__ = fn.__doc__
@@ -163,7 +169,8 @@ class JobDef(Generic[P, R]):
         the key is held by a job with other arguments."""
         options = _split_options(kwargs)
         connection = options.pop("connection", None)
-        return self._store([self.build(args, kwargs, **options)], connection)[0]
+        wait = check_wait(self.name, options.pop("wait", None))
+        return self._store([self.build(args, kwargs, **options)], connection, wait)[0]
 
     def options(
         self,
@@ -173,20 +180,27 @@ class JobDef(Generic[P, R]):
         priority: int | None = None,
         idempotency_key: str | None = None,
         connection: Any = None,
+        wait: float | None = None,
     ) -> Enqueuing[P, R]:
         """This job type with enqueue options set, typed apart from the job's arguments:
         ``bill.options(delay=60, priority=5).enqueue(invoice_id=7)``. ``connection`` joins
-        the caller's open transaction. The options are checked here (the key of a job
-        that declares ``redact=`` at enqueue, where an error can mask what it quotes)."""
+        the caller's open transaction; ``wait`` is how long to wait for room in a full
+        queue. The options are checked here (the key of a job that declares ``redact=`` at
+        enqueue, where an error can mask what it quotes)."""
         check_options(self.name, delay, run_at, priority)
         if idempotency_key is not None and not self.redact:
             check_key(self.name, idempotency_key)
         return Enqueuing(self, {"delay": delay, "run_at": run_at, "priority": priority,
-                                "idempotency_key": idempotency_key}, connection)
+                                "idempotency_key": idempotency_key}, connection,
+                         check_wait(self.name, wait))
 
-    def _store(self, jobs: list[NewJob], connection: Any = None) -> list[JobHandle]:
-        """Store *jobs* (checked), tell the observers, and return their handles."""
-        ids = self.host.store.enqueue(jobs, connection=connection)
+    def _store(self, jobs: list[NewJob], connection: Any = None,
+               wait: float | None = None) -> list[JobHandle]:
+        """Store *jobs* (checked), tell the observers, and return their handles. A queue at
+        its max_depth raises `QueueFull`, after waiting up to *wait* seconds for room."""
+        store, depths = self.host.store, self.host.max_depths
+        ids = enqueue_with_room(
+            lambda: store.enqueue(jobs, connection=connection, max_depth=depths), wait)
         handles = [self._handle(job_id) for job_id in ids]
         observers = self.host.observers
         if observers:
@@ -208,8 +222,12 @@ class JobDef(Generic[P, R]):
         run_at: datetime | None = None,
         priority: int | None = None,
         connection: Any = None,
+        wait: float | None = None,
     ) -> list[JobHandle]:
-        """Store many jobs in one transaction; every item is checked before any is stored."""
+        """Store many jobs in one transaction; every item is checked before any is stored.
+        A queue the batch would fill past its max_depth refuses all of it (`QueueFull`),
+        after waiting up to *wait* seconds for room."""
+        wait = check_wait(self.name, wait)
         jobs = []
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
@@ -223,7 +241,7 @@ class JobDef(Generic[P, R]):
                 raise type(exc)(f"enqueue_many item {index}: {exc}") from exc
         if not jobs:
             return []
-        return self._store(jobs, connection)
+        return self._store(jobs, connection, wait)
 
     def dry_run(self, *args: Any, effect_results: Mapping[str, Any] | None = None,
                 **kwargs: Any) -> DryRun:
@@ -240,10 +258,11 @@ class JobDef(Generic[P, R]):
         """Enqueue from inside a running job (`Context.enqueue`), linking parent and trace."""
         options = _split_options(kwargs)
         options.pop("connection", None)
+        wait = check_wait(self.name, options.pop("wait", None))
         job = self.build(
             args, kwargs, parent_job_id=parent_job_id, trace_id=trace_id, **options
         )
-        return self._store([job])[0]
+        return self._store([job], None, wait)[0]
 
     def build(
         self,
@@ -304,6 +323,9 @@ class JobDef(Generic[P, R]):
                     f"job {self.name!r}: its idempotency_key function failed on "
                     f"{shown(values)}: {shown(exc)}"
                 ) from exc
+        key_function = self.limits.concurrency_key
+        concurrency_key = (None if key_function is None
+                           else concurrency_key_of(self.name, key_function, values))
         payload_hash = None
         if idempotency_key is not None:
             check_key(self.name, idempotency_key)
@@ -320,6 +342,7 @@ class JobDef(Generic[P, R]):
             trace_id=trace_id or os.urandom(16).hex(),
             idempotency_key=idempotency_key,
             payload_hash=payload_hash,
+            concurrency_key=concurrency_key,
             key_retention=self.host.idempotency_retention,
             redact=self._redact_stored,
         )
@@ -336,50 +359,6 @@ class JobDef(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<JobDef {self.name} queue={self.queue}>"
-
-
-class Enqueuing(Generic[P, R]):
-    """A job type with its enqueue options set (`JobDef.options`): its `enqueue` takes
-    only the job's own arguments, so a type checker checks them against the function."""
-
-    __slots__ = ("_connection", "_definition", "_options")
-
-    def __init__(self, definition: JobDef[P, R], options: dict[str, Any],
-                 connection: Any) -> None:
-        self._definition = definition
-        self._options = options
-        self._connection = connection
-
-    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
-        """Store one job with these options; see `JobDef.enqueue`."""
-        definition = self._definition
-        job = definition.build(args, kwargs, **self._options)
-        return definition._store([job], self._connection)[0]
-
-    def enqueue_many(self, items: Iterable[Mapping[str, Any]]) -> list[JobHandle]:
-        """Store many jobs with these options in one transaction; see `JobDef.enqueue_many`
-        (a fixed ``idempotency_key`` cannot be shared by several jobs)."""
-        if self._options["idempotency_key"] is not None:
-            raise ArgumentError(
-                f"job {self._definition.name!r}: one idempotency_key cannot be given to "
-                "enqueue_many; give the job an idempotency_key function instead"
-            )
-        options = {k: v for k, v in self._options.items() if k != "idempotency_key"}
-        return self._definition.enqueue_many(items, connection=self._connection, **options)
-
-    def __repr__(self) -> str:
-        given = ", ".join(f"{k}={v!r}" for k, v in self._options.items() if v is not None)
-        return f"<{self._definition.name}.options({given})>"
-
-
-class JobDecorator(Protocol):
-    """What ``@app.job(...)`` with options returns: applied to a function, it makes a
-    `JobDef` typed as a bare ``@app.job`` types it, so ``enqueue`` is checked alike."""
-
-    @overload
-    def __call__(self, fn: Callable[Concatenate[Context, P], R], /) -> JobDef[P, R]: ...
-    @overload
-    def __call__(self, fn: Callable[P, R], /) -> JobDef[P, R]: ...
 
 
 def _deduplicated(job_id: int) -> bool:

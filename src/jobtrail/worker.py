@@ -53,7 +53,7 @@ from jobtrail.records import Status
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.scheduler import Scheduler
 from jobtrail.stopping import StopRequest, install_signal_handlers
-from jobtrail.store.base import ClaimedJob, Outcome, PathSegment, Watch, WorkerInfo
+from jobtrail.store.base import ClaimedJob, FlowLimits, Outcome, PathSegment, Watch, WorkerInfo
 from jobtrail.writer import OutcomeWriter
 
 #: Jobs a worker process runs at once by default: enough threads that jobs waiting on the
@@ -78,6 +78,10 @@ class WorkerHost(Runs, Protocol):
     def grace(self) -> float: ...
     @property
     def observers(self) -> Observer: ...
+
+    def flow_limits(self) -> FlowLimits:
+        """The limits and paused queues claims respect."""
+        ...
 
 
 @dataclass
@@ -141,6 +145,8 @@ class Worker:
         self._next_due: float | None = None  # epoch seconds of the next scheduled job
         self._due_checked = 0.0  # monotonic time of the last look at it
         self._loop = LoopRunner(self._report)
+        self.flow = app.flow_limits()
+        self._flow_due: float | None = None  # monotonic time a rate limit lets a job through
         self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
@@ -243,8 +249,8 @@ class Worker:
             if claimed:
                 continue
             idle = not (self._running or self._finished or writer.busy)
-            if self.burst and idle and not self._may_have_work:
-                return
+            if self.burst and idle and not self._may_have_work and self._flow_due is None:
+                return  # (jobs a rate limit holds back are runnable in a moment: waited for)
             if not self._wake.wait(self._idle_timeout(next_beat)):
                 self._may_have_work = True  # a timer fell due
 
@@ -280,8 +286,19 @@ class Worker:
         return len(claimed) == free
 
     def _claim_jobs(self, free: int, lease: float) -> list[ClaimedJob]:
-        """Lease up to *free* runnable jobs of the worker's queues."""
-        return self.host.store.claim(self.id, self.queues, free, lease)
+        """Lease up to *free* runnable jobs of the worker's queues: first those flow limits
+        apply to (as many as the limits allow: they cannot crowd out the others), then the
+        rest."""
+        store = self.host.store
+        claimed: list[ClaimedJob] = []
+        if self.flow.limits:
+            limited = store.claim_limited(self.id, self.queues, free, lease, self.flow)
+            claimed = limited.jobs
+            self._flow_due = (None if limited.retry_after is None
+                              else time.monotonic() + limited.retry_after)
+        if len(claimed) < free:
+            claimed += store.claim(self.id, self.queues, free - len(claimed), lease, self.flow)
+        return claimed
 
     def _collect(self) -> None:
         """Hand the outcomes of finished attempts to the writer."""
@@ -311,6 +328,8 @@ class Worker:
             claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
             if claimed is not None:  # (always: each claim is kept until its outcome is here)
                 self._attempt_log.written(claimed, outcome, lost=was_lost)
+        if batch and self.flow.limits:  # slots under a concurrency limit were freed
+            self._may_have_work = True  # (the loop wakes: the writer sets its event)
         self.host.observers.finished(written)
 
     def _write_failed(self, exc: StoreError) -> None:
@@ -356,7 +375,7 @@ class Worker:
         if not self._running:
             if now - self._due_checked >= DUE_REFRESH:
                 try:
-                    due = self.host.store.next_run_at(self.queues)
+                    due = self.host.store.next_run_at(self.queues, self.flow)
                     self._next_due = due.timestamp() if due is not None else None
                 except StoreError:  # the loop's next store call reports it, with backoff
                     self._next_due = None
@@ -365,6 +384,8 @@ class Worker:
                 timeout = min(timeout, self._due_checked + DUE_REFRESH - now)
             if self._next_due is not None:
                 timeout = min(timeout, max(0.001, self._next_due - time.time()))
+        if self._flow_due is not None:  # jobs a rate limit held back
+            timeout = min(timeout, max(0.001, self._flow_due - now))
         return timeout
 
     # -- stopping -------------------------------------------------------------------------

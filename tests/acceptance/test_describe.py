@@ -52,7 +52,7 @@ BILLING_SOURCE = textwrap.dedent(
 DESCRIBE_KEYS = {
     "name", "queue", "doc", "guarantee", "guarantee_declared", "guarantee_reason", "retry",
     "timeout", "idempotency_key", "is_async", "arguments", "effects", "owner", "runbook",
-    "description", "schedule", "expect",
+    "description", "schedule", "expect", "limits", "queue_policy",
 }
 RETRY_KEYS = {
     "max_attempts", "base", "cap", "jitter", "retry_on", "give_up_on", "retry_unknown", "text",
@@ -143,6 +143,7 @@ CATALOG_SOURCE = textwrap.dedent(
     from jobtrail import App
 
     app = App("sqlite:///catalog.db")
+    app.queue("billing", max_depth=5000, concurrency_limit=4, paused=True)
 
 
     @app.job(cron="0 9 * * 1-5", tz="Europe/Paris", catch_up=2, owner="payments",
@@ -156,7 +157,8 @@ CATALOG_SOURCE = textwrap.dedent(
         ctx.step("send", list)
 
 
-    @app.job(every=300, description="Refresh the exchange rates.")
+    @app.job(every=300, description="Refresh the exchange rates.", queue="billing",
+             concurrency_limit=2, concurrency_key=lambda: "all", rate_limit="100/m")
     def refresh_rates() -> None:
         return None
     '''
@@ -179,6 +181,14 @@ def test_describe_shows_the_catalog_and_the_schedule(cli: Cli) -> None:
     assert invoices["expect"] == "gather send"
     assert rates["description"] == "Refresh the exchange rates." and rates["owner"] is None
     assert rates["schedule"]["text"] == "every 300 s"
+    assert rates["limits"] == {"concurrency_limit": 2, "concurrency_key": 'lambda: "all"',
+                               "rate_limit": "100/m"}
+    assert rates["queue_policy"] == {"name": "billing", "max_depth": 5000, "max_latency": None,
+                                     "concurrency_limit": 4, "rate_limit": None, "paused": True}
+    assert invoices["queue_policy"] is None and invoices["limits"]["rate_limit"] is None
+    limited = cli("describe", "catalog:app", "refresh_rates", COLUMNS="200")
+    assert ('2 at once per lambda: "all"; at most 100/m; queue billing: max depth 5000, '
+            "concurrency 4, paused") in limited.stdout, limited.stdout
     panel = cli("describe", "catalog:app", "send_invoices", COLUMNS="200")
     assert panel.code == 0, panel.stderr
     for text in ("Schedule", "cron 0 9 * * 1-5 (Europe/Paris), catches up to 2 missed ticks",

@@ -11,8 +11,10 @@ from jobtrail.store.sqlfiles import queries, steps
 
 BACKENDS = ("sqlite", "postgres")
 #: Queries a file defines and documents as run by nobody: psycopg begins PostgreSQL's
-#: transactions itself (see begin_write in postgres.sql); SQLite notifies no waiters.
-NOT_RUN = {("postgres", "begin_write"), ("sqlite", "waiters_listening")}
+#: transactions and savepoints itself (see begin_write in postgres.sql); SQLite notifies
+#: no waiters.
+NOT_RUN = {("postgres", "begin_write"), ("postgres", "enqueue_savepoint"),
+           ("sqlite", "waiters_listening")}
 
 
 def backend_source(backend: str) -> str:

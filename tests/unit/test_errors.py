@@ -81,7 +81,7 @@ def test_every_class_has_a_docstring(cls: type[BaseException]) -> None:
 
 
 #: Built from what they describe (an expression and a column, an exit's reason).
-STRUCTURED = {"ExpectationError", "JobExit", "WaitTimeout"}
+STRUCTURED = {"ExpectationError", "JobExit", "QueueFull", "WaitTimeout"}
 
 
 @pytest.mark.parametrize("cls", [c for c in CLASSES if c.__name__ not in STRUCTURED],

@@ -9,7 +9,7 @@ import inspect
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
@@ -22,6 +22,7 @@ from rich.text import Text
 from jobtrail.cli.loading import code_app, load_app, opened
 from jobtrail.cli.output import console, emit_json, wide_option
 from jobtrail.cli.tables import Column, elide, shown, table
+from jobtrail.flow import Queue
 from jobtrail.guarantee import effect_calls, explain_guarantee
 from jobtrail.jobs import JobDef
 from jobtrail.retry import Retry
@@ -154,9 +155,13 @@ def _effects(fn: Any) -> list[dict[str, Any]] | None:
 
 
 # -- the description --------------------------------------------------------------------------
-def job_description(definition: JobDef[Any, Any]) -> dict[str, Any]:
-    """The JSON shape of one job type: the same keys for every job."""
+def job_description(definition: JobDef[Any, Any],
+                    queues: Mapping[str, Queue] | None = None) -> dict[str, Any]:
+    """The JSON shape of one job type: the same keys for every job. *queues* are the
+    app's declared queue policies."""
     retry = definition.retry
+    limits = definition.limits
+    policy = (queues or {}).get(definition.queue)
     return {
         "name": definition.name,
         "queue": definition.queue,
@@ -187,6 +192,12 @@ def job_description(definition: JobDef[Any, Any]) -> dict[str, Any]:
         "description": definition.catalog.description,
         "schedule": _schedule(definition.schedule),
         "expect": None if definition.expectation is None else definition.expectation.text,
+        "limits": {
+            "concurrency_limit": limits.concurrency_limit,
+            "concurrency_key": key_function_text(limits.concurrency_key),
+            "rate_limit": None if limits.rate_limit is None else limits.rate_limit.text,
+        },
+        "queue_policy": None if policy is None else policy.describe(),
     }
 
 
@@ -227,6 +238,9 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
         missed = schedule["catch_up"]
         catch_up = f", catches up to {missed} missed ticks" if missed else ""
         rows.insert(1, ("Schedule", Text(schedule["text"] + catch_up)))
+    limits = _limits_text(description["limits"], description["queue_policy"])
+    if limits:
+        rows.insert(1, ("Limits", Text(limits)))
     for label, key in (("Expected path", "expect"), ("Owner", "owner"), ("Runbook", "runbook")):
         if description[key] is not None:
             rows.append((label, shown(description[key], newlines=True)))
@@ -243,6 +257,26 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
         Group(*parts), title=elide(title, max(1, width - PANEL_EDGES - 2)), title_align="left",
         expand=False, box=box.ROUNDED,
     )
+
+
+def _limits_text(limits: dict[str, Any], policy: dict[str, Any] | None) -> str:
+    """The job's own limits and its queue's policy, in words."""
+    parts = []
+    if limits["concurrency_limit"] is not None:
+        per = f" per {limits['concurrency_key']}" if limits["concurrency_key"] else ""
+        parts.append(f"{limits['concurrency_limit']} at once{per}")
+    if limits["rate_limit"] is not None:
+        parts.append(f"at most {limits['rate_limit']}")
+    if policy is not None:
+        said = [f"{label} {policy[key]}" for label, key in (
+            ("max depth", "max_depth"), ("max latency (s)", "max_latency"),
+            ("concurrency", "concurrency_limit"), ("rate", "rate_limit"))
+            if policy[key] is not None]
+        if policy["paused"]:
+            said.append("paused")
+        if said:
+            parts.append(f"queue {policy['name']}: " + ", ".join(said))
+    return "; ".join(parts)
 
 
 def _arguments_text(arguments: list[dict[str, Any]]) -> Text:
@@ -290,7 +324,7 @@ def describe(target: str, job_name: str | None, as_json: bool, wide: bool) -> No
             definitions = [app.job_named(job_name)]
         else:
             definitions = [app.registry[name] for name in sorted(app.registry)]
-        descriptions = [job_description(definition) for definition in definitions]
+        descriptions = [job_description(definition, app.queues) for definition in definitions]
     if as_json:
         emit_json(descriptions[0] if job_name is not None else descriptions)
         return

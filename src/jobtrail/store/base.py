@@ -15,7 +15,7 @@ The values the operations take and give (`NewJob`, `ClaimedJob`, `Outcome`, ...)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,7 +30,10 @@ from jobtrail.store.values import (
     EffectStatus,
     Enqueued,
     FiredTick,
+    FlowLimits,
     JobFilter,
+    Limit,
+    LimitedClaim,
     NewJob,
     Outcome,
     PathEvent,
@@ -49,7 +52,10 @@ __all__ = [
     "EffectStatus",
     "Enqueued",
     "FiredTick",
+    "FlowLimits",
     "JobFilter",
+    "Limit",
+    "LimitedClaim",
     "NewJob",
     "Outcome",
     "PathEvent",
@@ -88,9 +94,13 @@ class Store(Protocol):
         """The newest migration applied to the database (0 for an empty one)."""
 
     # -- producing --------------------------------------------------------------
-    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None,
+                max_depth: Mapping[str, int] | None = None) -> list[Enqueued]:
         """Store *jobs* in one transaction (the caller's, when *connection* is given)
-        and return their ids in order. Wakes idle workers.
+        and return their ids in order. Wakes idle workers. A queue named in *max_depth*
+        that would then hold more jobs waiting to run than its number refuses them all
+        (`QueueFull`): the count and the insert are one transaction that no other
+        enqueue into that queue runs beside.
 
         A job with an ``idempotency_key`` that a stored job (or a receipt) already holds
         is not stored again: its id comes back marked ``deduplicated`` — unless the
@@ -109,10 +119,18 @@ class Store(Protocol):
 
     # -- the worker's loop ----------------------------------------------------------
     def claim(
-        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float,
+        flow: FlowLimits | None = None,
     ) -> list[ClaimedJob]:
         """Lease up to *limit* runnable jobs (highest priority, then oldest ``run_at``)
-        to *worker_id* for *lease* seconds, counting an attempt for each."""
+        to *worker_id* for *lease* seconds, counting an attempt for each — none of the
+        jobs *flow*'s limits apply to (`claim_limited` claims those), nor of its paused
+        queues."""
+
+    def claim_limited(self, worker_id: str, queues: Sequence[str] | None, limit: int,
+                      lease: float, flow: FlowLimits) -> LimitedClaim:
+        """As `claim`, for the jobs *flow*'s limits apply to: only as many as every limit
+        that applies to each has room for (see `jobtrail.store.flow`)."""
 
     def claim_job(self, worker_id: str, job_id: int, lease: float) -> ClaimedJob | None:
         """Lease the job *job_id* to *worker_id* as `claim` would, whatever its ``run_at``
@@ -199,7 +217,8 @@ class Store(Protocol):
         """End at once the leases of a worker known to be dead, as `reap_expired` would
         when they expire, with *error* as the reason; return the ids of those jobs."""
 
-    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
+    def next_run_at(self, queues: Sequence[str] | None,
+                    flow: FlowLimits | None = None) -> datetime | None:
         """When the next waiting job becomes runnable, or ``None`` if nothing waits."""
 
     def watch(self, on_change: Callable[[], None]) -> Watch:

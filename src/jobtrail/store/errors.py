@@ -52,6 +52,7 @@ DOING = {
     "schedules": "reading the ticks periodic jobs fired",
     "claim": "claiming jobs",
     "claim_job": "claiming a job",
+    "claim_limited": "claiming jobs under flow limits",
     "heartbeat": "renewing leases",
     "finish": "recording outcomes",
     "completed_steps": "reading completed steps",

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound
+from jobtrail.errors import IdempotencyConflict, InvalidTransition, JobNotFound, QueueFull
 from jobtrail.limits import MAX_JOB_ID
 from jobtrail.records import ErrorInfo, JobRecord, Status, Transition
 from jobtrail.store.actions import ActionResult, ActionVerdict
-from jobtrail.store.base import EffectRecord
+from jobtrail.store.base import EffectRecord, NewJob
 
 
 def lease_error(worker: str | None, attempts: int, max_attempts: int) -> ErrorInfo:
@@ -188,3 +188,23 @@ def error_type_text(name: str) -> str:
     """*name* (an error class) as a stored error spells it: JSON-escaped, unquoted. The
     stores compare it with the text between `ERROR_TYPE_HEAD` and `ERROR_TYPE_END`."""
     return json.dumps(name)[1:-1]
+
+
+def depth_checks(jobs: Sequence[NewJob], max_depth: Mapping[str, int] | None
+                 ) -> list[tuple[str, int, int]]:
+    """The queues of *jobs* that have a max_depth, sorted (so that locks are taken in one
+    order): (queue, max_depth, how many of *jobs* go there)."""
+    if not max_depth:
+        return []
+    adding: dict[str, int] = {}
+    for job in jobs:
+        if job.queue in max_depth:
+            adding[job.queue] = adding.get(job.queue, 0) + 1
+    return [(queue, max_depth[queue], count) for queue, count in sorted(adding.items())]
+
+
+def check_depth(queue: str, limit: int, adding: int, depth_after: int) -> None:
+    """Raise `QueueFull` when *queue* holds more than *limit* waiting jobs once the
+    *adding* jobs are in (*depth_after*, counted up to ``limit + adding``)."""
+    if depth_after > limit:
+        raise QueueFull(queue, max(0, depth_after - adding), limit, adding)

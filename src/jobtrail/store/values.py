@@ -28,6 +28,7 @@ class NewJob:
     trace_context: str | None = None
     idempotency_key: str | None = None
     payload_hash: str | None = None
+    concurrency_key: str | None = None
     key_retention: float | None = None
     #: The payload fields the job declares sensitive (``redact=``): stored with the job so
     #: that every view masks them, even one with no job declared (``--url``).
@@ -231,3 +232,52 @@ class FiredTick:
     last_tick: float
     job_id: int | None
     fired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One flow limit a claim respects, of a job type (``scope="job"``) or of a queue:
+    at most ``concurrency`` attempts running at once (per concurrency key when ``keyed``),
+    and at most ``rate`` claims per second, in bursts of at most ``burst``."""
+
+    scope: Literal["job", "queue"]
+    name: str
+    concurrency: int | None = None
+    keyed: bool = False
+    rate: float | None = None
+    burst: float = 1.0
+
+    @property
+    def bucket(self) -> str:
+        """The name of its token bucket in the store."""
+        return f"{self.scope}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLimits:
+    """What claims must respect: the limits, and the queues paused (none claimed)."""
+
+    limits: tuple[Limit, ...] = ()
+    paused: frozenset[str] = frozenset()
+
+    @property
+    def limited_jobs(self) -> list[str]:
+        """The job types some limit applies to, by name."""
+        return sorted({limit.name for limit in self.limits if limit.scope == "job"})
+
+    @property
+    def limited_queues(self) -> list[str]:
+        """The queues a limit applies to."""
+        return sorted({limit.name for limit in self.limits if limit.scope == "queue"})
+
+
+NO_LIMITS = FlowLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class LimitedClaim:
+    """What `Store.claim_limited` leased, and when a rate limit that held jobs back next
+    lets one through (seconds from now; ``None`` when none did)."""
+
+    jobs: list[ClaimedJob]
+    retry_after: float | None = None

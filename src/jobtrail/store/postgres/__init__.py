@@ -14,12 +14,14 @@ pass ``auto_migrate=True``).
 - `schema`: the version and migrations, under an advisory lock;
 - `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
-- `producing`, `loop`, `effects`, `reading`, `operators`: the operations, by who calls them.
+- `producing`, `loop`, `limited`, `effects`, `reading`, `operators`: the operations, by who
+  calls them.
 """
 
 from __future__ import annotations
 
 from jobtrail.store.postgres.effects import Effects
+from jobtrail.store.postgres.limited import LimitedClaims
 from jobtrail.store.postgres.loop import WorkerLoop
 from jobtrail.store.postgres.operators import Operators
 from jobtrail.store.postgres.producing import Producing
@@ -28,7 +30,7 @@ from jobtrail.store.postgres.reading import Reading
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Producing, WorkerLoop, Effects, Reading, Operators):
+class PostgresStore(Producing, WorkerLoop, LimitedClaims, Effects, Reading, Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""
 

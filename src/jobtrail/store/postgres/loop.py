@@ -16,6 +16,7 @@ from jobtrail.store import segments as path_segments
 from jobtrail.store.base import (
     ClaimedJob,
     CompletedSteps,
+    FlowLimits,
     Outcome,
     PathEvent,
     PathSegment,
@@ -23,6 +24,7 @@ from jobtrail.store.base import (
     WorkerInfo,
 )
 from jobtrail.store.postgres.connection import Database, translated
+from jobtrail.store.postgres.limited import ready_filter
 from jobtrail.store.postgres.values import as_float, columns, to_time
 from jobtrail.store.postgres.watch import FinishedWatch, ListenWatch
 from jobtrail.store.sqlfiles import queries, steps
@@ -44,7 +46,8 @@ class WorkerLoop(Database):
 
     @translated
     def claim(
-        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float,
+        flow: FlowLimits | None = None,
     ) -> list[ClaimedJob]:
         if limit <= 0:
             return []
@@ -56,7 +59,10 @@ class WorkerLoop(Database):
                 **columns(("held_ids", "held_claims"), held),
             })
         if len(found) < limit:
-            sql, params = _ready_query(_CLAIM["claim"], queues, limit - len(found))
+            served = [q for q in queues if q not in flow.paused] if queues and flow else queues
+            if served == []:
+                return self._handed(worker_id, found)
+            sql, params = ready_filter(_CLAIM["claim"], served, limit - len(found), flow)
             try:
                 found += self._fetch(sql, {"worker": worker_id, "lease": float(lease),
                                            "token": policy.claim_token(), **params})
@@ -65,6 +71,9 @@ class WorkerLoop(Database):
                 # as those leases last, the next claims hand over what this worker was given.
                 self._claims.failed(worker_id, lease)
                 raise
+        return self._handed(worker_id, found)
+
+    def _handed(self, worker_id: str, found: list[tuple[Any, ...]]) -> list[ClaimedJob]:
         claimed = [ClaimedJob(*row) for row in found]
         self._claims.handed(worker_id, [(job.id, job.claim) for job in claimed])
         return claimed
@@ -179,8 +188,12 @@ class WorkerLoop(Database):
             return [row[0] for row in conn.execute(_Q["expire_worker_leases"], params)]
 
     @translated
-    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
-        ((due,),) = self._fetch(*_ready_query(_Q["next_run_at"], queues))
+    def next_run_at(self, queues: Sequence[str] | None,
+                    flow: FlowLimits | None = None) -> datetime | None:
+        served = [q for q in queues if q not in flow.paused] if queues and flow else queues
+        if served == []:
+            return None
+        ((due,),) = self._fetch(*ready_filter(_Q["next_run_at"], served, 0, flow))
         return to_time(due)
 
     def watch(self, on_change: Callable[[], None]) -> ListenWatch:
@@ -195,21 +208,6 @@ class WorkerLoop(Database):
         watch = FinishedWatch(self, on_finished)
         self.add_watch(watch)
         return watch
-
-
-def _ready_query(
-    template: str, queues: Sequence[str] | None, limit: int = 0
-) -> tuple[str, dict[str, Any]]:
-    """*template* (a query over waiting jobs) for the queues a worker serves, shaped to fit
-    a partial index, and its parameters."""
-    params: dict[str, Any] = {}
-    if not queues:
-        where = ""
-    elif len(queues) == 1:
-        where, params["queue"] = "AND queue = %(queue)s", queues[0]
-    else:
-        where, params["queues"] = "AND queue = ANY(%(queues)b)", list(queues)
-    return template.format(queue_filter=where, limit=int(limit)), params
 
 
 def _lost_leases(leases: list[tuple[Any, ...]], error: ErrorInfo | None

@@ -4,7 +4,7 @@ gives one), with idempotency keys and their receipts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -22,9 +22,10 @@ from jobtrail.store.sqlfiles import queries, steps
 _Q = queries("postgres")
 _ENQUEUE = steps("postgres", "enqueue")
 _FIRE = steps("postgres", "fire_tick")
+_DEPTH = steps("postgres", "queue_depth")
 _NEW_JOB_COLUMNS = (
     "job_name", "queue", "priority", "payload", "max_attempts", "run_at", "parent_job_id",
-    "trace_id", "trace_context",
+    "trace_id", "trace_context", "concurrency_key",
 )
 
 
@@ -32,7 +33,8 @@ class Producing(Database):
     """The producing side of the `Store` contract."""
 
     @translated
-    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None,
+                max_depth: Mapping[str, int] | None = None) -> list[Enqueued]:
         if connection is not None and not isinstance(connection, psycopg.Connection):
             raise StoreError(
                 "enqueue(connection=...) on PostgreSQL needs an open psycopg.Connection "
@@ -40,7 +42,10 @@ class Producing(Database):
             )
         if not jobs:
             return []
-        if any(job.idempotency_key is not None for job in jobs):
+        depths = policy.depth_checks(jobs, max_depth)
+        if depths:
+            ids = self._enqueue_counted(jobs, connection, depths)
+        elif any(job.idempotency_key is not None for job in jobs):
             ids = self._enqueue_keyed(jobs, connection)
         else:
             sql, params = ((_ENQUEUE["one"], self._one_job_params(jobs[0])) if len(jobs) == 1
@@ -90,6 +95,24 @@ class Producing(Database):
         params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
         params.update(delay=as_float(job.delay), redact=rows.redact_text(job.redact))
         return params
+
+    def _enqueue_counted(self, jobs: Sequence[NewJob], connection: Any,
+                         depths: list[tuple[str, int, int]]) -> list[Enqueued]:
+        """Jobs into queues with a max_depth: each queue's lock, the insert, the count, in
+        one transaction (a savepoint inside the caller's), undone when a queue is full."""
+        scope: AbstractContextManager[Any] = (
+            self._tx() if connection is None else connection.transaction())
+        with scope as opened:
+            conn = opened if connection is None else connection
+            with conn.cursor(row_factory=tuple_row) as cur:
+                for queue, _, _ in depths:
+                    cur.execute(_DEPTH["lock"], {"queue": queue})
+                ids = self._insert_jobs(cur, jobs)
+                for queue, limit, adding in depths:
+                    cur.execute(_DEPTH["count"], {"queue": queue, "limit": limit + adding})
+                    (depth,) = cur.fetchone() or (0,)
+                    policy.check_depth(queue, limit, adding, depth)
+        return ids
 
     def _enqueue_keyed(self, jobs: Sequence[NewJob], connection: Any) -> list[Enqueued]:
         """A batch with idempotency keys: one statement per keyed job, one per run of

@@ -67,17 +67,18 @@ WITH input AS (
         %(job_name)b::text[], %(queue)b::text[], %(priority)b::integer[], %(payload)b::text[],
         %(max_attempts)b::integer[], %(run_at)b::timestamptz[], %(delay)b::float8[],
         %(parent_job_id)b::bigint[], %(trace_id)b::text[], %(trace_context)b::text[],
-        %(redact)b::text[]
+        %(redact)b::text[], %(concurrency_key)b::text[]
     ) WITH ORDINALITY AS t(job_name, queue, priority, payload, max_attempts, run_at, delay,
-                          parent_job_id, trace_id, trace_context, redact, ord)
+                          parent_job_id, trace_id, trace_context, redact, concurrency_key, ord)
 ), inserted AS (
     -- Ids are drawn in the order rows reach the insert, so ordering the result by id
     -- gives the caller's order back.
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                               created_at, parent_job_id, trace_id, trace_context, redact)
+                               created_at, parent_job_id, trace_id, trace_context, redact,
+                               concurrency_key)
     SELECT job_name, queue, 'queued', priority, payload, max_attempts,
            coalesce(run_at, jobtrail_now() + make_interval(secs => coalesce(delay, 0))), jobtrail_now(),
-           parent_job_id, trace_id, trace_context, redact
+           parent_job_id, trace_id, trace_context, redact, concurrency_key
     FROM input ORDER BY ord
     RETURNING id
 ), events AS (
@@ -94,13 +95,14 @@ SELECT id FROM inserted, woken ORDER BY id
 -- arrays of one.
 WITH inserted AS (
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                               created_at, parent_job_id, trace_id, trace_context, redact)
+                               created_at, parent_job_id, trace_id, trace_context, redact,
+                               concurrency_key)
     VALUES (%(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
             %(payload)s::text, %(max_attempts)s::integer,
             coalesce(%(run_at)s::timestamptz,
                      jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
             jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text,
-            %(trace_context)s::text, %(redact)s::text)
+            %(trace_context)s::text, %(redact)s::text, %(concurrency_key)s::text)
     RETURNING id, queue
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
@@ -117,13 +119,13 @@ SELECT id FROM inserted, woken
 WITH inserted AS (
     INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
                                created_at, parent_job_id, trace_id, trace_context, redact,
-                               idempotency_key, payload_hash)
+                               idempotency_key, payload_hash, concurrency_key)
     SELECT %(job_name)s::text, %(queue)s::text, 'queued', %(priority)s::integer,
            %(payload)s::text, %(max_attempts)s::integer,
            coalesce(%(run_at)s::timestamptz,
                     jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
            jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text, %(trace_context)s::text,
-           %(redact)s::text, %(key)s::text, %(payload_hash)s::text
+           %(redact)s::text, %(key)s::text, %(payload_hash)s::text, %(concurrency_key)s::text
     WHERE NOT EXISTS (SELECT 1 FROM jobtrail_receipts WHERE idempotency_key = %(key)s::text)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, queue
@@ -761,3 +763,67 @@ VALUES (%(job_id)s::bigint, 0, 'lifecycle', 'scheduled', jobtrail_now(), %(attrs
 -- name: schedules
 -- The periodic jobs that fired, with their last tick.
 SELECT job_name, last_tick, job_id, fired_at FROM jobtrail_schedules ORDER BY job_name
+
+-- name: claim_limited
+-- Jobs a flow limit applies to, in one transaction that no other limited claim runs beside
+-- (the policy is jobtrail.store.flow's).
+-- step: lock
+SELECT pg_advisory_xact_lock(hashtext('jobtrail.flow'))
+-- step: running
+-- The slots held: running jobs whose lease has not run out, by job, queue and key.
+SELECT job_name, queue, concurrency_key, count(*)::integer FROM jobtrail_jobs
+WHERE status = 'running' AND lease_expires_at > jobtrail_now()
+  AND (job_name = ANY(%(jobs)s::text[]) OR queue = ANY(%(queues)s::text[]))
+GROUP BY job_name, queue, concurrency_key
+-- step: buckets
+SELECT name, tokens, updated FROM jobtrail_buckets WHERE name = ANY(%(buckets)s::text[])
+-- step: now
+SELECT extract(epoch FROM jobtrail_now())::float8
+-- step: candidates
+-- Ready jobs of the limited job types and queues, but those of limits already full.
+SELECT id, job_name, queue, concurrency_key FROM jobtrail_jobs
+WHERE status IN ('queued', 'retrying') AND run_at <= jobtrail_now() {queue_filter}
+  AND (job_name = ANY(%(jobs)s::text[]) OR queue = ANY(%(queues)s::text[]))
+  AND NOT job_name = ANY(%(full_jobs)s::text[]) AND NOT queue = ANY(%(full_queues)s::text[])
+  AND NOT queue = ANY(%(paused)s::text[])
+  AND (job_name, coalesce(concurrency_key, '')) NOT IN (
+      SELECT * FROM unnest(%(key_jobs)s::text[], %(keys)s::text[]))
+ORDER BY priority DESC, run_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+-- step: claim
+WITH claimed AS (
+    UPDATE jobtrail_jobs AS j
+    SET status = 'running', attempts = j.attempts + 1, claim = %(token)s,
+        worker_id = %(worker)s, lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s),
+        started_at = jobtrail_now()
+    WHERE j.id = ANY(%(ids)s::bigint[]) AND j.status IN ('queued', 'retrying')
+    RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at
+), events AS (
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+    SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
+    ORDER BY priority DESC, run_at, id
+)
+SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+       claim
+FROM claimed ORDER BY priority DESC, run_at, id
+-- step: save_buckets
+INSERT INTO jobtrail_buckets (name, tokens, updated)
+SELECT * FROM unnest(%(names)s::text[], %(tokens)s::float8[], %(updated)s::float8[])
+ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated
+
+-- name: queue_depth
+-- How many jobs wait to run in a queue, counted up to %(limit)s (for its max_depth), once
+-- no other enqueue into it holds its lock (taken by the enqueue, released at its commit).
+-- step: lock
+SELECT pg_advisory_xact_lock(hashtext('jobtrail.depth:' || %(queue)s::text))
+-- step: count
+SELECT count(*) FROM (
+    SELECT 1 FROM jobtrail_jobs
+    WHERE queue = %(queue)s::text AND status IN ('queued', 'retrying') LIMIT %(limit)s) AS waiting
+
+-- name: enqueue_savepoint
+-- Not run: psycopg opens the savepoint of an enqueue into the caller's transaction that
+-- may find a queue full (connection.transaction()), as SQLite's file spells out.
+SAVEPOINT jobtrail_enqueue

@@ -59,8 +59,9 @@ VALUES (:version, :description, :now)
 -- name: enqueue
 -- step: job
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
-                           created_at, parent_job_id, trace_id, trace_context, redact)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           created_at, parent_job_id, trace_id, trace_context, redact,
+                           concurrency_key)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
@@ -71,8 +72,8 @@ VALUES (?, 0, 'lifecycle', 'enqueued', ?)
 -- its event is the enqueue's.
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,
                            created_at, parent_job_id, trace_id, trace_context, redact,
-                           idempotency_key, payload_hash)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           concurrency_key, idempotency_key, payload_hash)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: job_by_key
@@ -442,3 +443,58 @@ VALUES (:job_id, 0, 'lifecycle', 'scheduled', :now, :attrs)
 -- name: schedules
 -- The periodic jobs that fired, with their last tick.
 SELECT job_name, last_tick, job_id, fired_at FROM jobtrail_schedules ORDER BY job_name
+
+-- name: claim_limited
+-- Jobs a flow limit applies to, in one write transaction (the write lock keeps other
+-- limited claims out; the policy is jobtrail.store.flow's). Lists come as JSON arrays.
+-- step: running
+-- The slots held: running jobs whose lease has not run out, by job, queue and key.
+SELECT job_name, queue, concurrency_key, count(*) FROM jobtrail_jobs
+WHERE status = 'running' AND lease_expires_at > :now
+  AND (job_name IN (SELECT value FROM json_each(:jobs))
+       OR queue IN (SELECT value FROM json_each(:queues)))
+GROUP BY job_name, queue, concurrency_key
+-- step: buckets
+SELECT name, tokens, updated FROM jobtrail_buckets
+WHERE name IN (SELECT value FROM json_each(:buckets))
+-- step: candidates
+-- Ready jobs of the limited job types and queues, but those of limits already full.
+SELECT id, job_name, queue, concurrency_key FROM jobtrail_jobs INDEXED BY {ready_index}
+WHERE status IN ('queued', 'retrying') AND run_at <= :now {queue_filter}
+  AND (job_name IN (SELECT value FROM json_each(:jobs))
+       OR queue IN (SELECT value FROM json_each(:queues)))
+  AND job_name NOT IN (SELECT value FROM json_each(:full_jobs))
+  AND queue NOT IN (SELECT value FROM json_each(:full_queues))
+  AND queue NOT IN (SELECT value FROM json_each(:paused))
+  AND job_name || char(0) || coalesce(concurrency_key, '')
+      NOT IN (SELECT value FROM json_each(:full_keys))
+ORDER BY priority DESC, run_at, id
+LIMIT :limit
+-- step: claim
+UPDATE jobtrail_jobs
+SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :worker,
+    lease_expires_at = :lease_until, started_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('queued', 'retrying')
+RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
+          claim
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
+VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
+-- step: save_buckets
+INSERT INTO jobtrail_buckets (name, tokens, updated) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated
+
+-- name: queue_depth
+-- How many jobs wait to run in a queue, counted up to :limit (for its max_depth).
+SELECT count(*) FROM (
+    SELECT 1 FROM jobtrail_jobs INDEXED BY jobtrail_jobs_ready_by_queue
+    WHERE queue = :queue AND status IN ('queued', 'retrying') LIMIT :limit)
+
+-- name: enqueue_savepoint
+-- An enqueue into the caller's transaction that may find a queue full: undone alone.
+-- step: open
+SAVEPOINT jobtrail_enqueue
+-- step: undo
+ROLLBACK TO jobtrail_enqueue
+-- step: release
+RELEASE jobtrail_enqueue

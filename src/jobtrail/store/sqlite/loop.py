@@ -15,6 +15,7 @@ from jobtrail.store import segments as path_segments
 from jobtrail.store.base import (
     ClaimedJob,
     CompletedSteps,
+    FlowLimits,
     Outcome,
     PathEvent,
     PathSegment,
@@ -23,6 +24,7 @@ from jobtrail.store.base import (
 )
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
+from jobtrail.store.sqlite.limited import ready_filter
 from jobtrail.store.sqlite.watch import DataVersionWatch
 
 _Q = queries("sqlite")
@@ -41,16 +43,18 @@ class WorkerLoop(Database):
 
     @translated
     def claim(
-        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float,
+        flow: FlowLimits | None = None,
     ) -> list[ClaimedJob]:
-        if limit <= 0:
+        served = _served(queues, flow)
+        if limit <= 0 or served == ():
             return []
         conn = self._conn()
         now = self.clock.now()
-        probe, params = _ready_query(_CLAIM["probe"], _key(queues))
+        probe, params = ready_filter(_CLAIM["probe"], served, flow)
         if conn.execute(probe, {"now": now, **params}).fetchone() is None:
             return []
-        sql, params = _ready_query(_CLAIM["claim"], _key(queues))
+        sql, params = ready_filter(_CLAIM["claim"], served, flow)
         with self._write() as conn:
             now = self.clock.now()
             found = conn.execute(
@@ -198,8 +202,12 @@ class WorkerLoop(Database):
             return _end_leases(conn, _EXPIRE_WORKER, held, now, error)
 
     @translated
-    def next_run_at(self, queues: Sequence[str] | None) -> datetime | None:
-        sql, params = _ready_query(_Q["next_run_at"], _key(queues))
+    def next_run_at(self, queues: Sequence[str] | None,
+                    flow: FlowLimits | None = None) -> datetime | None:
+        served = _served(queues, flow)
+        if served == ():
+            return None
+        sql, params = ready_filter(_Q["next_run_at"], served, flow)
         row = self._conn().execute(sql, params).fetchone()
         return utc_from_epoch(row[0]) if row and row[0] is not None else None
 
@@ -215,25 +223,11 @@ class WorkerLoop(Database):
                                 query="watch_finished")
 
 
-def _key(queues: Sequence[str] | None) -> tuple[str, ...] | None:
-    return tuple(queues) if queues else None
-
-
-@functools.lru_cache(maxsize=256)
-def _ready_query(template: str, queues: tuple[str, ...] | None) -> tuple[str, dict[str, str]]:
-    """*template* (a query over waiting jobs) for the queues a worker serves, shaped to use
-    the partial index that fits them, and its parameters (shared: never change them)."""
-    params: dict[str, str] = {}
+def _served(queues: Sequence[str] | None, flow: FlowLimits | None) -> tuple[str, ...] | None:
+    """The queues a worker claims from (``None``: every queue), less those paused."""
     if not queues:
-        index, where = "jobtrail_jobs_ready", ""
-    elif len(queues) == 1:
-        index, where = "jobtrail_jobs_ready_by_queue", "AND queue = :q0"
-        params = {"q0": queues[0]}
-    else:
-        index = "jobtrail_jobs_ready"
-        params = {f"q{i}": queue for i, queue in enumerate(queues)}
-        where = f"AND queue IN ({', '.join(':' + p for p in params)})"
-    return template.format(ready_index=index, queue_filter=where), params
+        return None
+    return tuple(q for q in queues if flow is None or q not in flow.paused)
 
 
 def _end_leases(conn: Any, statements: dict[str, str], leases: list[tuple[Any, ...]],

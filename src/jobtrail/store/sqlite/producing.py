@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,24 +18,39 @@ from jobtrail.store.sqlite.connection import Database, translated
 _Q = queries("sqlite")
 _ENQUEUE = steps("sqlite", "enqueue")
 _FIRE = steps("sqlite", "fire_tick")
+_SAVEPOINT = steps("sqlite", "enqueue_savepoint")
 
 
 class Producing(Database):
     """The producing side of the `Store` contract."""
 
     @translated
-    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[Enqueued]:
+    def enqueue(self, jobs: Sequence[NewJob], connection: Any = None,
+                max_depth: Mapping[str, int] | None = None) -> list[Enqueued]:
         now = self.clock.now()
+        depths = policy.depth_checks(jobs, max_depth)
         if connection is not None:
             if not isinstance(connection, sqlite3.Connection):
                 raise StoreError(
                     f"enqueue(connection=...) on SQLite needs a sqlite3.Connection, "
                     f"got {type(connection).__name__}"
                 )
-            ids = self._insert_jobs(connection, jobs, now)
+            if not depths:
+                ids = self._insert_jobs(connection, jobs, now)
+            else:  # a queue found full takes back this enqueue alone, not the caller's work
+                connection.execute(_SAVEPOINT["open"])
+                try:
+                    ids = self._insert_jobs(connection, jobs, now)
+                    _check_depths(connection, depths)
+                except BaseException:
+                    connection.execute(_SAVEPOINT["undo"])
+                    raise
+                finally:
+                    connection.execute(_SAVEPOINT["release"])
         else:
-            with self._write() as conn:
+            with self._write() as conn:  # the write lock: no other enqueue counts meanwhile
                 ids = self._insert_jobs(conn, jobs, now)
+                _check_depths(conn, depths)
         self._wake()
         return ids
 
@@ -73,7 +88,7 @@ class Producing(Database):
             values = (
                 job.job_name, job.queue, job.priority, job.payload, job.max_attempts,
                 run_at, now, job.parent_job_id, job.trace_id, job.trace_context,
-                rows.redact_text(job.redact),
+                rows.redact_text(job.redact), job.concurrency_key,
             )
             if job.idempotency_key is None:
                 job_id = conn.execute(insert, values).fetchone()[0]
@@ -119,3 +134,11 @@ class Producing(Database):
             conn.execute(_Q["delete_expired_receipt"],
                          {"key": key, "id": holder_id, "finished_at": finished_at})
         return holder
+
+
+def _check_depths(conn: sqlite3.Connection, depths: list[tuple[str, int, int]]) -> None:
+    """`QueueFull` when a queue of *depths* (queue, max_depth, jobs added) is over it."""
+    for queue, limit, adding in depths:
+        (depth,) = conn.execute(_Q["queue_depth"], {"queue": queue,
+                                                    "limit": limit + adding}).fetchone()
+        policy.check_depth(queue, limit, adding, depth)
