@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta, tzinfo
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
+from jobtrail import workflows
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
 from jobtrail.enqueuing import JobDecorator
@@ -44,6 +45,7 @@ from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
 from jobtrail.worker import DEFAULT_CONCURRENCY, Worker, WorkerStats
+from jobtrail.workflows import Call, WorkflowHandle
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -305,6 +307,18 @@ class App(JobViews):
         """What workers' claims must respect: the limits of the declared queues and job
         types, and the paused queues."""
         return flow_limits(self.queues, self.registry.values())
+
+    def chain(self, *calls: Call) -> WorkflowHandle:
+        """Run *calls* (``job.prepare(...)``) one after the other, each once the one before
+        it succeeded; the first is enqueued now (see `jobtrail.workflows`)."""
+        return workflows.chain(self, calls)
+
+    def group(self, calls: Iterable[Call], *, then: Call | None = None,
+              on_failure: Call | None = None) -> WorkflowHandle:
+        """Enqueue *calls* now; once all succeeded, enqueue *then* once with ``results=``
+        (theirs, in order); if one fails for good, *on_failure* instead (see
+        `jobtrail.workflows`)."""
+        return workflows.group(self, calls, then=then, on_failure=on_failure)
 
     def job_named(self, name: str) -> JobDef[Any, Any]:
         """The job type registered under *name*; raise `UnknownJob` naming the known ones."""

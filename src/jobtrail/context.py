@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
+from jobtrail.compensation import Compensation, check_undo
+from jobtrail.compensation import Report as CompensationReport
+from jobtrail.compensation import run as run_compensations
 from jobtrail.effects import perform_effect
 from jobtrail.errors import JobExit, UnknownJob
 from jobtrail.expect import decision_text
@@ -26,6 +29,9 @@ from jobtrail.redaction import Redactor
 from jobtrail.step_values import SCALARS, arguments_digest, same_arguments, to_json
 from jobtrail.store.base import CompletedSteps, PathEvent, Store
 from jobtrail.text import name_problem
+
+if TYPE_CHECKING:
+    from jobtrail.retry import Retry
 
 T = TypeVar("T")
 
@@ -55,6 +61,7 @@ class Context:
     """
 
     __slots__ = (
+        "_compensations",
         "_completed",
         "_deferred",
         "_exit",
@@ -120,6 +127,8 @@ class Context:
         # Effect keys begun in this attempt whose end could not be recorded: calling one
         # again here could perform it twice.
         self.unsure_keys: set[str] = set()
+        # The undo of each effect completed in this attempt that declared one, in order.
+        self._compensations: list[Compensation] = []
 
     @property
     def is_last_attempt(self) -> bool:
@@ -241,6 +250,7 @@ class Context:
         *args: Any,
         key: str | None = None,
         repeat_safe: bool = False,
+        compensate: Callable[..., Any] | None = None,
         **kwargs: Any,
     ) -> T:
         """Perform the side effect ``fn(*args, **kwargs)`` at most once per *key*.
@@ -253,8 +263,14 @@ class Context:
         call in a loop); give a business key (``f"charge-{invoice}"``) to guard against
         duplicate jobs too. Calling a key done earlier, in this attempt or another, returns
         its recorded result.
+
+        ``compensate`` undoes the effect if the job ends dead: called with the effect's
+        result (or with nothing, if it takes no argument), newest effect first, itself as
+        an effect (see `jobtrail.compensation`).
         """
         _check_name("effect", name, self.job_name)
+        if compensate is not None:
+            check_undo(self.job_name, name, compensate)
         if key is None:
             occurrence = self._occurrences.get(f"effect:{name}", 0)
             self._occurrences[f"effect:{name}"] = occurrence + 1
@@ -264,7 +280,22 @@ class Context:
             raise ValueError(
                 f"job {self.job_name!r}: the key of effect {name!r} {problem}, got {key!r}"
             )
-        return self._perform(name, fn, args, kwargs, key, repeat_safe)
+        value = self._perform(name, fn, args, kwargs, key, repeat_safe)
+        if compensate is not None:
+            self._compensations.append(Compensation(name, key, compensate, value))
+        return value
+
+    def perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
+                kwargs: dict[str, Any], key: str) -> T:
+        """An effect whose name and key are already checked (a compensation's)."""
+        return self._perform(name, fn, args, kwargs, key, False)
+
+    def compensate(self, retry: Retry) -> CompensationReport | None:
+        """Undo the effects this attempt completed that declared how, newest first (the
+        job is ending dead); ``None`` when there are none."""
+        if not self._compensations:
+            return None
+        return run_compensations(self, self._compensations, retry)
 
     def _perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
                  kwargs: dict[str, Any], key: str, repeat_safe: bool) -> T:

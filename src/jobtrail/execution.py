@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ctypes
+import dataclasses
 import json
 import logging
 import threading
@@ -244,7 +245,7 @@ class Attempt:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self.thread_id), ctypes.py_object(JobTimeout)
                 )
-        return self.failed(self._timeout(detail))
+        return self.failed(self._timeout(detail), compensate=False)
 
     # -- outcomes ---------------------------------------------------------------------------
     def succeeded(self, value: Any) -> Outcome:
@@ -256,16 +257,25 @@ class Attempt:
         return self._outcome(Status.SUCCEEDED, result=result,
                              outcome=None if reason is None else f"exit:{reason}")
 
-    def failed(self, exc: BaseException) -> Outcome:
+    def failed(self, exc: BaseException, *, compensate: bool = True) -> Outcome:
+        """The outcome of an attempt that raised *exc*: retrying, or dead — then, unless
+        *compensate* is false (the watchdog's thread, while the job's own still runs), with
+        its effects undone (`jobtrail.compensation`)."""
         retry = self.definition.retry
         attempt = self.claimed.attempt
         info = error_info(exc)
-        self.context.add_event(
+        context = self.context
+        context.add_event(
             PathEvent("lifecycle", "failed", time.time(), None, {"error": info.type}))
         if attempt < self.claimed.max_attempts and retry.should_retry(exc, attempt):
             return self._outcome(Status.RETRYING, error=info,
                                  retry_delay=retry.delay(attempt, self.claimed.backoff))
         reason = "effect_uncertain" if isinstance(exc, EffectUncertain) else None
+        report = context.compensate(retry) if compensate else None
+        if report is not None:
+            context.add_event(PathEvent("lifecycle", "compensated", time.time(), None, {
+                "undone": report.undone, "not_undone": [n for n, _ in report.not_undone]}))
+            info = dataclasses.replace(info, message=f"{info.message} — {report.summary()}")
         return self._outcome(Status.DEAD, error=info, outcome=reason)
 
     def _outcome(self, status: Status, *, result: str | None = None,

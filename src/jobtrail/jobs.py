@@ -33,6 +33,7 @@ from jobtrail.schedules import Schedule
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.text import name_error, shown
+from jobtrail.workflows import Call
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -242,6 +243,11 @@ class JobDef(Generic[P, R]):
         if not jobs:
             return []
         return self._store(jobs, connection, wait)
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> Call:
+        """This job called with these arguments, checked but not enqueued: a step of
+        `App.chain`, a member or callback of `App.group` (see `jobtrail.workflows`)."""
+        return Call(self, args, kwargs)
 
     def dry_run(self, *args: Any, effect_results: Mapping[str, Any] | None = None,
                 **kwargs: Any) -> DryRun:

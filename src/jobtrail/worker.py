@@ -64,6 +64,7 @@ log = logging.getLogger("jobtrail.worker")
 
 IDLE_RECHECK = 1.0
 REAP_EVERY = 1.0
+SWEEP_EVERY = 2.0  # seconds between two looks for workflows due (jobtrail.store.workflows)
 DUE_REFRESH = 0.25  # at most this often, ask the store when the next scheduled job is due
 CLOSE_TIMEOUT = 5.0  # seconds a stopping worker keeps trying to write its last outcomes
 CLOSE_NOW_TIMEOUT = 0.5  # the same, after a second stop signal
@@ -207,7 +208,7 @@ class Worker:
         lease = self.host.lease
         writer = self._writer
         assert writer is not None
-        next_beat = next_reap = 0.0
+        next_beat = next_reap = next_sweep = 0.0
         while True:
             self._wake.clear()
             writer.raise_fatal()
@@ -226,6 +227,9 @@ class Worker:
                         self._log.warning("recovered %d jobs of workers that stopped", len(reaped))
                         self.host.observers.lease_expired(reaped)
                     next_reap = now + REAP_EVERY
+                if now >= next_sweep and self.reaps and not self._stop.requested:
+                    self._settle(None)  # workflows whose members ended some other way
+                    next_sweep = now + SWEEP_EVERY
                 self._expire_timeouts(now)
                 if self._stop.requested:
                     if self._shutdown_step():
@@ -315,6 +319,7 @@ class Worker:
     def _written(self, batch: Sequence[Outcome], lost: set[int]) -> None:
         """Count the outcomes written, log one line per attempt, tell the observers."""
         written = []
+        grouped: set[int] = set()  # workflows a member of which ended for good
         for outcome in batch:
             was_lost = outcome.job_id in lost
             if was_lost:
@@ -328,9 +333,25 @@ class Worker:
             claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
             if claimed is not None:  # (always: each claim is kept until its outcome is here)
                 self._attempt_log.written(claimed, outcome, lost=was_lost)
+                if claimed.group_id is not None and outcome.status.is_final and not was_lost:
+                    grouped.add(claimed.group_id)
+        if grouped:
+            self._settle(sorted(grouped))
         if batch and self.flow.limits:  # slots under a concurrency limit were freed
             self._may_have_work = True  # (the loop wakes: the writer sets its event)
         self.host.observers.finished(written)
+
+    def _settle(self, group_ids: list[int] | None) -> None:
+        """Decide the workflows *group_ids* (``None``: those due); one the store cannot
+        decide now is left to the next sweep."""
+        try:
+            decided = self.host.store.settle_groups(group_ids)
+        except StoreError as exc:
+            self._log.warning("could not decide workflows %s yet: %s", group_ids or "due", exc)
+            return
+        if decided:
+            self._may_have_work = True  # what follows them may be for this worker
+            self._wake.set()
 
     def _write_failed(self, exc: StoreError) -> None:
         self.stats.store_errors += 1

@@ -16,6 +16,7 @@ from jobtrail.cli.tables import Column, shown, table
 from jobtrail.cli.times import MOMENT
 from jobtrail.flows import lock, to_dot, to_mermaid, to_text
 from jobtrail.flows.coverage import Coverage, check
+from jobtrail.flows.jobgraph import cycles, from_code
 from jobtrail.flows.lint import lint_app
 
 FORMATS = {"mermaid": to_mermaid, "dot": to_dot, "text": to_text}
@@ -63,19 +64,21 @@ def lock_command(target: str, lock_path: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print changes and findings as JSON.")
 def check_command(target: str, lock_path: Path, as_json: bool) -> int:
     """The CI gate. Exit 1 when a job gained or lost a branch, step, effect, decision or
-    exit against the lock (or there is no lock); else 2 when the flow lint has findings;
-    else 0. Silence a finding on its line: `# jobtrail: allow RULE — reason`."""
+    exit against the lock (or there is no lock); else 2 when the flow lint has findings
+    or job types enqueue each other in a cycle; else 0. Silence a finding on its line:
+    `# jobtrail: allow RULE — reason`."""
     locked = lock.read(lock_path)
     with opened(load_app(target)) as app:
         current = lock.snapshot(app)
         findings, suppressed = lint_app(app)
+        loops = cycles(from_code(app.registry))
     changes = lock.diff(locked, current)
     if as_json:
         emit_json({"changes": [{"job": c.job, "section": c.section, "sign": c.sign,
                                 "item": c.item} for c in changes],
                    "findings": [{"rule": f.rule, "job": f.job_name, "file": f.file,
                                  "line": f.line, "message": f.message} for f in findings],
-                   "suppressed": len(suppressed)})
+                   "suppressed": len(suppressed), "cycles": loops})
     else:
         out = console()
         if changes:
@@ -85,12 +88,16 @@ def check_command(target: str, lock_path: Path, as_json: bool) -> int:
                 out.print(Text(f"  {change}", style="green" if change.sign == "+" else "red"))
         for finding in findings:
             out.print(Text(str(finding)))
+        for loop in loops:
+            out.print(Text(f"job types enqueue each other in a cycle: {' -> '.join(loop)} "
+                           "(see `jobtrail graph`)"))
         verdict = (f"{len(changes)} flow changes, {len(findings)} lint findings"
-                   f" ({len(suppressed)} silenced with a reason)")
-        out.print(verdict if changes or findings else f"flows match the lock; {verdict}")
+                   f" ({len(suppressed)} silenced with a reason), {len(loops)} cycles")
+        out.print(verdict if changes or findings or loops
+                  else f"flows match the lock; {verdict}")
     if changes:
         return exits.FAILURE
-    return exits.USAGE if findings else exits.OK
+    return exits.USAGE if findings or loops else exits.OK
 
 
 @flows_group.command("coverage")

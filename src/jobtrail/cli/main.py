@@ -29,6 +29,7 @@ from jobtrail.cli.describe import describe
 from jobtrail.cli.dlq import dlq_group
 from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.flows import flows_group
+from jobtrail.cli.graph import graph
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.queues import queues
@@ -75,7 +76,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo, queues, schedules,
+    db_group, describe, demo, queues, schedules, graph,
 ):
     cli.add_command(command)
 cli.add_command(cancel)

@@ -43,6 +43,7 @@ from jobtrail.store.values import (
     WorkerInfo,
     WorkerRecord,
 )
+from jobtrail.store.workflows import State, WorkflowRecord
 
 __all__ = [
     "ClaimedJob",
@@ -116,6 +117,22 @@ class Store(Protocol):
 
     def schedules(self) -> dict[str, FiredTick]:
         """The last tick each periodic job fired, by job name."""
+
+    def enqueue_workflow(self, kind: str, members: Sequence[NewJob],
+                         then_calls: Sequence[NewJob], on_failure: NewJob | None,
+                         trace_id: str | None) -> tuple[int, list[Enqueued]]:
+        """Store a workflow (``kind`` ``"group"`` or ``"chain"``) and its *members* in one
+        transaction: its id and theirs. *then_calls* are enqueued, in order, once every
+        member succeeded, *on_failure* if one fails (see `jobtrail.store.workflows`)."""
+
+    def settle_groups(self, group_ids: Sequence[int] | None = None
+                      ) -> list[tuple[int, State]]:
+        """Decide the workflows *group_ids* whose members are done or one failed (``None``:
+        those a sweep finds due), each once, enqueueing what follows in the same
+        transaction: the (id, state) of each decided."""
+
+    def workflow(self, workflow_id: int) -> WorkflowRecord:
+        """The workflow *workflow_id*; `JobNotFound` when there is none."""
 
     # -- the worker's loop ----------------------------------------------------------
     def claim(
@@ -275,6 +292,10 @@ class Store(Protocol):
     def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
         """Every ``event`` entry named *name* that any job recorded (since *since*),
         oldest first: a scan of stored paths, for reports rather than the hot path."""
+
+    def job_links(self) -> list[tuple[str, str, int]]:
+        """Which job types enqueued which in recorded runs: (parent job name, child job
+        name, how many children)."""
 
     def workers(self) -> list[WorkerRecord]:
         """Workers that announced themselves and have not said goodbye."""

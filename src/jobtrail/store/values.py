@@ -91,6 +91,7 @@ class ClaimedJob:
     trace_id: str | None
     backoff: float | None
     claim: int
+    group_id: int | None = None  # the workflow (group or chain) the job belongs to
 
 
 class PathEvent(NamedTuple):

@@ -14,8 +14,8 @@ pass ``auto_migrate=True``).
 - `schema`: the version and migrations, under an advisory lock;
 - `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
-- `producing`, `loop`, `limited`, `effects`, `reading`, `operators`: the operations, by who
-  calls them.
+- `producing`, `loop`, `limited`, `workflows`, `effects`, `reading`, `operators`: the
+  operations, by who calls them.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from jobtrail.store.postgres.loop import WorkerLoop
 from jobtrail.store.postgres.operators import Operators
 from jobtrail.store.postgres.producing import Producing
 from jobtrail.store.postgres.reading import Reading
+from jobtrail.store.postgres.workflows import Workflows
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Producing, WorkerLoop, LimitedClaims, Effects, Reading, Operators):
+class PostgresStore(Workflows, Producing, WorkerLoop, LimitedClaims, Effects, Reading,
+                    Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""
 

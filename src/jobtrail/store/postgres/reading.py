@@ -111,6 +111,10 @@ class Reading(Database):
         return {(queue, Status(status)): n for queue, status, n in self._fetch(_Q["counts"])}
 
     @translated
+    def job_links(self) -> list[tuple[str, str, int]]:
+        return [(parent, child, count) for parent, child, count in self._fetch(_Q["job_links"])]
+
+    @translated
     def workers(self) -> list[WorkerRecord]:
         return [
             WorkerRecord(wid, host, pid, tuple(served.split(",")) if served else None, conc,

@@ -176,7 +176,7 @@ WITH orphaned AS (
 UPDATE jobtrail_jobs SET lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s)
 WHERE id IN (SELECT id FROM orphaned)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
+          claim, group_id
 -- step: claim
 WITH picked AS (
     SELECT id FROM jobtrail_jobs
@@ -191,7 +191,7 @@ WITH picked AS (
         started_at = jobtrail_now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim, j.priority, j.run_at
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
@@ -203,7 +203,7 @@ WITH picked AS (
     SELECT set_config('synchronous_commit', 'off', true)
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim
+       claim, group_id
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
 -- name: claim_job
@@ -216,13 +216,13 @@ WITH claimed AS (
         started_at = jobtrail_now(), run_at = least(j.run_at, jobtrail_now())
     WHERE j.id = %(id)s AND j.status IN ('queued', 'retrying')
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim
+              j.trace_id, j.backoff, j.claim, j.group_id
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim
+       claim, group_id
 FROM claimed
 
 -- name: next_run_at
@@ -799,14 +799,14 @@ WITH claimed AS (
         started_at = jobtrail_now()
     WHERE j.id = ANY(%(ids)s::bigint[]) AND j.status IN ('queued', 'retrying')
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim, j.priority, j.run_at
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
     ORDER BY priority DESC, run_at, id
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim
+       claim, group_id
 FROM claimed ORDER BY priority DESC, run_at, id
 -- step: save_buckets
 INSERT INTO jobtrail_buckets (name, tokens, updated)
@@ -827,3 +827,54 @@ SELECT count(*) FROM (
 -- Not run: psycopg opens the savepoint of an enqueue into the caller's transaction that
 -- may find a queue full (connection.transaction()), as SQLite's file spells out.
 SAVEPOINT jobtrail_enqueue
+
+-- name: workflow
+-- A workflow's row, then each of its members given its place (a member whose idempotency
+-- key another job holds is that job, unless it belongs to a workflow already).
+-- step: group
+INSERT INTO jobtrail_groups (kind, total, state, then_calls, on_failure, trace_id, created_at)
+VALUES (%(kind)s, %(total)s, 'waiting', %(then_calls)s, %(on_failure)s, %(trace_id)s,
+        jobtrail_now())
+RETURNING id
+-- step: member
+UPDATE jobtrail_jobs SET group_id = %(group_id)s, group_index = %(group_index)s
+WHERE id = %(id)s AND group_id IS NULL
+RETURNING id
+
+-- name: settle_groups
+-- step: due
+-- Waiting workflows with a failed member, or whose members all succeeded.
+SELECT g.id FROM jobtrail_groups AS g
+WHERE g.state = 'waiting' AND (
+    EXISTS (SELECT 1 FROM jobtrail_jobs AS j
+            WHERE j.group_id = g.id AND j.status IN ('dead', 'orphaned', 'cancelled'))
+    OR NOT EXISTS (SELECT 1 FROM jobtrail_jobs AS j
+                   WHERE j.group_id = g.id AND j.status <> 'succeeded'))
+ORDER BY g.id LIMIT %(limit)s
+-- step: groups
+-- Locked: a second settler waits, then finds the row decided (no longer waiting).
+SELECT id, kind, total, then_calls, on_failure FROM jobtrail_groups
+WHERE state = 'waiting' AND id = ANY(%(ids)s::bigint[])
+ORDER BY id
+FOR UPDATE
+-- step: members
+SELECT group_id, id, status, result FROM jobtrail_jobs
+WHERE group_id = ANY(%(ids)s::bigint[])
+ORDER BY group_id, group_index
+-- step: decide
+UPDATE jobtrail_groups SET state = %(state)s, decided_at = jobtrail_now(),
+                           next_job_id = %(next_job_id)s
+WHERE id = %(id)s AND state = 'waiting'
+
+-- name: workflow_state
+SELECT id, kind, total, state, next_job_id, created_at, decided_at FROM jobtrail_groups
+WHERE id = %(id)s
+
+-- name: job_links
+-- Which job types enqueued which: parent and child job names of recorded runs, and how
+-- many children.
+SELECT p.job_name, c.job_name, count(*) FROM jobtrail_jobs AS c
+JOIN jobtrail_jobs AS p ON p.id = c.parent_job_id
+WHERE c.parent_job_id IS NOT NULL
+GROUP BY p.job_name, c.job_name
+ORDER BY p.job_name, c.job_name

@@ -111,7 +111,7 @@ WHERE id IN (
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
+          claim, group_id
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -125,7 +125,7 @@ SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :wo
     lease_expires_at = :lease_until, started_at = :now, run_at = min(run_at, :now)
 WHERE id = :id AND status IN ('queued', 'retrying')
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
+          claim, group_id
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -476,7 +476,7 @@ SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :wo
     lease_expires_at = :lease_until, started_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('queued', 'retrying')
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim
+          claim, group_id
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -498,3 +498,50 @@ SAVEPOINT jobtrail_enqueue
 ROLLBACK TO jobtrail_enqueue
 -- step: release
 RELEASE jobtrail_enqueue
+
+-- name: workflow
+-- A workflow's row, then each of its members given its place (a member whose idempotency
+-- key another job holds is that job, unless it belongs to a workflow already).
+-- step: group
+INSERT INTO jobtrail_groups (kind, total, state, then_calls, on_failure, trace_id, created_at)
+VALUES (:kind, :total, 'waiting', :then_calls, :on_failure, :trace_id, :now)
+RETURNING id
+-- step: member
+UPDATE jobtrail_jobs SET group_id = :group_id, group_index = :group_index
+WHERE id = :id AND group_id IS NULL
+RETURNING id
+
+-- name: settle_groups
+-- step: due
+-- Waiting workflows with a failed member, or whose members all succeeded.
+SELECT g.id FROM jobtrail_groups AS g
+WHERE g.state = 'waiting' AND (
+    EXISTS (SELECT 1 FROM jobtrail_jobs AS j
+            WHERE j.group_id = g.id AND j.status IN ('dead', 'orphaned', 'cancelled'))
+    OR NOT EXISTS (SELECT 1 FROM jobtrail_jobs AS j
+                   WHERE j.group_id = g.id AND j.status <> 'succeeded'))
+ORDER BY g.id LIMIT :limit
+-- step: groups
+SELECT id, kind, total, then_calls, on_failure FROM jobtrail_groups
+WHERE state = 'waiting' AND id IN (SELECT value FROM json_each(:ids))
+ORDER BY id
+-- step: members
+SELECT group_id, id, status, result FROM jobtrail_jobs
+WHERE group_id IN (SELECT value FROM json_each(:ids))
+ORDER BY group_id, group_index
+-- step: decide
+UPDATE jobtrail_groups SET state = :state, decided_at = :now, next_job_id = :next_job_id
+WHERE id = :id AND state = 'waiting'
+
+-- name: workflow_state
+SELECT id, kind, total, state, next_job_id, created_at, decided_at FROM jobtrail_groups
+WHERE id = :id
+
+-- name: job_links
+-- Which job types enqueued which: parent and child job names of recorded runs, and how
+-- many children.
+SELECT p.job_name, c.job_name, count(*) FROM jobtrail_jobs AS c
+JOIN jobtrail_jobs AS p ON p.id = c.parent_job_id
+WHERE c.parent_job_id IS NOT NULL
+GROUP BY p.job_name, c.job_name
+ORDER BY p.job_name, c.job_name

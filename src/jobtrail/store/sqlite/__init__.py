@@ -9,8 +9,8 @@ and at once when the job was enqueued in their own process. Its SQL is in
 - `connection`: the file as this process uses it (connections, write lock, identity);
 - `schema`: its version and migrations;
 - `watch`: the ``PRAGMA data_version`` poller;
-- `producing`, `loop`, `limited`, `effects`, `reading`, `operators`: the operations, by who
-  calls them.
+- `producing`, `loop`, `limited`, `workflows`, `effects`, `reading`, `operators`: the
+  operations, by who calls them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from jobtrail.store.sqlite.loop import WorkerLoop
 from jobtrail.store.sqlite.operators import Operators
 from jobtrail.store.sqlite.producing import Producing
 from jobtrail.store.sqlite.reading import Reading
+from jobtrail.store.sqlite.workflows import Workflows
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(Producing, WorkerLoop, LimitedClaims, Effects, Reading, Operators):
+class SQLiteStore(Workflows, Producing, WorkerLoop, LimitedClaims, Effects, Reading,
+                  Operators):
     """The `Store` contract on a SQLite file (see the package docstring; the options are
     `Database`'s)."""
 

@@ -133,6 +133,11 @@ class Reading(Database):
         return {(queue, Status(status)): count for queue, status, count in found}
 
     @translated
+    def job_links(self) -> list[tuple[str, str, int]]:
+        found = self._conn().execute(_Q["job_links"]).fetchall()
+        return [(parent, child, count) for parent, child, count in found]
+
+    @translated
     def workers(self) -> list[WorkerRecord]:
         found = self._conn().execute(_Q["list_workers"]).fetchall()
         return [
