@@ -2,6 +2,7 @@
 
 from jobtrail.app import App
 from jobtrail.bulk import ActionTally
+from jobtrail.compensation import CompensationReport
 from jobtrail.context import Context, current_context
 from jobtrail.dryrun import CapturedEffect, CapturedEnqueue, DryRun
 from jobtrail.enqueuing import Enqueuing, JobDecorator
@@ -67,8 +68,10 @@ from jobtrail.store.base import (
     RunSummary,
     Store,
 )
+from jobtrail.store.workflows import WorkflowRecord
 from jobtrail.supervisor import ExitCodes
 from jobtrail.worker import Worker, WorkerStats
+from jobtrail.workflows import Call, WorkflowHandle
 
 __version__ = "0.1.0"
 
@@ -79,8 +82,10 @@ __all__ = [
     "AppNotLoadable",
     "ArgumentError",
     "AttemptInfo",
+    "Call",
     "CapturedEffect",
     "CapturedEnqueue",
+    "CompensationReport",
     "ConfigurationError",
     "Context",
     "Divergence",
@@ -147,5 +152,7 @@ __all__ = [
     "WaitTimeout",
     "Worker",
     "WorkerStats",
+    "WorkflowHandle",
+    "WorkflowRecord",
     "current_context",
 ]

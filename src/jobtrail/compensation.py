@@ -52,7 +52,7 @@ class Compensation:
 
 
 @dataclass
-class Report:
+class CompensationReport:
     """What the compensations of a dead job did."""
 
     undone: list[str] = field(default_factory=list)
@@ -76,9 +76,9 @@ def check_undo(job_name: str, effect: str, undo: Any) -> None:
                         f"(called with the effect's result, or with nothing), got {shown(undo)}")
 
 
-def run(ctx: Context, compensations: list[Compensation], retry: Retry) -> Report:
+def run(ctx: Context, compensations: list[Compensation], retry: Retry) -> CompensationReport:
     """Run *compensations* newest first, each once per key, retried as the module says."""
-    report = Report()
+    report = CompensationReport()
     seen: set[str] = set()
     for item in reversed(compensations):
         if item.key in seen:

@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
-from jobtrail.compensation import Compensation, check_undo
-from jobtrail.compensation import Report as CompensationReport
+from jobtrail.compensation import Compensation, CompensationReport, check_undo
 from jobtrail.compensation import run as run_compensations
 from jobtrail.effects import perform_effect
 from jobtrail.errors import JobExit, UnknownJob
@@ -26,12 +25,10 @@ from jobtrail.expect import decision_text
 from jobtrail.handle import JobHandle
 from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
+from jobtrail.retry import Retry
 from jobtrail.step_values import SCALARS, arguments_digest, same_arguments, to_json
 from jobtrail.store.base import CompletedSteps, PathEvent, Store
 from jobtrail.text import name_problem
-
-if TYPE_CHECKING:
-    from jobtrail.retry import Retry
 
 T = TypeVar("T")
 

@@ -51,9 +51,13 @@ def test_effects_of_earlier_attempts_are_undone_once(app: App) -> None:
     refund and the unship run once each."""
     calls: list[str] = []
 
+    def charge() -> str:
+        calls.append("charge")
+        return "ch"
+
     @app.job(retry=Retry(max_attempts=2, base=0, jitter="none"))
     def order(ctx: Context) -> None:
-        ctx.effect("charge", lambda: calls.append("charge") or "ch", key="c",
+        ctx.effect("charge", charge, key="c",
                    compensate=lambda r: calls.append(f"refund {r}"))
         if ctx.attempt == 1:
             raise Transient("warehouse busy")
@@ -81,7 +85,7 @@ def test_a_failing_compensation_is_retried_then_listed_and_never_stops_the_other
         raise RuntimeError("inventory down")
 
     @app.job(retry=Retry(max_attempts=3, base=0.01, cap=0.02, jitter="none",
-                         give_up_on=ValueError))
+                         give_up_on=(ValueError,)))
     def order(ctx: Context) -> None:
         ctx.effect("reserve", lambda: "r", key="r1", compensate=broken_release)
         ctx.effect("charge", lambda: "c", key="c1", compensate=flaky_refund)

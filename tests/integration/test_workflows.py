@@ -137,7 +137,7 @@ def test_calls_that_cannot_work_are_refused_before_anything_is_stored(app: App) 
         square.prepare(n=1, connection=object())
     with pytest.raises(ArgumentError, match="then=alert takes no parameter named 'results'"):
         app.group([square.prepare(n=1)], then=alert.prepare(label="x"))
-    with pytest.raises(ArgumentError, match="call 1 must be made with JobDef.prepare"):
+    with pytest.raises(ArgumentError, match=r"call 1 must be made with JobDef\.prepare"):
         app.group([square.prepare(n=1), 5])  # type: ignore[list-item]
     with pytest.raises(ArgumentError, match="at least one call"):
         app.chain()
