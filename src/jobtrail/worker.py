@@ -148,6 +148,9 @@ class Worker:
         self._loop = LoopRunner(self._report)
         self.flow = app.flow_limits()
         self._flow_due: float | None = None  # monotonic time a rate limit lets a job through
+        # Whether the limited claim, or the usual one, last found nothing to take: it is
+        # not asked again until something may have changed that (`_rearm`).
+        self._limited_dry = self._usual_dry = False
         self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
@@ -158,8 +161,16 @@ class Worker:
         self._wake.set()
 
     def _store_changed(self) -> None:
-        self._may_have_work = True
+        self._rearm()
         self._wake.set()
+
+    def _rearm(self, *, usual: bool = True) -> None:
+        """There may be work: claim again — the limited jobs, and unless not *usual*, the
+        others (a freed concurrency slot changes nothing for them)."""
+        self._limited_dry = False
+        if usual:
+            self._usual_dry = False
+        self._may_have_work = True
 
     def stop(self, *, now: bool = False) -> None:
         """Stop claiming; let running attempts finish within the grace period
@@ -223,7 +234,7 @@ class Worker:
                 if now >= next_reap and self.reaps and not self._stop.requested:
                     reaped = store.reap_expired()
                     if reaped:
-                        self._may_have_work = True
+                        self._rearm()
                         self._log.warning("recovered %d jobs of workers that stopped", len(reaped))
                         self.host.observers.lease_expired(reaped)
                     next_reap = now + REAP_EVERY
@@ -241,7 +252,7 @@ class Worker:
                 outage.over()
             except StoreError as exc:
                 self.stats.store_errors += 1
-                self._may_have_work = True  # a claim that failed found out nothing
+                self._rearm()  # a claim that failed found out nothing
                 if self._stop.requested and self._stop_despite_store():
                     return
                 pause = outage.failed(exc)
@@ -256,7 +267,7 @@ class Worker:
             if self.burst and idle and not self._may_have_work and self._flow_due is None:
                 return  # (jobs a rate limit holds back are runnable in a moment: waited for)
             if not self._wake.wait(self._idle_timeout(next_beat)):
-                self._may_have_work = True  # a timer fell due
+                self._rearm()  # a timer fell due
 
     def _claim(self, lease: float) -> bool:
         """Claim up to the free slots; True when every slot was filled (more may wait).
@@ -295,13 +306,17 @@ class Worker:
         rest."""
         store = self.host.store
         claimed: list[ClaimedJob] = []
-        if self.flow.limits:
+        if self.flow.limits and not self._limited_dry:
             limited = store.claim_limited(self.id, self.queues, free, lease, self.flow)
             claimed = limited.jobs
+            self._limited_dry = limited.candidates == 0
             self._flow_due = (None if limited.retry_after is None
                               else time.monotonic() + limited.retry_after)
-        if len(claimed) < free:
-            claimed += store.claim(self.id, self.queues, free - len(claimed), lease, self.flow)
+        wanted = free - len(claimed)
+        if wanted and not self._usual_dry:
+            usual = store.claim(self.id, self.queues, wanted, lease, self.flow)
+            self._usual_dry = len(usual) < wanted and bool(self.flow.limits)
+            claimed += usual
         return claimed
 
     def _collect(self) -> None:
@@ -328,7 +343,7 @@ class Worker:
                 written.append(outcome)
                 self.stats.outcomes[outcome.status.value] += 1
                 if outcome.status is Status.RETRYING:
-                    self._may_have_work = True
+                    self._rearm()
                     self._due_checked = 0.0
             claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
             if claimed is not None:  # (always: each claim is kept until its outcome is here)
@@ -338,7 +353,7 @@ class Worker:
         if grouped:
             self._settle(sorted(grouped))
         if batch and self.flow.limits:  # slots under a concurrency limit were freed
-            self._may_have_work = True  # (the loop wakes: the writer sets its event)
+            self._rearm(usual=False)  # (the loop wakes: the writer sets its event)
         self.host.observers.finished(written)
 
     def _settle(self, group_ids: list[int] | None) -> None:
@@ -350,7 +365,7 @@ class Worker:
             self._log.warning("could not decide workflows %s yet: %s", group_ids or "due", exc)
             return
         if decided:
-            self._may_have_work = True  # what follows them may be for this worker
+            self._rearm()  # what follows them may be for this worker
             self._wake.set()
 
     def _write_failed(self, exc: StoreError) -> None:

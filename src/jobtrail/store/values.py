@@ -277,8 +277,10 @@ NO_LIMITS = FlowLimits()
 
 @dataclass(frozen=True, slots=True)
 class LimitedClaim:
-    """What `Store.claim_limited` leased, and when a rate limit that held jobs back next
-    lets one through (seconds from now; ``None`` when none did)."""
+    """What `Store.claim_limited` leased, when a rate limit that held jobs back next lets
+    one through (seconds from now; ``None`` when none did), and how many waiting jobs of
+    the limits it read (0: a worker need not ask again until something changes)."""
 
     jobs: list[ClaimedJob]
     retry_after: float | None = None
+    candidates: int = 0  # waiting jobs of the limits read: none means none waits

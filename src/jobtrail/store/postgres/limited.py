@@ -32,9 +32,10 @@ class LimitedClaims(Database):
             with self._tx() as conn:
                 conn.execute(_LIMITED["lock"])
                 running = conn.execute(_LIMITED["running"], scope).fetchall()
-                buckets = {name: (tokens, updated) for name, tokens, updated in conn.execute(
-                    _LIMITED["buckets"], {"buckets": [lim.bucket for lim in flow.limits]})}
-                ((now,),) = conn.execute(_LIMITED["now"]).fetchall()
+                now, buckets = 0.0, {}
+                if rated := [lim.bucket for lim in flow.limits if lim.rate is not None]:
+                    ((now, stored),) = conn.execute(_LIMITED["buckets"], {"buckets": rated})
+                    buckets = {name: (tokens, updated) for name, tokens, updated in stored}
                 allowance = Allowance(flow, running, buckets, now)
                 left = allowance.exclusions()
                 sql, params = ready_filter(_LIMITED["candidates"], served)
@@ -58,7 +59,7 @@ class LimitedClaims(Database):
             self._claims.failed(worker_id, lease)  # as for claim: the answer may be lost
             raise
         self._claims.handed(worker_id, [(job.id, job.claim) for job in claimed])
-        return LimitedClaim(claimed, allowance.retry_after())
+        return LimitedClaim(claimed, allowance.retry_after(), len(candidates))
 
 
 def ready_filter(template: str, queues: Sequence[str] | None, limit: int = 0,

@@ -776,9 +776,10 @@ WHERE status = 'running' AND lease_expires_at > jobtrail_now()
   AND (job_name = ANY(%(jobs)s::text[]) OR queue = ANY(%(queues)s::text[]))
 GROUP BY job_name, queue, concurrency_key
 -- step: buckets
-SELECT name, tokens, updated FROM jobtrail_buckets WHERE name = ANY(%(buckets)s::text[])
--- step: now
-SELECT extract(epoch FROM jobtrail_now())::float8
+-- The store's time, and the buckets of the rate limits as last written.
+SELECT extract(epoch FROM jobtrail_now())::float8,
+       coalesce((SELECT json_agg(json_build_array(name, tokens, updated)) FROM jobtrail_buckets
+                 WHERE name = ANY(%(buckets)s::text[])), '[]'::json)
 -- step: candidates
 -- Ready jobs of the limited job types and queues, but those of limits already full.
 SELECT id, job_name, queue, concurrency_key FROM jobtrail_jobs

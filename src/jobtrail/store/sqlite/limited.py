@@ -30,8 +30,10 @@ class LimitedClaims(Database):
         with self._write() as conn:
             now = self.clock.now()
             running = conn.execute(_LIMITED["running"], {**scope, "now": now}).fetchall()
-            buckets = {name: (tokens, updated) for name, tokens, updated in conn.execute(
-                _LIMITED["buckets"], {"buckets": json.dumps([lim.bucket for lim in flow.limits])})}
+            buckets = {}
+            if rated := [lim.bucket for lim in flow.limits if lim.rate is not None]:
+                buckets = {name: (tokens, updated) for name, tokens, updated in conn.execute(
+                    _LIMITED["buckets"], {"buckets": json.dumps(rated)})}
             allowance = Allowance(flow, running, buckets, now)
             left = allowance.exclusions()
             sql, params = ready_filter(_LIMITED["candidates"], served)
@@ -55,7 +57,7 @@ class LimitedClaims(Database):
                 claimed = [ClaimedJob(*row) for row in found]
             if allowance.spent:
                 conn.executemany(_LIMITED["save_buckets"], allowance.buckets())
-        return LimitedClaim(claimed, allowance.retry_after())
+        return LimitedClaim(claimed, allowance.retry_after(), len(candidates))
 
 
 @functools.lru_cache(maxsize=256)
