@@ -17,6 +17,7 @@ from datetime import timedelta, tzinfo
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail import workflows
+from jobtrail.breakers import Breaker, Breakers, make_breaker
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
 from jobtrail.enqueuing import JobDecorator
@@ -41,6 +42,7 @@ from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
 from jobtrail.shadow import ShadowObserver
 from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.store.base import FlowLimits
+from jobtrail.store.breakers import BreakerRecord
 from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
@@ -107,6 +109,7 @@ class App(JobViews):
         self.summarizer = Summarizer(self.step_timings, self.code_version)
         self.registry: dict[str, JobDef[Any, Any]] = {}
         self.queues: dict[str, Queue] = {}
+        self.breaker_registry = Breakers(lambda: self.store)
         #: Execution paths: divergences, variants, funnels, rules, shadow runs.
         self.paths = PathsAPI(self, self.registry, self.job)
         self.paths.alert_sinks.extend(alert_sinks)
@@ -208,6 +211,7 @@ class App(JobViews):
         concurrency_limit: int | None = ...,
         concurrency_key: Callable[..., str] | None = ...,
         rate_limit: str | None = ...,
+        breaker: str | None = ...,
     ) -> JobDecorator: ...
 
     def job(  # type: ignore[misc]  # the overloads are the typed surface
@@ -234,6 +238,7 @@ class App(JobViews):
         concurrency_limit: int | None = None,
         concurrency_key: Callable[..., str] | None = None,
         rate_limit: str | None = None,
+        breaker: str | None = None,
     ) -> Any:
         """Declare a job type: ``@app.job`` or ``@app.job(queue=..., retry=..., timeout=...)``.
 
@@ -249,7 +254,8 @@ class App(JobViews):
         ``owner``, ``runbook`` and ``description`` are its catalog entry (`jobtrail
         describe`). ``concurrency_limit`` caps its attempts running at once across every
         worker (per key of ``concurrency_key``, a function of its arguments), and
-        ``rate_limit`` (``"100/m"``) how often one starts (see `jobtrail.flow`)."""
+        ``rate_limit`` (``"100/m"``) how often one starts (see `jobtrail.flow`);
+        ``breaker`` names the circuit breaker (`App.breaker`) the job needs."""
 
         def register(func: Callable[..., Any]) -> JobDef[Any, Any]:
             job_name = name if name is not None else getattr(func, "__name__", None)
@@ -273,6 +279,7 @@ class App(JobViews):
                                      description=description),
                 limits=make_job_limits(job_name, concurrency_limit=concurrency_limit,
                                        concurrency_key=concurrency_key, rate_limit=rate_limit),
+                breaker=self._breaker_for(job_name, breaker),
             )
             # Checked once JobDef has found the name usable (a str, so hashable).
             if job_name in self.registry and self.registry[job_name].fn is not func:
@@ -297,6 +304,27 @@ class App(JobViews):
                             paused=paused)
         self.queues[name] = policy
         return policy
+
+    def breaker(self, name: str, *, failures: int = 5, window: float = 60.0,
+                reset_after: float = 30.0) -> Breaker:
+        """Declare the circuit breaker *name*: ``failures`` failures within ``window``
+        seconds open it, and jobs (or effects) that need it wait ``reset_after`` seconds
+        before one probe tries again (see `jobtrail.breakers`)."""
+        declared = make_breaker(name, failures=failures, window=window, reset_after=reset_after)
+        self.breaker_registry.declared[name] = declared
+        return declared
+
+    def breakers(self) -> list[BreakerRecord]:
+        """Every declared breaker's state, as the store holds it now."""
+        return list(self.breaker_registry.records().values())
+
+    def _breaker_for(self, job_name: str, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            return self.breaker_registry.check(f"job {job_name!r}", name)
+        except ConfigurationError as exc:
+            raise JobDefinitionError(str(exc)) from None
 
     @property
     def max_depths(self) -> dict[str, int]:

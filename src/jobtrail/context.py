@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii
 from typing import Any, NoReturn, Protocol, TypeVar
 
+from jobtrail.breakers import Breakers, gate, report
 from jobtrail.compensation import Compensation, CompensationReport, check_undo
 from jobtrail.compensation import run as run_compensations
 from jobtrail.effects import perform_effect
@@ -58,6 +59,7 @@ class Context:
     """
 
     __slots__ = (
+        "_breakers",
         "_compensations",
         "_completed",
         "_deferred",
@@ -97,6 +99,7 @@ class Context:
         completed_steps: CompletedSteps | None = None,
         redactor: Redactor | None = None,
         jobs: Mapping[str, ChildJob] | None = None,
+        breakers: Breakers | None = None,
     ) -> None:
         self.store = store
         self.job_id = job_id
@@ -118,6 +121,7 @@ class Context:
         # The single plain argument of steps whose digest is not made yet, by path index.
         self._deferred: dict[int, Any] = {}
         self._jobs = jobs or {}
+        self._breakers = breakers
         self._saved = 0  # entries before this index are written (by a checkpoint)
         self._saving = threading.Lock()
         self._wall, self._monotonic = time.time(), _perf_counter()
@@ -248,6 +252,7 @@ class Context:
         key: str | None = None,
         repeat_safe: bool = False,
         compensate: Callable[..., Any] | None = None,
+        breaker: str | None = None,
         **kwargs: Any,
     ) -> T:
         """Perform the side effect ``fn(*args, **kwargs)`` at most once per *key*.
@@ -263,7 +268,9 @@ class Context:
 
         ``compensate`` undoes the effect if the job ends dead: called with the effect's
         result (or with nothing, if it takes no argument), newest effect first, itself as
-        an effect (see `jobtrail.compensation`).
+        an effect (see `jobtrail.compensation`). ``breaker`` names the circuit breaker the
+        effect needs (`App.breaker`): while it is open the attempt stops here and the job
+        waits, uncounted; the effect's failures count towards opening it.
         """
         _check_name("effect", name, self.job_name)
         if compensate is not None:
@@ -277,10 +284,34 @@ class Context:
             raise ValueError(
                 f"job {self.job_name!r}: the key of effect {name!r} {problem}, got {key!r}"
             )
-        value = self._perform(name, fn, args, kwargs, key, repeat_safe)
+        if breaker is None or self._breakers is None:  # (a dry run has no breakers)
+            value = self._perform(name, fn, args, kwargs, key, repeat_safe)
+        else:
+            value = self._guarded(breaker, name, fn, args, kwargs, key, repeat_safe)
         if compensate is not None:
             self._compensations.append(Compensation(name, key, compensate, value))
         return value
+
+    def _guarded(self, breaker: str, name: str, fn: Callable[..., T], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], key: str, repeat_safe: bool) -> T:
+        """An effect behind the breaker *breaker*."""
+        breakers = self.breakers
+        breakers.check(f"job {self.job_name!r}: effect {name!r}", breaker)
+        probe = gate(self, breaker, None)
+        try:
+            value = self._perform(name, fn, args, kwargs, key, repeat_safe)
+        except Exception:
+            report(self, breaker, failed=True, probe=probe)
+            raise
+        report(self, breaker, failed=False, probe=probe)
+        return value
+
+    @property
+    def breakers(self) -> Breakers:
+        """The app's circuit breakers."""
+        if self._breakers is None:
+            raise RuntimeError(f"job {self.job_name!r}: breakers need the app's worker")
+        return self._breakers
 
     def perform(self, name: str, fn: Callable[..., T], args: tuple[Any, ...],
                 kwargs: dict[str, Any], key: str) -> T:

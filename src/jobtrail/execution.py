@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from jobtrail.breakers import BreakerOpen, Breakers, deferred, gate, report
 from jobtrail.context import Context, _current
 from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
 from jobtrail.middleware import AttemptInfo, Pipeline
@@ -59,6 +60,8 @@ class Runs(Protocol):
     def pipeline(self) -> Pipeline: ...
     @property
     def code_version(self) -> str | None: ...
+    @property
+    def breaker_registry(self) -> Breakers: ...
 
 
 Submit = Callable[["Attempt"], "concurrent.futures.Future[tuple[Any, BaseException | None]]"]
@@ -77,6 +80,7 @@ class Attempt:
         "kwargs",
         "lock",
         "pipeline",
+        "probe",
         "started",
         "thread_id",
     )
@@ -97,6 +101,7 @@ class Attempt:
         self.done = False
         self.abandoned = False
         self.thread_id: int | None = None
+        self.probe = False  # whether it probes the half-open breaker its job needs
 
     @property
     def job_id(self) -> int:
@@ -249,6 +254,7 @@ class Attempt:
 
     # -- outcomes ---------------------------------------------------------------------------
     def succeeded(self, value: Any) -> Outcome:
+        self._breaker(failed=False)
         try:
             result = encode_result(value)
         except TypeError as exc:
@@ -261,9 +267,13 @@ class Attempt:
         """The outcome of an attempt that raised *exc*: retrying, or dead — then, unless
         *compensate* is false (the watchdog's thread, while the job's own still runs), with
         its effects undone (`jobtrail.compensation`)."""
+        info = error_info(exc)
+        if isinstance(exc, BreakerOpen):  # an effect's breaker: deferred, not failed
+            return self._outcome(Status.RETRYING, error=info, retry_delay=exc.retry_after,
+                                 uncounted=True)
+        self._breaker(failed=True)
         retry = self.definition.retry
         attempt = self.claimed.attempt
-        info = error_info(exc)
         context = self.context
         context.add_event(
             PathEvent("lifecycle", "failed", time.time(), None, {"error": info.type}))
@@ -278,9 +288,15 @@ class Attempt:
             info = dataclasses.replace(info, message=f"{info.message} — {report.summary()}")
         return self._outcome(Status.DEAD, error=info, outcome=reason)
 
+    def _breaker(self, *, failed: bool) -> None:
+        """Tell the breaker the job needs how its call went."""
+        name = self.definition.breaker
+        if name is not None:
+            report(self.context, name, failed=failed, probe=self.probe)
+
     def _outcome(self, status: Status, *, result: str | None = None,
                  error: ErrorInfo | None = None, outcome: str | None = None,
-                 retry_delay: float | None = None) -> Outcome:
+                 retry_delay: float | None = None, uncounted: bool = False) -> Outcome:
         """Every outcome of this attempt is made here: masked by the job's redactor (its
         path entries are, as they leave the context; its result, which only the job's
         own code sees unmasked), and for a run that ended for good
@@ -296,6 +312,7 @@ class Attempt:
             retry_delay=retry_delay, outcome=outcome,
             events=self.context.take_unsaved(final=status is Status.SUCCEEDED),
             duration=time.monotonic() - self.started, run=run, claim=self.claimed.claim,
+            uncounted=uncounted,
         )
 
     def _summary(self, status: Status) -> RunSummary | None:
@@ -348,8 +365,15 @@ def prepare(
         completed_steps=completed_steps,
         redactor=definition.redactor(kwargs),
         jobs=host.registry,
+        breakers=host.breaker_registry,
     )
-    return Attempt(claimed, definition, context, kwargs, host.pipeline)
+    attempt = Attempt(claimed, definition, context, kwargs, host.pipeline)
+    if definition.breaker is not None:
+        try:
+            attempt.probe = gate(context, definition.breaker, definition.timeout)
+        except BreakerOpen as exc:  # not attempted: back to the queue, the attempt uncounted
+            return deferred(claimed, exc)
+    return attempt
 
 
 def _orphaned(host: Runs, claimed: ClaimedJob, kind: str, message: str) -> Outcome:

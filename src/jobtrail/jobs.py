@@ -97,6 +97,7 @@ class JobDef(Generic[P, R]):
         schedule: Schedule | None = None,
         catalog: Catalog | None = None,
         limits: JobLimits | None = None,
+        breaker: str | None = None,
     ) -> None:
         if not callable(fn):
             raise JobDefinitionError(f"@app.job needs a function, got {fn!r}")
@@ -135,6 +136,7 @@ class JobDef(Generic[P, R]):
         self.schedule = schedule
         self.catalog = catalog or Catalog()
         self.limits = limits or JobLimits()
+        self.breaker = breaker
         if schedule is not None:
             self._check_periodic()
         self.__doc__ = fn.__doc__

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from jobtrail import watchdog
+from jobtrail.claiming import Claimer
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
 from jobtrail.limits import check_queues
@@ -147,10 +148,7 @@ class Worker:
         self._due_checked = 0.0  # monotonic time of the last look at it
         self._loop = LoopRunner(self._report)
         self.flow = app.flow_limits()
-        self._flow_due: float | None = None  # monotonic time a rate limit lets a job through
-        # Whether the limited claim, or the usual one, last found nothing to take: it is
-        # not asked again until something may have changed that (`_rearm`).
-        self._limited_dry = self._usual_dry = False
+        self._claimer = Claimer(app.store, self.id, self.queues, concurrency, self.flow)
         self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
@@ -167,9 +165,7 @@ class Worker:
     def _rearm(self, *, usual: bool = True) -> None:
         """There may be work: claim again — the limited jobs, and unless not *usual*, the
         others (a freed concurrency slot changes nothing for them)."""
-        self._limited_dry = False
-        if usual:
-            self._usual_dry = False
+        self._claimer.rearm(usual=usual)
         self._may_have_work = True
 
     def stop(self, *, now: bool = False) -> None:
@@ -264,7 +260,7 @@ class Worker:
             if claimed:
                 continue
             idle = not (self._running or self._finished or writer.busy)
-            if self.burst and idle and not self._may_have_work and self._flow_due is None:
+            if self.burst and idle and not self._may_have_work and self._claimer.flow_due is None:
                 return  # (jobs a rate limit holds back are runnable in a moment: waited for)
             if not self._wake.wait(self._idle_timeout(next_beat)):
                 self._rearm()  # a timer fell due
@@ -301,23 +297,8 @@ class Worker:
         return len(claimed) == free
 
     def _claim_jobs(self, free: int, lease: float) -> list[ClaimedJob]:
-        """Lease up to *free* runnable jobs of the worker's queues: first those flow limits
-        apply to (as many as the limits allow: they cannot crowd out the others), then the
-        rest."""
-        store = self.host.store
-        claimed: list[ClaimedJob] = []
-        if self.flow.limits and not self._limited_dry:
-            limited = store.claim_limited(self.id, self.queues, free, lease, self.flow)
-            claimed = limited.jobs
-            self._limited_dry = limited.candidates == 0
-            self._flow_due = (None if limited.retry_after is None
-                              else time.monotonic() + limited.retry_after)
-        wanted = free - len(claimed)
-        if wanted and not self._usual_dry:
-            usual = store.claim(self.id, self.queues, wanted, lease, self.flow)
-            self._usual_dry = len(usual) < wanted and bool(self.flow.limits)
-            claimed += usual
-        return claimed
+        """Lease up to *free* runnable jobs of the worker's queues (`jobtrail.claiming`)."""
+        return self._claimer.claim(free, lease, len(self._running))
 
     def _collect(self) -> None:
         """Hand the outcomes of finished attempts to the writer."""
@@ -335,6 +316,7 @@ class Worker:
         """Count the outcomes written, log one line per attempt, tell the observers."""
         written = []
         grouped: set[int] = set()  # workflows a member of which ended for good
+        freed = False  # whether a job under a flow limit ended its attempt
         for outcome in batch:
             was_lost = outcome.job_id in lost
             if was_lost:
@@ -350,10 +332,11 @@ class Worker:
                 self._attempt_log.written(claimed, outcome, lost=was_lost)
                 if claimed.group_id is not None and outcome.status.is_final and not was_lost:
                     grouped.add(claimed.group_id)
+                freed = freed or self.flow.applies_to(claimed.job_name, claimed.queue)
         if grouped:
             self._settle(sorted(grouped))
-        if batch and self.flow.limits:  # slots under a concurrency limit were freed
-            self._rearm(usual=False)  # (the loop wakes: the writer sets its event)
+        if freed:  # slots under a concurrency limit were freed: the loop wakes (the writer
+            self._rearm(usual=False)  # sets its event) and claims for them again
         self.host.observers.finished(written)
 
     def _settle(self, group_ids: list[int] | None) -> None:
@@ -420,8 +403,9 @@ class Worker:
                 timeout = min(timeout, self._due_checked + DUE_REFRESH - now)
             if self._next_due is not None:
                 timeout = min(timeout, max(0.001, self._next_due - time.time()))
-        if self._flow_due is not None:  # jobs a rate limit held back
-            timeout = min(timeout, max(0.001, self._flow_due - now))
+        flow_due = self._claimer.flow_due
+        if flow_due is not None:  # jobs a rate limit held back
+            timeout = min(timeout, max(0.001, flow_due - now))
         return timeout
 
     # -- stopping -------------------------------------------------------------------------

@@ -52,7 +52,7 @@ BILLING_SOURCE = textwrap.dedent(
 DESCRIBE_KEYS = {
     "name", "queue", "doc", "guarantee", "guarantee_declared", "guarantee_reason", "retry",
     "timeout", "idempotency_key", "is_async", "arguments", "effects", "owner", "runbook",
-    "description", "schedule", "expect", "limits", "queue_policy",
+    "description", "schedule", "expect", "limits", "queue_policy", "breaker",
 }
 RETRY_KEYS = {
     "max_attempts", "base", "cap", "jitter", "retry_on", "give_up_on", "retry_unknown", "text",

@@ -198,6 +198,7 @@ def job_description(definition: JobDef[Any, Any],
             "rate_limit": None if limits.rate_limit is None else limits.rate_limit.text,
         },
         "queue_policy": None if policy is None else policy.describe(),
+        "breaker": definition.breaker,
     }
 
 
@@ -241,7 +242,8 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
     limits = _limits_text(description["limits"], description["queue_policy"])
     if limits:
         rows.insert(1, ("Limits", Text(limits)))
-    for label, key in (("Expected path", "expect"), ("Owner", "owner"), ("Runbook", "runbook")):
+    for label, key in (("Breaker", "breaker"), ("Expected path", "expect"), ("Owner", "owner"),
+                       ("Runbook", "runbook")):
         if description[key] is not None:
             rows.append((label, shown(description[key], newlines=True)))
     for label, value in rows:

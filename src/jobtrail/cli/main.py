@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from jobtrail.cli import exits
+from jobtrail.cli.breakers import breakers
 from jobtrail.cli.cancel import cancel
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
@@ -76,7 +77,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo, queues, schedules, graph,
+    db_group, describe, demo, queues, schedules, graph, breakers,
 ):
     cli.add_command(command)
 cli.add_command(cancel)

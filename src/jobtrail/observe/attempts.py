@@ -79,7 +79,10 @@ def describe(event: AttemptEvent) -> str:
         verdict = f"succeeded{took}" + (f", {how}" if how else "")
     elif status == "retrying":
         delay = seconds(event.retry_delay or 0.0)
-        verdict = f"{failed}{took}, retrying in {delay} at {event.next_attempt_at}"
+        if how == "deferred":  # a breaker it needs is open: not attempted, not counted
+            verdict = f"deferred, not counted; tried again in {delay} at {event.next_attempt_at}"
+        else:
+            verdict = f"{failed}{took}, retrying in {delay} at {event.next_attempt_at}"
     elif status == "dead":
         verdict = f"{failed}{took}, dead" + (f" ({how})" if how and how != "timed_out" else "")
     elif status == "orphaned":

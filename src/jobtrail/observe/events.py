@@ -81,6 +81,8 @@ class AttemptEvent:
         how = outcome.outcome
         if how is None and error is not None and error.type == TIMEOUT_ERROR:
             how = "timed_out"
+        if outcome.uncounted:
+            how = "deferred"
         delay = outcome.retry_delay if outcome.status is Status.RETRYING and not lost else None
         next_at = None
         if delay is not None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
 from jobtrail.store.actions import ActionResult, DeadLetterFilter
+from jobtrail.store.breakers import Action, BreakerRecord, BreakerSettings
 from jobtrail.store.queues import QueueReport
 from jobtrail.store.values import (
     ClaimedJob,
@@ -133,6 +134,14 @@ class Store(Protocol):
 
     def workflow(self, workflow_id: int) -> WorkflowRecord:
         """The workflow *workflow_id*; `JobNotFound` when there is none."""
+
+    def breakers(self, names: Sequence[str]) -> dict[str, BreakerRecord]:
+        """The circuit breakers named that ever changed, by name."""
+
+    def breaker_apply(self, name: str, action: Action,
+                      settings: BreakerSettings) -> BreakerRecord:
+        """Apply *action* to the breaker *name* (its row locked), as
+        `jobtrail.store.breakers.apply` says: its record after."""
 
     # -- the worker's loop ----------------------------------------------------------
     def claim(

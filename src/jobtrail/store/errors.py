@@ -54,6 +54,8 @@ DOING = {
     "settle_groups": "deciding workflows",
     "workflow": "reading a workflow",
     "job_links": "reading which job types enqueued which",
+    "breakers": "reading circuit breakers",
+    "breaker_apply": "changing a circuit breaker",
     "claim": "claiming jobs",
     "claim_job": "claiming a job",
     "claim_limited": "claiming jobs under flow limits",

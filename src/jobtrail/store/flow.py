@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from jobtrail.store.values import FlowLimits, Limit
 
 #: Candidates read per free slot: room for jobs a limit then turns down.
-CANDIDATES_PER_SLOT = 4
+CANDIDATES_PER_SLOT = 2
 #: The fewest seconds a worker waits for a token (a rate of thousands per second).
 MIN_RETRY = 0.01
 

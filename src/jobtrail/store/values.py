@@ -170,10 +170,15 @@ class Outcome:
     duration: float | None = None
     run: RunSummary | None = None
     claim: int = field(kw_only=True)
+    #: A ``retrying`` outcome whose attempt does not count (a breaker it needed was open):
+    #: the job waits ``retry_delay`` seconds and its next attempt has the same number.
+    uncounted: bool = field(default=False, kw_only=True)
 
     @property
     def event_name(self) -> str:
         """The name of the lifecycle event that records this transition."""
+        if self.uncounted:
+            return "deferred"
         return "retry_scheduled" if self.status is Status.RETRYING else self.status.value
 
 
@@ -270,6 +275,11 @@ class FlowLimits:
     def limited_queues(self) -> list[str]:
         """The queues a limit applies to."""
         return sorted({limit.name for limit in self.limits if limit.scope == "queue"})
+
+    def applies_to(self, job_name: str, queue: str) -> bool:
+        """Whether a limit applies to jobs of *job_name* in *queue*."""
+        return any(limit.name == (job_name if limit.scope == "job" else queue)
+                   for limit in self.limits)
 
 
 NO_LIMITS = FlowLimits()

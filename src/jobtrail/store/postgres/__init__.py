@@ -14,12 +14,13 @@ pass ``auto_migrate=True``).
 - `schema`: the version and migrations, under an advisory lock;
 - `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
-- `producing`, `loop`, `limited`, `workflows`, `effects`, `reading`, `operators`: the
-  operations, by who calls them.
+- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
+  `operators`: the operations, by who calls them.
 """
 
 from __future__ import annotations
 
+from jobtrail.store.postgres.breakers import Breakers
 from jobtrail.store.postgres.effects import Effects
 from jobtrail.store.postgres.limited import LimitedClaims
 from jobtrail.store.postgres.loop import WorkerLoop
@@ -31,7 +32,7 @@ from jobtrail.store.postgres.workflows import Workflows
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Workflows, Producing, WorkerLoop, LimitedClaims, Effects, Reading,
+class PostgresStore(Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects, Reading,
                     Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""

@@ -32,7 +32,7 @@ from jobtrail.store.sqlfiles import queries, steps
 _Q = queries("postgres")
 _CLAIM = steps("postgres", "claim")
 _OUTCOME_COLUMNS = ("id", "attempt", "status", "result", "error", "outcome", "delay", "final",
-                    "variant", "code_version", "milestones", "claim")
+                    "variant", "code_version", "milestones", "claim", "uncounted")
 _TRANSITION_COLUMNS = ("ev_job", "ev_attempt", "ev_name", "ev_duration", "ev_attrs", "ev_path")
 _SEGMENT_COLUMNS = ("ev_job", "ev_attempt", "ev_kind", "ev_name", "ev_at", "ev_duration",
                     "ev_attrs", "ev_path", "ev_claim")
@@ -113,7 +113,7 @@ class WorkerLoop(Database):
             (o.job_id, o.attempt, o.status.value, o.result, o.error.to_json() if o.error else None,
              o.outcome, as_float(o.retry_delay), o.status.is_final,
              o.run.variant if o.run else None, o.run.code_version if o.run else None,
-             rows.milestones_text(o.run), o.claim)
+             rows.milestones_text(o.run), o.claim, int(o.uncounted))
             for o in outcomes
         ]
         found = [row for o in outcomes for row in rows.divergence_rows(o)]

@@ -247,12 +247,14 @@ WITH outcome AS (
         %(id)b::bigint[], %(attempt)b::integer[], %(status)b::text[], %(result)b::text[],
         %(error)b::text[], %(outcome)b::text[], %(delay)b::float8[], %(final)b::boolean[],
         %(variant)b::text[], %(code_version)b::text[], %(milestones)b::text[],
-        %(claim)b::bigint[]
+        %(claim)b::bigint[], %(uncounted)b::integer[]
     ) AS o(id, attempt, status, result, error, outcome, delay, final, variant, code_version,
-           milestones, claim)
+           milestones, claim, uncounted)
 ), finished AS (
+    -- An uncounted attempt (deferred: a breaker was open) gives its number back.
     UPDATE jobtrail_jobs AS j
     SET status = o.status, result = o.result, error = o.error, outcome = o.outcome,
+        attempts = j.attempts - o.uncounted,
         variant = o.variant, code_version = o.code_version, milestones = o.milestones,
         run_at = CASE WHEN o.delay IS NULL THEN j.run_at
                       ELSE jobtrail_now() + make_interval(secs => o.delay) END,
@@ -263,8 +265,8 @@ WITH outcome AS (
     -- The id list steers the planner to primary-key lookups, not a scan of running jobs.
     WHERE j.id = ANY(%(id)b::bigint[]) AND j.id = o.id AND j.status = 'running'
       AND j.worker_id = %(worker)s AND j.claim = o.claim
-    RETURNING j.id, j.attempts, j.claim, o.final, j.idempotency_key, j.job_name, j.payload_hash,
-              j.status, j.result, j.error, j.finished_at
+    RETURNING j.id, j.attempts + o.uncounted AS attempts, j.claim, o.final, j.idempotency_key,
+              j.job_name, j.payload_hash, j.status, j.result, j.error, j.finished_at
 ), events AS (
     -- Each transition carries the path its attempt recorded since the last write, and its
     -- claim.
@@ -768,7 +770,10 @@ SELECT job_name, last_tick, job_id, fired_at FROM jobtrail_schedules ORDER BY jo
 -- Jobs a flow limit applies to, in one transaction that no other limited claim runs beside
 -- (the policy is jobtrail.store.flow's).
 -- step: lock
-SELECT pg_advisory_xact_lock(hashtext('jobtrail.flow'))
+-- Like a claim's, this commit need not wait for the WAL flush (a claim lost in a crash
+-- only puts its jobs back), and here it would hold every other limited claim back.
+SELECT pg_advisory_xact_lock(hashtext('jobtrail.flow')),
+       set_config('synchronous_commit', 'off', true)
 -- step: running
 -- The slots held: running jobs whose lease has not run out, by job, queue and key.
 SELECT job_name, queue, concurrency_key, count(*)::integer FROM jobtrail_jobs
@@ -781,7 +786,9 @@ SELECT extract(epoch FROM jobtrail_now())::float8,
        coalesce((SELECT json_agg(json_build_array(name, tokens, updated)) FROM jobtrail_buckets
                  WHERE name = ANY(%(buckets)s::text[])), '[]'::json)
 -- step: candidates
--- Ready jobs of the limited job types and queues, but those of limits already full.
+-- Ready jobs of the limited job types and queues, but those of limits already full. Not
+-- locked: no other claim takes them (the usual one leaves them out, limited ones wait for
+-- the lock), and the claim below takes only those still waiting.
 SELECT id, job_name, queue, concurrency_key FROM jobtrail_jobs
 WHERE status IN ('queued', 'retrying') AND run_at <= jobtrail_now() {queue_filter}
   AND (job_name = ANY(%(jobs)s::text[]) OR queue = ANY(%(queues)s::text[]))
@@ -791,7 +798,6 @@ WHERE status IN ('queued', 'retrying') AND run_at <= jobtrail_now() {queue_filte
       SELECT * FROM unnest(%(key_jobs)s::text[], %(keys)s::text[]))
 ORDER BY priority DESC, run_at, id
 LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED
 -- step: claim
 WITH claimed AS (
     UPDATE jobtrail_jobs AS j
@@ -879,3 +885,23 @@ JOIN jobtrail_jobs AS p ON p.id = c.parent_job_id
 WHERE c.parent_job_id IS NOT NULL
 GROUP BY p.job_name, c.job_name
 ORDER BY p.job_name, c.job_name
+
+-- name: breakers
+-- The circuit breakers named, as last written.
+SELECT name, state, failures, opened_at, probe_until, changed_at FROM jobtrail_breakers
+WHERE name = ANY(%(names)s::text[])
+
+-- name: breaker_apply
+-- One change of a breaker: its row locked (created first if it is new), read, written.
+-- step: ensure
+INSERT INTO jobtrail_breakers (name, state, failures) VALUES (%(name)s, 'closed', '[]')
+ON CONFLICT (name) DO NOTHING
+-- step: read
+SELECT name, state, failures, opened_at, probe_until, changed_at,
+       extract(epoch FROM jobtrail_now())::float8
+FROM jobtrail_breakers WHERE name = %(name)s FOR UPDATE
+-- step: write
+UPDATE jobtrail_breakers
+SET state = %(state)s, failures = %(failures)s, opened_at = %(opened_at)s,
+    probe_until = %(probe_until)s, changed_at = %(changed_at)s
+WHERE name = %(name)s

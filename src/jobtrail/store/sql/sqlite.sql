@@ -152,6 +152,7 @@ WHERE status = 'running' AND worker_id = ? AND id IN ({ids})
 -- step: job
 UPDATE jobtrail_jobs
 SET status = :status, result = :result, error = :error, outcome = :outcome,
+    attempts = attempts - :uncounted,
     run_at = CASE WHEN :delay IS NULL THEN run_at ELSE :now + :delay END,
     backoff = coalesce(:delay, backoff),
     finished_at = CASE WHEN :final THEN :now END,
@@ -545,3 +546,20 @@ JOIN jobtrail_jobs AS p ON p.id = c.parent_job_id
 WHERE c.parent_job_id IS NOT NULL
 GROUP BY p.job_name, c.job_name
 ORDER BY p.job_name, c.job_name
+
+-- name: breakers
+-- The circuit breakers named (a JSON array), as last written.
+SELECT name, state, failures, opened_at, probe_until, changed_at FROM jobtrail_breakers
+WHERE name IN (SELECT value FROM json_each(:names))
+
+-- name: breaker_apply
+-- One change of a breaker, read and written in one write transaction.
+-- step: read
+SELECT name, state, failures, opened_at, probe_until, changed_at FROM jobtrail_breakers
+WHERE name = :name
+-- step: write
+INSERT INTO jobtrail_breakers (name, state, failures, opened_at, probe_until, changed_at)
+VALUES (:name, :state, :failures, :opened_at, :probe_until, :changed_at)
+ON CONFLICT (name) DO UPDATE SET state = excluded.state, failures = excluded.failures,
+    opened_at = excluded.opened_at, probe_until = excluded.probe_until,
+    changed_at = excluded.changed_at

@@ -9,12 +9,13 @@ and at once when the job was enqueued in their own process. Its SQL is in
 - `connection`: the file as this process uses it (connections, write lock, identity);
 - `schema`: its version and migrations;
 - `watch`: the ``PRAGMA data_version`` poller;
-- `producing`, `loop`, `limited`, `workflows`, `effects`, `reading`, `operators`: the
-  operations, by who calls them.
+- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
+  `operators`: the operations, by who calls them.
 """
 
 from __future__ import annotations
 
+from jobtrail.store.sqlite.breakers import Breakers
 from jobtrail.store.sqlite.effects import Effects
 from jobtrail.store.sqlite.limited import LimitedClaims
 from jobtrail.store.sqlite.loop import WorkerLoop
@@ -26,7 +27,7 @@ from jobtrail.store.sqlite.workflows import Workflows
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(Workflows, Producing, WorkerLoop, LimitedClaims, Effects, Reading,
+class SQLiteStore(Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects, Reading,
                   Operators):
     """The `Store` contract on a SQLite file (see the package docstring; the options are
     `Database`'s)."""

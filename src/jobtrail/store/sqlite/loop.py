@@ -114,7 +114,7 @@ class WorkerLoop(Database):
                       "final": out.status.is_final, "now": now,
                       "variant": run.variant if run else None,
                       "code_version": run.code_version if run else None,
-                      "milestones": rows.milestones_text(run)}
+                      "milestones": rows.milestones_text(run), "uncounted": int(out.uncounted)}
             event = (out.job_id, out.attempt, out.event_name, now, out.duration,
                      rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
                      path_segments.path_text(out.events), out.claim)
