@@ -32,6 +32,7 @@ def test_breakers_lists_states_and_forces_one(cli: Cli, db_url: str,
     listed = cli("breakers", "pay:app", "--json", BREAKER_URL=db_url)
     assert listed.code == 0, listed.stderr
     gateway, mailer = listed.json()
+    assert mailer["name"] == "mailer" and mailer["failures"] == 5
     assert set(gateway) == KEYS and gateway["name"] == "gateway"
     assert (gateway["state"], gateway["failures"], gateway["reopens_at"]) == ("closed", 3, None)
     forced = cli("breakers", "pay:app", "--force", "gateway=open", "--json", BREAKER_URL=db_url)
