@@ -1,6 +1,7 @@
 """jobtrail: a Python background-job system that can prove what every job did."""
 
 from jobtrail.app import App
+from jobtrail.breakers import Breaker, BreakerOpen, Breakers
 from jobtrail.bulk import ActionTally
 from jobtrail.compensation import CompensationReport
 from jobtrail.context import Context, current_context
@@ -68,6 +69,7 @@ from jobtrail.store.base import (
     RunSummary,
     Store,
 )
+from jobtrail.store.breakers import BreakerRecord
 from jobtrail.store.workflows import WorkflowRecord
 from jobtrail.supervisor import ExitCodes
 from jobtrail.worker import Worker, WorkerStats
@@ -82,6 +84,10 @@ __all__ = [
     "AppNotLoadable",
     "ArgumentError",
     "AttemptInfo",
+    "Breaker",
+    "BreakerOpen",
+    "BreakerRecord",
+    "Breakers",
     "Call",
     "CapturedEffect",
     "CapturedEnqueue",

@@ -4,7 +4,6 @@ through the store by two workers (both backends)."""
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ import pytest
 from jobtrail import App, Context, Retry, Status, Transient, Worker
 from jobtrail.errors import ConfigurationError, JobDefinitionError
 from jobtrail.store.breakers import BreakerRecord, BreakerSettings, apply
-from tests.support.processes import start_worker, worker_errors
+from tests.support.processes import start_worker, stop_workers, worker_errors
 
 GUARDED = "tests.support.guarded:app"
 
@@ -179,10 +178,7 @@ def test_two_worker_processes_share_the_breaker(db_url: str, tmp_path: Path,
             assert time.monotonic() < deadline, worker_errors(log)
             time.sleep(0.05)
     finally:
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            assert proc.wait(20) == 0, worker_errors(log)
+        stop_workers(workers, log)
     calls = [line.split() for line in log.read_text().splitlines()]
     states = [state for _, _, state, _ in calls]
     assert app.breakers()[0].state == "closed"

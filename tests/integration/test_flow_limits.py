@@ -4,8 +4,6 @@ itself with its lease, paused queues are left alone, and jobs held back spend no
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 from jobtrail import App, Status
 from jobtrail.testing import run_until_idle
 from tests.support import limited as support
-from tests.support.processes import kill_worker, start_worker, worker_errors
+from tests.support.processes import kill_worker, start_worker, stop_workers, worker_errors
 
 LIMITED = "tests.support.limited:app"
 
@@ -49,18 +47,6 @@ def wait_final(app: App, ids: list[int], timeout: float, log: Path) -> None:
         time.sleep(0.1)
 
 
-def stop(processes: list[subprocess.Popen[bytes]], log: Path) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in processes:
-        try:
-            assert proc.wait(20) == 0, worker_errors(log)
-        except subprocess.TimeoutExpired:
-            kill_worker(proc)
-            raise
-
-
 @pytest.fixture
 def app(make_app: Callable[..., App]) -> App:
     """An app on the test database knowing the limited job types."""
@@ -81,7 +67,7 @@ def test_a_limit_of_two_never_sees_three_running_across_three_processes(
     try:
         wait_final(app, ids, 60, log)
     finally:
-        stop(workers, log)
+        stop_workers(workers, log)
     assert all(app.get(i).status is Status.SUCCEEDED and app.get(i).attempts == 1 for i in ids)
     assert most_at_once(log) == 2, lines(log)
 
@@ -129,7 +115,7 @@ def test_the_slot_of_a_killed_worker_frees_itself_when_its_lease_runs_out(
             time.sleep(0.05)
         assert time.monotonic() - killed_at >= 0.5  # not before the leases ran out
     finally:
-        stop([second], log)
+        stop_workers([second], log)
 
 
 def test_a_rate_limit_spaces_the_starts_and_spends_no_attempt(make_app: Callable[..., App]

@@ -4,7 +4,6 @@ of old ticks unless asked, and a scheduler never holds a worker back (both backe
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from jobtrail import App
 from jobtrail.records import Event
 from jobtrail.scheduler import Scheduler, tick_attrs
 from jobtrail.store.base import NewJob
-from tests.support.processes import kill_worker, start_worker, worker_errors
+from tests.support.processes import kill_worker, start_worker, stop_workers, worker_errors
 
 PERIODIC = "tests.support.periodic:app"
 
@@ -150,14 +149,7 @@ def test_three_worker_processes_fire_each_tick_exactly_once(db_url: str, tmp_pat
     try:
         time.sleep(3.5)
     finally:
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                assert proc.wait(20) == 0, worker_errors(log)
-            except subprocess.TimeoutExpired:
-                kill_worker(proc)
-                raise
+        stop_workers(workers, log)
     jobs = app.jobs(job_name="tick", limit=1000)
     ticks = Counter(scheduled(app, job.id).attrs["tick"] for job in jobs)
     assert len(jobs) >= 6, worker_errors(log)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from jobtrail import App, Retry, Transient
+from tests.support.processes import append_line
 
 app = App(os.environ.get("JOBTRAIL_URL"), lease=float(os.environ.get("WORKLOAD_LEASE", "1.0")),
           grace=5)
@@ -18,12 +19,7 @@ app.breaker("gateway", failures=2, window=60, reset_after=0.5)
 def call_gateway(n: int) -> int:
     """Call the dependency: it fails while it is down."""
     found = app.store.breakers(["gateway"]).get("gateway")
-    line = f"call {n} {found.state if found else 'closed'} {os.getpid()}\n"
-    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+    append_line(f"call {n} {found.state if found else 'closed'} {os.getpid()}")
     if os.path.exists(os.environ["GATEWAY_DOWN"]):
         raise Transient("gateway down")
     return n

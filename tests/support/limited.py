@@ -8,6 +8,7 @@ import os
 import time
 
 from jobtrail import App, Context
+from tests.support.processes import append_line
 
 app = App(os.environ.get("JOBTRAIL_URL"), lease=float(os.environ.get("WORKLOAD_LEASE", "1.0")),
           grace=5)
@@ -15,12 +16,7 @@ app.queue("slow", concurrency_limit=3)
 
 
 def _log(kind: str, ctx: Context, key: str) -> None:
-    line = f"{kind} {ctx.job_id} {key} {os.getpid()} {time.time():.6f}\n"
-    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+    append_line(f"{kind} {ctx.job_id} {key} {os.getpid()} {time.time():.6f}")
 
 
 @app.job(concurrency_limit=2)

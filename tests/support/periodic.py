@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from jobtrail import App, Context
+from tests.support.processes import append_line
 
 app = App(os.environ.get("JOBTRAIL_URL"), lease=1.0, grace=5)
 EVERY = float(os.environ.get("PERIODIC_EVERY", "0.25"))
@@ -15,9 +16,5 @@ EVERY = float(os.environ.get("PERIODIC_EVERY", "0.25"))
 @app.job(every=EVERY)
 def tick(ctx: Context) -> int:
     """Log this run (one line, written at once: lines never interleave)."""
-    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, f"{ctx.job_id} {os.getpid()}\n".encode())
-    finally:
-        os.close(fd)
+    append_line(f"{ctx.job_id} {os.getpid()}")
     return ctx.job_id

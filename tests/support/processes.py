@@ -77,3 +77,27 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]], log: Path) -> None:
+    """SIGTERM every worker still running, and check each stops cleanly within 20 s (one
+    that does not is killed, and the test fails with what the workers wrote)."""
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in processes:
+        try:
+            assert proc.wait(20) == 0, worker_errors(log)
+        except subprocess.TimeoutExpired:
+            kill_worker(proc)
+            raise
+
+
+def append_line(line: str, variable: str = "WORKLOAD_LOG") -> None:
+    """Append *line* to the file named by the environment *variable*: one write of a short
+    line with O_APPEND, so lines of several processes never interleave."""
+    fd = os.open(os.environ[variable], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)

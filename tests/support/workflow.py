@@ -9,23 +9,16 @@ import os
 import time
 
 from jobtrail import App, Context, Retry
+from tests.support.processes import append_line
 
 app = App(os.environ.get("JOBTRAIL_URL"), lease=float(os.environ.get("WORKLOAD_LEASE", "1.0")),
           grace=5)
 
 
-def _log(line: str) -> None:
-    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
-
-
 @app.job(retry=Retry(max_attempts=5, base=0.01, cap=0.05))
 def part(ctx: Context, n: int, sleep: float = 0.0) -> int:
     """Log the run; sleep on the first attempt only (a worker killed then leaves it)."""
-    _log(f"part {n} {ctx.attempt} {os.getpid()}")
+    append_line(f"part {n} {ctx.attempt} {os.getpid()}")
     if ctx.attempt == 1:
         time.sleep(sleep)
     return n * n
@@ -34,5 +27,5 @@ def part(ctx: Context, n: int, sleep: float = 0.0) -> int:
 @app.job
 def combine(ctx: Context, results: list[int], tag: str) -> int:
     """Log the results it was given."""
-    _log(f"combine {tag} {json.dumps(results)} {ctx.job_id}")
+    append_line(f"combine {tag} {json.dumps(results)} {ctx.job_id}")
     return sum(results)
