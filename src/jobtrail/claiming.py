@@ -19,6 +19,9 @@ from jobtrail.store.base import ClaimedJob, FlowLimits, Store
 
 #: Free slots a limited claim waits for while jobs run (fewer when the worker has fewer).
 LIMITED_BATCH = 8
+#: Once a limited claim found nothing, a change reported by the store (which may concern
+#: any job: on SQLite, any commit) asks it again at most this often, in seconds.
+LIMITED_RECHECK = 0.05
 
 
 class Claimer:
@@ -34,22 +37,38 @@ class Claimer:
         #: Monotonic time a rate limit next lets a job through (``None``: none held back).
         self.flow_due: float | None = None
         self._limited_dry = self._usual_dry = False
+        self._limited_at = 0.0  # monotonic time of the last limited claim
+        self._reported = False  # a change the store reported since the limited claim was dry
 
-    def rearm(self, *, usual: bool = True) -> None:
+    def rearm(self, *, usual: bool = True, reported: bool = False) -> None:
         """Something changed: ask the limited claim again, and the usual one unless not
-        *usual* (a freed concurrency slot changes nothing for it)."""
-        self._limited_dry = False
+        *usual* (a freed concurrency slot changes nothing for it). A change the store
+        *reported* asks a dry limited claim again only after `LIMITED_RECHECK`."""
         if usual:
             self._usual_dry = False
+        if reported and self._limited_dry:
+            self._reported = True
+        else:
+            self._limited_dry = False
+
+    def recheck_in(self, now: float) -> float | None:
+        """Seconds until a reported change is due to be looked at by the limited claim."""
+        if not self._reported:
+            return None
+        return max(0.0, self._limited_at + LIMITED_RECHECK - now)
 
     def claim(self, free: int, lease: float, running: int) -> list[ClaimedJob]:
         """Lease up to *free* runnable jobs, *running* attempts being under way."""
         flow = self.flow
         claimed: list[ClaimedJob] = []
+        now = time.monotonic()
+        if self._reported and now >= self._limited_at + LIMITED_RECHECK:
+            self._reported = self._limited_dry = False
         if flow.limits and not self._limited_dry and (
                 free >= min(LIMITED_BATCH, self.concurrency) or not running):
             limited = self.store.claim_limited(self.worker_id, self.queues, free, lease, flow)
             claimed = limited.jobs
+            self._limited_at = now
             self._limited_dry = limited.candidates == 0
             self.flow_due = (None if limited.retry_after is None
                              else time.monotonic() + limited.retry_after)

@@ -159,13 +159,13 @@ class Worker:
         self._wake.set()
 
     def _store_changed(self) -> None:
-        self._rearm()
+        self._rearm(reported=True)
         self._wake.set()
 
-    def _rearm(self, *, usual: bool = True) -> None:
+    def _rearm(self, *, usual: bool = True, reported: bool = False) -> None:
         """There may be work: claim again — the limited jobs, and unless not *usual*, the
-        others (a freed concurrency slot changes nothing for them)."""
-        self._claimer.rearm(usual=usual)
+        others (a freed concurrency slot changes nothing for them); see `Claimer.rearm`."""
+        self._claimer.rearm(usual=usual, reported=reported)
         self._may_have_work = True
 
     def stop(self, *, now: bool = False) -> None:
@@ -406,6 +406,9 @@ class Worker:
         flow_due = self._claimer.flow_due
         if flow_due is not None:  # jobs a rate limit held back
             timeout = min(timeout, max(0.001, flow_due - now))
+        recheck = self._claimer.recheck_in(now)
+        if recheck is not None:  # a change reported while the limited claim was dry
+            timeout = min(timeout, max(0.001, recheck))
         return timeout
 
     # -- stopping -------------------------------------------------------------------------
