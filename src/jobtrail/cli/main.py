@@ -31,6 +31,7 @@ from jobtrail.cli.dlq import dlq_group
 from jobtrail.cli.enqueue import enqueue
 from jobtrail.cli.flows import flows_group
 from jobtrail.cli.graph import graph
+from jobtrail.cli.health import health
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.queues import queues
@@ -77,7 +78,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
-    db_group, describe, demo, queues, schedules, graph, breakers,
+    db_group, describe, demo, queues, schedules, graph, breakers, health,
 ):
     cli.add_command(command)
 cli.add_command(cancel)
