@@ -35,6 +35,7 @@ from jobtrail.cli.health import health
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.queues import queues
+from jobtrail.cli.retries import retries
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
 from jobtrail.cli.schedules import schedules
@@ -79,6 +80,7 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
     db_group, describe, demo, queues, schedules, graph, breakers, health,
+    retries,
 ):
     cli.add_command(command)
 cli.add_command(cancel)

@@ -302,6 +302,11 @@ class Store(Protocol):
         """Every ``event`` entry named *name* that any job recorded (since *since*),
         oldest first: a scan of stored paths, for reports rather than the hot path."""
 
+    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """What `jobtrail.retries` analyses, since *since* (epoch seconds): the jobs ended,
+        as (job name, status, jobs, attempts, jobs with more than one attempt), and the
+        retries scheduled, as (job name, attributes as JSON text)."""
+
     def job_links(self) -> list[tuple[str, str, int]]:
         """Which job types enqueued which in recorded runs: (parent job name, child job
         name, how many children)."""

@@ -55,6 +55,7 @@ DOING = {
     "workflow": "reading a workflow",
     "job_links": "reading which job types enqueued which",
     "breakers": "reading circuit breakers",
+    "retry_stats": "reading retries",
     "breaker_apply": "changing a circuit breaker",
     "claim": "claiming jobs",
     "claim_job": "claiming a job",

@@ -20,6 +20,7 @@ from jobtrail.store.queues import QueueReport
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
+_RETRY_STATS = steps("postgres", "retry_stats")
 _QUEUE_STATS = steps("postgres", "queue_stats")
 
 
@@ -109,6 +110,11 @@ class Reading(Database):
     @translated
     def counts(self) -> dict[tuple[str, Status], int]:
         return {(queue, Status(status)): n for queue, status, n in self._fetch(_Q["counts"])}
+
+    @translated
+    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return (self._fetch(_RETRY_STATS["outcomes"], {"since": since}),
+                self._fetch(_RETRY_STATS["retries"], {"since": since}))
 
     @translated
     def job_links(self) -> list[tuple[str, str, int]]:

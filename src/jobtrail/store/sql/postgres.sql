@@ -905,3 +905,18 @@ UPDATE jobtrail_breakers
 SET state = %(state)s, failures = %(failures)s, opened_at = %(opened_at)s,
     probe_until = %(probe_until)s, changed_at = %(changed_at)s
 WHERE name = %(name)s
+
+-- name: retry_stats
+-- step: outcomes
+-- Jobs ended since the time given (epoch seconds), by job type and status: how many, their
+-- attempts, and how many took more than one.
+SELECT job_name, status, count(*), sum(attempts),
+       sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)
+FROM jobtrail_jobs
+WHERE finished_at >= to_timestamp(%(since)s) AND status IN ('succeeded', 'dead', 'orphaned')
+GROUP BY job_name, status
+-- step: retries
+-- The retries scheduled since then, with their attributes (error class, delay).
+SELECT j.job_name, e.attrs FROM jobtrail_events AS e
+JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= to_timestamp(%(since)s)

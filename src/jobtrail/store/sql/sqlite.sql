@@ -563,3 +563,18 @@ VALUES (:name, :state, :failures, :opened_at, :probe_until, :changed_at)
 ON CONFLICT (name) DO UPDATE SET state = excluded.state, failures = excluded.failures,
     opened_at = excluded.opened_at, probe_until = excluded.probe_until,
     changed_at = excluded.changed_at
+
+-- name: retry_stats
+-- step: outcomes
+-- Jobs ended since the time given (epoch seconds), by job type and status: how many, their
+-- attempts, and how many took more than one.
+SELECT job_name, status, count(*), sum(attempts),
+       sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)
+FROM jobtrail_jobs
+WHERE finished_at >= :since AND status IN ('succeeded', 'dead', 'orphaned')
+GROUP BY job_name, status
+-- step: retries
+-- The retries scheduled since then, with their attributes (error class, delay).
+SELECT j.job_name, e.attrs FROM jobtrail_events AS e
+JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= :since

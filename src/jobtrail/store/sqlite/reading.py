@@ -18,6 +18,7 @@ from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
+_RETRY_STATS = steps("sqlite", "retry_stats")
 _QUEUE_STATS = steps("sqlite", "queue_stats")
 #: How many ids one statement binds (SQLite's limit on parameters is far above).
 CHUNK = 500
@@ -131,6 +132,12 @@ class Reading(Database):
     def counts(self) -> dict[tuple[str, Status], int]:
         found = self._conn().execute(_Q["counts"]).fetchall()
         return {(queue, Status(status)): count for queue, status, count in found}
+
+    @translated
+    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        conn = self._conn()
+        return (conn.execute(_RETRY_STATS["outcomes"], {"since": since}).fetchall(),
+                conn.execute(_RETRY_STATS["retries"], {"since": since}).fetchall())
 
     @translated
     def job_links(self) -> list[tuple[str, str, int]]:
