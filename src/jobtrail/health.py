@@ -13,13 +13,20 @@ naming what is wrong and by how much:
 - ``overdue``: a running job past its job type's ``timeout`` (plus one lease for the
   worker to notice): a worker that no longer enforces it, or a clock gone wrong;
 - ``dead_letters``: over the window, more than ``max_dead_share`` of the jobs workers
-  ended went to the dead-letter queue (once at least ``min_finished`` ended).
+  ended went to the dead-letter queue (once at least ``min_finished`` ended);
+- ``retries``: over the window, a job type whose successes took more than
+  ``max_attempts_per_success`` attempts each on average (once ``min_finished`` succeeded);
+- ``failure_cluster``: over the window, at least ``cluster_size`` dead letters with the
+  same error class and the same message once its numbers and quoted values are blanked
+  (``card 4242 declined`` and ``card 1881 declined`` are one shape): one cause, many jobs.
 
 Times are the store's clock; the window defaults to five minutes.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,11 +34,18 @@ from typing import Any, Literal, Protocol
 
 from jobtrail.flow import Queue
 from jobtrail.records import Status
+from jobtrail.retries import analyse
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import JobFilter, Store
 
-Check = Literal["latency", "depth", "stalled_worker", "overdue", "dead_letters"]
-CHECKS: tuple[Check, ...] = ("latency", "depth", "stalled_worker", "overdue", "dead_letters")
+Check = Literal["latency", "depth", "stalled_worker", "overdue", "dead_letters", "retries",
+                "failure_cluster"]
+CHECKS: tuple[Check, ...] = ("latency", "depth", "stalled_worker", "overdue", "dead_letters",
+                             "retries", "failure_cluster")
+#: Dead letters read for the failure clusters, at most (the newest).
+MAX_CLUSTERED = 5000
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 #: Workers not seen for longer than this are forgotten, not reported as stalled.
 FORGET_WORKERS = 3600.0
 #: Running jobs looked at for the overdue check, at most.
@@ -79,7 +93,8 @@ class HealthHost(Protocol):
 
 
 def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300.0,
-          max_dead_share: float = 0.1, min_finished: int = 10) -> HealthReport:
+          max_dead_share: float = 0.1, min_finished: int = 10,
+          max_attempts_per_success: float = 3.0, cluster_size: int = 5) -> HealthReport:
     """Run every check on *app*'s store; *timeouts* are the job types' timeouts by name."""
     store = app.store
     report = store.queue_stats(window)
@@ -122,11 +137,45 @@ def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300
                 f"timeout of {timeout:g}s"))
     finished = sum(stats.finished for stats in report.queues)
     if finished >= min_finished:
-        since = now - timedelta(seconds=window)
-        dead = store.count_dead_letters(DeadLetterFilter(since=since))
+        dead = store.count_dead_letters(DeadLetterFilter(since=now - timedelta(seconds=window)))
         if dead / finished > max_dead_share:
             findings.append(Finding(
                 "dead_letters", "*",
                 f"{dead:,} of the {finished:,} jobs ended in the last {window:g}s went to the "
                 f"dead-letter queue ({dead / finished:.0%}, more than {max_dead_share:.0%})"))
+    since = now - timedelta(seconds=window)
+    findings += _retries(store, since, min_finished, max_attempts_per_success, window)
+    findings += _clusters(store, since, cluster_size, window)
     return HealthReport(now, window, tuple(findings))
+
+
+def _retries(store: Store, since: datetime, min_finished: int, most: float,
+             window: float) -> list[Finding]:
+    outcomes, scheduled = store.retry_stats(since.timestamp())
+    return [
+        Finding("retries", stats.job_name,
+                f"job {stats.job_name!r}: {stats.attempts_per_success:.1f} attempts per "
+                f"success over the last {window:g}s (more than {most:g}); its retries are "
+                f"caused by {', '.join(stats.errors) or 'unknown errors'}")
+        for stats in analyse(outcomes, scheduled)
+        if stats.succeeded >= min_finished and (stats.attempts_per_success or 0) > most
+    ]
+
+
+def _clusters(store: Store, since: datetime, size: int, window: float) -> list[Finding]:
+    letters = store.dead_letters(DeadLetterFilter(since=since, limit=MAX_CLUSTERED))
+    shapes: Counter[tuple[str, str]] = Counter()
+    for job in letters:
+        if job.error is not None:
+            shapes[(job.error.type, shape(job.error.message))] += 1
+    return [
+        Finding("failure_cluster", error_type,
+                f"{count:,} dead letters in the last {window:g}s failed alike: {error_type}: "
+                f"{text}")
+        for (error_type, text), count in shapes.most_common() if count >= size
+    ]
+
+
+def shape(message: str) -> str:
+    """*message* with its numbers and quoted values blanked: the shape of an error."""
+    return _NUMBERS.sub("#", _QUOTED.sub("'…'", message))[:200]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from jobtrail import App, Permanent, Retry
+from jobtrail import App, Context, Permanent, Retry, Transient
 from jobtrail.store.base import WorkerInfo
 from jobtrail.testing import run_until_idle
 from tests.acceptance.conftest import Cli
@@ -51,8 +51,14 @@ def test_health_is_0_when_healthy_and_1_naming_each_problem(
         if n % 2:
             raise Permanent("odd")
 
+    @app.job(retry=Retry(max_attempts=5, base=0, jitter="none"))
+    def stubborn(ctx: Context, n: int) -> None:
+        if ctx.attempt < 5:
+            raise Transient("busy")
+
     flaky.enqueue_many([{"n": n} for n in range(12)])
-    run_until_idle(app)  # 6 of 12 dead: 50 %
+    stubborn.enqueue_many([{"n": n} for n in range(10)])
+    run_until_idle(app)  # 6 of 22 dead, alike; stubborn: 5 attempts per success
     send.enqueue_many([{"n": n} for n in range(3)])  # full, and soon late
     crunch.enqueue()
     app.store.claim("w-gone", ["default"], 1, 60.0)  # crunch, now running (and soon late)
@@ -64,6 +70,8 @@ def test_health_is_0_when_healthy_and_1_naming_each_problem(
     assert ("latency", "mail") in found and ("depth", "mail") in found
     assert ("stalled_worker", "w-gone") in found and ("dead_letters", "*") in found
     assert any(check == "overdue" for check, _ in found), found
+    assert ("retries", "stubborn") in found
+    assert ("failure_cluster", "jobtrail.errors.Permanent") in found
     human = cli("health", "ops:app", HEALTH_URL=db_url)
     assert human.code == 1 and human.stdout.startswith("unhealthy at ")
     assert "queue 'mail' is full: 3 jobs wait and its max_depth is 3" in human.stdout
