@@ -156,3 +156,22 @@ def test_a_paused_queue_is_claimed_by_no_worker(make_app: Callable[..., App]) ->
     app.queue("frozen")  # resumed
     run_until_idle(app)
     assert app.get(waiting.id).status is Status.SUCCEEDED
+
+
+def test_a_slot_freed_is_taken_at_once_while_other_jobs_run(make_app: Callable[..., App]
+                                                           ) -> None:
+    """Limit 2 in a worker of 4 slots: when the short job ends, the next one starts then,
+    not once the long one beside it has ended too."""
+    app = make_app()
+    spans: dict[int, tuple[float, float]] = {}
+
+    @app.job(concurrency_limit=2)
+    def timed(n: int, seconds: float) -> None:
+        began = time.monotonic()
+        time.sleep(seconds)
+        spans[n] = (began, time.monotonic())
+
+    timed.enqueue_many([{"n": 0, "seconds": 0.2}, {"n": 1, "seconds": 1.5},
+                        {"n": 2, "seconds": 0.1}])
+    run_until_idle(app, concurrency=4)
+    assert spans[2][0] - spans[0][1] < 0.6 and spans[2][0] < spans[1][1], spans

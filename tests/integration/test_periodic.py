@@ -129,7 +129,15 @@ def test_a_scheduler_fires_ticks_as_they_come_and_stops_at_once(make_app: Callab
     ticks = sorted(datetime.fromisoformat(scheduled(app, j.id).attrs["tick"]).timestamp()
                    for j in jobs)
     assert 3 <= len(ticks) <= 6 and scheduler.fired == len(ticks)
-    assert all(abs(b - a - 0.2) < 1e-6 for a, b in pairwise(ticks))
+    assert on_the_grid(ticks, 0.2)
+
+
+def on_the_grid(ticks: list[float], every: float) -> bool:
+    """Increasing multiples of *every* (a scheduler delayed past a tick by a loaded machine
+    skips it: no catch-up by default), mostly consecutive."""
+    steps = [(b - a) / every for a, b in pairwise(ticks)]
+    return (all(step > 0.5 and abs(step - round(step)) < 1e-6 for step in steps)
+            and sum(round(step) == 1 for step in steps) >= len(steps) / 2)
 
 
 def run_log(log: Path) -> Counter[int]:
@@ -155,7 +163,7 @@ def test_three_worker_processes_fire_each_tick_exactly_once(db_url: str, tmp_pat
     assert len(jobs) >= 6, worker_errors(log)
     assert max(ticks.values()) == 1, ticks.most_common(3)
     moments = sorted(datetime.fromisoformat(t).timestamp() for t in ticks)
-    assert all(abs(b - a - 0.25) < 1e-6 for a, b in pairwise(moments)), moments
+    assert on_the_grid(moments, 0.25), moments
     runs = run_log(log)
     finished = [job.id for job in jobs if job.status.is_final]
     assert finished and all(runs[job_id] == 1 for job_id in finished)
