@@ -175,3 +175,18 @@ def test_a_group_survives_a_sigkilled_worker(db_url: str, tmp_path: Path,
         assert second.wait(20) == 0, worker_errors(log)
     combined = [line for line in log.read_text().splitlines() if line.startswith("combine")]
     assert len(combined) == 1 and combined[0].startswith("combine k [0, 1, 4, 9] ")
+
+
+def test_a_member_cancelled_by_an_operator_fails_the_group_through_the_sweep(app: App) -> None:
+    """A cancel ends a member without any worker writing its outcome: the sweep decides the
+    group failed, and on_failure runs once; the callback never does."""
+    square = app.job_named("square")
+    flow = app.group([square.prepare(n=2), square.prepare(n=3)],
+                     then=app.job_named("total").prepare(label="never"),
+                     on_failure=app.job_named("alert").prepare(label="cancelled"))
+    app.cancel(flow.jobs[1].id)
+    run_until_idle(app)
+    run_until_idle(app)  # a second worker's sweep finds nothing more to decide
+    assert flow.state().state == "failed"
+    assert app.ran.count(("alert", "cancelled")) == 1  # type: ignore[attr-defined]
+    assert not any(label == "never" for label, _ in app.ran)  # type: ignore[attr-defined]

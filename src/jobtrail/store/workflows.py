@@ -128,7 +128,7 @@ Insert = Callable[[Sequence[NewJob]], list[Enqueued]]
 Ids = Callable[[list[int]], Any]
 
 
-def create(run: Run, insert: Insert, ids: Ids, kind: str, members: Sequence[NewJob],
+def create(run: Run, insert: Insert, kind: str, members: Sequence[NewJob],
            then_calls: Sequence[NewJob], on_failure: NewJob | None, trace_id: str | None,
            now: Any) -> tuple[int, list[Enqueued]]:
     """Store a workflow and its members (in the caller's transaction): its id, theirs."""
@@ -175,7 +175,7 @@ def settle(run: Run, insert: Insert, ids: Ids, group_ids: Sequence[int] | None,
         if after.plain:
             next_job = int(insert(after.plain)[0])
         if after.member is not None:
-            next_job = create(run, insert, ids, "chain", [after.member], after.rest or [],
+            next_job = create(run, insert, "chain", [after.member], after.rest or [],
                               None, after.member.trace_id, now)[1][0]
         run("decide", {"state": state, "now": now, "next_job_id": next_job, "id": group_id})
         decided.append((group_id, state))

@@ -27,7 +27,7 @@ class Workflows(Producing):
                          then_calls: Sequence[NewJob], on_failure: NewJob | None,
                          trace_id: str | None) -> tuple[int, list[Enqueued]]:
         with self._tx() as conn:
-            made = workflows.create(self._runner(conn, _WORKFLOW), self._inserter(conn), list,
+            made = workflows.create(self._runner(conn, _WORKFLOW), self._inserter(conn),
                                     kind, members, then_calls, on_failure, trace_id, None)
         self._notify_local()
         return made

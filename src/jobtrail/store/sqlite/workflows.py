@@ -30,8 +30,7 @@ class Workflows(Producing):
         with self._write() as conn:
             now = self.clock.now()
             made = workflows.create(self._runner(conn, _WORKFLOW), self._inserter(conn, now),
-                                    json.dumps, kind, members, then_calls, on_failure,
-                                    trace_id, now)
+                                    kind, members, then_calls, on_failure, trace_id, now)
         self._wake()
         return made
 
