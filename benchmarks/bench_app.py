@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -33,11 +34,22 @@ LIFELINE_ENV = "JOBTRAIL_BENCH_LIFELINE"
 LIMITS_ENV = "JOBTRAIL_BENCH_LIMITS"
 #: Seconds the workers get after the benchmark is lost, before they are killed.
 LIFELINE_GRACE = 5.0
+#: ``tracing``, ``sampled``, ``metrics`` or ``both``: the app traces (an OpenTelemetry SDK
+#: whose spans are processed in batches, then dropped; ``sampled`` keeps one trace in ten)
+#: and/or counts attempts in Prometheus metrics (benchmarks/observability.py).
+OBSERVE_ENV = "JOBTRAIL_BENCH_OBSERVE"
+#: Where the round-trip job's Redis listens.
+REDIS_ADDRESS = ("127.0.0.1", 6379)
+_redis = threading.local()
 
 
-def make_app(url: str | None) -> App:
-    """An `App` on *url* (default ``$JOBTRAIL_URL``) with the benchmark's job types."""
-    app = App(url)
+def make_app(url: str | None, observe: str = "") -> App:
+    """An `App` on *url* (default ``$JOBTRAIL_URL``) with the benchmark's job types;
+    *observe* as `OBSERVE_ENV` says (the workers' app only: the jobs are enqueued
+    untraced, so each attempt starts its own trace and the sampler decides per job)."""
+    if observe in ("tracing", "sampled", "both"):
+        _trace_and_drop(0.1 if observe == "sampled" else 1.0)
+    app = App(url, metrics=observe in ("metrics", "both"))
 
     @app.job(name="bench_noop")
     def bench_noop(i: int) -> float:
@@ -68,6 +80,13 @@ def make_app(url: str | None) -> App:
         ctx.decide("even", i % 2 == 0)
         return started
 
+    @app.job(name="bench_roundtrip")
+    def bench_roundtrip(i: int) -> float:
+        """One network round trip (a Redis PING over a socket the thread keeps)."""
+        started = time.time()
+        _ping()
+        return started
+
     if os.environ.get(LIMITS_ENV) == "1":
         _limited_jobs(app)
 
@@ -77,6 +96,40 @@ def make_app(url: str | None) -> App:
         return time.time()
 
     return app
+
+
+def _ping() -> None:
+    conn = getattr(_redis, "conn", None)
+    if conn is None:
+        conn = _redis.conn = socket.create_connection(REDIS_ADDRESS, timeout=10)
+    conn.sendall(b"PING\r\n")
+    if conn.recv(64) != b"+PONG\r\n":
+        raise ConnectionError("Redis did not answer PING with PONG")
+
+
+def _trace_and_drop(ratio: float) -> None:
+    """Trace as an application would (the SDK, a batch processor, keeping *ratio* of the
+    traces), with an exporter that drops the spans: what is measured is making them, not
+    sending them."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Dropping(SpanExporter):
+        def export(self, spans: object) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return  # set already (the benchmark's own process makes several apps)
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(Dropping()))
+    trace.set_tracer_provider(provider)
 
 
 def _limited_jobs(app: App) -> None:
@@ -121,7 +174,7 @@ def start_lifeline() -> None:
 
 
 #: What ``jobtrail worker bench_app:app`` loads.
-app = make_app(os.environ.get("JOBTRAIL_URL"))
+app = make_app(os.environ.get("JOBTRAIL_URL"), os.environ.get(OBSERVE_ENV, ""))
 
 if os.environ.get(LIFELINE_ENV) == "1" and __name__ != "__main__":
     start_lifeline()

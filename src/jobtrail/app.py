@@ -17,6 +17,7 @@ from datetime import timedelta, tzinfo
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail import workflows
+from jobtrail.alerting import AlertSink
 from jobtrail.breakers import Breaker, Breakers, make_breaker
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
@@ -29,8 +30,9 @@ from jobtrail.handle import JobHandle
 from jobtrail.jobs import JobDef, KeyFunction
 from jobtrail.limits import check_queues
 from jobtrail.middleware import Chain, Middleware, Pipeline
+from jobtrail.observe.tracing import Tracing
 from jobtrail.observers import Observer, Observers
-from jobtrail.paths.alerts import AlertObserver, AlertSink
+from jobtrail.paths.alerts import AlertObserver
 from jobtrail.paths.postmortem import Postmortem
 from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
@@ -46,7 +48,7 @@ from jobtrail.store.breakers import BreakerRecord
 from jobtrail.supervisor import ExitCodes, Supervisor
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
-from jobtrail.worker import DEFAULT_CONCURRENCY, Worker, WorkerStats
+from jobtrail.worker import DEFAULT_CONCURRENCY, AttemptSink, Worker, WorkerStats
 from jobtrail.workflows import Call, WorkflowHandle
 
 P = ParamSpec("P")
@@ -69,10 +71,16 @@ class App(JobViews):
       with a deploy is flagged new.
     - ``slow_factor``: a step slower than this many times its recent p99 is a ``slow``
       divergence (``None`` turns the check off).
-    - ``alert_sinks``: callables given each divergence once it is stored (see
-      `jobtrail.paths.alerts`).
+    - ``alert_sinks``: callables given each alert: each divergence once it is stored
+      (`jobtrail.paths.alerts`), and the health alerts of ``jobtrail health --watch``
+      (see `jobtrail.alerting`).
     - ``log_format``: how ``jobtrail worker`` writes its log lines, ``"text"`` or
       ``"json"`` (its ``--log-format`` overrides it; see `jobtrail.observe.logs`).
+    - ``tracing``: ``False`` turns OpenTelemetry tracing off; it is on whenever a tracer
+      provider is configured (``tracer_provider``, else the process's global one; see
+      `jobtrail.observe.tracing`).
+    - ``metrics``: count every attempt its workers run in Prometheus metrics (the
+      ``prometheus`` extra; see `jobtrail.metrics` and docs/metrics.md).
     """
 
     def __init__(
@@ -90,6 +98,9 @@ class App(JobViews):
         slow_factor: float | None = 3.0,
         alert_sinks: Sequence[AlertSink] = (),
         log_format: Literal["text", "json"] = "text",
+        tracing: bool = True,
+        tracer_provider: Any = None,
+        metrics: bool = False,
     ) -> None:
         check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
                        idempotency_retention=idempotency_retention, slow_factor=slow_factor,
@@ -110,9 +121,26 @@ class App(JobViews):
         self.registry: dict[str, JobDef[Any, Any]] = {}
         self.queues: dict[str, Queue] = {}
         self.breaker_registry = Breakers(lambda: self.store)
+        if not isinstance(tracing, bool):
+            raise ConfigurationError(f"App(tracing={tracing!r}): must be True or False")
+        if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer",
+                                                                 None)):
+            raise ConfigurationError(
+                f"App(tracer_provider={tracer_provider!r}): must be an OpenTelemetry "
+                "TracerProvider")
+        #: Whether and how jobs are traced (`jobtrail.observe.tracing`).
+        self.tracing = Tracing(tracer_provider, enabled=tracing)
+        #: The worker-side Prometheus metrics its workers update (`jobtrail.metrics`).
+        self.metrics: AttemptSink | None = None
+        if metrics:
+            from jobtrail.metrics import instrument
+
+            instrument(self)
         #: Execution paths: divergences, variants, funnels, rules, shadow runs.
         self.paths = PathsAPI(self, self.registry, self.job)
         self.paths.alert_sinks.extend(alert_sinks)
+        #: Given every alert: divergences, and health alerts (`jobtrail.alerting`).
+        self.alert_sinks: list[AlertSink] = list(alert_sinks)
         #: Told of every change to jobs once it is committed (`observe`).
         self.observers = Observers()
         self.observers.add(AlertObserver(self.paths.alert_sinks))

@@ -24,6 +24,7 @@ from jobtrail.effects import perform_effect
 from jobtrail.errors import JobExit, UnknownJob
 from jobtrail.expect import decision_text
 from jobtrail.handle import JobHandle
+from jobtrail.observe.tracing import AttemptSpan
 from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
@@ -81,6 +82,7 @@ class Context:
         "queue",
         "store",
         "trace_id",
+        "traced",
         "unsure_keys",
     )
 
@@ -130,6 +132,8 @@ class Context:
         self.unsure_keys: set[str] = set()
         # The undo of each effect completed in this attempt that declared one, in order.
         self._compensations: list[Compensation] = []
+        #: The attempt's span, when tracing is on (`jobtrail.observe.tracing`).
+        self.traced: AttemptSpan | None = None
 
     @property
     def is_last_attempt(self) -> bool:
@@ -218,7 +222,13 @@ class Context:
             else:  # one plain value: its digest is made only if a retry may need it
                 self._deferred[len(path)] = args[0]
         started = _perf_counter()
-        value = fn(*args, **kwargs)
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:
+            if self.traced is not None:
+                self.traced.step_failed(name, self._wall + (started - self._monotonic),
+                                        _perf_counter() - started, exc)
+            raise
         ended = _perf_counter()
         try:
             text = int.__repr__(value) if type(value) is int else to_json(value)

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import Token
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,8 +28,10 @@ from jobtrail.breakers import BreakerOpen, Breakers, deferred, gate, report
 from jobtrail.context import Context, _current
 from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
 from jobtrail.middleware import AttemptInfo, Pipeline
+from jobtrail.observe.tracing import AttemptSpan, Tracing
 from jobtrail.payload import encode_result
 from jobtrail.records import ErrorInfo, Status, error_info
+from jobtrail.resources import peak_rss
 from jobtrail.store.base import (
     ClaimedJob,
     CompletedSteps,
@@ -62,6 +65,8 @@ class Runs(Protocol):
     def code_version(self) -> str | None: ...
     @property
     def breaker_registry(self) -> Breakers: ...
+    @property
+    def tracing(self) -> Tracing: ...
 
 
 Submit = Callable[["Attempt"], "concurrent.futures.Future[tuple[Any, BaseException | None]]"]
@@ -74,6 +79,7 @@ class Attempt:
         "abandoned",
         "claimed",
         "context",
+        "cpu_started",
         "deadline",
         "definition",
         "done",
@@ -83,6 +89,7 @@ class Attempt:
         "probe",
         "started",
         "thread_id",
+        "traced",
     )
 
     def __init__(
@@ -102,6 +109,8 @@ class Attempt:
         self.abandoned = False
         self.thread_id: int | None = None
         self.probe = False  # whether it probes the half-open breaker its job needs
+        self.traced: AttemptSpan | None = None  # its span, when tracing is on
+        self.cpu_started: float | None = None  # the thread's CPU time as a sync job began
 
     @property
     def job_id(self) -> int:
@@ -134,7 +143,9 @@ class Attempt:
         one whose coroutine *submit* hands to the event loop. ``None`` when the watchdog
         already gave up on it."""
         self.thread_id = threading.get_ident()
-        token = _current.set(self.context)
+        if not self.definition.is_async:
+            self.cpu_started = time.thread_time()
+        token = self._enter()
         try:
             try:
                 chain = self.pipeline.chain
@@ -146,7 +157,7 @@ class Attempt:
             except JobTimeout:  # the watchdog's exception landed outside the job's own call
                 outcome = None
         finally:
-            _current.reset(token)
+            self._leave(token)
         return None if self.abandoned else outcome
 
     def _call_sync(self) -> Outcome:
@@ -185,11 +196,7 @@ class Attempt:
         """Run on the worker's event loop, with the timeout as a cancellation. ``None``
         when the watchdog already gave up on it (it ignored the cancellation, or blocked
         the event loop past its deadline)."""
-        token = _current.set(self.context)
-        try:
-            value, error = await self.awaited()
-        finally:
-            _current.reset(token)
+        value, error = await self.awaited()
         with self.lock:
             if self.abandoned:
                 return None
@@ -198,7 +205,7 @@ class Attempt:
 
     async def awaited(self) -> tuple[Any, BaseException | None]:
         """Await the job's coroutine with its timeout: what it returned, or what it raised."""
-        token = _current.set(self.context)
+        token = self._enter()
         try:
             coro = self.definition.fn(*self._call_args(), **self.kwargs)
             timeout = self.definition.timeout
@@ -211,7 +218,18 @@ class Attempt:
                     raise
                 return None, exc
         finally:
-            _current.reset(token)
+            self._leave(token)
+
+    def _enter(self) -> tuple[Token[Context | None], object]:
+        """Make this attempt's context (and span) current in this thread or task."""
+        traced = self.traced
+        return _current.set(self.context), None if traced is None else traced.enter()
+
+    def _leave(self, tokens: tuple[Token[Context | None], object]) -> None:
+        context_token, span_token = tokens
+        if span_token is not None and self.traced is not None:
+            self.traced.leave(span_token)
+        _current.reset(context_token)
 
     def _ended(self, value: Any, error: BaseException | None) -> Outcome:
         """The outcome of an attempt that returned *value* or raised *error*. An attempt
@@ -307,13 +325,33 @@ class Attempt:
             outcome = None if outcome is None else redactor.text(outcome)
             result = None if result is None else redactor.result(result)
         run = self._summary(status) if status.is_final else None
-        return Outcome(
+        made = Outcome(
             self.claimed.id, self.claimed.attempt, status, result=result, error=error,
             retry_delay=retry_delay, outcome=outcome,
             events=self.context.take_unsaved(final=status is Status.SUCCEEDED),
             duration=time.monotonic() - self.started, run=run, claim=self.claimed.claim,
-            uncounted=uncounted,
+            uncounted=uncounted, cpu=self._cpu(), max_rss=peak_rss(),
         )
+        if self.traced is not None:
+            self._traced_end(made)
+        return made
+
+    def _cpu(self) -> float | None:
+        """The CPU seconds of the thread that ran this sync job, when it is the one asking
+        (not the watchdog's)."""
+        started = self.cpu_started
+        if started is None or threading.get_ident() != self.thread_id:
+            return None
+        return time.thread_time() - started
+
+    def _traced_end(self, outcome: Outcome) -> None:
+        traced = self.traced
+        assert traced is not None
+        try:
+            traced.finish(self.context, outcome)
+        except Exception:  # a span is worth less than the outcome it describes
+            log.exception("could not end the span of job %s attempt %d", self.claimed.id,
+                          self.claimed.attempt)
 
     def _summary(self, status: Status) -> RunSummary | None:
         try:
@@ -368,11 +406,15 @@ def prepare(
         breakers=host.breaker_registry,
     )
     attempt = Attempt(claimed, definition, context, kwargs, host.pipeline)
+    traced = attempt.traced = context.traced = host.tracing.start(claimed)
     if definition.breaker is not None:
         try:
             attempt.probe = gate(context, definition.breaker, definition.timeout)
         except BreakerOpen as exc:  # not attempted: back to the queue, the attempt uncounted
-            return deferred(claimed, exc)
+            outcome = deferred(claimed, exc)
+            if traced is not None:
+                traced.finish(context, outcome)
+            return outcome
     return attempt
 
 

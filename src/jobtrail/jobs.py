@@ -24,6 +24,7 @@ from jobtrail.flow import JobLimits, check_wait, concurrency_key_of, enqueue_wit
 from jobtrail.guarantee import Guarantee, check_guarantee, derive_guarantee
 from jobtrail.handle import JobHandle
 from jobtrail.limits import check_key, check_options, check_timeout, priority_problem
+from jobtrail.observe.tracing import Tracing
 from jobtrail.observers import EnqueuedJob, Observer
 from jobtrail.payload import encode_payload
 from jobtrail.records import JobRecord
@@ -59,6 +60,8 @@ class JobHost(Protocol):
     def idempotency_retention(self) -> float | None: ...
     @property
     def observers(self) -> Observer: ...
+    @property
+    def tracing(self) -> Tracing: ...
 
     def get(self, job_id: int) -> JobRecord:
         """The job with this id, with its path (for the handles of enqueued jobs)."""
@@ -202,8 +205,8 @@ class JobDef(Generic[P, R]):
         """Store *jobs* (checked), tell the observers, and return their handles. A queue at
         its max_depth raises `QueueFull`, after waiting up to *wait* seconds for room."""
         store, depths = self.host.store, self.host.max_depths
-        ids = enqueue_with_room(
-            lambda: store.enqueue(jobs, connection=connection, max_depth=depths), wait)
+        ids = self.host.tracing.send(self.queue, jobs, lambda traced: enqueue_with_room(
+            lambda: store.enqueue(traced, connection=connection, max_depth=depths), wait))
         handles = [self._handle(job_id) for job_id in ids]
         observers = self.host.observers
         if observers:

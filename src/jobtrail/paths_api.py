@@ -15,7 +15,7 @@ from jobtrail.errors import ConfigurationError
 from jobtrail.jobs import JobDef
 from jobtrail.limits import before_bound, id_filter, row_limit
 from jobtrail.paths import rules, variants
-from jobtrail.paths.alerts import AlertSink
+from jobtrail.paths.alerts import DivergenceSink
 from jobtrail.paths.rules import Occurrence, Rule, RuleReport
 from jobtrail.paths.variants import Funnel, Variant
 from jobtrail.records import Divergence, DivergenceKind, JobRecord
@@ -41,7 +41,7 @@ class PathsAPI:
         self._stored = stored
         self._registry = registry
         self._declare = declare
-        self.alert_sinks: list[AlertSink] = []
+        self.alert_sinks: list[DivergenceSink] = []
         self.rules: dict[str, Rule] = {}
         self.shadows: dict[str, Shadow] = {}
 
@@ -49,7 +49,7 @@ class PathsAPI:
     def store(self) -> Store:
         return self._stored.store
 
-    def on_divergence(self, sink: AlertSink) -> AlertSink:
+    def on_divergence(self, sink: DivergenceSink) -> DivergenceSink:
         """Send each stored divergence to *sink* (usable as a decorator)."""
         if not callable(sink):
             raise ConfigurationError(f"on_divergence({sink!r}): a sink must be callable")

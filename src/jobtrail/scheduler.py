@@ -35,7 +35,8 @@ from jobtrail.schedules import Schedule
 
 if TYPE_CHECKING:
     from jobtrail.jobs import JobDef
-    from jobtrail.store.base import Store
+    from jobtrail.observe.tracing import Tracing
+    from jobtrail.store.base import Enqueued, NewJob, Store
 
 log = logging.getLogger("jobtrail.scheduler")
 
@@ -50,6 +51,8 @@ class SchedulerHost(Protocol):
 
     @property
     def store(self) -> Store: ...
+    @property
+    def tracing(self) -> Tracing: ...
     @property
     def registry(self) -> Mapping[str, JobDef[Any, Any]]: ...
 
@@ -145,8 +148,15 @@ class Scheduler:
         except JobtrailError as exc:  # checked at import: only a changed default gets here
             self._log.error("cannot enqueue periodic job %r: %s", job.name, exc)
             return
-        try:
-            job_id = self.app.store.fire(job.name, tick, new_job, tick_attrs(schedule, tick))
+        attrs = tick_attrs(schedule, tick)
+
+        def fire(jobs: list[NewJob]) -> list[Enqueued]:
+            found = self.app.store.fire(job.name, tick, jobs[0], attrs)
+            return [] if found is None else [found]
+
+        try:  # a tick is a trace of its own (`jobtrail.observe.tracing`)
+            fired = self.app.tracing.send(job.queue, [new_job], fire, linked=True)
+            job_id = fired[0] if fired else None
         except StoreError:
             raise
         except JobtrailError as exc:  # its idempotency key is held by other arguments, say

@@ -5,7 +5,9 @@ handler, another thread, the supervisor). The first request starts the grace per
 a second one, or ``now=True``, means stop at once. Signals are honoured whatever the
 store is doing: the handler only records the request and wakes the loop — and, for the
 second signal, interrupts the loop wherever it waits (a database that does not answer
-included) by raising `StopNow` in the main thread.
+included) by raising `StopNow` in the main thread. A single signal gets there too: a
+worker still not stopped `STOP_MARGIN` seconds after its grace period (its loop stuck in
+a call to a database that stalled) is stopped at once, as by a second signal.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from jobtrail.errors import StopNow
 
 log = logging.getLogger("jobtrail.worker")
 
-
+#: Seconds past the grace period after which a stop asked for by a signal is made at once.
+STOP_MARGIN = 5.0
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class StopRequest:
@@ -63,10 +67,12 @@ def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
     that restores the previous handlers. Only possible in the main thread: elsewhere,
     nothing is installed. While *interruptible* says so, a second signal also raises
     `StopNow` where the loop is, so a call that hangs (a database that does not answer)
-    cannot hold the stop back."""
+    cannot hold the stop back. The first signal also sets an alarm (SIGALRM) that does the
+    same `STOP_MARGIN` seconds after the grace period, for a call that hangs while nobody
+    sends a second signal."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.getsignal(sig) for sig in (*_SIGNALS, signal.SIGALRM)}
 
     def handle(signum: int, frame: FrameType | None) -> None:
         again = stop.requested
@@ -74,13 +80,24 @@ def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
                     "stopping now" if again else
                     f"finishing running jobs (up to {stop.grace:g}s)")
         stop.request()
+        if not again:
+            signal.setitimer(signal.ITIMER_REAL, stop.remaining() + STOP_MARGIN)
         if again and interruptible():
             raise StopNow()
 
-    for sig in previous:
+    def overdue(signum: int, frame: FrameType | None) -> None:
+        log.warning("still not stopped %gs after the grace period (a store call that does "
+                    "not return?): stopping now", STOP_MARGIN)
+        stop.request(now=True)
+        if interruptible():
+            raise StopNow()
+
+    for sig in _SIGNALS:
         signal.signal(sig, handle)
+    signal.signal(signal.SIGALRM, overdue)
 
     def restore() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

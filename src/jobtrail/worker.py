@@ -39,7 +39,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from jobtrail import watchdog
@@ -51,6 +51,7 @@ from jobtrail.observe.attempts import AttemptLog
 from jobtrail.observers import Observer
 from jobtrail.outage import Outage
 from jobtrail.records import Status
+from jobtrail.resources import peak_rss, process_cpu
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.scheduler import Scheduler
 from jobtrail.stopping import StopRequest, install_signal_handlers
@@ -71,11 +72,23 @@ CLOSE_TIMEOUT = 5.0  # seconds a stopping worker keeps trying to write its last 
 CLOSE_NOW_TIMEOUT = 0.5  # the same, after a second stop signal
 
 
+class AttemptSink(Protocol):
+    """Told of each attempt whose outcome the worker wrote, as the attempt log is
+    (`jobtrail.metrics.instruments.AttemptMetrics`); never raises."""
+
+    def written(self, claimed: ClaimedJob, outcome: Outcome, *, lost: bool = False) -> None:
+        ...
+
+
 class WorkerHost(Runs, Protocol):
     """What a worker needs of the app whose jobs it runs (an `App`)."""
 
     @property
     def lease(self) -> float: ...
+    @property
+    def metrics(self) -> AttemptSink | None:
+        """The worker-side metrics to update, if the app has them on."""
+        ...
     @property
     def grace(self) -> float: ...
     @property
@@ -135,6 +148,7 @@ class Worker:
         self.stats = WorkerStats(self.id)
         self._log = logging.LoggerAdapter(log, {"worker_id": self.id})  # its id on its lines
         self._attempt_log = AttemptLog(self.id)
+        self._metrics = app.metrics
         self._claims: dict[tuple[int, int], ClaimedJob] = {}  # until the outcome is written
         self._wake = threading.Event()
         self._stop = StopRequest(self.grace, self._wake.set)
@@ -330,6 +344,8 @@ class Worker:
             claimed = self._claims.pop((outcome.job_id, outcome.claim), None)
             if claimed is not None:  # (always: each claim is kept until its outcome is here)
                 self._attempt_log.written(claimed, outcome, lost=was_lost)
+                if self._metrics is not None:
+                    self._metrics.written(claimed, outcome, lost=was_lost)
                 if claimed.group_id is not None and outcome.status.is_final and not was_lost:
                     grouped.add(claimed.group_id)
                 freed = freed or self.flow.applies_to(claimed.job_name, claimed.queue)
@@ -359,7 +375,8 @@ class Worker:
         self._checkpoint()
         running = list(self._running)
         unwritten = self._writer.unwritten_ids() if self._writer is not None else []
-        lost = self.host.store.heartbeat(self.info, running + unwritten, lease)
+        usage = replace(self.info, cpu_seconds=process_cpu(), max_rss=peak_rss())
+        lost = self.host.store.heartbeat(usage, running + unwritten, lease)
         for job_id in lost.intersection(running):  # the others were just written
             self._log.warning("job %s: lease lost (expired or reclaimed) while running", job_id)
 
@@ -458,8 +475,12 @@ class Worker:
             if unwritten:
                 self._log.error("could not write %d final outcomes; their jobs run again "
                                 "when their leases expire", unwritten)
-        if not outage.ongoing:
-            with suppress(StoreError):
-                self.host.store.unregister_worker(self.id)
+        if not outage.ongoing and not self._stop.now:  # (after a stop at once the store
+            self._looping = True  # may hang: this call, too, must not hold the stop back)
+            try:
+                with suppress(StoreError, StopNow):
+                    self.host.store.unregister_worker(self.id)
+            finally:
+                self._looping = False
         self._threads.shutdown()
         self._loop.shutdown()

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jobtrail.errors import ArgumentError
 from jobtrail.handle import JobHandle
-from jobtrail.store.base import NewJob, Store
+from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.store.workflows import WorkflowRecord
 
 if TYPE_CHECKING:
     from jobtrail.jobs import JobDef
+    from jobtrail.observe.tracing import Tracing
 
 #: Enqueue options a prepared call may carry, as ``enqueue`` takes them.
 CALL_OPTIONS = frozenset({"delay", "priority", "idempotency_key"})
@@ -76,6 +77,8 @@ class WorkflowHost(Protocol):
 
     @property
     def store(self) -> Store: ...
+    @property
+    def tracing(self) -> Tracing: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,18 @@ def _calls(where: str, calls: Sequence[Any]) -> list[Call]:
 
 def _stored(host: WorkflowHost, kind: str, members: list[NewJob], after: list[NewJob],
             failure: NewJob | None, trace: str, calls: Sequence[Call]) -> WorkflowHandle:
-    workflow_id, ids = host.store.enqueue_workflow(kind, members, after, failure, trace)
+    stored: list[int] = []
+
+    def store(jobs: list[NewJob]) -> list[Enqueued]:  # the members, traced when on
+        members_now, later = jobs[:len(members)], jobs[len(members):]
+        workflow_id, ids = host.store.enqueue_workflow(
+            kind, members_now, later[:len(after)], later[len(after)] if failure else None,
+            members_now[0].trace_id or trace)
+        stored.append(workflow_id)
+        return ids
+
+    everyone = members + after + ([failure] if failure is not None else [])
+    ids = host.tracing.send(members[0].queue, everyone, store, linked=len(members) > 1)
+    workflow_id = stored[0]
     handles = [call.definition._handle(job_id) for call, job_id in zip(calls, ids, strict=True)]
     return WorkflowHandle(workflow_id, kind, handles, host.store)

@@ -23,6 +23,7 @@ import click
 from jobtrail.cli import exits
 from jobtrail.cli.breakers import breakers
 from jobtrail.cli.cancel import cancel
+from jobtrail.cli.capacity import capacity
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
 from jobtrail.cli.demo import demo
@@ -33,8 +34,10 @@ from jobtrail.cli.flows import flows_group
 from jobtrail.cli.graph import graph
 from jobtrail.cli.health import health
 from jobtrail.cli.jobs import jobs_group
+from jobtrail.cli.metrics import metrics_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.queues import queues
+from jobtrail.cli.resources import resources
 from jobtrail.cli.retries import retries
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
@@ -80,10 +83,11 @@ def cli(options: Options, traceback: bool, debug: bool) -> None:
 for command in (
     worker, enqueue, run, jobs_group, paths_group, rules_group, flows_group, dlq_group,
     db_group, describe, demo, queues, schedules, graph, breakers, health,
-    retries,
+    retries, capacity, resources,
 ):
     cli.add_command(command)
 cli.add_command(cancel)
+cli.add_command(metrics_group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -216,11 +216,25 @@ def events_table(events: Iterable[Event], width: int = PIPE_WIDTH) -> Table:
     """A job's path as a timeline: time, attempt, kind, event, duration, details."""
     rows = []
     for event in events:
-        details = " ".join(f"{key}={_compact(value)}" for key, value in event.attrs.items())
+        details = " ".join(_detail(key, value) for key, value in event.attrs.items())
         duration = "" if event.duration is None else f"{event.duration * 1000:.1f} ms"
         rows.append((when(event.at, precise=True), str(event.attempt), event.kind, event.name,
                      duration, details))
     return table(EVENT_COLUMNS, rows, width, title="\nTimeline")
+
+
+def _detail(key: str, value: Any) -> str:
+    """One attribute of a timeline entry; what an attempt used, in units people read."""
+    if key == "cpu" and isinstance(value, int | float):
+        return f"cpu={value * 1000:.1f} ms"
+    if key == "max_rss" and isinstance(value, int):
+        return f"peak_memory={mebibytes(value)}"
+    return f"{key}={_compact(value)}"
+
+
+def mebibytes(value: int) -> str:
+    """Bytes for people: ``31.4 MiB``."""
+    return f"{value / 2**20:,.1f} MiB"
 
 
 def effect_json(effect: EffectRecord) -> dict[str, Any]:

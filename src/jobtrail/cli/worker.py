@@ -10,6 +10,8 @@ import click
 
 from jobtrail.cli import exits
 from jobtrail.cli.loading import code_app, load_app
+from jobtrail.cli.metrics import worker_metrics
+from jobtrail.metrics import multiprocess
 from jobtrail.observe.logs import LOG_FORMATS, TEXT_FORMAT, configure_logging, formatter_for
 from jobtrail.text import name_error
 from jobtrail.worker import DEFAULT_CONCURRENCY
@@ -84,6 +86,14 @@ def exit_code(result: Any) -> int:
     help="Also enqueue the ticks of periodic jobs (cron=, every=); each tick fires once "
     "however many workers schedule.",
 )
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve /metrics (Prometheus) and /healthz on this port, beside the worker "
+              "processes (docs/metrics.md).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="The address of --metrics-port (0.0.0.0: every interface).")
+@click.option("--metrics-dir", type=click.Path(file_okay=False), envvar=multiprocess.ENV,
+              help=f"Count every attempt in Prometheus metrics written here, for a "
+              f"'jobtrail metrics serve' to add up [env: {multiprocess.ENV}].")
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -96,6 +106,9 @@ def worker(
     log_level: str,
     log_format: str | None,
     scheduler: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_dir: str | None,
 ) -> None:
     """Run the jobs of MODULE:APP until stopped.
 
@@ -113,14 +126,16 @@ def worker(
     # for one-shot commands, a worker logs.
     chosen = log_format.lower() if log_format else None
     handler = configure_logging(log_level, chosen or "text", sys.stderr)
-    app = load_app(target)
-    if chosen is None and app.log_format != "text":
-        handler.setFormatter(formatter_for(app.log_format))
-    try:
-        result = app.work(
-            queues=parse_queues(queues), concurrency=concurrency, processes=processes,
-            burst=burst, grace=grace, scheduler=scheduler, supervise=True,
-        )
-    finally:
-        app.close()
+    with worker_metrics(metrics_dir, metrics_host, metrics_port) as metrics:
+        app = load_app(target)  # (once the metrics know their directory: see cli.metrics)
+        if chosen is None and app.log_format != "text":
+            handler.setFormatter(formatter_for(app.log_format))
+        try:
+            metrics.start(app, target)
+            result = app.work(
+                queues=parse_queues(queues), concurrency=concurrency, processes=processes,
+                burst=burst, grace=grace, scheduler=scheduler, supervise=True,
+            )
+        finally:
+            app.close()
     ctx.exit(exit_code(result))

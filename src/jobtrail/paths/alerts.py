@@ -1,11 +1,13 @@
 """Alert sinks: where the divergences of finished runs are sent once they are stored.
 
-A sink is any callable taking a `Divergence` (its job id, job name and attempt filled in).
+A sink is any callable taking an alert (`jobtrail.alerting`): here a `Divergence` with its
+job id, job name and attempt filled in; the same sinks receive health alerts.
 ``App(alert_sinks=[...])`` or ``app.paths.on_divergence(sink)`` adds one; `log_sink` writes
-each as a warning on the ``jobtrail.divergences`` logger. Sinks run on the worker's writer
-thread after the outcome is committed (`AlertObserver`), so an alert never announces a
-divergence the store does not hold: keep them quick (hand slow work to a queue). A sink
-that raises is logged and the others still run.
+each as a warning on the ``jobtrail.divergences`` logger (`jobtrail.alerting` has a sink
+for every kind of alert, at its severity, a webhook and deduplication). Sinks run on the
+worker's writer thread after the outcome is committed (`AlertObserver`), so an alert never
+announces a divergence the store does not hold: keep them quick (hand slow work to a
+queue). A sink that raises is logged and the others still run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
+from jobtrail.alerting import Alert
 from jobtrail.observers import Observer
 from jobtrail.records import Divergence
 from jobtrail.store.base import Outcome
@@ -22,11 +25,12 @@ log = logging.getLogger("jobtrail.divergences")
 
 
 
-#: Where divergences go: a callable given each one, with its job, once it is stored.
-AlertSink = Callable[[Divergence], None]
+#: Where divergences go: a callable given each one, with its job, once it is stored (an
+#: `jobtrail.alerting.AlertSink`, which takes every kind of alert, is one).
+DivergenceSink = Callable[[Divergence], None]
 
 
-def log_sink(alert: Divergence) -> None:
+def log_sink(alert: Alert) -> None:
     """Write *alert* as a warning on the ``jobtrail.divergences`` logger."""
     log.warning("divergence %s", alert)
 
@@ -47,7 +51,7 @@ def _alert(out: Outcome, job_name: str, found: Divergence) -> Divergence:
     return dataclasses.replace(found, job_id=out.job_id, job_name=job_name, attempt=out.attempt)
 
 
-def send(sinks: Sequence[AlertSink], alerts: Iterable[Divergence]) -> None:
+def send(sinks: Sequence[DivergenceSink], alerts: Iterable[Divergence]) -> None:
     """Give each alert to each sink; a sink that fails is logged, never fatal."""
     for alert in alerts:
         for sink in sinks:
@@ -61,7 +65,7 @@ class AlertObserver(Observer):
     """Sends the divergences of written outcomes to the app's alert sinks: an observer,
     so an alert never announces a divergence the store does not hold."""
 
-    def __init__(self, sinks: list[AlertSink]) -> None:
+    def __init__(self, sinks: list[DivergenceSink]) -> None:
         self.sinks = sinks  # the app's own list: sinks added later are used too
 
     def finished(self, outcomes: Sequence[Outcome]) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from jobtrail.errors import JobNotFound, StoreError
 from jobtrail.observers import Observer
-from jobtrail.paths.alerts import AlertSink, send
+from jobtrail.paths.alerts import DivergenceSink, send
 from jobtrail.store.base import Store
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Postmortem(Observer):
 
     def __init__(self, store: Callable[[], Store], summarizer: Summarizer,
                  expectation_of: Callable[[str], Expectation | None],
-                 sinks: Sequence[AlertSink]) -> None:
+                 sinks: Sequence[DivergenceSink]) -> None:
         self._store = store
         self.summarizer = summarizer
         self.expectation_of = expectation_of

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
 from jobtrail.store.actions import ActionResult, DeadLetterFilter
 from jobtrail.store.breakers import Action, BreakerRecord, BreakerSettings
+from jobtrail.store.gauges import StoreGauges
 from jobtrail.store.queues import QueueReport
 from jobtrail.store.values import (
     ClaimedJob,
@@ -65,6 +66,7 @@ __all__ = [
     "RunSummary",
     "StepRecord",
     "Store",
+    "StoreGauges",
     "Watch",
     "WorkerInfo",
     "WorkerRecord",
@@ -286,6 +288,13 @@ class Store(Protocol):
         job, and over the last *window* seconds the jobs finished and the 95th percentile
         of the waits of claims (see `QueueStats`), all on the store's clock."""
 
+    def gauges(self) -> StoreGauges:
+        """What the metrics read at each scrape (`jobtrail.metrics`), in one read: the jobs
+        by queue, job name and status, the age of each queue's oldest runnable job, the
+        effects by job name and state, and the workers with the seconds since each was
+        heard from, on the store's clock. A full pass over the jobs and effects; PostgreSQL
+        gives up after `jobtrail.store.gauges.GAUGES_TIMEOUT` seconds."""
+
     def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         """Stored divergences matching *where*, newest first."""
 
@@ -302,10 +311,22 @@ class Store(Protocol):
         """Every ``event`` entry named *name* that any job recorded (since *since*),
         oldest first: a scan of stored paths, for reports rather than the hot path."""
 
+    def attempt_usage(self, since: float, limit: int) -> list[tuple[Any, ...]]:
+        """What `jobtrail.resources` aggregates: the attempts that ended since *since*
+        (epoch seconds), at most *limit*, newest first, as (job name, duration, lifecycle
+        attributes as JSON text)."""
+
     def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """What `jobtrail.retries` analyses, since *since* (epoch seconds): the jobs ended,
         as (job name, status, jobs, attempts, jobs with more than one attempt), and the
         retries scheduled, as (job name, attributes as JSON text)."""
+
+    def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
+        """What `jobtrail.capacity` models, per queue active since *since* (epoch seconds),
+        by queue name: (queue, jobs created, jobs ended for good, claims, seconds those
+        claims waited, attempts ended, sum of their durations, sum of their squared
+        durations). It costs a pass over the jobs (their times have no index), and the
+        events of the jobs active in the window, read by job."""
 
     def job_links(self) -> list[tuple[str, str, int]]:
         """Which job types enqueued which in recorded runs: (parent job name, child job

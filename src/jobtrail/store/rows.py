@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -106,6 +107,19 @@ def transition_attrs(outcome_error: ErrorInfo | None, **extra: Any) -> str | Non
         attrs["error"] = outcome_error.type
         attrs["message"] = outcome_error.message[:500]
     return json.dumps(attrs) if attrs else None
+
+
+def outcome_attrs(out: Outcome) -> str | None:
+    """The attributes of the lifecycle event of an attempt's outcome: its error class,
+    retry delay and outcome, and what the attempt used (CPU seconds, peak memory). A plain
+    success, the usual case, is written without ``json.dumps``."""
+    if out.error is None and out.retry_delay is None and out.outcome is None:
+        cpu, rss = out.cpu, out.max_rss
+        if cpu is None or rss is None or not math.isfinite(cpu):
+            return transition_attrs(None, cpu=cpu, max_rss=rss)
+        return f'{{"cpu": {float(cpu)!r}, "max_rss": {int(rss)}}}'
+    return transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome, cpu=out.cpu,
+                            max_rss=out.max_rss)
 
 
 def effect_record(row: Sequence[Any], to_time: ToTime) -> EffectRecord:

@@ -92,6 +92,9 @@ class ClaimedJob:
     backoff: float | None
     claim: int
     group_id: int | None = None  # the workflow (group or chain) the job belongs to
+    #: Where the job was enqueued, in the trace of the code that enqueued it: the W3C
+    #: trace context as JSON (``jobtrail.observe.tracing``), when tracing was on.
+    trace_context: str | None = None
 
 
 class PathEvent(NamedTuple):
@@ -173,6 +176,11 @@ class Outcome:
     #: A ``retrying`` outcome whose attempt does not count (a breaker it needed was open):
     #: the job waits ``retry_delay`` seconds and its next attempt has the same number.
     uncounted: bool = field(default=False, kw_only=True)
+    #: What the attempt used (`jobtrail.resources`): the CPU seconds of the thread that
+    #: ran it (``None`` for an async job, whose thread others share), and its process's
+    #: peak resident memory in bytes as it ended.
+    cpu: float | None = field(default=None, kw_only=True)
+    max_rss: int | None = field(default=None, kw_only=True)
 
     @property
     def event_name(self) -> str:
@@ -191,6 +199,10 @@ class WorkerInfo:
     pid: int
     queues: tuple[str, ...] | None
     concurrency: int
+    #: The process's CPU time so far (seconds) and peak resident memory (bytes), as of
+    #: the heartbeat that carries them.
+    cpu_seconds: float | None = None
+    max_rss: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +216,8 @@ class WorkerRecord:
     concurrency: int
     started_at: datetime
     last_seen: datetime
+    cpu_seconds: float | None = None  # its process's CPU time, as of its last heartbeat
+    max_rss: int | None = None  # its process's peak resident memory in bytes, likewise
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,8 @@ class WorkerLoop(Database):
             _Q["heartbeat"],
             {"worker": worker.id, "hostname": worker.hostname, "pid": worker.pid,
              "queues": ",".join(worker.queues) if worker.queues else None,
-             "concurrency": worker.concurrency, "lease": float(lease), "ids": list(job_ids)},
+             "concurrency": worker.concurrency, "lease": float(lease), "ids": list(job_ids),
+             "cpu_seconds": worker.cpu_seconds, "max_rss": worker.max_rss},
         )
         return set(job_ids) - {row[0] for row in kept}
 
@@ -105,7 +106,7 @@ class WorkerLoop(Database):
             return set()
         transitions = [
             (o.job_id, o.attempt, o.event_name, as_float(o.duration),
-             rows.transition_attrs(o.error, delay=o.retry_delay, outcome=o.outcome),
+             rows.outcome_attrs(o),
              path_segments.path_text(o.events))
             for o in outcomes
         ]

@@ -11,9 +11,11 @@ from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
+from jobtrail.store import gauges as store_gauges
 from jobtrail.store import policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
+from jobtrail.store.gauges import StoreGauges
 from jobtrail.store.postgres.connection import Conn, Database, translated
 from jobtrail.store.postgres.values import to_time
 from jobtrail.store.queues import QueueReport
@@ -22,6 +24,7 @@ from jobtrail.store.sqlfiles import queries, steps
 _Q = queries("postgres")
 _RETRY_STATS = steps("postgres", "retry_stats")
 _QUEUE_STATS = steps("postgres", "queue_stats")
+_GAUGES = steps("postgres", "gauges")
 
 
 def read_job(conn: Conn, sql: str, job_id: int) -> JobRecord:
@@ -112,9 +115,17 @@ class Reading(Database):
         return {(queue, Status(status)): n for queue, status, n in self._fetch(_Q["counts"])}
 
     @translated
+    def attempt_usage(self, since: float, limit: int) -> list[tuple[Any, ...]]:
+        return self._fetch(_Q["attempt_usage"], {"since": since, "limit": limit})
+
+    @translated
     def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return (self._fetch(_RETRY_STATS["outcomes"], {"since": since}),
                 self._fetch(_RETRY_STATS["retries"], {"since": since}))
+
+    @translated
+    def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
+        return self._fetch(_Q["capacity_stats"], {"since": since})
 
     @translated
     def job_links(self) -> list[tuple[str, str, int]]:
@@ -124,9 +135,25 @@ class Reading(Database):
     def workers(self) -> list[WorkerRecord]:
         return [
             WorkerRecord(wid, host, pid, tuple(served.split(",")) if served else None, conc,
-                         started.astimezone(UTC), seen.astimezone(UTC))
-            for wid, host, pid, served, conc, started, seen in self._fetch(_Q["list_workers"])
+                         started.astimezone(UTC), seen.astimezone(UTC), cpu, rss)
+            for wid, host, pid, served, conc, started, seen, cpu, rss
+            in self._fetch(_Q["list_workers"])
         ]
+
+    @translated
+    def gauges(self) -> StoreGauges:
+        with self._tx() as conn:
+            conn.execute(_GAUGES["limit"], {"timeout": f"{store_gauges.GAUGES_TIMEOUT:g}s"})
+            row = conn.execute(_GAUGES["clock"]).fetchone()
+            now = row[0] if row else datetime.now(UTC)
+            jobs = conn.execute(_GAUGES["jobs"], {"now": now}).fetchall()
+            effects = conn.execute(_GAUGES["effects"]).fetchall()
+            workers = conn.execute(_Q["list_workers"]).fetchall()
+        at = now.astimezone(UTC)
+        return store_gauges.gauges(at, jobs, effects, [
+            WorkerRecord(wid, host, pid, None, conc, at, seen.astimezone(UTC))
+            for wid, host, pid, _, conc, _, seen, *_ in workers
+        ])
 
     def queue_stats(self, window: float) -> QueueReport:
         return self._queue_stats(queues.check_window(window))

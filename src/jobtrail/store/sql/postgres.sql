@@ -176,7 +176,7 @@ WITH orphaned AS (
 UPDATE jobtrail_jobs SET lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s)
 WHERE id IN (SELECT id FROM orphaned)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim, group_id
+          claim, group_id, trace_context
 -- step: claim
 WITH picked AS (
     SELECT id FROM jobtrail_jobs
@@ -191,7 +191,7 @@ WITH picked AS (
         started_at = jobtrail_now()
     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id, j.trace_context
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
@@ -203,7 +203,7 @@ WITH picked AS (
     SELECT set_config('synchronous_commit', 'off', true)
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim, group_id
+       claim, group_id, trace_context
 FROM claimed, relaxed ORDER BY priority DESC, run_at, id
 
 -- name: claim_job
@@ -216,13 +216,13 @@ WITH claimed AS (
         started_at = jobtrail_now(), run_at = least(j.run_at, jobtrail_now())
     WHERE j.id = %(id)s AND j.status IN ('queued', 'retrying')
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim, j.group_id
+              j.trace_id, j.backoff, j.claim, j.group_id, j.trace_context
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim, group_id
+       claim, group_id, trace_context
 FROM claimed
 
 -- name: next_run_at
@@ -231,9 +231,12 @@ WHERE status IN ('queued', 'retrying') {queue_filter}
 
 -- name: heartbeat
 WITH seen AS (
-    INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
-    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, jobtrail_now(), jobtrail_now())
-    ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+    INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen,
+                                  cpu_seconds, max_rss)
+    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, jobtrail_now(),
+            jobtrail_now(), %(cpu_seconds)s, %(max_rss)s)
+    ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
+                                   cpu_seconds = excluded.cpu_seconds, max_rss = excluded.max_rss
 ), extended AS (
     UPDATE jobtrail_jobs SET lease_expires_at = jobtrail_now() + make_interval(secs => %(lease)s)
     WHERE id = ANY(%(ids)b::bigint[]) AND status = 'running' AND worker_id = %(worker)s
@@ -416,7 +419,7 @@ SELECT id FROM reaped, woken, ended ORDER BY id
 DELETE FROM jobtrail_workers WHERE id = %(id)s
 
 -- name: list_workers
-SELECT id, hostname, pid, queues, concurrency, started_at, last_seen
+SELECT id, hostname, pid, queues, concurrency, started_at, last_seen, cpu_seconds, max_rss
 FROM jobtrail_workers ORDER BY started_at
 
 -- Job records name their columns: a prepared "SELECT *" fails once a migration adds one.
@@ -526,6 +529,31 @@ SELECT queue, extract(epoch FROM wait)::float8, total FROM (
     WHERE started_at >= %(since)s AND started_at >= run_at
 ) AS ranked
 WHERE rank = greatest(1, (95 * total + 99) / 100)
+
+-- name: gauges
+-- What the metrics read at each scrape (`jobtrail.metrics`), in one read-only transaction
+-- that gives up after %(timeout)s (a scrape must answer), as of the store's clock.
+-- step: limit
+SELECT set_config('statement_timeout', %(timeout)s, true)
+-- step: clock
+SELECT jobtrail_now()
+-- step: jobs
+-- Per queue, job type and status: jobs, and how long the earliest of those that may run
+-- now has waited since its run_at (only waiting statuses have one).
+SELECT queue, job_name, status, count(*),
+       extract(epoch FROM %(now)s - min(run_at)
+           FILTER (WHERE run_at <= %(now)s AND status IN ('queued', 'retrying')))::float8
+FROM jobtrail_jobs GROUP BY queue, job_name, status
+-- step: effects
+-- Per job type and state, effects: 'done' or 'failed' as recorded; of those 'started', the
+-- ones whose claim still runs the job are in progress ('started'), the others 'uncertain'.
+SELECT j.job_name,
+       CASE WHEN e.status <> 'started' THEN e.status
+            WHEN j.status = 'running' AND j.claim = e.claim THEN 'started'
+            ELSE 'uncertain' END,
+       count(*)
+FROM jobtrail_effects AS e JOIN jobtrail_jobs AS j ON j.id = e.job_id
+GROUP BY 1, 2
 
 -- name: set_status
 WITH changed AS (
@@ -806,14 +834,14 @@ WITH claimed AS (
         started_at = jobtrail_now()
     WHERE j.id = ANY(%(ids)s::bigint[]) AND j.status IN ('queued', 'retrying')
     RETURNING j.id, j.job_name, j.queue, j.payload, j.attempts, j.max_attempts, j.parent_job_id,
-              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id
+              j.trace_id, j.backoff, j.claim, j.priority, j.run_at, j.group_id, j.trace_context
 ), events AS (
     INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
     SELECT id, attempts, 'lifecycle', 'claimed', jobtrail_now(), claim FROM claimed
     ORDER BY priority DESC, run_at, id
 )
 SELECT id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-       claim, group_id
+       claim, group_id, trace_context
 FROM claimed ORDER BY priority DESC, run_at, id
 -- step: save_buckets
 INSERT INTO jobtrail_buckets (name, tokens, updated)
@@ -920,3 +948,48 @@ GROUP BY job_name, status
 SELECT j.job_name, e.attrs FROM jobtrail_events AS e
 JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= to_timestamp(%(since)s)
+
+-- name: capacity_stats
+-- What `jobtrail capacity` models, per queue, since %(since)s (epoch seconds): jobs created
+-- (arrivals), jobs ended for good, the claims with the seconds they waited (from the later
+-- of run_at and creation to the claim), and the attempts that ended with the sum and the
+-- sum of squares of their durations (an attempt's outcome event carries how long it ran; a
+-- deferred attempt did not run). The jobs' times have no index: one pass over the jobs
+-- table picks those active in the window; their events are read through the (job_id, id)
+-- index while they are few, and the planner scans the events instead when most jobs are.
+WITH active AS (
+    SELECT id, queue, created_at, run_at, started_at, finished_at FROM jobtrail_jobs
+    WHERE created_at >= to_timestamp(%(since)s) OR started_at >= to_timestamp(%(since)s)
+       OR finished_at >= to_timestamp(%(since)s) OR run_at >= to_timestamp(%(since)s)
+), jobs AS (
+    SELECT queue,
+           count(*) FILTER (WHERE created_at >= to_timestamp(%(since)s)) AS arrivals,
+           count(*) FILTER (WHERE finished_at >= to_timestamp(%(since)s)) AS finished,
+           count(*) FILTER (WHERE started_at >= to_timestamp(%(since)s)
+                              AND started_at >= run_at) AS claims,
+           sum(extract(epoch FROM started_at - greatest(run_at, created_at)))
+               FILTER (WHERE started_at >= to_timestamp(%(since)s)
+                         AND started_at >= run_at)::float8 AS waited
+    FROM active GROUP BY queue
+), attempts AS (
+    SELECT a.queue, count(*) AS attempts, sum(e.duration) AS busy,
+           sum(e.duration * e.duration) AS busy_squared
+    FROM active AS a JOIN jobtrail_events AS e ON e.job_id = a.id
+    WHERE e.kind = 'lifecycle' AND e.duration IS NOT NULL AND e.name <> 'deferred'
+      AND e.at >= to_timestamp(%(since)s)
+    GROUP BY a.queue
+)
+SELECT j.queue, j.arrivals, j.finished, j.claims, coalesce(j.waited, 0),
+       coalesce(t.attempts, 0), coalesce(t.busy, 0), coalesce(t.busy_squared, 0)
+FROM jobs AS j LEFT JOIN attempts AS t ON t.queue = j.queue
+ORDER BY j.queue
+
+-- name: attempt_usage
+-- The attempts that ended since the time given (epoch seconds), newest first, at most
+-- the limit given: job name, duration and the lifecycle event's attributes (which carry
+-- the attempt's CPU time and peak memory). Events are not indexed by time: a scan.
+SELECT j.job_name, e.duration, e.attrs FROM jobtrail_events AS e
+JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.kind = 'lifecycle' AND e.name IN ('succeeded', 'retry_scheduled', 'dead')
+  AND e.at >= to_timestamp(%(since)s)
+ORDER BY e.id DESC LIMIT %(limit)s

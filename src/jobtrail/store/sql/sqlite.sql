@@ -111,7 +111,7 @@ WHERE id IN (
     ORDER BY priority DESC, run_at, id
     LIMIT :limit)
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim, group_id
+          claim, group_id, trace_context
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -125,7 +125,7 @@ SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :wo
     lease_expires_at = :lease_until, started_at = :now, run_at = min(run_at, :now)
 WHERE id = :id AND status IN ('queued', 'retrying')
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim, group_id
+          claim, group_id, trace_context
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -136,9 +136,11 @@ WHERE status IN ('queued', 'retrying') {queue_filter}
 
 -- name: heartbeat
 -- step: worker
-INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen)
-VALUES (:id, :hostname, :pid, :queues, :concurrency, :now, :now)
-ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen
+INSERT INTO jobtrail_workers (id, hostname, pid, queues, concurrency, started_at, last_seen,
+                              cpu_seconds, max_rss)
+VALUES (:id, :hostname, :pid, :queues, :concurrency, :now, :now, :cpu_seconds, :max_rss)
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
+                               cpu_seconds = excluded.cpu_seconds, max_rss = excluded.max_rss
 -- step: lease
 UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
 WHERE id = :id AND status = 'running' AND worker_id = :worker
@@ -255,7 +257,7 @@ VALUES (?, ?, 'lifecycle', 'lease_expired', ?, ?, ?)
 DELETE FROM jobtrail_workers WHERE id = :id
 
 -- name: list_workers
-SELECT id, hostname, pid, queues, concurrency, started_at, last_seen
+SELECT id, hostname, pid, queues, concurrency, started_at, last_seen, cpu_seconds, max_rss
 FROM jobtrail_workers ORDER BY started_at
 
 -- name: get_job
@@ -322,6 +324,25 @@ SELECT queue, wait, total FROM (
     WHERE started_at >= :since AND started_at >= run_at
 )
 WHERE rank = max(1, (95 * total + 99) / 100)
+
+-- name: gauges
+-- What the metrics read at each scrape (`jobtrail.metrics`), as of :now.
+-- step: jobs
+-- Per queue, job type and status: jobs, and how long the earliest of those that may run
+-- now has waited since its run_at (only waiting statuses have one).
+SELECT queue, job_name, status, count(*),
+       :now - min(run_at) FILTER (WHERE run_at <= :now AND status IN ('queued', 'retrying'))
+FROM jobtrail_jobs GROUP BY queue, job_name, status
+-- step: effects
+-- Per job type and state, effects: 'done' or 'failed' as recorded; of those 'started', the
+-- ones whose claim still runs the job are in progress ('started'), the others 'uncertain'.
+SELECT j.job_name,
+       CASE WHEN e.status <> 'started' THEN e.status
+            WHEN j.status = 'running' AND j.claim = e.claim THEN 'started'
+            ELSE 'uncertain' END,
+       count(*)
+FROM jobtrail_effects AS e JOIN jobtrail_jobs AS j ON j.id = e.job_id
+GROUP BY 1, 2
 
 -- name: set_status
 -- step: status
@@ -477,7 +498,7 @@ SET status = 'running', attempts = attempts + 1, claim = :token, worker_id = :wo
     lease_expires_at = :lease_until, started_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN ('queued', 'retrying')
 RETURNING id, job_name, queue, payload, attempts, max_attempts, parent_job_id, trace_id, backoff,
-          claim, group_id
+          claim, group_id, trace_context
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, claim)
 VALUES (?, ?, 'lifecycle', 'claimed', ?, ?)
@@ -578,3 +599,46 @@ GROUP BY job_name, status
 SELECT j.job_name, e.attrs FROM jobtrail_events AS e
 JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= :since
+
+-- name: capacity_stats
+-- What `jobtrail capacity` models, per queue, since :since (epoch seconds): jobs created
+-- (arrivals), jobs ended for good, the claims with the seconds they waited (from the later
+-- of run_at and creation to the claim), and the attempts that ended with the sum and the
+-- sum of squares of their durations (an attempt's outcome event carries how long it ran; a
+-- deferred attempt did not run). The jobs' times have no index: one pass over the jobs
+-- table picks those active in the window, and only their events are read, through the
+-- (job_id, id) index.
+WITH active AS (
+    SELECT id, queue, created_at, run_at, started_at, finished_at FROM jobtrail_jobs
+    WHERE created_at >= :since OR started_at >= :since OR finished_at >= :since
+       OR run_at >= :since
+), jobs AS (
+    SELECT queue,
+           count(*) FILTER (WHERE created_at >= :since) AS arrivals,
+           count(*) FILTER (WHERE finished_at >= :since) AS finished,
+           count(*) FILTER (WHERE started_at >= :since AND started_at >= run_at) AS claims,
+           sum(started_at - max(run_at, created_at))
+               FILTER (WHERE started_at >= :since AND started_at >= run_at) AS waited
+    FROM active GROUP BY queue
+), attempts AS (
+    SELECT a.queue, count(*) AS attempts, sum(e.duration) AS busy,
+           sum(e.duration * e.duration) AS busy_squared
+    FROM active AS a JOIN jobtrail_events AS e ON e.job_id = a.id
+    WHERE e.kind = 'lifecycle' AND e.duration IS NOT NULL AND e.name <> 'deferred'
+      AND e.at >= :since
+    GROUP BY a.queue
+)
+SELECT j.queue, j.arrivals, j.finished, j.claims, coalesce(j.waited, 0),
+       coalesce(t.attempts, 0), coalesce(t.busy, 0), coalesce(t.busy_squared, 0)
+FROM jobs AS j LEFT JOIN attempts AS t ON t.queue = j.queue
+ORDER BY j.queue
+
+-- name: attempt_usage
+-- The attempts that ended since the time given (epoch seconds), newest first, at most
+-- the limit given: job name, duration and the lifecycle event's attributes (which carry
+-- the attempt's CPU time and peak memory). Events are not indexed by time: a scan.
+SELECT j.job_name, e.duration, e.attrs FROM jobtrail_events AS e
+JOIN jobtrail_jobs AS j ON j.id = e.job_id
+WHERE e.kind = 'lifecycle' AND e.name IN ('succeeded', 'retry_scheduled', 'dead')
+  AND e.at >= :since
+ORDER BY e.id DESC LIMIT :limit

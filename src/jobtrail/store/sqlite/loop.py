@@ -86,7 +86,8 @@ class WorkerLoop(Database):
                 _HEARTBEAT["worker"],
                 {"id": worker.id, "hostname": worker.hostname, "pid": worker.pid,
                  "queues": ",".join(worker.queues) if worker.queues else None,
-                 "concurrency": worker.concurrency, "now": now},
+                 "concurrency": worker.concurrency, "now": now,
+                 "cpu_seconds": worker.cpu_seconds, "max_rss": worker.max_rss},
             )
             for job_id in job_ids:
                 cur = conn.execute(
@@ -116,7 +117,7 @@ class WorkerLoop(Database):
                       "code_version": run.code_version if run else None,
                       "milestones": rows.milestones_text(run), "uncounted": int(out.uncounted)}
             event = (out.job_id, out.attempt, out.event_name, now, out.duration,
-                     rows.transition_attrs(out.error, delay=out.retry_delay, outcome=out.outcome),
+                     rows.outcome_attrs(out),
                      path_segments.path_text(out.events), out.claim)
             found = [(*row, now) for row in rows.divergence_rows(out)]
             rows_of[(out.job_id, out.claim)] = (update, event, out.status.is_final, found)

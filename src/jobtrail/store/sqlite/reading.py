@@ -10,9 +10,11 @@ from typing import Any
 
 from jobtrail.errors import JobNotFound, StoreLost
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
+from jobtrail.store import gauges as store_gauges
 from jobtrail.store import policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
+from jobtrail.store.gauges import StoreGauges
 from jobtrail.store.queues import QueueReport
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
@@ -20,6 +22,7 @@ from jobtrail.store.sqlite.connection import Database, translated
 _Q = queries("sqlite")
 _RETRY_STATS = steps("sqlite", "retry_stats")
 _QUEUE_STATS = steps("sqlite", "queue_stats")
+_GAUGES = steps("sqlite", "gauges")
 #: How many ids one statement binds (SQLite's limit on parameters is far above).
 CHUNK = 500
 
@@ -134,10 +137,20 @@ class Reading(Database):
         return {(queue, Status(status)): count for queue, status, count in found}
 
     @translated
+    def attempt_usage(self, since: float, limit: int) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = self._conn().execute(
+            _Q["attempt_usage"], {"since": since, "limit": limit}).fetchall()
+        return found
+
+    @translated
     def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         conn = self._conn()
         return (conn.execute(_RETRY_STATS["outcomes"], {"since": since}).fetchall(),
                 conn.execute(_RETRY_STATS["retries"], {"since": since}).fetchall())
+
+    @translated
+    def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
+        return list(self._conn().execute(_Q["capacity_stats"], {"since": since}).fetchall())
 
     @translated
     def job_links(self) -> list[tuple[str, str, int]]:
@@ -151,10 +164,25 @@ class Reading(Database):
             WorkerRecord(
                 wid, host, pid, tuple(served.split(",")) if served else None, conc,
                 utc_from_epoch(started) or datetime.now(UTC),
-                utc_from_epoch(seen) or datetime.now(UTC),
+                utc_from_epoch(seen) or datetime.now(UTC), cpu, rss,
             )
-            for wid, host, pid, served, conc, started, seen in found
+            for wid, host, pid, served, conc, started, seen, cpu, rss in found
         ]
+
+    @translated
+    def gauges(self) -> StoreGauges:
+        if self.check_identity():  # a file deleted or replaced is not read on, unchanged
+            raise StoreLost(self._lost or "the SQLite database was lost")
+        now = self.clock.now()
+        conn = self._conn()
+        jobs = conn.execute(_GAUGES["jobs"], {"now": now}).fetchall()
+        effects = conn.execute(_GAUGES["effects"]).fetchall()
+        workers = conn.execute(_Q["list_workers"]).fetchall()
+        at = utc_from_epoch(now) or datetime.now(UTC)
+        return store_gauges.gauges(at, jobs, effects, [
+            WorkerRecord(wid, host, pid, None, conc, at, utc_from_epoch(seen) or at)
+            for wid, host, pid, _, conc, _, seen, *_ in workers
+        ])
 
     def queue_stats(self, window: float) -> QueueReport:
         return self._queue_stats(queues.check_window(window))
