@@ -83,6 +83,7 @@ class Context:
         "store",
         "trace_id",
         "traced",
+        "uncalled_keys",
         "unsure_keys",
     )
 
@@ -130,6 +131,9 @@ class Context:
         # Effect keys begun in this attempt whose end could not be recorded: calling one
         # again here could perform it twice.
         self.unsure_keys: set[str] = set()
+        # Effect keys whose intent may be stored although the attempt could not record it,
+        # and whose call it never made: the outcome withdraws them (`Outcome.withdrawn`).
+        self.uncalled_keys: set[str] = set()
         # The undo of each effect completed in this attempt that declared one, in order.
         self._compensations: list[Compensation] = []
         #: The attempt's span, when tracing is on (`jobtrail.observe.tracing`).

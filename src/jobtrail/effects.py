@@ -16,6 +16,13 @@ checkpoint, the next effect, the attempt's outcome).
 
 A crash between 1 and 3 leaves ``started``: the next attempt will not repeat the call
 blindly. An effect declared ``repeat_safe`` is simply called again in that case.
+
+An intent whose write failed through every retry may have committed all the same (the
+answer lost with the connection). The call was not made, so the key goes in the
+attempt's ``uncalled_keys``, and the attempt's outcome withdraws the intent while its claim
+still holds the job (`Outcome.withdrawn`): the next attempt calls the effect once instead
+of finding it uncertain. Only an outcome the attempt's own code reached withdraws
+anything (not the watchdog's, while the code may still run on).
 """
 
 from __future__ import annotations
@@ -51,6 +58,11 @@ class EffectScope(Protocol):
     def unsure_keys(self) -> set[str]:
         """Keys begun in this attempt whose end could not be recorded."""
         ...
+    @property
+    def uncalled_keys(self) -> set[str]:
+        """Keys whose intent this attempt could not record (it may be stored) and whose
+        call it did not make."""
+        ...
 
     def add_event(self, event: PathEvent) -> None: ...
     def checkpointing(self) -> AbstractContextManager[list[PathEvent]]:
@@ -82,6 +94,7 @@ def perform_effect(
             "could not be recorded: it may have happened, so it is not called again"
         )
     existing = _begin(store, ctx, name, key, repeat_safe)
+    ctx.uncalled_keys.discard(key)  # begun after all: its call may be made from here on
     if existing is not None and existing.status == "done":
         replayed: dict[str, Any] = {"key": key, "replayed": True}
         if existing.repeated:  # the attempt that ran it again failed: keep the flag
@@ -136,7 +149,8 @@ def _begin(store: Any, ctx: EffectScope, name: str, key: str,
         except (LeaseLost, StoreRejected):
             raise
         except StoreError:
-            if pause is None:
+            if pause is None:  # the intent may be stored: withdrawn with the outcome
+                ctx.uncalled_keys.add(key)
                 raise
             log.warning("could not record the intent of effect %r; retrying", _shown(ctx, key))
             time.sleep(pause)

@@ -331,10 +331,17 @@ class Attempt:
             events=self.context.take_unsaved(final=status is Status.SUCCEEDED),
             duration=time.monotonic() - self.started, run=run, claim=self.claimed.claim,
             uncounted=uncounted, cpu=self._cpu(), max_rss=peak_rss(),
+            withdrawn=self._withdrawn(),
         )
         if self.traced is not None:
             self._traced_end(made)
         return made
+
+    def _withdrawn(self) -> tuple[str, ...]:
+        """The effect keys the outcome withdraws: only once the job's code has ended (the
+        watchdog's outcome of a job still running withdraws none)."""
+        keys = self.context.uncalled_keys
+        return tuple(keys) if keys and self.done else ()
 
     def _cpu(self) -> float | None:
         """The CPU seconds of the thread that ran this sync job, when it is the one asking

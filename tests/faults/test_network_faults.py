@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from jobtrail import App, Status
+from jobtrail.effects import BEGIN_RETRIES
 from tests.conftest import _empty_pg
 from tests.support import workload
 from tests.support.processes import kill_worker, runs_by_job, start_worker, worker_errors
@@ -271,4 +272,33 @@ def test_a_stalled_database_holds_no_stop_back(rig: Rig, signals: int, limit: fl
     rig.start(lease=2.0)
     rig.wait_all_final(total, timeout=60)
     assert len(rig.assert_promises_kept(total)) <= 6  # at most the jobs it was running
+    rig.stop()
+
+
+def test_an_intent_whose_answer_was_lost_is_withdrawn_not_left_uncertain(rig: Rig) -> None:
+    """The intent of an effect commits but its answer never comes back, and every retry of
+    the write fails: the attempt never called the effect, so its outcome withdraws the
+    intent, and the next attempt performs the effect once — the job succeeds rather than
+    ending effect_uncertain."""
+    rig.app.job(retry=workload.gated_pay.retry)(workload.gated_pay.fn)
+    (job_id,) = [h.id for h in rig.app.job_named("gated_pay").enqueue_many([{"n": 7}])]
+    rig.start(lease=30.0)
+    rig.wait_until(lambda: runs_by_job(rig.log).get(job_id) is not None, 30,
+                   "the job reached its effect")
+    rig.proxy.stall("down")  # statements reach the database; their answers are held
+    (rig.log.parent / "go-7").touch()
+    rig.wait_until(lambda: bool(rig.app.effects(job_id)), 10, "the intent committed")
+    rig.proxy.cut()  # the held answer is lost, and every retry of the write fails
+    said = "could not record the intent of effect 'charge-7'"
+    rig.wait_until(lambda: worker_errors(rig.log).count(said) == len(BEGIN_RETRIES), 30,
+                   "the intent's write was retried")
+    time.sleep(BEGIN_RETRIES[-1] + 3)  # its last try fails too: the attempt ends uncalled
+    rig.proxy.restore()
+    rig.proxy.release()
+    rig.wait_all_final(1, timeout=30)
+    record = rig.app.get(job_id)
+    assert (record.status, record.result) == (Status.SUCCEEDED, "ch_7"), record
+    assert [line.split()[0] for line in rig.ledger()] == ["charge-7"]
+    (effect,) = rig.app.effects(job_id)
+    assert effect.status == "done" and effect.attempt >= 2
     rig.stop()

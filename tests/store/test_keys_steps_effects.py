@@ -322,3 +322,36 @@ def test_a_final_keyed_job_leaves_a_receipt(store: Store) -> None:
     (again,) = store.enqueue([keyed("inv-r")])
     assert again == job_id and again.deduplicated
     assert store.get(job_id).status is Status.DEAD
+
+
+def test_an_outcome_withdraws_the_intents_its_attempt_never_acted_on(store: Store) -> None:
+    """An attempt whose intent write may have committed (its answer lost) but which never
+    called the effect withdraws the intent with its outcome: the next attempt begins the key
+    afresh instead of finding it uncertain. An effect that ended, or another claim's
+    intent, is never withdrawn."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    first = attempt(store, job_id)
+    for key in ("lost-answer", "ended"):
+        assert store.begin_effect(job_id, first.claim, 1, "charge", key, False) is None
+    store.end_effect("ended", job_id, first.claim, '"ok"', None)
+    store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, error=ErrorInfo("StoreError", "m"),
+                                  retry_delay=0, claim=first.claim,
+                                  withdrawn=("lost-answer", "ended"))])
+    assert [(e.key, e.status) for e in store.effects(job_id)] == [("ended", "done")]
+    second = attempt(store, job_id)
+    assert store.begin_effect(job_id, second.claim, 2, "charge", "lost-answer", False) is None
+
+
+def test_an_outcome_that_lost_its_claim_withdraws_nothing(store: Store) -> None:
+    """When the claim no longer holds the job (its lease moved on), its outcome is not
+    written and the intent stays: nobody can say the call was not made by then."""
+    (job_id,) = store.enqueue([NewJob("j", "default", "{}", 3)])
+    first = attempt(store, job_id)
+    assert store.begin_effect(job_id, first.claim, 1, "charge", "k", False) is None
+    store.release(WORKER, [job_id])
+    second = attempt(store, job_id, worker="w-2")
+    lost = store.finish(WORKER, [Outcome(job_id, 1, Status.RETRYING, retry_delay=0,
+                                         claim=first.claim, withdrawn=("k",))])
+    assert lost == {job_id}
+    uncertain = store.begin_effect(job_id, second.claim, 2, "charge", "k", False)
+    assert uncertain is not None and uncertain.status == "started"

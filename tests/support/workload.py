@@ -76,3 +76,24 @@ def announce(ctx: Context, n: int) -> int:
     _log(f"waiting {ctx.job_id} {os.getpid()}")
     time.sleep(60)
     return ctx.step("finish", lambda: n)
+
+
+@app.job(retry=Retry(max_attempts=5, base=0.01, cap=0.05))
+def gated_pay(ctx: Context, n: int) -> str:
+    """Say it reached its effect (``gated`` in the log), wait for a ``go-<n>`` file beside
+    the log, then perform one keyed effect that appends to the ledger."""
+    folder = os.path.dirname(os.environ["WORKLOAD_LOG"])
+    if ctx.attempt == 1:
+        _log(f"gated {ctx.job_id} {os.getpid()}")
+        while not os.path.exists(os.path.join(folder, f"go-{n}")):
+            time.sleep(0.01)
+
+    def charge() -> str:
+        fd = os.open(os.environ["WORKLOAD_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"charge-{n} {ctx.attempt}\n".encode())
+        finally:
+            os.close(fd)
+        return f"ch_{n}"
+
+    return ctx.effect("charge", charge, key=f"charge-{n}")

@@ -181,6 +181,10 @@ class Outcome:
     #: peak resident memory in bytes as it ended.
     cpu: float | None = field(default=None, kw_only=True)
     max_rss: int | None = field(default=None, kw_only=True)
+    #: Effect keys whose intent this attempt may have stored but whose call it never made
+    #: (the intent's write failed as far as it knew): withdrawn with the outcome, while the
+    #: claim holds the job, so they are not taken for uncertain by the next attempt.
+    withdrawn: tuple[str, ...] = field(default=(), kw_only=True)
 
     @property
     def event_name(self) -> str:

@@ -122,7 +122,15 @@ class WorkerLoop(Database):
                   **columns(_OUTCOME_COLUMNS, outcome_rows),
                   **columns(_TRANSITION_COLUMNS, transitions),
                   **columns(_DIVERGENCE_COLUMNS, found)}
-        applied = {row[0] for row in self._fetch(_Q["finish"], params)}
+        withdrawing = [o for o in outcomes if o.withdrawn]
+        if withdrawing:  # rare: an effect's intent that may be stored, its call never made
+            with self._tx() as conn:
+                for o in withdrawing:
+                    conn.execute(_Q["withdraw_intents"], {
+                        "keys": list(o.withdrawn), "id": o.job_id, "claim": o.claim})
+                applied = {row[0] for row in conn.execute(_Q["finish"], params).fetchall()}
+        else:
+            applied = {row[0] for row in self._fetch(_Q["finish"], params)}
         self._claims.finished(worker_id, [(o.job_id, o.claim) for o in outcomes])
         return {o.job_id for o in outcomes} - applied
 

@@ -244,6 +244,15 @@ WITH seen AS (
 )
 SELECT id FROM extended
 
+-- name: withdraw_intents
+-- The intents of effects a claim began, whose call it never made (the intent's write
+-- failed as far as the attempt knew): withdrawn with the attempt's outcome, in its
+-- transaction, while the claim still holds the job, so the next attempt calls them once.
+DELETE FROM jobtrail_effects AS e USING jobtrail_jobs AS j
+WHERE e.key = ANY(%(keys)s::text[]) AND e.job_id = %(id)s AND e.claim = %(claim)s
+  AND e.status = 'started'
+  AND j.id = e.job_id AND j.claim = e.claim AND j.status = 'running'
+
 -- name: finish
 WITH outcome AS (
     SELECT * FROM unnest(

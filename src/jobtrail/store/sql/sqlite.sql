@@ -169,6 +169,11 @@ VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?, ?)
 INSERT INTO jobtrail_divergences
     (job_id, job_name, attempt, kind, position, found, expected, message, at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+-- step: withdraw
+-- The intents of effects this claim began, whose call it never made (the intent's write
+-- failed as far as the attempt knew): withdrawn, so the next attempt calls them once.
+DELETE FROM jobtrail_effects
+WHERE key = ? AND job_id = ? AND claim = ? AND status = 'started'
 -- step: receipts
 -- A keyed job that reached a final status leaves a receipt of its outcome.
 INSERT OR REPLACE INTO jobtrail_receipts

@@ -130,6 +130,10 @@ class WorkerLoop(Database):
             divergences = [found for row in written for found in row[3]]
             if divergences:
                 conn.executemany(_FINISH["divergence"], divergences)
+            withdrawn = [(key, out.job_id, out.claim) for out in outcomes if out.withdrawn
+                         and (out.job_id, out.claim) in held for key in out.withdrawn]
+            if withdrawn:
+                conn.executemany(_FINISH["withdraw"], withdrawn)
             final = [job_id for job_id, claim in held if rows_of[(job_id, claim)][2]]
             if final:
                 conn.execute(_FINISH["receipts"].format(ids=", ".join("?" * len(final))), final)
