@@ -250,10 +250,16 @@ class Attempt:
         timeout = self.definition.timeout or 0
         return JobTimeout(f"attempt ran past its timeout of {timeout:g}s{detail}")
 
-    def abandon(self) -> None:
-        """Stop caring how the attempt ends: its outcome, if it comes, is dropped."""
+    def abandon(self, why: str) -> None:
+        """Stop caring how the attempt ends: its outcome, if it comes, is dropped; its span
+        ends now, saying *why*."""
         with self.lock:
             self.abandoned = True
+        if self.traced is not None:
+            try:
+                self.traced.cut_short(why)
+            except Exception:  # a span is worth less than stopping the worker
+                log.exception("could not end the span of job %s", self.claimed.id)
 
     def expire(self, detail: str = "") -> Outcome | None:
         """Give up on an attempt past its deadline and report the timeout now. An attempt

@@ -440,7 +440,7 @@ class Worker:
             self._log.warning("released %d running jobs at shutdown; they will run again",
                               released)
             self.host.observers.released(ids)
-            self._abandon_running(None)
+            self._abandon_running(None, "released")
         if self._running:
             return False
         return past or not (self._finished or self._writer_busy())
@@ -453,12 +453,13 @@ class Worker:
         self._abandon_running("the store is unreachable")
         return True
 
-    def _abandon_running(self, why: str | None) -> None:
-        """Stop waiting for the running attempts (their late outcomes are dropped)."""
+    def _abandon_running(self, why: str | None, what: str = "abandoned") -> None:
+        """Stop waiting for the running attempts (their late outcomes are dropped); *what*
+        became of them ends their spans."""
         attempts = list(self._running.values())
         self._running.clear()
         for attempt in attempts:
-            attempt.abandon()
+            attempt.abandon(what)
         if why is not None and attempts:
             self.stats.abandoned += len(attempts)
             self._log.warning("left %d running jobs to their leases (%s): they run again "

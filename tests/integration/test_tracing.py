@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from jobtrail import App, Context, Retry
 from jobtrail.scheduler import Scheduler
 from jobtrail.testing import run_until_idle
+from jobtrail.worker import Worker
 from tests.support import rawsql
 
 TWICE = Retry(max_attempts=2, base=0, jitter="none")
@@ -413,3 +415,30 @@ def test_a_trace_sampled_out_makes_no_span_and_the_job_runs(
     assert app.get(handle.id).status == "succeeded"
     assert spans(exporter) == []
     provider.shutdown()
+
+
+def test_a_job_released_at_a_graceful_stop_ends_its_span_as_released(
+        make_app: Callable[..., App], provider: TracerProvider,
+        exporter: InMemorySpanExporter) -> None:
+    """A running attempt the stopping worker releases past its grace period ends its span
+    at once, with a released event; the job's late end adds no second span."""
+    app = make_app(grace=0.2, tracer_provider=provider)
+    started = threading.Event()
+
+    @app.job
+    def stuck(ctx: Context) -> None:
+        started.set()
+        ctx.step("wait", _sleep, 1.5)
+
+    stuck.enqueue()
+    worker = Worker(app, concurrency=1, install_signals=False)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert started.wait(5)
+    worker.stop()
+    thread.join(10)
+    (process,) = spans(exporter, "process default")
+    assert [e.name for e in process.events] == ["released"]
+    assert attr(process, "jobtrail.status") == "released"
+    time.sleep(1.6)  # the job's own end comes, and is dropped
+    assert len(spans(exporter, "process default")) == 1

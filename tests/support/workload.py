@@ -19,9 +19,9 @@ app = App(
 )
 
 
-def _log(line: str) -> None:
+def _log(line: str, file: str = "WORKLOAD_LOG") -> None:
     # One write of a short line with O_APPEND is atomic, so lines never interleave.
-    fd = os.open(os.environ["WORKLOAD_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(os.environ[file], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (line + "\n").encode())
     finally:
@@ -45,11 +45,7 @@ def pay(ctx: Context, n: int, sleep: float = 0.0) -> str:
 
     def charge() -> str:
         time.sleep(sleep / 2)
-        fd = os.open(os.environ["WORKLOAD_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"charge-{n} {amount}\n".encode())
-        finally:
-            os.close(fd)
+        _log(f"charge-{n} {amount}", "WORKLOAD_LEDGER")
         return f"ch_{n}"
 
     charge_id = ctx.effect("charge", charge, key=f"charge-{n}")
@@ -89,11 +85,7 @@ def gated_pay(ctx: Context, n: int) -> str:
             time.sleep(0.01)
 
     def charge() -> str:
-        fd = os.open(os.environ["WORKLOAD_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, f"charge-{n} {ctx.attempt}\n".encode())
-        finally:
-            os.close(fd)
+        _log(f"charge-{n} {ctx.attempt}", "WORKLOAD_LEDGER")
         return f"ch_{n}"
 
     return ctx.effect("charge", charge, key=f"charge-{n}")

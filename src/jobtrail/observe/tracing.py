@@ -216,6 +216,17 @@ class AttemptSpan:
         if len(self._failed_steps) < MAX_FAILED_STEPS:
             self._failed_steps.append((name, at, duration, type(error).__name__))
 
+    def cut_short(self, why: str) -> None:
+        """End the span of an attempt the worker stopped waiting for (``released`` at a
+        graceful stop, or ``abandoned`` to its lease): an event says so; its steps and
+        effects are not known yet."""
+        if self._ended:
+            return
+        self._ended = True
+        self.span.add_event(why)
+        self.span.set_attribute("jobtrail.status", why)
+        self.span.end()
+
     def finish(self, ctx: Context, outcome: Outcome) -> None:
         """End the span with *outcome*, after the spans of the steps and effects *ctx*
         recorded and of the steps that raised. Only the first call does anything (the
