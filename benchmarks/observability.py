@@ -82,27 +82,35 @@ def throughput(backend: Backend, settings: Settings) -> dict[str, Any]:
             "cpu_us": {c: statistics.median(t) for c, t in cpu.items()}}
 
 
-def disabled_cost() -> float:
-    """µs per attempt of what the features cost when off: the tracing checks at enqueue
-    and attempt, and the usage an attempt records (two thread CPU reads, a getrusage, its
+def disabled_cost() -> tuple[float, float]:
+    """µs per attempt of what is paid with tracing and metrics off: the checks that find
+    tracing off at enqueue and attempt (and the metrics' one ``is None``); and, apart,
+    what each attempt records of its resources (two thread CPU reads, a getrusage, its
     attributes written)."""
     tracing = Tracing()
     claimed = ClaimedJob(1, "bench", "default", "{}", 1, 3, None, None, None, 1)
     outcome = Outcome(1, 1, Status.SUCCEEDED, claim=1, cpu=1e-4, max_rss=peak_rss())
+    metrics = None
 
     def stored(jobs: list[NewJob]) -> list[Enqueued]:
         return []
 
-    def attempt() -> None:
+    def checks() -> None:
         tracing.send("default", [], stored)
         tracing.start(claimed)
+        if metrics is not None:
+            raise AssertionError
+
+    def resources() -> None:
         started = time.thread_time()
         time.thread_time() - started
         peak_rss()
         outcome_attrs(outcome)
 
     calls = 200_000
-    return min(timeit.repeat(attempt, number=calls, repeat=5)) / calls * 1e6
+    check_us, resources_us = (min(timeit.repeat(fn, number=calls, repeat=5)) / calls * 1e6
+                              for fn in (checks, resources))
+    return check_us, resources_us
 
 
 def loss(data: dict[str, Any], job: str, setting: str) -> str:
@@ -112,7 +120,8 @@ def loss(data: dict[str, Any], job: str, setting: str) -> str:
     return f"{statistics.median(losses) * 100:.1f}%"
 
 
-def render(results: dict[str, dict[str, Any]], settings: Settings, disabled_us: float) -> None:
+def render(results: dict[str, dict[str, Any]], settings: Settings,
+           disabled_us: tuple[float, float]) -> None:
     table = Table(title="jobtrail observability cost")
     table.add_column("measurement")
     for name in results:
@@ -131,8 +140,10 @@ def render(results: dict[str, dict[str, Any]], settings: Settings, disabled_us: 
         row(f"{job}: worker CPU per job, off / tracing / both (µs)",
             lambda d, j=job: " / ".join(f"{d['cpu_us'][f'{j}/{s}']:.0f}"
                                         for s in ("off", "tracing", "both")))
-    row("disabled: cost per attempt (µs) / share of worker CPU per no-op job",
-        lambda d: f"{disabled_us:.2f} / {disabled_us / d['cpu_us']['bench_noop/off'] * 100:.1f}%")
+    for label, cost in zip(("tracing and metrics off: their checks", "resources recorded"),
+                           disabled_us, strict=True):
+        row(f"{label} (µs per attempt / share of worker CPU per no-op job)",
+            lambda d, c=cost: f"{c:.2f} / {c / d['cpu_us']['bench_noop/off'] * 100:.1f}%")
     console.print(table)
     console.print(
         f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
