@@ -4,9 +4,12 @@ throughput on a shared machine, since another process's load does not add to it.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from bench_app import make_app
@@ -20,8 +23,11 @@ from jobtrail import Status
 
 
 def bench_drain_once(
-    backend: Backend, settings: Settings, job: str = "bench_noop"
+    backend: Backend, settings: Settings, job: str = "bench_noop",
+    beside: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> dict[str, Any]:
+    """Drain *settings.jobs* queued *job* jobs; *beside* is a context entered once they are
+    queued, around the workers' run (something that runs beside them: a sealer, say)."""
     n = settings.jobs
     app = fresh_app(backend)
     try:
@@ -30,8 +36,9 @@ def bench_drain_once(
         app.close()
     backend.analyze()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with Workers(backend.url, processes=settings.processes,
-                 concurrency=settings.concurrency, burst=True) as workers:
+    around = beside() if beside is not None else contextlib.nullcontext()
+    with around, Workers(backend.url, processes=settings.processes,
+                         concurrency=settings.concurrency, burst=True) as workers:
         code = workers.wait(timeout=max(120.0, n / 100))
         wall = time.perf_counter() - workers.started
         if code != 0:

@@ -23,6 +23,7 @@ keeps failing, one when it recovers.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import queue
@@ -220,6 +221,9 @@ class WebhookSink:
                 return
             try:
                 self._post(body)
+            except Exception:  # a bug must not end the thread with alerts waiting
+                self.failed += 1
+                log.exception("webhook %s: an alert could not be posted", self.url)
             finally:
                 self._pending.task_done()
 
@@ -237,8 +241,8 @@ class WebhookSink:
                 if (exc.code < 500 and exc.code != 429) or attempt == self.retries:
                     problem = f"HTTP {exc.code}"
                     break
-            except (OSError, ValueError) as exc:  # refused, unreachable, timed out
-                if attempt == self.retries:
+            except (OSError, ValueError, http.client.HTTPException) as exc:  # refused,
+                if attempt == self.retries:  # unreachable, timed out, a garbled answer
                     problem = f"{type(exc).__name__}: {exc}"
                     break
             time.sleep(delay)

@@ -347,7 +347,7 @@ class Attempt:
         """The effect keys the outcome withdraws: only once the job's code has ended (the
         watchdog's outcome of a job still running withdraws none)."""
         keys = self.context.uncalled_keys
-        return tuple(keys) if keys and self.done else ()
+        return tuple(keys) if keys and self.done and not self.abandoned else ()
 
     def _cpu(self) -> float | None:
         """The CPU seconds of the thread that ran this sync job, when it is the one asking
@@ -426,7 +426,7 @@ def prepare(
         except BreakerOpen as exc:  # not attempted: back to the queue, the attempt uncounted
             outcome = deferred(claimed, exc)
             if traced is not None:
-                traced.finish(context, outcome)
+                attempt._traced_end(outcome)
             return outcome
     return attempt
 

@@ -82,9 +82,15 @@ class HealthWatch:
             except JobtrailError as exc:
                 log.error("health checks could not run: %s", exc)
                 report = None
+            except Exception:  # a bug must not end the watch silently
+                log.exception("health checks failed")
+                report = None
             alerts = [] if report is None else self.update(report)
             if on_round is not None:
-                on_round(report, alerts)
+                try:
+                    on_round(report, alerts)
+                except Exception:
+                    log.exception("could not report a round of health checks")
             stop.wait(every)
 
 

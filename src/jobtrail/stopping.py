@@ -25,6 +25,8 @@ log = logging.getLogger("jobtrail.worker")
 
 #: Seconds past the grace period after which a stop asked for by a signal is made at once.
 STOP_MARGIN = 5.0
+#: The longest alarm set (a grace period of years means no release, not an error).
+MAX_ALARM = 1e8
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -72,7 +74,17 @@ def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
     sends a second signal."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (*_SIGNALS, signal.SIGALRM)}
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    alarm: list[object] = []  # the application's SIGALRM handler, once the alarm is set
+
+    def set_alarm() -> None:
+        """The alarm, taken over only now: until a stop, the application's SIGALRM and
+        timer stay its own."""
+        try:
+            alarm.append(signal.signal(signal.SIGALRM, overdue))
+            signal.setitimer(signal.ITIMER_REAL, min(MAX_ALARM, stop.remaining() + STOP_MARGIN))
+        except (OverflowError, ValueError, OSError) as exc:  # no alarm: a second signal still works
+            log.warning("cannot set the stop alarm (%s): a second signal stops at once", exc)
 
     def handle(signum: int, frame: FrameType | None) -> None:
         again = stop.requested
@@ -81,7 +93,7 @@ def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
                     f"finishing running jobs (up to {stop.grace:g}s)")
         stop.request()
         if not again:
-            signal.setitimer(signal.ITIMER_REAL, stop.remaining() + STOP_MARGIN)
+            set_alarm()
         if again and interruptible():
             raise StopNow()
 
@@ -94,10 +106,11 @@ def install_signal_handlers(stop: StopRequest, interruptible: Callable[[], bool]
 
     for sig in _SIGNALS:
         signal.signal(sig, handle)
-    signal.signal(signal.SIGALRM, overdue)
 
     def restore() -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, alarm[0])  # type: ignore[arg-type]
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -14,7 +14,8 @@ One control thread owns the loop and makes the store calls, in batches:
 6. sleep until an attempt finishes, the store reports new work, or a timer is due.
 
 Beside the loop, a `jobtrail.scheduler.Scheduler` thread enqueues the ticks of periodic
-jobs (unless ``scheduler=False``, or the worker is a ``burst`` one).
+jobs (unless ``scheduler=False``, or the worker is a ``burst`` one), and a
+`jobtrail.audit.sealer.Sealer` thread seals the audit trail (not in a burst worker).
 
 Outcomes that cannot be written (the database is away) stay buffered in the writer and
 are retried with backoff; nothing is dropped, and their jobs' leases are kept renewed.
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from jobtrail import watchdog
+from jobtrail.audit.sealer import Sealer
 from jobtrail.claiming import Claimer
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
@@ -166,6 +168,8 @@ class Worker:
         self._threads = ThreadRunner(concurrency, self._report, self._loop.awaiting)
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
+        # So does it the audit trail's sealing (`jobtrail audit verify` seals first).
+        self.sealer = None if burst else Sealer(app.store, worker_id=self.id)
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:
@@ -204,6 +208,8 @@ class Worker:
         outage = Outage(burst=self.burst, url=store.url)
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.sealer is not None:
+            self.sealer.start()
         try:
             self._looping = True
             try:
@@ -215,6 +221,8 @@ class Worker:
         finally:
             if self.scheduler is not None:
                 self.scheduler.stop()
+            if self.sealer is not None:
+                self.sealer.stop()
             if self._watch is not None:
                 self._watch.stop()
                 self._watch = None

@@ -116,7 +116,8 @@ def test_metrics_serve_answers_http_until_sigterm(
         status, text = get(f"{base}/metrics")
         assert metric(text, "jobtrail_jobs", queue="mail", job="send", status="queued") == 1
         assert metric(text, "jobtrail_oldest_waiting_seconds", queue="mail") >= 0.8  # type: ignore[operator]
-        assert get(f"{base}/livez") == (200, "ok\n")
+        status, body = get(f"{base}/livez")
+        assert status == 200 and body.startswith("ok ")
     finally:
         server.send_signal(signal.SIGTERM)
         _, errors = server.communicate(timeout=20)
@@ -209,3 +210,19 @@ def test_without_prometheus_client_jobtrail_imports_and_metrics_say_what_to_inst
     assert library.returncode == 0, library.stderr
     assert "pip install 'jobtrail[prometheus]'" in library.stdout
     assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") is None
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so(cli: Cli, db_url: str,
+                                                      make_app: Callable[..., App]) -> None:
+    """``worker --metrics-port`` on a port another process answers on is an error, not a
+    worker that runs on thinking its metrics are served."""
+    make_app()
+    (cli.cwd / "ops.py").write_text(OPS)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        ran = cli("worker", "ops:app", "--burst", "--metrics-port", str(port), timeout=60,
+                  OPS_URL=db_url)
+    assert ran.code == 1, ran.stderr
+    assert "the metrics server could not start" in ran.stderr

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -186,3 +187,61 @@ def test_divergences_reach_a_webhook_from_a_worker(make_app: Callable[..., App])
         assert body["source"] == "divergence" and body["subject"] == "skips"
         assert body["job_id"] in {h.id for h in handles}
         assert body["kind"] == "missing"
+
+
+def test_a_garbled_answer_is_retried_and_the_sender_lives_on() -> None:
+    """An endpoint that answers with garbage instead of HTTP counts as a failed post after
+    its retries; the sender thread lives on and posts the next alert."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    answered = threading.Event()
+
+    def garble() -> None:
+        while not answered.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"garbage\r\n\r\n")
+
+    threading.Thread(target=garble, daemon=True).start()
+    try:
+        sink = WebhookSink(f"http://127.0.0.1:{port}/hook", retries=1, backoff=0.01, dedupe=0)
+        sink(divergence(job_id=1))
+        assert sink.flush()
+        assert (sink.failed, sink.sent) == (1, 0)
+    finally:
+        answered.set()
+        listener.close()
+    with Receiver() as hooks:
+        sink.url = hooks.url
+        sink(divergence(job_id=2))
+        assert sink.flush()
+        assert hooks.wait_for(1)[0]["job_id"] == 2
+
+
+def test_a_failing_check_does_not_end_the_health_watch() -> None:
+    """A round whose checks raise (a bug, not a store error) is logged, and the watch goes
+    on to the next round."""
+    rounds: list[HealthReport | None] = []
+    answers: Iterator[HealthReport | Exception] = iter(
+        [RuntimeError("bug"), HealthReport(NOW, 300.0, (late(),))])
+    stop = threading.Event()
+
+    def check() -> HealthReport:
+        answer = next(answers, None)
+        if answer is None:
+            stop.set()
+            return HealthReport(NOW, 300.0, ())
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def told(report: HealthReport | None, alerts: list[HealthAlert]) -> None:
+        rounds.append(report)
+        raise BrokenPipeError("the reader went away")  # reporting fails too
+
+    HealthWatch([], repeat=600).run(check, 0.01, stop, told)
+    assert rounds[0] is None and rounds[1] is not None and len(rounds) == 3

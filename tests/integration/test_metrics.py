@@ -297,6 +297,27 @@ def test_hostile_names_are_escaped_and_parse_in_both_formats(
                      status="succeeded") == 1
 
 
+def test_exit_reasons_made_per_run_are_one_label_value(make_app: Callable[..., App]) -> None:
+    """Jobs that exit early with a reason made per run count under outcome="exit": the
+    reason is no label, so the series do not grow with the runs."""
+    app = make_app()
+    registry = CollectorRegistry()
+    instrument(app, registry)
+
+    @app.job
+    def quits(ctx: Context, n: int) -> None:
+        ctx.exit(f"user_{n}_inactive")
+
+    quits.enqueue_many([{"n": n} for n in range(5)])
+    run_until_idle(app)
+    found = samples_of(scrape(Endpoints(app, registry)))
+    assert value(found, "jobtrail_attempts_total", job=quits.name, queue="default",
+                 status="succeeded", outcome="exit") == 5
+    outcomes = {dict(labels).get("outcome") for name, labels in found
+                if name == "jobtrail_attempts_total"}
+    assert outcomes == {"exit"}
+
+
 def test_the_exposition_passes_promtool(make_app: Callable[..., App], tmp_path: Path) -> None:
     """``promtool check metrics`` finds nothing wrong with a scrape of real jobs, hostile
     names included (promtool is required in CI)."""

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
 from opentelemetry.trace import SpanKind, StatusCode
 
 from jobtrail import App, Context, Retry
@@ -336,7 +336,7 @@ run_until_idle(app)
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 exporter = InMemorySpanExporter()
 provider = TracerProvider()
@@ -352,7 +352,8 @@ print(sorted(s.name for s in exporter.get_finished_spans()))
 
 
 @pytest.mark.parametrize("stored", ["not json", "[1, 2]", '{"traceparent": "00-zz-yy-01"}',
-                                    '{"traceparent": "' + "0" * 5000 + '"}'])
+                                    '{"traceparent": "' + "0" * 5000 + '"}',
+                                    '{"traceparent": 5}', '{"baggage": 5}'])
 def test_a_damaged_trace_context_runs_the_job_in_a_trace_of_its_own(
         traced_app: App, db_url: str, exporter: InMemorySpanExporter, stored: str) -> None:
     """A job whose stored trace context is not JSON, not an object or not a valid
@@ -442,3 +443,55 @@ def test_a_job_released_at_a_graceful_stop_ends_its_span_as_released(
     assert attr(process, "jobtrail.status") == "released"
     time.sleep(1.6)  # the job's own end comes, and is dropped
     assert len(spans(exporter, "process default")) == 1
+
+
+class Failing(Sampler):
+    """A sampler that raises: a tracing setup gone wrong."""
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        raise RuntimeError("sampler broken")
+
+    def get_description(self) -> str:
+        return "Failing"
+
+
+def test_a_tracer_that_fails_leaves_the_job_to_run_untraced(
+        make_app: Callable[..., App], caplog: pytest.LogCaptureFixture) -> None:
+    """A tracer whose spans cannot be started (its sampler raises) fails neither the
+    enqueue, nor the job, nor the worker: the job is stored and runs untraced, and the
+    failures are logged."""
+    provider = TracerProvider(sampler=Failing())
+    app = make_app(tracer_provider=provider)
+
+    @app.job
+    def noop() -> int:
+        return 1
+
+    handle = noop.enqueue()
+    run_until_idle(app)
+    assert app.get(handle.id).status == "succeeded"
+    assert "stored untraced" in caplog.text and "runs untraced" in caplog.text
+
+
+def test_a_delayed_child_keeps_its_parents_trace_id(
+        traced_app: App, exporter: InMemorySpanExporter) -> None:
+    """With tracing on, a child enqueued with a delay starts a linked trace of its own, yet
+    keeps its parent's trace id (the one its log lines and views share)."""
+    app = traced_app
+
+    @app.job
+    def child() -> None: ...
+
+    @app.job
+    def parent(ctx: Context) -> None:
+        ctx.enqueue(child, delay=0.01)
+
+    handle = parent.enqueue()
+    run_until_idle(app)
+    time.sleep(0.02)
+    run_until_idle(app)
+    record = app.get(handle.id)
+    (kid,) = app.jobs(job_name=child.name)
+    assert kid.trace_id == record.trace_id
+    (sent,) = [s for s in spans(exporter, "send default") if s.links]
+    assert sent.parent is None

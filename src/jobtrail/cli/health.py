@@ -97,10 +97,12 @@ def _watch(run_checks: Any, every: float, repeat: float, sinks: list[AlertSink],
         signal.signal(signum, stopping)
     if not as_json:
         click.echo(f"checking every {span(every)} ({len(CHECKS)} checks); stop with Ctrl-C")
-    threading.Thread(target=watch.run, args=(run_checks, every, stop, told),
-                     name="jobtrail-health", daemon=True).start()
-    while not stop.wait(0.2):
+    watcher = threading.Thread(target=watch.run, args=(run_checks, every, stop, told),
+                               name="jobtrail-health", daemon=True)
+    watcher.start()
+    while watcher.is_alive() and not stop.wait(0.2):
         pass
-    for post in posts:
-        post.flush(timeout=5.0)
-    return exits.OK
+    for sink in watch.sinks:  # the app's webhooks, and --webhook's
+        if isinstance(sink, WebhookSink):
+            sink.flush(timeout=5.0)
+    return exits.OK if stop.is_set() else exits.FAILURE

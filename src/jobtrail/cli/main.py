@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from jobtrail.cli import exits
+from jobtrail.cli.audit import audit_group
 from jobtrail.cli.breakers import breakers
 from jobtrail.cli.cancel import cancel
 from jobtrail.cli.capacity import capacity
@@ -88,6 +89,7 @@ for command in (
     cli.add_command(command)
 cli.add_command(cancel)
 cli.add_command(metrics_group)
+cli.add_command(audit_group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

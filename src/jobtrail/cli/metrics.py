@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import click
@@ -127,6 +128,8 @@ class WorkerMetrics:
         self._wait_listening()
 
     def _wait_listening(self) -> None:
+        """Wait for the server to listen: connections answered, and the server still up
+        (another process on the port answers too, while the server fails to bind)."""
         assert self.server is not None and self.port is not None
         host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
         deadline = time.monotonic() + SERVER_START
@@ -137,11 +140,23 @@ class WorkerMetrics:
                     f"(see above)")
             with contextlib.suppress(OSError), \
                     socket.create_connection((host, self.port), timeout=0.5):
-                return
+                if self._serving():
+                    return
             time.sleep(0.05)
         raise click.ClickException(
             f"the metrics server did not listen on {self.host}:{self.port} within "
             f"{SERVER_START:g}s")
+
+    def _serving(self) -> bool:
+        """Whether the server process answers its own /livez (not another's port)."""
+        assert self.server is not None
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        try:
+            with urllib.request.urlopen(f"http://{host}:{self.port}/livez", timeout=1) as answer:
+                said: list[str] = answer.read(64).decode("ascii", "replace").split()
+        except (OSError, ValueError):
+            return False
+        return said == ["ok", str(self.server.pid)]
 
     def close(self) -> None:
         """Stop the server and remove a temporary directory."""

@@ -58,7 +58,7 @@ class AttemptMetrics:
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
         self.attempts = Counter(
             "jobtrail_attempts", "Attempts ended, by the job's next status and how the "
-            "attempt ended (outcome: timed_out, exit:REASON, effect_uncertain, deferred; "
+            "attempt ended (outcome: timed_out, exit, effect_uncertain, deferred; "
             "empty when there is no more to say).",
             ("job", "queue", "status", "outcome"), registry=registry)
         self.duration = Histogram(
@@ -83,6 +83,8 @@ class AttemptMetrics:
         on before it was written (counted with status ``lost``). Never raises."""
         try:
             how = outcome.outcome
+            if how is not None and how.startswith("exit:"):
+                how = "exit"  # the reason is the code's to say (logs, traces): not a label
             if outcome.uncounted:
                 how = "deferred"
             elif how is None and outcome.error is not None and \

@@ -33,7 +33,9 @@ redactor like everything an operator sees.
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from jobtrail.context import Context
     from jobtrail.store.base import ClaimedJob, Enqueued, NewJob, Outcome
 
+log = logging.getLogger("jobtrail.tracing")
 #: The name of jobtrail's tracer (its instrumentation scope).
 TRACER_NAME = "jobtrail"
 SYSTEM = "jobtrail"
@@ -106,13 +109,18 @@ class Tracing:
 
     # -- attempts ---------------------------------------------------------------------------
     def start(self, claimed: ClaimedJob) -> AttemptSpan | None:
-        """The ``process`` span of an attempt of *claimed*, started; ``None`` when off."""
+        """The ``process`` span of an attempt of *claimed*, started; ``None`` when off, or
+        when the tracer failed (logged: the job runs untraced, never fails for it)."""
         tracer = self.tracer()
         if tracer is None:
             return None
         otel = self._otel
         assert otel is not None
-        return AttemptSpan(otel, tracer, _start(otel, tracer, claimed))
+        try:
+            return AttemptSpan(otel, tracer, _start(otel, tracer, claimed))
+        except Exception:
+            log.exception("could not start the span of job %s; it runs untraced", claimed.id)
+            return None
 
 
 class OTel:
@@ -135,14 +143,38 @@ class OTel:
 
 def _send(otel: OTel, tracer: Any, queue: str, jobs: list[NewJob],
           store: Callable[[list[NewJob]], list[Enqueued]], linked: bool | None) -> list[Enqueued]:
-    context, propagate, trace = otel.context, otel.propagate, otel.trace
+    context, trace = otel.context, otel.trace
+    try:
+        span, stored = _sending(otel, tracer, queue, jobs, linked)
+    except Exception:  # a tracer gone wrong never keeps a job from being stored
+        log.exception("could not start the span of an enqueue; the jobs are stored untraced")
+        return store(jobs)
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        trace_id = trace.format_trace_id(span.get_span_context().trace_id)
+        # A child keeps its parent's trace id, whichever trace its spans are in.
+        ids = store([replace(job, trace_context=stored, trace_id=job.trace_id
+                             if job.parent_job_id is not None else trace_id) for job in jobs])
+        if len(ids) == 1:
+            span.set_attribute("messaging.message.id", str(ids[0]))
+        return ids
+    except Exception as exc:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        context.detach(token)
+        span.end()
 
+
+def _sending(otel: OTel, tracer: Any, queue: str, jobs: list[NewJob], linked: bool | None
+             ) -> tuple[Any, str]:
+    """The ``send`` span of *jobs*, started, and the context to store with them."""
+    context, propagate, trace = otel.context, otel.propagate, otel.trace
     if linked is None:
         linked = len(jobs) > 1 or jobs[0].delay is not None or jobs[0].run_at is not None
     attributes: dict[str, Any] = {
         "messaging.system": SYSTEM, "messaging.operation.type": "send",
-        "messaging.destination.name": queue,
-        "jobtrail.job.name": jobs[0].job_name,
+        "messaging.destination.name": queue, "jobtrail.job.name": jobs[0].job_name,
     }
     if len(jobs) > 1:
         attributes["messaging.batch.message_count"] = len(jobs)
@@ -153,22 +185,15 @@ def _send(otel: OTel, tracer: Any, queue: str, jobs: list[NewJob],
         if caller.is_valid:
             links.append(trace.Link(caller))
         parent = context.Context()  # a root: a trace of its own
-    with tracer.start_as_current_span(
-            f"send {queue}", context=parent, kind=trace.SpanKind.PRODUCER, links=links,
-            attributes=attributes, record_exception=False,
-            set_status_on_exception=False) as span:
+    span = tracer.start_span(f"send {queue}", context=parent, kind=trace.SpanKind.PRODUCER,
+                             links=links, attributes=attributes)
+    try:
         carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        stored = json.dumps(carrier, separators=(",", ":"))
-        trace_id = trace.format_trace_id(span.get_span_context().trace_id)
-        try:
-            ids = store([replace(job, trace_context=stored, trace_id=trace_id) for job in jobs])
-        except Exception as exc:
-            span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
-            raise
-        if len(ids) == 1:
-            span.set_attribute("messaging.message.id", str(ids[0]))
-        return ids
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        return span, json.dumps(carrier, separators=(",", ":"))
+    except Exception:
+        span.end()
+        raise
 
 
 def _start(otel: OTel, tracer: Any, claimed: ClaimedJob) -> Any:
@@ -178,10 +203,10 @@ def _start(otel: OTel, tracer: Any, claimed: ClaimedJob) -> Any:
     if claimed.trace_context:
         try:
             carrier = json.loads(claimed.trace_context)
-        except ValueError:  # a row written by hand: run the job, untraced parent
-            carrier = None
-        if isinstance(carrier, dict):
-            parent = propagate.extract(carrier)
+            if isinstance(carrier, dict):
+                parent = propagate.extract(carrier)
+        except Exception:  # a row written by hand, values of the wrong type: no parent
+            parent = None
     return tracer.start_span(f"process {claimed.queue}", context=parent,
                              kind=trace.SpanKind.CONSUMER, attributes={
         "messaging.system": SYSTEM, "messaging.operation.type": "process",
@@ -193,7 +218,7 @@ def _start(otel: OTel, tracer: Any, claimed: ClaimedJob) -> Any:
 class AttemptSpan:
     """The ``process`` span of one attempt, with the tracer that made it."""
 
-    __slots__ = ("_ended", "_failed_steps", "otel", "span", "tracer")
+    __slots__ = ("_ended", "_failed_steps", "_lock", "otel", "span", "tracer")
 
     def __init__(self, otel: OTel, tracer: Any, span: Any) -> None:
         self.otel = otel
@@ -201,6 +226,13 @@ class AttemptSpan:
         self.span = span
         self._failed_steps: list[tuple[str, float, float, str]] = []
         self._ended = False
+        self._lock = threading.Lock()  # the worker and the job's thread may both end it
+
+    def _ending(self) -> bool:
+        """True for the one caller that ends the span."""
+        with self._lock:
+            ended, self._ended = self._ended, True
+        return not ended
 
     def enter(self) -> object:
         """Make the span current in this thread or task; the token for `leave`."""
@@ -220,9 +252,8 @@ class AttemptSpan:
         """End the span of an attempt the worker stopped waiting for (``released`` at a
         graceful stop, or ``abandoned`` to its lease): an event says so; its steps and
         effects are not known yet."""
-        if self._ended:
+        if not self._ending():
             return
-        self._ended = True
         self.span.add_event(why)
         self.span.set_attribute("jobtrail.status", why)
         self.span.end()
@@ -231,9 +262,8 @@ class AttemptSpan:
         """End the span with *outcome*, after the spans of the steps and effects *ctx*
         recorded and of the steps that raised. Only the first call does anything (the
         watchdog and the job's own thread may both end an attempt)."""
-        if self._ended:
+        if not self._ending():
             return
-        self._ended = True
         trace = self.otel.trace
         span = self.span
         if not span.is_recording():  # sampled out: nothing of it will be kept

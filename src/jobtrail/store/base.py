@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord, Status
 from jobtrail.store.actions import ActionResult, DeadLetterFilter
@@ -46,6 +46,10 @@ from jobtrail.store.values import (
     WorkerRecord,
 )
 from jobtrail.store.workflows import State, WorkflowRecord
+
+if TYPE_CHECKING:
+    from jobtrail.audit.encoding import Digest, Row, Seal
+    from jobtrail.store.audit import SealRow
 
 __all__ = [
     "ClaimedJob",
@@ -360,6 +364,31 @@ class Store(Protocol):
 
     def unregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stopped cleanly."""
+
+    # -- the audit trail (`jobtrail.audit`) -----------------------------------------------
+    def audit_head(self) -> SealRow | None:
+        """The last seal of the trail, as stored; ``None`` before the first."""
+
+    def audit_seals(self, since: int, limit: int) -> list[SealRow]:
+        """At most *limit* seals from number *since* on, in order, as stored."""
+
+    def audit_append(self, seal: Seal) -> bool:
+        """Append *seal*; false when another sealer appended its number first."""
+
+    def audit_pending(self, after: int, waiting: Sequence[int], limit: int) -> list[Digest]:
+        """The ids and digests (`jobtrail.audit.encoding`) of the event rows after id
+        *after* (at most *limit*, in order), and of those of the ids in *waiting* that are
+        there now."""
+
+    def audit_digests(self, first: int, last: int) -> list[Digest]:
+        """The ids and digests of the event rows with ids from *first* to *last*."""
+
+    def audit_rows(self, first: int, last: int) -> list[Row]:
+        """The event rows with ids from *first* to *last*, in order, as the trail hashes
+        them (for an export)."""
+
+    def audit_now(self) -> float:
+        """The store's clock, in epoch seconds."""
 
     def close(self) -> None:
         """Close every connection this store opened in this process."""

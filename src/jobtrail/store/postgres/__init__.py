@@ -20,6 +20,7 @@ pass ``auto_migrate=True``).
 
 from __future__ import annotations
 
+from jobtrail.store.postgres.audit import Audit
 from jobtrail.store.postgres.breakers import Breakers
 from jobtrail.store.postgres.effects import Effects
 from jobtrail.store.postgres.limited import LimitedClaims
@@ -32,8 +33,8 @@ from jobtrail.store.postgres.workflows import Workflows
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects, Reading,
-                    Operators):
+class PostgresStore(Audit, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects,
+                    Reading, Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""
 

@@ -1002,3 +1002,46 @@ JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name IN ('succeeded', 'retry_scheduled', 'dead')
   AND e.at >= to_timestamp(%(since)s)
 ORDER BY e.id DESC LIMIT %(limit)s
+
+-- name: audit_head
+-- The last seal of the audit trail.
+SELECT seq, sealed_at, through, covered, waiting, digests, prev_hash, hash FROM jobtrail_audit
+ORDER BY seq DESC LIMIT 1
+
+-- name: audit_seals
+-- Seals from a sequence number on, in order.
+SELECT seq, sealed_at, through, covered, waiting, digests, prev_hash, hash FROM jobtrail_audit
+WHERE seq >= %(since)s ORDER BY seq LIMIT %(limit)s
+
+-- name: audit_append
+-- The next seal, unless another sealer appended that number first.
+INSERT INTO jobtrail_audit (seq, sealed_at, through, covered, waiting, digests, prev_hash, hash)
+VALUES (%(seq)s, %(sealed_at)s, %(through)s, %(covered)s, %(waiting)s, %(digests)s,
+        %(prev_hash)s, %(hash)s)
+ON CONFLICT (seq) DO NOTHING
+RETURNING seq
+
+-- name: audit_between
+-- Event rows with ids in a range, in order, as the trail hashes them (time in epoch
+-- microseconds, exact: extract gives a numeric).
+SELECT id, job_id, attempt, kind, name, (extract(epoch FROM at) * 1000000)::bigint, duration,
+       attrs, path, claim
+FROM jobtrail_events WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id
+
+-- name: audit_digests_after
+-- The ids and digests of the event rows after an id, in order, and of those of the ids
+-- waited for that are there now.
+-- step: after
+SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
+-- step: waited
+SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+WHERE id = ANY(%(ids)s::bigint[])
+
+-- name: audit_digests_between
+-- The ids and digests of the event rows with ids in a range, in order.
+SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id
+
+-- name: audit_now
+SELECT extract(epoch FROM jobtrail_now())::float8

@@ -145,6 +145,14 @@ ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
 UPDATE jobtrail_jobs SET lease_expires_at = :lease_until
 WHERE id = :id AND status = 'running' AND worker_id = :worker
 
+-- name: withdraw_intents
+-- The intents of effects a claim began, whose call it never made (the intent's write
+-- failed as far as the attempt knew): withdrawn with the attempt's outcome, in its
+-- transaction, for the claims that still hold their jobs, so the next attempt calls them
+-- once.
+DELETE FROM jobtrail_effects
+WHERE key = ? AND job_id = ? AND claim = ? AND status = 'started'
+
 -- name: finish
 -- step: held
 -- The (job, claim) pairs the worker still holds, of those it is about to finish: the
@@ -169,11 +177,6 @@ VALUES (?, ?, 'lifecycle', ?, ?, ?, ?, ?, ?)
 INSERT INTO jobtrail_divergences
     (job_id, job_name, attempt, kind, position, found, expected, message, at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
--- step: withdraw
--- The intents of effects this claim began, whose call it never made (the intent's write
--- failed as far as the attempt knew): withdrawn, so the next attempt calls them once.
-DELETE FROM jobtrail_effects
-WHERE key = ? AND job_id = ? AND claim = ? AND status = 'started'
 -- step: receipts
 -- A keyed job that reached a final status leaves a receipt of its outcome.
 INSERT OR REPLACE INTO jobtrail_receipts
@@ -647,3 +650,44 @@ JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name IN ('succeeded', 'retry_scheduled', 'dead')
   AND e.at >= :since
 ORDER BY e.id DESC LIMIT :limit
+
+-- name: audit_head
+-- The last seal of the audit trail.
+SELECT seq, sealed_at, through, covered, waiting, digests, prev_hash, hash FROM jobtrail_audit
+ORDER BY seq DESC LIMIT 1
+
+-- name: audit_seals
+-- Seals from a sequence number on, in order.
+SELECT seq, sealed_at, through, covered, waiting, digests, prev_hash, hash FROM jobtrail_audit
+WHERE seq >= :since ORDER BY seq LIMIT :limit
+
+-- name: audit_append
+-- The next seal, unless another sealer appended that number first.
+INSERT INTO jobtrail_audit (seq, sealed_at, through, covered, waiting, digests, prev_hash, hash)
+VALUES (:seq, :sealed_at, :through, :covered, :waiting, :digests, :prev_hash, :hash)
+ON CONFLICT (seq) DO NOTHING
+RETURNING seq
+
+-- name: audit_now
+-- Not run: the store's clock is the process's (or a test's), not the file's.
+SELECT 0
+
+-- name: audit_digests_after
+-- The event rows after an id, in order, and those of the ids waited for (a JSON array)
+-- that are there now (time in epoch seconds): their digests are made in Python.
+-- step: after
+SELECT id, job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+WHERE id > :after ORDER BY id LIMIT :limit
+-- step: waited
+SELECT id, job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: audit_digests_between
+-- The event rows with ids in a range, in order, for their digests (made in Python).
+SELECT id, job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+WHERE id BETWEEN :first AND :last ORDER BY id
+
+-- name: audit_between
+-- Event rows with ids in a range, in order, as the trail hashes them.
+SELECT id, job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+WHERE id BETWEEN :first AND :last ORDER BY id

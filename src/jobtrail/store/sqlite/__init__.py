@@ -15,6 +15,7 @@ and at once when the job was enqueued in their own process. Its SQL is in
 
 from __future__ import annotations
 
+from jobtrail.store.sqlite.audit import Audit
 from jobtrail.store.sqlite.breakers import Breakers
 from jobtrail.store.sqlite.effects import Effects
 from jobtrail.store.sqlite.limited import LimitedClaims
@@ -27,8 +28,8 @@ from jobtrail.store.sqlite.workflows import Workflows
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects, Reading,
-                  Operators):
+class SQLiteStore(Audit, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects,
+                  Reading, Operators):
     """The `Store` contract on a SQLite file (see the package docstring; the options are
     `Database`'s)."""
 

@@ -133,7 +133,7 @@ class WorkerLoop(Database):
             withdrawn = [(key, out.job_id, out.claim) for out in outcomes if out.withdrawn
                          and (out.job_id, out.claim) in held for key in out.withdrawn]
             if withdrawn:
-                conn.executemany(_FINISH["withdraw"], withdrawn)
+                conn.executemany(_Q["withdraw_intents"], withdrawn)
             final = [job_id for job_id, claim in held if rows_of[(job_id, claim)][2]]
             if final:
                 conn.execute(_FINISH["receipts"].format(ids=", ".join("?" * len(final))), final)

@@ -1,0 +1,67 @@
+"""`Sealer`: a worker's thread that keeps the audit trail sealed as events are written.
+
+Every `EVERY` seconds it appends seals over what was written since the last one
+(`jobtrail.audit.sealing`), a few at most per round so that a long backlog is worked
+through without holding the store. Every worker runs one; they take turns without
+talking (the seal's number decides who appended it). A store that fails is tried again
+after `RETRY_AFTER` seconds, and the thread never takes the worker down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from jobtrail.audit.sealing import seal
+from jobtrail.errors import StoreError
+
+log = logging.getLogger("jobtrail.audit")
+
+#: Seconds between two rounds of sealing.
+EVERY = 1.0
+#: Seals appended in one round, at most.
+ROUND = 20
+#: Seconds before trying again after the store failed.
+RETRY_AFTER = 5.0
+
+
+class Sealer:
+    """Seals *store*'s events on a thread of its own until `stop`."""
+
+    def __init__(self, store: Any, *, worker_id: str = "", every: float = EVERY) -> None:
+        self.store = store
+        self.every = every
+        self.appended = 0  # seals this sealer appended
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log = logging.LoggerAdapter(log, {"worker_id": worker_id})
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jobtrail-sealer",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop sealing; wait up to *timeout* for a round under way (a daemon thread: a
+        store that hangs keeps no process alive)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                for _ in range(ROUND):
+                    if self._stop.is_set() or seal(self.store) is None:
+                        break
+                    self.appended += 1
+            except StoreError as exc:
+                self._log.warning("audit trail: the store failed (%s); sealing again in %g s",
+                                  exc, RETRY_AFTER)
+                self._stop.wait(RETRY_AFTER)
+            except Exception:  # a damaged seal, a bug: never silent, never fatal
+                self._log.exception("audit trail: could not seal; trying again in %g s",
+                                    RETRY_AFTER)
+                self._stop.wait(RETRY_AFTER)

@@ -1,0 +1,26 @@
+"""What the backends share of the audit trail's storage (`jobtrail.audit`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jobtrail.audit.encoding import Row, Seal, covered_text, waiting_text
+
+#: A seal as stored: (seq, sealed_at, through, covered, waiting, digests, prev_hash, hash), its
+#: JSON columns still text (`jobtrail.audit.encoding.seal_from_row` reads them).
+SealRow = tuple[Any, ...]
+
+
+def seal_columns(seal: Seal) -> dict[str, Any]:
+    """The named parameters of `audit_append` for *seal*."""
+    return {"seq": seal.seq, "sealed_at": seal.sealed_at, "through": seal.through,
+            "covered": covered_text(seal.covered),
+            "waiting": waiting_text(seal.waiting), "digests": seal.digests,
+            "prev_hash": seal.prev_hash, "hash": seal.hash}
+
+
+def rows_from_seconds(found: Sequence[Sequence[Any]]) -> list[Row]:
+    """Event rows whose time is in epoch seconds (SQLite), with it in microseconds."""
+    return [(r[0], r[1], r[2], r[3], r[4], round(r[5] * 1_000_000), r[6], r[7], r[8], r[9])
+            for r in found]
