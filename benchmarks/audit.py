@@ -20,7 +20,6 @@ which does the hashing; the database's reads are included in the wall time).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import statistics
 import sys
@@ -35,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_app import make_app
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
-from corebench.settings import DEFAULT_PG_URL, Settings
+from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
 
@@ -105,18 +105,11 @@ def throughput(backend: Backend, settings: Settings, every: float) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser = drain_parser(__doc__)
     parser.add_argument("--every", type=float, default=1.0,
                         help="seconds between the sealer's rounds (a worker's: 1)")
-    parser.add_argument("--quick", action="store_true", help="2,000 jobs, one round")
     args = parser.parse_args(argv)
-    settings = Settings(jobs=2_000 if args.quick else args.jobs,
-                        repeat=1 if args.quick else args.repeat, concurrency=args.concurrency)
+    settings = drain_settings(args)
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1
@@ -145,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, pick in rows:
         table.add_row(label, *(pick(data) for data in results.values()))
     console.print(table)
-    console.print(f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
-                  f"{settings.concurrency} threads, median of {settings.repeat} rounds; a "
-                  f"sealer every {args.every:g} s")
-    console.print("command: python " + " ".join(sys.argv))
+    footer(settings, f"; a sealer every {args.every:g} s")
     return 0
 
 

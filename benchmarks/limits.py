@@ -20,7 +20,6 @@ medians, and each one's loss against ``none`` as the median of the rounds' losse
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -32,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_app import LIMITS_ENV
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
-from corebench.settings import DEFAULT_PG_URL, Settings
+from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
 
@@ -93,22 +93,13 @@ def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
                       f"{data['cpu_us'][config]:.0f}"]
         table.add_row(config, *cells)
     console.print(table)
-    console.print(f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
-                  f"{settings.concurrency} threads, median of {settings.repeat} alternating rounds")
-    console.print("command: python " + " ".join(sys.argv))
+    footer(settings)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="2,000 jobs, one round")
+    parser = drain_parser(__doc__)
     args = parser.parse_args(argv)
-    settings = Settings(jobs=2_000 if args.quick else args.jobs,
-                        repeat=1 if args.quick else args.repeat, concurrency=args.concurrency)
+    settings = drain_settings(args)
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1

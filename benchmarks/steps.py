@@ -24,7 +24,6 @@ each round's loss (the jobs of one round ran back to back, on much the same mach
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -37,7 +36,8 @@ from bench_app import STEP_NAMES
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
 from corebench.queue import fresh_app
-from corebench.settings import DEFAULT_PG_URL, Settings
+from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
 
@@ -150,11 +150,7 @@ def render(results: dict[str, dict[str, Any]], settings: Settings) -> None:
     row("1 effect vs no-op (throughput loss)", lambda d: _loss(d, "bench_effect", base))
     row("5 steps vs no-op (worker CPU per job)", lambda d: _extra_cpu(d, "bench_steps", base))
     console.print(table)
-    console.print(
-        f"drain: {settings.jobs:,} jobs, {settings.processes} worker processes x "
-        f"{settings.concurrency} threads, median of {settings.repeat} alternating rounds"
-    )
-    console.print("command: python " + " ".join(sys.argv))
+    footer(settings)
 
 
 def _extra_cpu(data: dict[str, Any], job: str, base: str) -> str:
@@ -171,16 +167,9 @@ def _loss(data: dict[str, Any], job: str, base: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="2,000 jobs, one round")
+    parser = drain_parser(__doc__)
     args = parser.parse_args(argv)
-    settings = Settings(jobs=2_000 if args.quick else args.jobs,
-                        repeat=1 if args.quick else args.repeat, concurrency=args.concurrency)
+    settings = drain_settings(args)
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1
