@@ -151,6 +151,7 @@ class App(JobViews):
         self._pipeline: Pipeline | None = None
         self._store_options = store_options or {}
         self._store: Store | None = None
+        self._actor: str | None = None
         self._lock = threading.Lock()
         #: The waits of `JobHandle.wait` in this process, and the one watch they share.
         self.waiters = Waiters(lambda: self.store)
@@ -168,8 +169,24 @@ class App(JobViews):
             with self._lock:
                 if self._store is None:
                     self._store = open_store(self.url, **self._store_options)
+                    self._store.actor = self._actor
                 store = self._store
         return store
+
+    @property
+    def actor(self) -> str | None:
+        """Who operators' actions through this app are taken by (``replay``, ``cancel``,
+        ``discard``, ``resolve_effect``...): recorded on their events, so the audit trail
+        says who did it. The command line sets ``os:<user>``."""
+        return self._actor
+
+    @actor.setter
+    def actor(self, actor: str | None) -> None:
+        if actor is not None and (not isinstance(actor, str) or not actor.strip()):
+            raise ConfigurationError(f"app.actor = {actor!r}: must be a non-empty str or None")
+        self._actor = actor
+        if self._store is not None:
+            self._store.actor = actor
 
     def upgrade(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""

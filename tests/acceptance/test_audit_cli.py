@@ -3,6 +3,7 @@ real worker process sealing the trail as it runs."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import signal
 import subprocess
@@ -10,9 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from jobtrail import App, Context, Status
+import pytest
+
+from jobtrail import App, Context, Retry, Status
 from jobtrail.audit import verify
 from jobtrail.audit.sealing import head_of
+from jobtrail.errors import ConfigurationError
 from jobtrail.testing import run_until_idle
 from tests.acceptance.conftest import Cli
 from tests.support import rawsql
@@ -107,3 +111,38 @@ def test_a_running_worker_seals_the_trail(db_url: str, tmp_path: Path,
             worker.wait(15)
         except subprocess.TimeoutExpired:
             kill_worker(worker)
+
+
+def test_operators_actions_name_their_actor_in_the_trail(
+        cli: Cli, db_url: str, make_app: Callable[..., App]) -> None:
+    """A replay from the command line records the OS user as its actor on the event the
+    trail seals; one from Python records the app's actor, and none when it has none."""
+    app = make_app()
+    fail = app.job(name="fail", retry=Retry(max_attempts=1))(_fail)
+    first, second, third = (fail.enqueue().id for _ in range(3))
+    run_until_idle(app)
+    done = cli("dlq", "replay", str(first), "--url", db_url)
+    assert done.code == 0, done.stderr
+    app.actor = "token:alice"
+    app.replay(second)
+    app.actor = None
+    app.replay(third)
+    exported = cli("audit", "export", "--url", db_url)
+    replays = {line["job_id"]: json.loads(line["attrs"]) for line in
+               map(json.loads, exported.stdout.splitlines())
+               if line["type"] == "event" and line["name"] == "replayed"}
+    assert replays[first]["actor"] == f"os:{getpass.getuser()}"
+    assert replays[second]["actor"] == "token:alice"
+    assert "actor" not in replays[third]
+
+
+def _fail() -> None:
+    raise RuntimeError("no")
+
+
+def test_an_actor_must_be_a_name(make_app: Callable[..., App]) -> None:
+    """An empty or non-text actor is refused at once, naming what was given."""
+    app = make_app()
+    for bad in ("", "  ", 7):
+        with pytest.raises(ConfigurationError, match=r"app\.actor"):
+            app.actor = bad  # type: ignore[assignment]

@@ -7,6 +7,7 @@ that read or operate on stored jobs can also work from a bare URL, with no job r
 from __future__ import annotations
 
 import functools
+import getpass
 import importlib
 import os
 import shlex
@@ -120,6 +121,14 @@ def upgrade_command(url: str) -> str:
     return UPGRADE
 
 
+def command_line_actor() -> str:
+    """Who runs this command: ``os:<user>`` (the audit trail's actor for what it does)."""
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # a uid with no name, no USER variable
+        return f"os:uid-{os.getuid()}"
+
+
 @contextmanager
 def opened(app: App) -> Iterator[App]:
     """Use *app*, closing its store connections at the end.
@@ -127,6 +136,7 @@ def opened(app: App) -> Iterator[App]:
     A store error leaves in the user's terms (`describe_store_error`), naming this
     database and the command that upgrades it, never its password.
     """
+    app.actor = command_line_actor()
     try:
         yield app
     except StoreError as exc:

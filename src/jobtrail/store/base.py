@@ -365,6 +365,9 @@ class Store(Protocol):
     def unregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stopped cleanly."""
 
+    #: Who operators' actions through this store are taken by, recorded on their events.
+    actor: str | None
+
     # -- the audit trail (`jobtrail.audit`) -----------------------------------------------
     def audit_head(self) -> SealRow | None:
         """The last seal of the trail, as stored; ``None`` before the first."""

@@ -61,6 +61,9 @@ class Database:
         if min_size < 0 or max_size < max(1, min_size):
             raise StoreError(f"bad pool size: min_size={min_size}, max_size={max_size}")
         self.clock: Clock = clock or SystemClock()
+        #: Who operators' actions through this store are taken by, recorded on their
+        #: events (the audit trail's actor): the OS user for the command line.
+        self.actor: str | None = None
         # The clock offset each pooled connection was configured with.
         self._offsets: WeakKeyDictionary[Conn, float] = WeakKeyDictionary()
         self._conninfo, self.url = url, redact_url(url)

@@ -89,7 +89,7 @@ class Effects(Database):
                 {"key": effect.key, "status": status, "result": result, "job_id": job_id,
                  "attempt": record.attempts,
                  "attrs": rows.transition_attrs(None, effect=name, key=effect.key,
-                                                verdict=status)},
+                                                verdict=status, actor=self.actor)},
             ).fetchone()
         assert row is not None  # the effect was just read: effects are never deleted
         return rows.effect_record(row, to_time)

@@ -25,7 +25,8 @@ def _effects(conn: Conn, job_id: int) -> list[EffectRecord]:
     return [rows.effect_record(row, to_time) for row in found]
 
 
-def _apply(conn: Conn, current: JobRecord, transition: Transition) -> JobRecord:
+def _apply(conn: Conn, current: JobRecord, transition: Transition,
+           actor: str | None) -> JobRecord:
     """Move *current* (locked in this transaction) along *transition*, with its event."""
     target = transition.target
     row = conn.cursor(row_factory=dict_row).execute(
@@ -34,7 +35,7 @@ def _apply(conn: Conn, current: JobRecord, transition: Transition) -> JobRecord:
          "outcome": transition.outcome, "final": target.is_final,
          "reset": transition.resets, "attempt": current.attempts,
          "event": transition.event,
-         "attrs": rows.transition_attrs(None, previous=current.status.value)},
+         "attrs": rows.transition_attrs(None, previous=current.status.value, actor=actor)},
     ).fetchone()
     assert row is not None  # the row is locked: its status cannot have moved
     return rows.job_record(row, to_time)
@@ -49,7 +50,7 @@ class Operators(Database):
             refused = policy.refusal(transition, current, lambda: _effects(conn, job_id))
             if refused is not None:
                 raise refused[1]
-            return _apply(conn, current, transition)
+            return _apply(conn, current, transition, self.actor)
 
     def _transition_many(self, job_ids: Sequence[int],
                          transition: Transition) -> list[ActionResult]:
@@ -58,7 +59,7 @@ class Operators(Database):
                 job_ids, transition,
                 lock=lambda job_id: read_job(conn, _Q["lock_job"], job_id),
                 effects=lambda job_id: _effects(conn, job_id),
-                apply=lambda current: _apply(conn, current, transition),
+                apply=lambda current: _apply(conn, current, transition, self.actor),
             )
 
     @translated

@@ -48,6 +48,9 @@ class Database:
     ) -> None:
         self.path = path
         self.clock: Clock = clock or SystemClock()
+        #: Who operators' actions through this store are taken by, recorded on their
+        #: events (the audit trail's actor): the OS user for the command line.
+        self.actor: str | None = None
         self.url = f"sqlite:///{path}"
         self.busy_timeout = busy_timeout
         self.poll_interval = poll_interval

@@ -92,5 +92,5 @@ class Effects(Database):
             conn.execute(_RESOLVE["event"], {
                 "job_id": job_id, "attempt": record.attempts, "now": now,
                 "attrs": rows.transition_attrs(None, effect=name, key=effect.key,
-                                               verdict=status)})
+                                               verdict=status, actor=self.actor)})
         return rows.effect_record(row, utc_from_epoch)

@@ -25,7 +25,7 @@ def _effects(conn: sqlite3.Connection, job_id: int) -> list[EffectRecord]:
 
 
 def _apply(conn: sqlite3.Connection, current: JobRecord, transition: Transition,
-           now: float) -> JobRecord:
+           now: float, actor: str | None) -> JobRecord:
     """Move *current* (read in this write transaction) along *transition*, with its event."""
     target = transition.target
     conn.execute(_SET_STATUS["status"], {
@@ -34,7 +34,8 @@ def _apply(conn: sqlite3.Connection, current: JobRecord, transition: Transition,
         "now": now, "reset": transition.resets})
     conn.execute(_SET_STATUS["event"], {
         "id": current.id, "attempt": current.attempts, "event": transition.event,
-        "now": now, "attrs": rows.transition_attrs(None, previous=current.status.value)})
+        "now": now, "attrs": rows.transition_attrs(None, previous=current.status.value,
+                                                   actor=actor)})
     return read_job(conn, _Q["get_job"], current.id)
 
 
@@ -48,7 +49,7 @@ class Operators(Database):
             refused = policy.refusal(transition, current, lambda: _effects(conn, job_id))
             if refused is not None:
                 raise refused[1]
-            return _apply(conn, current, transition, now)
+            return _apply(conn, current, transition, now, self.actor)
 
     def _transition_many(self, job_ids: Sequence[int],
                          transition: Transition) -> list[ActionResult]:
@@ -58,7 +59,7 @@ class Operators(Database):
                 job_ids, transition,
                 lock=lambda job_id: read_job(conn, _Q["lock_job"], job_id),
                 effects=lambda job_id: _effects(conn, job_id),
-                apply=lambda current: _apply(conn, current, transition, now),
+                apply=lambda current: _apply(conn, current, transition, now, self.actor),
             )
 
     @translated
