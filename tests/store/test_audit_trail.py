@@ -4,8 +4,12 @@ two swapped; a seal edited, deleted, damaged, two reordered — named by `verify
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +20,7 @@ from jobtrail.clock import ManualClock
 from jobtrail.records import Status
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import NewJob, Outcome
+from tests.conftest import _pg_admin
 from tests.support import rawsql
 
 WORKER = "w-audit"
@@ -33,7 +38,7 @@ def event_ids(db_url: str) -> list[int]:
     return [row[0] for row in rawsql.fetch(db_url, "SELECT id FROM jobtrail_events ORDER BY id")]
 
 
-def test_sealed_events_verify_and_each_is_covered_once(store: Store) -> None:
+def test_sealed_events_verify_and_each_is_covered_once(store: Store, db_url: str) -> None:
     """Seals chain from the genesis hash, cover every event once, in order, and verify;
     with nothing new, no seal is appended."""
     run_jobs(store, 20)
@@ -41,10 +46,12 @@ def test_sealed_events_verify_and_each_is_covered_once(store: Store) -> None:
     run_jobs(store, 5)
     assert seal(store) is not None and seal(store) is None
     verdict = verify(store)
-    assert verdict.ok and verdict.seals == 2 and verdict.events == 25 * 3
+    everything = event_ids(db_url)  # (a new SQLite file's first: its migrations)
+    assert verdict.ok and verdict.seals == 2 and verdict.events == len(everything)
+    assert len(everything) >= 25 * 3
     first, second = (head_of_seq(store, 1), head_of_seq(store, 2))
     assert first.prev_hash == GENESIS and second.prev_hash == first.hash
-    assert list(first.ids()) + list(second.ids()) == list(range(1, 76))
+    assert list(first.ids()) + list(second.ids()) == everything
 
 
 def head_of_seq(store: Store, seq: int) -> Seal:
@@ -279,3 +286,32 @@ def test_the_database_and_python_make_the_same_digests(store: Store, db_url: str
     rows = store.audit_rows(0, 10**9)
     assert len(rows) >= len(HOSTILE) * 2
     assert store.audit_digests(0, 10**9) == [(row[0], row_digest(row)) for row in rows]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_schema_migrations_are_events_of_the_trail(backend: str, tmp_path: Path,
+                                                   request: pytest.FixtureRequest) -> None:
+    """Migrating a new database writes one event of no job, ``migrated``, naming the
+    versions applied, in the migrations' transaction; the trail seals it."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        base = request.getfixturevalue("pg_url").rsplit("/", 1)[0]
+        name = f"jobtrail_fresh_{os.getpid()}"
+        with _pg_admin() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {name}")
+        url = f"{base}/{name}"
+    store = open_store(url)
+    try:
+        applied = store.migrate()
+        assert store.migrate() == []  # nothing more: no second event
+        found = rawsql.fetch(url, "SELECT job_id, kind, name, attrs FROM jobtrail_events")
+        assert [(j, k, n) for j, k, n, _ in found] == [(0, "audit", "migrated")]
+        assert json.loads(found[0][3]) == {"versions": applied, "to": applied[-1]}
+        assert seal(store) is not None and verify(store).ok
+    finally:
+        store.close()
+        if backend == "postgres":
+            with _pg_admin() as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

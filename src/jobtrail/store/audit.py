@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,3 +25,8 @@ def rows_from_seconds(found: Sequence[Sequence[Any]]) -> list[Row]:
     """Event rows whose time is in epoch seconds (SQLite), with it in microseconds."""
     return [(r[0], r[1], r[2], r[3], r[4], round(r[5] * 1_000_000), r[6], r[7], r[8], r[9])
             for r in found]
+
+
+def migrated_attrs(versions: Sequence[int]) -> str:
+    """The attributes of the event that records migrations applied (to the trail)."""
+    return json.dumps({"versions": list(versions), "to": max(versions)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobtrail.store.audit import migrated_attrs
 from jobtrail.store.sqlfiles import migrations, queries
 
 _Q = queries("postgres")
@@ -34,4 +35,6 @@ def migrate(conn: Any) -> list[int]:
                 {"version": migration.version, "description": migration.description},
             )
             applied.append(migration.version)
+    if applied:
+        conn.execute(_Q["audit_migrated"], {"attrs": migrated_attrs(applied)})
     return applied

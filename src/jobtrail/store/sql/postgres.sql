@@ -613,6 +613,11 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 -- migration 5, in the same transaction as the earlier ones on a new database.
 INSERT INTO jobtrail_schema (version, description) VALUES (%(version)s, %(description)s)
 
+-- name: audit_migrated
+-- The migrations just applied, as an event of no job (job 0) that the audit trail seals.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', 'migrated', jobtrail_now(), %(attrs)s)
+
 -- name: path_segments
 -- Every stored segment of the jobs, with the claim and attempt that wrote it, in the order
 -- written. A worker of schema version 2 still running beside this one keeps a segment in

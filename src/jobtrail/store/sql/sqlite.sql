@@ -56,6 +56,11 @@ SELECT coalesce(max(version), 0) FROM jobtrail_schema
 INSERT INTO jobtrail_schema (version, description, applied_at)
 VALUES (:version, :description, :now)
 
+-- name: audit_migrated
+-- The migrations just applied, as an event of no job (job 0) that the audit trail seals.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', 'migrated', :now, :attrs)
+
 -- name: enqueue
 -- step: job
 INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attempts, run_at,

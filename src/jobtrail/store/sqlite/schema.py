@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from jobtrail.errors import StoreError
+from jobtrail.store.audit import migrated_attrs
 from jobtrail.store.sqlfiles import migrations, queries
 
 _Q = queries("sqlite")
@@ -34,6 +35,8 @@ def migrate(conn: sqlite3.Connection, now: float) -> list[int]:
                 "version": migration.version, "description": migration.description,
                 "now": now})
             applied.append(migration.version)
+        if applied:
+            conn.execute(_Q["audit_migrated"], {"now": now, "attrs": migrated_attrs(applied)})
     except BaseException:
         conn.rollback()
         raise
