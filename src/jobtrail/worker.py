@@ -219,10 +219,12 @@ class Worker:
             finally:
                 self._looping = False
         finally:
+            # Daemon threads: one stuck on a stalled store never holds the stop back.
+            patience = 0.1 if self._stop.now else 1.0
             if self.scheduler is not None:
-                self.scheduler.stop()
+                self.scheduler.stop(patience)
             if self.sealer is not None:
-                self.sealer.stop()
+                self.sealer.stop(patience)
             if self._watch is not None:
                 self._watch.stop()
                 self._watch = None
