@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from jobtrail.audit import Problem, Seal, verify
 from jobtrail.audit.encoding import GENESIS, row_bytes, row_digest, seal_from_row
-from jobtrail.audit.sealing import WAIT, seal, seal_all
+from jobtrail.audit.sealing import MAX_SPAN, WAIT, seal, seal_all
 from jobtrail.clock import ManualClock
 from jobtrail.records import Status
 from jobtrail.store import Store, open_store
@@ -315,3 +315,19 @@ def test_schema_migrations_are_events_of_the_trail(backend: str, tmp_path: Path,
         if backend == "postgres":
             with _pg_admin() as admin:
                 admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_sequence_moved_far_on_is_sealed_without_waiting_for_every_id(
+        store: Store, db_url: str, backend: str) -> None:
+    """Events whose ids jump by a billion (a sequence moved on by hand) are sealed at once:
+    the seal waits for at most `MAX_SPAN` missing ids, and the trail verifies."""
+    run_jobs(store, 2)
+    far = max(event_ids(db_url)) + 10**9
+    overriding = " OVERRIDING SYSTEM VALUE" if backend == "postgres" else ""
+    rawsql.execute(db_url, "INSERT INTO jobtrail_events (id, job_id, attempt, kind, name, at)"
+                   f"{overriding} VALUES (?, 1, 0, 'lifecycle', 'note', ?)",
+                   (far, "2026-12-05 12:00:00+00" if backend == "postgres" else 1796479200.0))
+    made = seal(store)
+    assert made is not None and made.through == far
+    assert 0 < len(made.waiting) <= MAX_SPAN
+    assert verify(store).ok

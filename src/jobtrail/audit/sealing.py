@@ -20,6 +20,9 @@ from jobtrail.audit.encoding import seal_from_row as _seal_from_row
 BATCH = 5000
 #: Seconds a seal waits for a missing id before taking it for rolled back.
 WAIT = 600.0
+#: Missing ids waited for are the newest this many below the highest row read: ids lower
+#: in a wider gap (a sequence moved on by hand) are taken as never used.
+MAX_SPAN = 100_000
 
 
 class SealStore(Protocol):
@@ -54,7 +57,7 @@ def seal(store: SealStore, *, batch: int = BATCH) -> Seal | None:
     top = fresh[-1] if fresh else after
     seen = set(fresh)
     still = {i: since for i, since in waiting.items() if i not in late and now - since < WAIT}
-    still.update((i, now) for i in range(after + 1, top) if i not in seen)
+    still.update((i, now) for i in range(max(after + 1, top - MAX_SPAN), top) if i not in seen)
     covered = sorted(pair for pair in found if pair[0] in late or pair[0] > after)
     made = make_seal(seq + 1, now, max(top, after), ranges(i for i, _ in covered),
                      sorted(still.items()), "".join(digest for _, digest in covered), prev_hash)
