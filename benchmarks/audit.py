@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_app import make_app
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
-from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.rounds import drain_parser, drain_settings, footer, over_backends
 from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
@@ -113,16 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        for backend in backends:
-            console.print(f"[bold]{backend.name}[/]: throughput")
-            drained = throughput(backend, settings, args.every)
-            drain(backend, settings, sealed=False)  # then the events of one drain, unsealed
-            results[backend.name] = {**drained, "per_event": per_event(backend)}
-    finally:
-        for backend in backends:
-            backend.cleanup()
+    def measure(backend: Backend) -> dict[str, Any]:
+        drained = throughput(backend, settings, args.every)
+        drain(backend, settings, sealed=False)  # then the events of one drain, unsealed
+        return {**drained, "per_event": per_event(backend)}
+
+    results = over_backends(backends, measure)
     table = Table(title="jobtrail audit trail cost")
     table.add_column("measurement")
     for name in results:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_app import LIMITS_ENV
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
-from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.rounds import drain_parser, drain_settings, footer, over_backends
 from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
@@ -103,14 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        for backend in backends:
-            console.print(f"[bold]{backend.name}[/]: drains")
-            results[backend.name] = throughput(backend, settings)
-    finally:
-        for backend in backends:
-            backend.cleanup()
+    results = over_backends(backends, lambda backend: throughput(backend, settings))
     render(results, settings)
     return 0
 

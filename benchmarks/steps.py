@@ -36,7 +36,7 @@ from bench_app import STEP_NAMES
 from corebench.backends import Backend, chosen
 from corebench.drain import bench_drain_once
 from corebench.queue import fresh_app
-from corebench.rounds import drain_parser, drain_settings, footer
+from corebench.rounds import drain_parser, drain_settings, footer, over_backends
 from corebench.settings import Settings
 from corebench.terminal import console
 from rich.table import Table
@@ -173,16 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     backends = chosen(args.backend, args.pg_url)
     if backends is None:
         return 1
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        for backend in backends:
-            console.print(f"[bold]{backend.name}[/]: per-call cost")
-            calls = per_call(backend, 1_000 if args.quick else CALLS)
-            console.print(f"[bold]{backend.name}[/]: throughput")
-            results[backend.name] = {"calls": calls, "drain": throughput(backend, settings)}
-    finally:
-        for backend in backends:
-            backend.cleanup()
+    results = over_backends(backends, lambda backend: {
+        "calls": per_call(backend, 1_000 if args.quick else CALLS),
+        "drain": throughput(backend, settings)})
     render(results, settings)
     return 0
 

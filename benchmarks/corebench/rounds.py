@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from corebench.backends import Backend
 from corebench.settings import DEFAULT_PG_URL, Settings
 from corebench.terminal import console
 
@@ -34,3 +37,17 @@ def footer(settings: Settings, extra: str = "") -> None:
                   f"{settings.concurrency} threads, median of {settings.repeat} alternating "
                   f"rounds{extra}")
     console.print("command: python " + " ".join(sys.argv))
+
+
+def over_backends(backends: Sequence[Backend],
+                  measure: Callable[[Backend], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """*measure* each backend in turn, by name; every backend cleaned up at the end."""
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for backend in backends:
+            console.print(f"[bold]{backend.name}[/]: measuring")
+            results[backend.name] = measure(backend)
+    finally:
+        for backend in backends:
+            backend.cleanup()
+    return results

@@ -7,8 +7,8 @@ Both have a `severity_of` (``info``, ``warning``, ``critical``), a `key_of` that
 what it is about (so that the same trouble is recognised when it comes again) and an
 `alert_json` shape. The app's sinks (``App(alert_sinks=[...])``) receive both:
 
-- `log_sink` writes each on the ``jobtrail.alerts`` logger at the level its severity
-  says;
+- `log_sink` writes each at the level its severity says (divergences on
+  ``jobtrail.divergences``, health alerts on ``jobtrail.alerts``);
 - `WebhookSink` posts each as JSON to a URL from a thread of its own, with a timeout and
   retries (the worker that found a divergence never waits for the network);
 - any callable taking the alert.
@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -42,6 +42,7 @@ from jobtrail.records import Divergence, DivergenceKind
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 log = logging.getLogger("jobtrail.alerts")
+divergences_log = logging.getLogger("jobtrail.divergences")
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 
 #: How serious each kind of divergence is: an effect perhaps done twice is what jobtrail
@@ -108,8 +109,23 @@ def alert_json(alert: Alert, suppressed: int = 0) -> dict[str, Any]:
 
 
 def log_sink(alert: Alert) -> None:
-    """Write *alert* on the ``jobtrail.alerts`` logger, at its severity's level."""
-    log.log(_LEVELS[severity_of(alert)], "%s", alert)
+    """Write *alert* at its severity's level: a divergence on ``jobtrail.divergences``, a
+    health alert on ``jobtrail.alerts``."""
+    if isinstance(alert, HealthAlert):
+        log.log(_LEVELS[severity_of(alert)], "%s", alert)
+    else:
+        divergences_log.log(_LEVELS[severity_of(alert)], "divergence %s", alert)
+
+
+def deliver(sinks: Sequence[Callable[[Any], None]], alerts: Iterable[Alert]) -> None:
+    """Give each alert to each sink, in order; a sink that fails is logged (on
+    ``jobtrail.alerts``), never fatal, and the others still run."""
+    for alert in alerts:
+        for sink in sinks:
+            try:
+                sink(alert)
+            except Exception:
+                log.exception("alert sink %r failed on %s", sink, alert)
 
 
 class Dedup:

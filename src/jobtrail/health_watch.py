@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from jobtrail.alerting import AlertSink, HealthAlert, Severity
+from jobtrail.alerting import AlertSink, HealthAlert, Severity, deliver
 from jobtrail.errors import JobtrailError
 from jobtrail.health import Finding, HealthReport
 
@@ -63,12 +63,7 @@ class HealthWatch:
             alerts.append(HealthAlert(finding.check, finding.subject,
                                       f"passes again (was: {finding.message})", "info", now,
                                       resolved=True))
-        for alert in alerts:
-            for sink in self.sinks:
-                try:
-                    sink(alert)
-                except Exception:
-                    log.exception("alert sink %r failed on %s", sink, alert)
+        deliver(self.sinks, alerts)
         return alerts
 
     def run(self, check: Callable[[], HealthReport], every: float, stop: threading.Event,

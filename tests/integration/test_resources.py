@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jobtrail import App, Context
+from jobtrail import App, Context, Retry
 from jobtrail.store.base import WorkerInfo
 from jobtrail.testing import run_until_idle
 
@@ -76,3 +76,21 @@ def test_heartbeats_carry_what_the_worker_process_used(make_app: Callable[..., A
                                max_rss=80 * MIB), [], 30.0)
     (seen,) = [w for w in store.workers() if w.id == "w-usage"]
     assert (seen.cpu_seconds, seen.max_rss) == (2.5, 80 * MIB)
+
+
+def test_an_attempt_the_watchdog_ends_records_no_cpu_of_another_thread(
+        make_app: Callable[..., App]) -> None:
+    """The outcome of an attempt past its timeout is made by the watchdog, not the job's
+    thread: it records no CPU time (the watchdog's would be wrong), still its peak memory."""
+    app = make_app()
+
+    @app.job(timeout=0.2, retry=Retry(max_attempts=1))
+    def stuck() -> None:
+        _burn(0.6)
+
+    handle = stuck.enqueue()
+    run_until_idle(app)
+    (event,) = [e for e in app.events(handle.id) if e.kind == "lifecycle" and e.name == "dead"]
+    assert "cpu" not in event.attrs and event.attrs["max_rss"] > 0
+    error = app.get(handle.id).error
+    assert error is not None and error.type.endswith("JobTimeout")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from jobtrail.audit.encoding import GENESIS, Digest, Seal
+from jobtrail.audit.encoding import GENESIS, Digest, Seal, ranges
 from jobtrail.audit.encoding import seal_from_row as _seal_from_row
 
 #: Seals read at once.
@@ -123,9 +123,9 @@ def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal) -> tuple[i
     before = 0 if prev is None else prev.through
     waited = {} if prev is None else dict(prev.waiting)
     rows = dict(store.audit_digests(before + 1, current.through))
-    for event_id in current.ids():
-        if event_id <= before and event_id not in rows:
-            rows.update(store.audit_digests(event_id, event_id))
+    for first, last in current.covered:  # rows sealed late: one read per range, not per id
+        if first <= before:
+            rows.update(store.audit_digests(first, min(last, before)))
     checked = 0
     for index, event_id in enumerate(current.ids()):
         digest = rows.get(event_id)
@@ -141,9 +141,11 @@ def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal) -> tuple[i
     for event_id in sorted(rows):
         if event_id > before and event_id not in covered and event_id not in waiting:
             return checked, _inserted(current, event_id)
-    for event_id in sorted(set(waited) - covered - waiting):  # no longer waited for
-        if store.audit_digests(event_id, event_id):
-            return checked, _inserted(current, event_id, after_wait=True)
+    given_up = set(waited) - covered - waiting  # no longer waited for: must not be there
+    for first, last in ranges(given_up):
+        there = [i for i, _ in store.audit_digests(first, last) if i in given_up]
+        if there:
+            return checked, _inserted(current, there[0], after_wait=True)
     return checked, None
 
 

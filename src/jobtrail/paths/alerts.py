@@ -2,37 +2,32 @@
 
 A sink is any callable taking an alert (`jobtrail.alerting`): here a `Divergence` with its
 job id, job name and attempt filled in; the same sinks receive health alerts.
-``App(alert_sinks=[...])`` or ``app.paths.on_divergence(sink)`` adds one; `log_sink` writes
-each as a warning on the ``jobtrail.divergences`` logger (`jobtrail.alerting` has a sink
-for every kind of alert, at its severity, a webhook and deduplication). Sinks run on the
-worker's writer thread after the outcome is committed (`AlertObserver`), so an alert never
-announces a divergence the store does not hold: keep them quick (hand slow work to a
-queue). A sink that raises is logged and the others still run.
+``App(alert_sinks=[...])`` or ``app.paths.on_divergence(sink)`` adds one; `log_sink`
+(`jobtrail.alerting`'s, for every kind of alert) writes each on the
+``jobtrail.divergences`` logger at its severity (`jobtrail.alerting` also has a webhook and
+deduplication). Sinks run on the worker's writer thread after the outcome is committed
+(`AlertObserver`), so an alert never announces a divergence the store does not hold: keep
+them quick (hand slow work to a queue). A sink that raises is logged and the others still
+run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from jobtrail.alerting import Alert
+from jobtrail.alerting import deliver, log_sink
 from jobtrail.observers import Observer
 from jobtrail.records import Divergence
 from jobtrail.store.base import Outcome
 
-log = logging.getLogger("jobtrail.divergences")
-
-
+__all__ = ["AlertObserver", "DivergenceSink", "alerts_of", "log_sink", "send"]
 
 #: Where divergences go: a callable given each one, with its job, once it is stored (an
 #: `jobtrail.alerting.AlertSink`, which takes every kind of alert, is one).
 DivergenceSink = Callable[[Divergence], None]
 
 
-def log_sink(alert: Alert) -> None:
-    """Write *alert* as a warning on the ``jobtrail.divergences`` logger."""
-    log.warning("divergence %s", alert)
 
 
 def alerts_of(outcomes: Iterable[Outcome]) -> list[Divergence]:
@@ -53,12 +48,7 @@ def _alert(out: Outcome, job_name: str, found: Divergence) -> Divergence:
 
 def send(sinks: Sequence[DivergenceSink], alerts: Iterable[Divergence]) -> None:
     """Give each alert to each sink; a sink that fails is logged, never fatal."""
-    for alert in alerts:
-        for sink in sinks:
-            try:
-                sink(alert)
-            except Exception:
-                log.exception("alert sink %r failed on %s", sink, alert)
+    deliver(sinks, alerts)
 
 
 class AlertObserver(Observer):
