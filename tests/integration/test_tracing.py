@@ -495,3 +495,30 @@ def test_a_delayed_child_keeps_its_parents_trace_id(
     assert kid.trace_id == record.trace_id
     (sent,) = [s for s in spans(exporter, "send default") if s.links]
     assert sent.parent is None
+
+
+def test_a_replayed_job_runs_again_in_its_original_trace(
+        traced_app: App, exporter: InMemorySpanExporter) -> None:
+    """A dead-lettered job replayed by an operator runs under the send span it was first
+    enqueued with: the replay's attempt joins the same trace, its number starting again."""
+    app = traced_app
+    runs: list[int] = []
+
+    @app.job(retry=Retry(max_attempts=1))
+    def flaky(ctx: Context) -> None:
+        runs.append(ctx.attempt)
+        if len(runs) == 1:
+            raise RuntimeError("first run fails")
+
+    handle = flaky.enqueue()
+    run_until_idle(app)
+    app.replay(handle.id)
+    run_until_idle(app)
+    assert app.get(handle.id).status == "succeeded" and runs == [1, 1]
+    (send,) = spans(exporter, "send default")
+    first, second = spans(exporter, "process default")
+    assert {parent_of(first), parent_of(second)} == {send.context.span_id}
+    assert first.context.trace_id == second.context.trace_id == send.context.trace_id
+    assert [attr(s, "jobtrail.attempt") for s in (first, second)] == [1, 1]
+    assert first.status.status_code is StatusCode.ERROR
+    assert second.status.status_code is StatusCode.UNSET
