@@ -18,6 +18,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from jobtrail import workflows
 from jobtrail.alerting import AlertSink
+from jobtrail.audit.checkpoints import signing_key
 from jobtrail.breakers import Breaker, Breakers, make_breaker
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
@@ -81,6 +82,9 @@ class App(JobViews):
       `jobtrail.observe.tracing`).
     - ``metrics``: count every attempt its workers run in Prometheus metrics (the
       ``prometheus`` extra; see `jobtrail.metrics` and docs/metrics.md).
+    - ``audit_signing_key``: the Ed25519 key its workers sign the audit trail's
+      checkpoints with (default ``$JOBTRAIL_AUDIT_SIGNING_KEY``; ``jobtrail audit key
+      --generate NAME`` makes one; see `jobtrail.audit.checkpoints`).
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class App(JobViews):
         tracing: bool = True,
         tracer_provider: Any = None,
         metrics: bool = False,
+        audit_signing_key: str | None = None,
     ) -> None:
         check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
                        idempotency_retention=idempotency_retention, slow_factor=slow_factor,
@@ -121,6 +126,8 @@ class App(JobViews):
         self.registry: dict[str, JobDef[Any, Any]] = {}
         self.queues: dict[str, Queue] = {}
         self.breaker_registry = Breakers(lambda: self.store)
+        #: The key the audit trail's checkpoints are signed with, if any.
+        self.audit_key = signing_key(audit_signing_key)
         if not isinstance(tracing, bool):
             raise ConfigurationError(f"App(tracing={tracing!r}): must be True or False")
         if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer",

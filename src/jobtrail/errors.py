@@ -8,6 +8,7 @@ JobtrailError
 ├── ExpectationError (ValueError)  an expect= text that is not a valid path
 ├── LockError (ValueError)     the flows lock file is missing, unreadable or of another version
 ├── LintError (ValueError)     a job function whose flow cannot be linted
+├── NoteError (ValueError)     an audit key or signed checkpoint that cannot be read or checked
 ├── ArgumentError (TypeError)  arguments that do not fit a job's signature
 ├── PayloadTooLarge (ValueError)
 ├── IdempotencyConflict (ValueError)  one key, two different payloads
@@ -203,6 +204,10 @@ class LockError(JobtrailError, ValueError):
 
 class LintError(JobtrailError, ValueError):
     """A job function cannot be linted: its source is not available or is not a ``def``."""
+
+
+class NoteError(JobtrailError, ValueError):
+    """An audit signing key, verifier key or signed checkpoint could not be read or checked."""
 
 
 class JobExit(BaseException):  # like SystemExit: a way out, not an error

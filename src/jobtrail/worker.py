@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from jobtrail import watchdog
+from jobtrail.audit.notes import SigningKey
 from jobtrail.audit.sealer import Sealer
 from jobtrail.claiming import Claimer
 from jobtrail.errors import StopNow, StoreError
@@ -95,6 +96,10 @@ class WorkerHost(Runs, Protocol):
     def grace(self) -> float: ...
     @property
     def observers(self) -> Observer: ...
+    @property
+    def audit_key(self) -> SigningKey | None:
+        """The key the sealer signs checkpoints with, if any."""
+        ...
 
     def flow_limits(self) -> FlowLimits:
         """The limits and paused queues claims respect."""
@@ -169,7 +174,7 @@ class Worker:
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
         # So does it the audit trail's sealing (`jobtrail audit verify` seals first).
-        self.sealer = None if burst else Sealer(app.store, worker_id=self.id)
+        self.sealer = None if burst else Sealer(app.store, worker_id=self.id, key=app.audit_key)
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:

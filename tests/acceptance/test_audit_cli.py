@@ -58,13 +58,14 @@ def test_verify_is_0_when_intact_and_1_naming_what_was_altered(
 
 def test_export_writes_seals_and_their_events_as_json_lines(
         cli: Cli, db_url: str, make_app: Callable[..., App]) -> None:
-    """``audit export`` writes each seal then its events, one JSON object per line;
+    """``audit export`` writes a header, each seal then its events, one JSON object per line;
     ``--job`` keeps that job's events (and the seals)."""
     _, ids = ran_jobs(make_app)
     done = cli("audit", "export", "--url", db_url)
     assert done.code == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert lines[0]["type"] == "seal" and lines[0]["seq"] == 1
+    assert lines[0] == {"type": "export", "format": 1, "since": 1, "job": None}
+    assert lines[1]["type"] == "seal" and lines[1]["seq"] == 1
     events = [line for line in lines if line["type"] == "event"]
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert len(events) == len(rawsql.fetch(db_url, "SELECT id FROM jobtrail_events"))

@@ -3,16 +3,21 @@
 Every `EVERY` seconds it appends seals over what was written since the last one
 (`jobtrail.audit.sealing`), a few at most per round so that a long backlog is worked
 through without holding the store. Every worker runs one; they take turns without
-talking (the seal's number decides who appended it). A store that fails is tried again
-after `RETRY_AFTER` seconds, and the thread never takes the worker down.
+talking (the seal's number decides who appended it). With a signing key, it also signs a
+checkpoint of the head every `jobtrail.audit.checkpoints.EVERY` seconds when the chain
+moved on (several sealers store one per seal). A store that fails is tried again after
+`RETRY_AFTER` seconds, and the thread never takes the worker down.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
+from jobtrail.audit import checkpoints
+from jobtrail.audit.notes import SigningKey
 from jobtrail.audit.sealing import seal
 from jobtrail.errors import StoreError
 
@@ -29,10 +34,15 @@ RETRY_AFTER = 5.0
 class Sealer:
     """Seals *store*'s events on a thread of its own until `stop`."""
 
-    def __init__(self, store: Any, *, worker_id: str = "", every: float = EVERY) -> None:
+    def __init__(self, store: Any, *, worker_id: str = "", every: float = EVERY,
+                 key: SigningKey | None = None,
+                 checkpoint_every: float = checkpoints.EVERY) -> None:
         self.store = store
         self.every = every
+        self.key = key
+        self.checkpoint_every = checkpoint_every
         self.appended = 0  # seals this sealer appended
+        self._signed = (0, 0.0)  # the seal last signed, and when (monotonic)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log = logging.LoggerAdapter(log, {"worker_id": worker_id})
@@ -57,6 +67,7 @@ class Sealer:
                     if self._stop.is_set() or seal(self.store) is None:
                         break
                     self.appended += 1
+                self._checkpoint()
             except StoreError as exc:
                 self._log.warning("audit trail: the store failed (%s); sealing again in %g s",
                                   exc, RETRY_AFTER)
@@ -65,3 +76,13 @@ class Sealer:
                 self._log.exception("audit trail: could not seal; trying again in %g s",
                                     RETRY_AFTER)
                 self._stop.wait(RETRY_AFTER)
+
+    def _checkpoint(self) -> None:
+        """Sign the head, when there is a key, it is time, and the chain moved on."""
+        if self.key is None or time.monotonic() - self._signed[1] < self.checkpoint_every:
+            return
+        head = self.store.audit_head()
+        if head is not None and int(head[0]) > self._signed[0]:
+            made = checkpoints.checkpoint(self.store, self.key)
+            if made is not None:
+                self._signed = (made.seq, time.monotonic())

@@ -15,25 +15,30 @@ recomputed. Compare the head it reports with one kept elsewhere (`Verdict.head`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from jobtrail.audit.checkpoints import Checkpoint
 from jobtrail.audit.encoding import GENESIS, Digest, Seal, ranges
 from jobtrail.audit.encoding import seal_from_row as _seal_from_row
+from jobtrail.audit.notes import VerifierKey
+from jobtrail.errors import NoteError
 
 #: Seals read at once.
 PAGE = 200
 
 ProblemKind = Literal["seal_missing", "seal_out_of_order", "seal_altered", "seal_damaged",
-                      "event_removed", "event_altered", "event_inserted"]
+                      "event_removed", "event_altered", "event_inserted",
+                      "checkpoint_forged", "checkpoint_mismatch", "chain_unanchored"]
 
 
 class VerifyStore(Protocol):
-    """What verification needs of a `Store`."""
+    """What verification needs of a `Store` (or of an export, `jobtrail.audit.exported`)."""
 
     def audit_seals(self, since: int, limit: int) -> list[tuple[Any, ...]]: ...
     def audit_digests(self, first: int, last: int) -> list[Digest]: ...
+    def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,42 +54,153 @@ class Problem:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What `verify` found: how many seals and rows it checked, the last good seal (the
-    head, when nothing is wrong), and the first problem."""
+    head, when nothing is wrong), the first problem, and the newest checkpoint whose
+    signature was checked and whose seal the chain reaches (``signed``: it vouches for
+    every seal up to it)."""
 
     seals: int
     events: int
     head: Seal | None
     problem: Problem | None = None
+    signed: Checkpoint | None = None
+    checkpoints: int = 0
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify(store: VerifyStore, *, since: int = 1) -> Verdict:
-    """Check the chain from seal *since* on (the seal before it is taken as good)."""
-    seals = events = 0
+@dataclass(slots=True)
+class _Walk:
+    """What the walk has found so far."""
+
+    checkpoints: dict[int, list[Checkpoint]]
+    checked: bool  # whether the checkpoints' signatures were checked (a key was given)
+    seals: int = 0
+    events: int = 0
     prev: Seal | None = None
+    signed: Checkpoint | None = None
+    matched: set[int] = field(default_factory=set)
+
+    def verdict(self, problem: Problem | None = None) -> Verdict:
+        return Verdict(self.seals, self.events, self.prev, problem, self.signed,
+                       len(self.matched))
+
+    def match(self, seal: Seal) -> Problem | None:
+        """Compare *seal* with the checkpoints of its number."""
+        for made in self.checkpoints.get(seal.seq, ()):
+            if made.hash != seal.hash:
+                return Problem("checkpoint_mismatch", seal.seq, None,
+                               f"seal {seal.seq} is not the seal its checkpoint signed (hash "
+                               f"{seal.hash[:16]}…, signed {made.hash[:16]}…): the trail was "
+                               "rewritten" + ("" if self.checked else
+                                              ", or the stored checkpoint altered"))
+            self.matched.add(seal.seq)
+            if self.checked:
+                self.signed = made
+        return None
+
+
+def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None,
+           anchors: Iterable[Checkpoint] = (), partial: bool = False) -> Verdict:
+    """Check the chain from seal *since* on (the seal before it is taken as good), and
+    every checkpoint stored or given (*anchors*) against it; with *key*, each checkpoint's
+    signature too. A trail whose first seals were pruned is checked from its first seal on,
+    which a checkpoint signed by *key* must vouch for. *partial*: the rows are those of an
+    export filtered to one job, so a row that is not there is not a problem."""
+    first = store.audit_seals(1, 1)
+    lowest = int(first[0][0]) if first else 0
+    pruned = lowest > 1 and since <= lowest
+    since = lowest + 1 if pruned else since
+    try:
+        walk = _Walk(_checkpoints(store, since - 1, key, anchors), key is not None)
+    except _Forged as forged:
+        return Verdict(0, 0, None, forged.problem)
     if since > 1:
-        found = store.audit_seals(since - 1, 1)
-        if not found:
-            return Verdict(0, 0, None, Problem("seal_missing", since - 1, None,
-                                               f"there is no seal {since - 1} to start from"))
-        prev = _seal_from_row(found[0])
+        problem = _base(store, since - 1, walk)
+        if problem is not None:
+            return walk.verdict(problem)
     for seq, row in _seal_rows(store, since):
         try:
             current = _seal_from_row(row)
         except ValueError as exc:
-            return Verdict(seals, events, prev, Problem("seal_damaged", seq, None, str(exc)))
-        problem = _check_link(prev, current)
+            return walk.verdict(Problem("seal_damaged", seq, None, str(exc)))
+        problem = _check_link(walk.prev, current)
         if problem is None:
-            checked, problem = _check_rows(store, prev, current)
-            events += checked
+            checked, problem = _check_rows(store, walk.prev, current, partial=partial)
+            walk.events += checked
+        if problem is None:
+            problem = walk.match(current)
         if problem is not None:
-            return Verdict(seals, events, prev, problem)
-        seals += 1
-        prev = current
-    return Verdict(seals, events, prev)
+            return walk.verdict(problem)
+        walk.seals += 1
+        walk.prev = current
+    return walk.verdict(_ends(walk, pruned=pruned, lowest=lowest))
+
+
+class _Forged(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def _checkpoints(store: VerifyStore, since: int, key: VerifierKey | None,
+                 anchors: Iterable[Checkpoint]) -> dict[int, list[Checkpoint]]:
+    """The checkpoints of seals from *since* on, stored and given, by seal number; each
+    one's signature checked when there is a key."""
+    found: dict[int, list[Checkpoint]] = {}
+    for made in anchors:
+        if made.seq >= since:
+            found.setdefault(made.seq, []).append(made)
+    after = max(since, 1)
+    while True:
+        page = store.audit_checkpoints(after, 500)
+        for seq, note in page:
+            try:
+                made = Checkpoint.parse(note, key)
+                if made.seq != seq:
+                    raise NoteError(f"it names seal {made.seq}")
+            except NoteError as exc:
+                raise _Forged(Problem("checkpoint_forged", seq, None,
+                                      f"the checkpoint stored for seal {seq} does not check: "
+                                      f"{exc}")) from None
+            found.setdefault(seq, []).append(made)
+        if len(page) < 500:
+            return found
+        after = page[-1][0] + 1
+
+
+def _base(store: VerifyStore, seq: int, walk: _Walk) -> Problem | None:
+    """Read the seal the walk starts after, taken as good but for its own hash and its
+    checkpoints."""
+    found = store.audit_seals(seq, 1)
+    if not found or int(found[0][0]) != seq:
+        return Problem("seal_missing", seq, None, f"there is no seal {seq} to start from")
+    try:
+        base = _seal_from_row(found[0])
+    except ValueError as exc:
+        return Problem("seal_damaged", seq, None, str(exc))
+    if base.expected_hash() != base.hash:
+        return Problem("seal_altered", seq, None, f"seal {seq} was altered: its fields hash to "
+                       f"{base.expected_hash()[:16]}…, not the {base.hash[:16]}… stored")
+    walk.prev = base
+    return walk.match(base)
+
+
+def _ends(walk: _Walk, *, pruned: bool, lowest: int) -> Problem | None:
+    """What the end of a walk without problems still shows: a checkpoint beyond the last
+    seal (the trail cut short), or a pruned trail that no signed checkpoint vouches for."""
+    last = 0 if walk.prev is None else walk.prev.seq
+    beyond = [seq for seq in walk.checkpoints if seq > last]
+    if beyond:
+        return Problem("seal_missing", last + 1, None,
+                       f"a checkpoint was signed for seal {max(beyond)}, but the trail ends at "
+                       f"seal {last}: it was cut short")
+    if pruned and walk.signed is None:
+        why = ("no checkpoint signed by the key vouches for it" if walk.checked else
+               "give the public key so that a signed checkpoint can vouch for it")
+        return Problem("chain_unanchored", lowest, None,
+                       f"the trail starts at seal {lowest} (the seals before were pruned): {why}")
+    return None
 
 
 def _seal_rows(store: VerifyStore, since: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -118,8 +234,10 @@ def _check_link(prev: Seal | None, current: Seal) -> Problem | None:
     return None
 
 
-def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal) -> tuple[int, Problem | None]:
-    """Check the rows *current* covers and the ids it looked through."""
+def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal, *, partial: bool = False
+                ) -> tuple[int, Problem | None]:
+    """Check the rows *current* covers and the ids it looked through (with *partial*,
+    only the rows that are there)."""
     before = 0 if prev is None else prev.through
     waited = {} if prev is None else dict(prev.waiting)
     rows = dict(store.audit_digests(before + 1, current.through))
@@ -129,6 +247,8 @@ def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal) -> tuple[i
     checked = 0
     for index, event_id in enumerate(current.ids()):
         digest = rows.get(event_id)
+        if digest is None and partial:
+            continue
         if digest is None:
             return checked, Problem("event_removed", current.seq, event_id,
                                     f"event {event_id}, sealed by seal {current.seq}, was removed")
@@ -136,6 +256,8 @@ def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal) -> tuple[i
             return checked, Problem("event_altered", current.seq, event_id,
                                     f"event {event_id}, sealed by seal {current.seq}, was altered")
         checked += 1
+    if partial:
+        return checked, None
     covered = set(current.ids())
     waiting = {i for i, _ in current.waiting}
     for event_id in sorted(rows):

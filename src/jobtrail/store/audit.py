@@ -30,3 +30,11 @@ def rows_from_seconds(found: Sequence[Sequence[Any]]) -> list[Row]:
 def migrated_attrs(versions: Sequence[int]) -> str:
     """The attributes of the event that records migrations applied (to the trail)."""
     return json.dumps({"versions": list(versions), "to": max(versions)})
+
+
+def pruned_attrs(before: int, removed: int, actor: str | None) -> str:
+    """The attributes of the event that records seals pruned before a checkpoint."""
+    attrs: dict[str, Any] = {"before": before, "seals": removed}
+    if actor is not None:
+        attrs["actor"] = actor
+    return json.dumps(attrs)

@@ -393,5 +393,16 @@ class Store(Protocol):
     def audit_now(self) -> float:
         """The store's clock, in epoch seconds."""
 
+    def audit_checkpoint_add(self, seq: int, note: str, made_at: float) -> bool:
+        """Store the signed checkpoint *note* of seal *seq*; false when one was stored for
+        it already."""
+
+    def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]:
+        """At most *limit* stored checkpoints from seal *since* on: (seal number, note)."""
+
+    def audit_prune(self, before: int) -> int:
+        """Remove the seals and checkpoints before seal *before*, recording it in the trail
+        (an event of job 0, ``seals_pruned``) in the same transaction; the seals removed."""
+
     def close(self) -> None:
         """Close every connection this store opened in this process."""

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import cast
 
 from jobtrail.audit.encoding import Digest, Row, Seal
-from jobtrail.store.audit import SealRow, seal_columns
+from jobtrail.store.audit import SealRow, pruned_attrs, seal_columns
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
 _DIGESTS = steps("postgres", "audit_digests_after")
+_PRUNE = steps("postgres", "audit_prune")
 
 
 class Audit(Database):
@@ -49,3 +50,21 @@ class Audit(Database):
     @translated
     def audit_now(self) -> float:
         return float(self._fetch(_Q["audit_now"])[0][0])
+
+    @translated
+    def audit_checkpoint_add(self, seq: int, note: str, made_at: float) -> bool:
+        return bool(self._fetch(_Q["audit_checkpoint_add"], {
+            "seq": seq, "note": note, "made_at": made_at}))
+
+    @translated
+    def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]:
+        found = self._fetch(_Q["audit_checkpoints"], {"since": since, "limit": limit})
+        return [(int(seq), str(note)) for seq, note in found]
+
+    @translated
+    def audit_prune(self, before: int) -> int:
+        with self._tx() as conn:
+            removed = conn.execute(_PRUNE["seals"], {"before": before}).rowcount
+            conn.execute(_PRUNE["checkpoints"], {"before": before})
+            conn.execute(_PRUNE["event"], {"attrs": pruned_attrs(before, removed, self.actor)})
+        return int(removed)

@@ -1050,3 +1050,26 @@ WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id
 
 -- name: audit_now
 SELECT extract(epoch FROM jobtrail_now())::float8
+
+-- name: audit_checkpoint_add
+-- A signed checkpoint of a seal, unless one was stored for that seal already.
+INSERT INTO jobtrail_audit_checkpoints (seq, note, made_at)
+VALUES (%(seq)s, %(note)s, %(made_at)s)
+ON CONFLICT (seq) DO NOTHING
+RETURNING seq
+
+-- name: audit_checkpoints
+-- The signed checkpoints from a seal number on, in order.
+SELECT seq, note FROM jobtrail_audit_checkpoints WHERE seq >= %(since)s ORDER BY seq
+LIMIT %(limit)s
+
+-- name: audit_prune
+-- The seals (and checkpoints) before a checkpointed seal removed, and the removal recorded
+-- in the trail as an event of no job (job 0).
+-- step: seals
+DELETE FROM jobtrail_audit WHERE seq < %(before)s
+-- step: checkpoints
+DELETE FROM jobtrail_audit_checkpoints WHERE seq < %(before)s
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', 'seals_pruned', jobtrail_now(), %(attrs)s)

@@ -696,3 +696,24 @@ WHERE id BETWEEN :first AND :last ORDER BY id
 -- Event rows with ids in a range, in order, as the trail hashes them.
 SELECT id, job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
 WHERE id BETWEEN :first AND :last ORDER BY id
+
+-- name: audit_checkpoint_add
+-- A signed checkpoint of a seal, unless one was stored for that seal already.
+INSERT INTO jobtrail_audit_checkpoints (seq, note, made_at) VALUES (:seq, :note, :made_at)
+ON CONFLICT (seq) DO NOTHING
+RETURNING seq
+
+-- name: audit_checkpoints
+-- The signed checkpoints from a seal number on, in order.
+SELECT seq, note FROM jobtrail_audit_checkpoints WHERE seq >= :since ORDER BY seq LIMIT :limit
+
+-- name: audit_prune
+-- The seals (and checkpoints) before a checkpointed seal removed, and the removal recorded
+-- in the trail as an event of no job (job 0).
+-- step: seals
+DELETE FROM jobtrail_audit WHERE seq < :before
+-- step: checkpoints
+DELETE FROM jobtrail_audit_checkpoints WHERE seq < :before
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', 'seals_pruned', :now, :attrs)

@@ -6,12 +6,13 @@ import json
 from collections.abc import Sequence
 
 from jobtrail.audit.encoding import Digest, Row, Seal, row_digest
-from jobtrail.store.audit import SealRow, rows_from_seconds, seal_columns
+from jobtrail.store.audit import SealRow, pruned_attrs, rows_from_seconds, seal_columns
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
 _DIGESTS = steps("sqlite", "audit_digests_after")
+_PRUNE = steps("sqlite", "audit_prune")
 
 
 class Audit(Database):
@@ -53,3 +54,23 @@ class Audit(Database):
     @translated
     def audit_now(self) -> float:
         return self.clock.now()
+
+    @translated
+    def audit_checkpoint_add(self, seq: int, note: str, made_at: float) -> bool:
+        with self._write() as conn:
+            return conn.execute(_Q["audit_checkpoint_add"], {
+                "seq": seq, "note": note, "made_at": made_at}).fetchone() is not None
+
+    @translated
+    def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]:
+        found = self._conn().execute(_Q["audit_checkpoints"], {"since": since, "limit": limit})
+        return [(int(seq), str(note)) for seq, note in found.fetchall()]
+
+    @translated
+    def audit_prune(self, before: int) -> int:
+        with self._write() as conn:
+            removed = conn.execute(_PRUNE["seals"], {"before": before}).rowcount
+            conn.execute(_PRUNE["checkpoints"], {"before": before})
+            conn.execute(_PRUNE["event"], {"now": self.clock.now(),
+                                           "attrs": pruned_attrs(before, removed, self.actor)})
+        return int(removed)
