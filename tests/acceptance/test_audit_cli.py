@@ -15,6 +15,7 @@ import pytest
 
 from jobtrail import App, Context, Retry, Status
 from jobtrail.audit import verify
+from jobtrail.audit.notes import SigningKey
 from jobtrail.audit.sealing import head_of
 from jobtrail.errors import ConfigurationError
 from jobtrail.testing import run_until_idle
@@ -90,22 +91,27 @@ def test_seal_prints_the_head(cli: Cli, db_url: str, make_app: Callable[..., App
 def test_a_running_worker_seals_the_trail(db_url: str, tmp_path: Path,
                                           make_app: Callable[..., App]) -> None:
     """A worker process (not a burst one) seals the events of the jobs it runs within
-    seconds, without being asked, and the trail verifies."""
+    seconds, without being asked, signs a checkpoint with the key it is given, and the
+    trail verifies with that key's public half."""
     app = make_app()
     job = app.job(name="work")(lambda n: n)
     job.enqueue_many([{"n": n} for n in range(20)])
-    worker = start_worker(db_url, tmp_path / "runs.log", app="tests.support.workload:app")
+    key = SigningKey.generate("example.com/worker")
+    worker = start_worker(db_url, tmp_path / "runs.log", app="tests.support.workload:app",
+                          env={"JOBTRAIL_AUDIT_SIGNING_KEY": key.text()})
     try:
         deadline = time.monotonic() + 20
         while True:
             head = head_of(app.store)
             if head is not None and app.counts().get(("default", Status.SUCCEEDED)) == 20 \
                     and head.through >= max(r[0] for r in rawsql.fetch(
-                        db_url, "SELECT id FROM jobtrail_events")):
+                        db_url, "SELECT id FROM jobtrail_events")) \
+                    and app.store.audit_checkpoints(1, 1):
                 break
             assert time.monotonic() < deadline, "the worker sealed nothing"
             time.sleep(0.1)
-        assert verify(app.store).ok
+        verdict = verify(app.store, key=key.verifier)
+        assert verdict.ok and verdict.signed is not None
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
