@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from jobtrail.audit.encoding import Row, Seal, covered_text, waiting_text
+from jobtrail.audit.encoding import Row, Seal, covered_text, moment, ranges, waiting_text
 
 #: A seal as stored: (seq, sealed_at, through, covered, waiting, digests, prev_hash, hash), its
 #: JSON columns still text (`jobtrail.audit.encoding.seal_from_row` reads them).
@@ -38,3 +38,15 @@ def pruned_attrs(before: int, removed: int, actor: str | None) -> str:
     if actor is not None:
         attrs["actor"] = actor
     return json.dumps(attrs)
+
+
+def history_attrs(before: float, jobs: Sequence[int], events: Sequence[int],
+                  actor: str | None) -> str:
+    """The attributes of the event that records a batch of history pruned: the cut-off,
+    how many jobs and events, and the event ids removed (ranges), so that verification
+    takes their absence for what it is."""
+    attrs: dict[str, Any] = {"before": moment(before), "jobs": len(jobs),
+                             "events": len(events), "event_ids": ranges(events)}
+    if actor is not None:
+        attrs["actor"] = actor
+    return json.dumps(attrs, separators=(",", ":"))

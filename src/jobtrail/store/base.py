@@ -400,6 +400,16 @@ class Store(Protocol):
     def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]:
         """At most *limit* stored checkpoints from seal *since* on: (seal number, note)."""
 
+    def prune_history(self, before: float, limit: int) -> tuple[int, int]:
+        """Remove at most *limit* jobs that succeeded or were cancelled before *before*
+        (epoch seconds), with their events, effects and divergences — none whose children
+        are still to finish, nor one of a group still waiting — and record it in the trail
+        (an event of job 0, ``history_pruned``, naming the event ids) in the same
+        transaction; the jobs and events removed."""
+
+    def audit_pruned(self) -> list[tuple[int, str]]:
+        """The ``history_pruned`` events: (id, attributes as stored)."""
+
     def audit_prune(self, before: int) -> int:
         """Remove the seals and checkpoints before seal *before*, recording it in the trail
         (an event of job 0, ``seals_pruned``) in the same transaction; the seals removed."""

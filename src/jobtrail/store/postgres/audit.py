@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import cast
 
 from jobtrail.audit.encoding import Digest, Row, Seal
-from jobtrail.store.audit import SealRow, pruned_attrs, seal_columns
+from jobtrail.store.audit import SealRow, history_attrs, pruned_attrs, seal_columns
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
 _DIGESTS = steps("postgres", "audit_digests_after")
+_HISTORY = steps("postgres", "prune_history")
 _PRUNE = steps("postgres", "audit_prune")
 
 
@@ -68,3 +69,22 @@ class Audit(Database):
             conn.execute(_PRUNE["checkpoints"], {"before": before})
             conn.execute(_PRUNE["event"], {"attrs": pruned_attrs(before, removed, self.actor)})
         return int(removed)
+
+    @translated
+    def prune_history(self, before: float, limit: int) -> tuple[int, int]:
+        with self._tx() as conn:
+            jobs = [row[0] for row in conn.execute(
+                _HISTORY["jobs"], {"before": before, "limit": limit}).fetchall()]
+            if not jobs:
+                return 0, 0
+            ids = {"ids": jobs}
+            events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
+            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
+                conn.execute(_HISTORY[step], ids)
+            conn.execute(_HISTORY["record"], {
+                "attrs": history_attrs(before, jobs, events, self.actor)})
+        return len(jobs), len(events)
+
+    @translated
+    def audit_pruned(self) -> list[tuple[int, str]]:
+        return [(int(i), str(a)) for i, a in self._fetch(_Q["audit_pruned"])]

@@ -1073,3 +1073,37 @@ DELETE FROM jobtrail_audit_checkpoints WHERE seq < %(before)s
 -- step: event
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
 VALUES (0, 0, 'audit', 'seals_pruned', jobtrail_now(), %(attrs)s)
+
+-- name: prune_history
+-- Finished jobs (succeeded or cancelled: dead letters stay until replayed or discarded)
+-- that finished before a time, with their events, effects and divergences, a batch at a
+-- time; none whose children are still to finish, nor one of a group still waiting. The
+-- removal is recorded in the trail as an event of no job (job 0), naming the event ids.
+-- step: jobs
+SELECT j.id FROM jobtrail_jobs AS j
+WHERE j.status IN ('succeeded', 'cancelled')
+  AND j.finished_at < to_timestamp(%(before)s)
+  AND NOT EXISTS (SELECT 1 FROM jobtrail_jobs AS c WHERE c.parent_job_id = j.id
+                  AND c.status NOT IN ('succeeded', 'dead', 'orphaned', 'cancelled'))
+  AND (j.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobtrail_groups AS g
+                                         WHERE g.id = j.group_id AND g.state = 'waiting'))
+ORDER BY j.id LIMIT %(limit)s
+FOR UPDATE OF j SKIP LOCKED
+-- step: events
+SELECT id FROM jobtrail_events WHERE job_id = ANY(%(ids)s) ORDER BY id
+-- step: delete_events
+DELETE FROM jobtrail_events WHERE job_id = ANY(%(ids)s)
+-- step: delete_effects
+DELETE FROM jobtrail_effects WHERE job_id = ANY(%(ids)s)
+-- step: delete_divergences
+DELETE FROM jobtrail_divergences WHERE job_id = ANY(%(ids)s)
+-- step: delete_jobs
+DELETE FROM jobtrail_jobs WHERE id = ANY(%(ids)s)
+-- step: record
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', 'history_pruned', jobtrail_now(), %(attrs)s)
+
+-- name: audit_pruned
+-- The records of history pruned: the event ids each removed (in its attributes).
+SELECT id, attrs FROM jobtrail_events
+WHERE job_id = 0 AND kind = 'audit' AND name = 'history_pruned' ORDER BY id

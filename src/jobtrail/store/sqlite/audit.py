@@ -6,12 +6,19 @@ import json
 from collections.abc import Sequence
 
 from jobtrail.audit.encoding import Digest, Row, Seal, row_digest
-from jobtrail.store.audit import SealRow, pruned_attrs, rows_from_seconds, seal_columns
+from jobtrail.store.audit import (
+    SealRow,
+    history_attrs,
+    pruned_attrs,
+    rows_from_seconds,
+    seal_columns,
+)
 from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
 _DIGESTS = steps("sqlite", "audit_digests_after")
+_HISTORY = steps("sqlite", "prune_history")
 _PRUNE = steps("sqlite", "audit_prune")
 
 
@@ -74,3 +81,23 @@ class Audit(Database):
             conn.execute(_PRUNE["event"], {"now": self.clock.now(),
                                            "attrs": pruned_attrs(before, removed, self.actor)})
         return int(removed)
+
+    @translated
+    def prune_history(self, before: float, limit: int) -> tuple[int, int]:
+        with self._write() as conn:
+            jobs = [row[0] for row in conn.execute(
+                _HISTORY["jobs"], {"before": before, "limit": limit}).fetchall()]
+            if not jobs:
+                return 0, 0
+            ids = {"ids": json.dumps(jobs)}
+            events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
+            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
+                conn.execute(_HISTORY[step], ids)
+            conn.execute(_HISTORY["record"], {
+                "now": self.clock.now(),
+                "attrs": history_attrs(before, jobs, events, self.actor)})
+        return len(jobs), len(events)
+
+    @translated
+    def audit_pruned(self) -> list[tuple[int, str]]:
+        return [(int(i), str(a)) for i, a in self._conn().execute(_Q["audit_pruned"]).fetchall()]
