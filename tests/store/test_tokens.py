@@ -138,7 +138,7 @@ def test_the_table_holds_the_hash_given_and_the_list_never_shows_it(
     assert ALICE not in repr(record)
 
 
-def test_two_threads_creating_one_name_make_one_token(store: Store, db_url: str) -> None:
+def test_concurrent_creations_of_one_name_make_one_token(store: Store, db_url: str) -> None:
     """Of concurrent creations under one name exactly one succeeds, with one event; the
     others get TokenError."""
     outcomes: list[str] = []
