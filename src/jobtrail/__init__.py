@@ -1,5 +1,6 @@
 """jobtrail: a Python background-job system that can prove what every job did."""
 
+from jobtrail.access import Action, Actor, Role
 from jobtrail.app import App
 from jobtrail.breakers import Breaker, BreakerOpen, Breakers
 from jobtrail.bulk import ActionTally
@@ -8,6 +9,8 @@ from jobtrail.context import Context, current_context
 from jobtrail.dryrun import CapturedEffect, CapturedEnqueue, DryRun
 from jobtrail.enqueuing import Enqueuing, JobDecorator
 from jobtrail.errors import (
+    AccessDenied,
+    AccessError,
     AppNotLoadable,
     ArgumentError,
     ConfigurationError,
@@ -25,6 +28,7 @@ from jobtrail.errors import (
     LintError,
     LockError,
     MiddlewareError,
+    NotAuthenticated,
     PayloadTooLarge,
     Permanent,
     QueueFull,
@@ -33,6 +37,8 @@ from jobtrail.errors import (
     StoreError,
     StoreLost,
     StoreRejected,
+    TokenError,
+    TokenNotFound,
     Transient,
     UnknownJob,
     WaitTimeout,
@@ -70,16 +76,22 @@ from jobtrail.store.base import (
     Store,
 )
 from jobtrail.store.breakers import BreakerRecord
+from jobtrail.store.tokens import TokenRecord
 from jobtrail.store.workflows import WorkflowRecord
 from jobtrail.supervisor import ExitCodes
+from jobtrail.tokens import Tokens
 from jobtrail.worker import Worker, WorkerStats
 from jobtrail.workflows import Call, WorkflowHandle
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDenied",
+    "AccessError",
+    "Action",
     "ActionResult",
     "ActionTally",
+    "Actor",
     "App",
     "AppNotLoadable",
     "ArgumentError",
@@ -126,6 +138,7 @@ __all__ = [
     "Middleware",
     "MiddlewareError",
     "NewJob",
+    "NotAuthenticated",
     "Observer",
     "Occurrence",
     "Outcome",
@@ -139,6 +152,7 @@ __all__ = [
     "QueueFull",
     "Redactor",
     "Retry",
+    "Role",
     "Rule",
     "RuleReport",
     "RunRecord",
@@ -152,6 +166,10 @@ __all__ = [
     "StoreError",
     "StoreLost",
     "StoreRejected",
+    "TokenError",
+    "TokenNotFound",
+    "TokenRecord",
+    "Tokens",
     "Transient",
     "UnknownJob",
     "Variant",

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta, tzinfo
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
-from jobtrail import workflows
+from jobtrail import access, workflows
+from jobtrail.access import Actor
 from jobtrail.alerting import AlertSink
 from jobtrail.audit.checkpoints import signing_key
 from jobtrail.breakers import Breaker, Breakers, make_breaker
@@ -47,6 +49,7 @@ from jobtrail.store import Store, open_store, parse_url, redact_url, resolve_url
 from jobtrail.store.base import FlowLimits
 from jobtrail.store.breakers import BreakerRecord
 from jobtrail.supervisor import ExitCodes, Supervisor
+from jobtrail.tokens import Tokens
 from jobtrail.views import JobViews
 from jobtrail.waiting import Waiters
 from jobtrail.worker import DEFAULT_CONCURRENCY, AttemptSink, Worker, WorkerStats
@@ -162,6 +165,8 @@ class App(JobViews):
         self._lock = threading.Lock()
         #: The waits of `JobHandle.wait` in this process, and the one watch they share.
         self.waiters = Waiters(lambda: self.store)
+        #: The access tokens of the dashboard and HTTP API (`jobtrail.tokens`).
+        self.tokens = Tokens(lambda: self.store)
 
     def _expectation_of(self, job_name: str) -> Expectation | None:
         definition = self.registry.get(job_name)
@@ -194,6 +199,18 @@ class App(JobViews):
         self._actor = actor
         if self._store is not None:
             self._store.actor = actor
+
+    def authenticate(self, token: object) -> Actor:
+        """The actor a token authenticates as; `NotAuthenticated` when it is malformed,
+        unknown or revoked (the same error for all three). See `jobtrail.tokens`."""
+        return self.tokens.authenticate(token)
+
+    def acting_as(self, actor: Actor) -> AbstractContextManager[Actor]:
+        """``with app.acting_as(actor):`` records the operators' actions taken in the block,
+        in this thread or task, under *actor* (``token:<name>``) rather than `actor`: what
+        a web server does for each request, its threads sharing one store. The role is not
+        checked here: `jobtrail.access.require` is (see `jobtrail.access`)."""
+        return access.acting_as(actor)
 
     def upgrade(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""

@@ -19,6 +19,11 @@ JobtrailError
 ├── MiddlewareError            a middleware did not call call_next, or called it twice
 ├── WaitTimeout (TimeoutError) a job waited for did not finish in time
 ├── QueueFull                  a queue at its max_depth refused new jobs
+├── AccessError                the dashboard's or an API's access check failed
+│   ├── NotAuthenticated       a token that is malformed, unknown or revoked
+│   └── AccessDenied (PermissionError)  an actor whose role does not allow the action
+├── TokenError (ValueError)    a token name or role that cannot be used, or a name taken
+├── TokenNotFound (LookupError)  no live token has this name
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -135,6 +140,26 @@ class QueueFull(JobtrailError):
 
     def __reduce__(self) -> tuple[type[QueueFull], tuple[str, int, int, int]]:
         return (type(self), (self.queue, self.depth, self.max_depth, self.adding))
+
+
+class AccessError(JobtrailError):
+    """Access was refused."""
+
+
+class NotAuthenticated(AccessError):
+    """Not a valid token: it is malformed, unknown or revoked."""
+
+
+class AccessDenied(AccessError, PermissionError):
+    """The actor's role does not allow this action."""
+
+
+class TokenError(JobtrailError, ValueError):
+    """The token's name or role cannot be used."""
+
+
+class TokenNotFound(JobtrailError, LookupError):
+    """No live token has this name."""
 
 
 class StoreError(JobtrailError):

@@ -14,15 +14,18 @@ from jobtrail.errors import (
     JobNotFound,
     PayloadTooLarge,
     StoreError,
+    TokenError,
+    TokenNotFound,
     UnknownJob,
 )
 
 OK = 0
 #: A command failed: a job failed, an operator action the job's status forbids, a check failed.
 FAILURE = 1
-#: The command line is wrong: an unknown option, a bad MODULE:APP, URL or job arguments.
+#: The command line is wrong: an unknown option, a bad MODULE:APP, URL or job arguments, a
+#: token name or role that cannot be used (or a name a live token holds).
 USAGE = 2
-#: What the command names does not exist: a job id, a job name.
+#: What the command names does not exist: a job id, a job name, a live token's name.
 NOT_FOUND = 3
 #: The database is unreachable, missing or needs ``jobtrail db upgrade``.
 STORE_UNAVAILABLE = 4
@@ -33,8 +36,8 @@ HELP = f"""\b
 Exit codes:
   {OK}  success
   {FAILURE}  failure (a job failed, the job's status forbids the action)
-  {USAGE}  usage error (bad option, MODULE:APP, URL or job arguments)
-  {NOT_FOUND}  not found (no job with this id, no job type with this name)
+  {USAGE}  usage error (bad option, MODULE:APP, URL, job arguments, token name or role)
+  {NOT_FOUND}  not found (no job with this id, no job type or live token with this name)
   {STORE_UNAVAILABLE}  store unavailable (database missing, unreachable or outdated)
 """
 
@@ -43,10 +46,10 @@ def exit_code_for(error: BaseException) -> int:
     """The exit code an error ends the command with (first match wins)."""
     if isinstance(error, click.ClickException):
         return error.exit_code
-    if isinstance(error, JobNotFound | UnknownJob):
+    if isinstance(error, JobNotFound | UnknownJob | TokenNotFound):
         return NOT_FOUND
     if isinstance(error, StoreError):
         return STORE_UNAVAILABLE
-    if isinstance(error, ConfigurationError | ArgumentError | PayloadTooLarge):
+    if isinstance(error, ConfigurationError | ArgumentError | PayloadTooLarge | TokenError):
         return USAGE
     return FAILURE

@@ -43,6 +43,7 @@ from jobtrail.cli.retries import retries
 from jobtrail.cli.rules import rules_group
 from jobtrail.cli.run import run
 from jobtrail.cli.schedules import schedules
+from jobtrail.cli.tokens import tokens_group
 from jobtrail.cli.worker import LOG_FORMAT, worker
 from jobtrail.errors import JobtrailError, StoreError
 
@@ -90,6 +91,7 @@ for command in (
 cli.add_command(cancel)
 cli.add_command(metrics_group)
 cli.add_command(audit_group)
+cli.add_command(tokens_group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -50,6 +50,7 @@ from jobtrail.store.workflows import State, WorkflowRecord
 if TYPE_CHECKING:
     from jobtrail.audit.encoding import Digest, Row, Seal
     from jobtrail.store.audit import SealRow
+    from jobtrail.store.tokens import TokenRecord
 
 __all__ = [
     "ClaimedJob",
@@ -365,8 +366,27 @@ class Store(Protocol):
     def unregister_worker(self, worker_id: str) -> None:
         """Remove a worker that stopped cleanly."""
 
-    #: Who operators' actions through this store are taken by, recorded on their events.
+    #: Who operators' actions through this store are taken by, recorded on their events:
+    #: the actor acting in this thread or task (`jobtrail.access.acting_as`) first.
     actor: str | None
+
+    # -- access tokens (`jobtrail.tokens`); the token's text is never given, only its hash --
+    def token_create(self, name: str, role: str, digest: str) -> TokenRecord:
+        """Store a live token *name* of *role* whose text hashes to *digest*, created by
+        ``actor``, with its ``token_created`` event (job 0), in one transaction; a live
+        token of that name already: `TokenError`, nothing written."""
+
+    def token_revoke(self, name: str) -> TokenRecord:
+        """Revoke the live token *name*, by ``actor``, with its ``token_revoked`` event (job
+        0), in one transaction; none: `TokenNotFound`, nothing written."""
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, live and revoked, oldest first (never its hash)."""
+
+    def token_find(self, digest: str) -> TokenRecord | None:
+        """The live token whose text hashes to *digest*, as it was before this use; its
+        ``last_used_at`` moves to now when older than
+        `jobtrail.store.tokens.USE_RESOLUTION` seconds."""
 
     # -- the audit trail (`jobtrail.audit`) -----------------------------------------------
     def audit_head(self) -> SealRow | None:

@@ -106,6 +106,10 @@ DOING = {
     "discard_many": "discarding jobs",
     "cancel_many": "cancelling jobs",
     "unregister_worker": "unregistering a worker",
+    "token_create": "creating a token",
+    "token_revoke": "revoking a token",
+    "tokens": "listing tokens",
+    "token_find": "looking a token up",
 }
 #: What SQLite says of a file that is not (or no longer) a sound database.
 _DAMAGED = ("file is not a database", "database disk image is malformed")

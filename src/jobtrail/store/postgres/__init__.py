@@ -15,7 +15,7 @@ pass ``auto_migrate=True``).
 - `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
 - `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
-  `operators`: the operations, by who calls them.
+  `operators`, `tokens`: the operations, by who calls them.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from jobtrail.store.postgres.loop import WorkerLoop
 from jobtrail.store.postgres.operators import Operators
 from jobtrail.store.postgres.producing import Producing
 from jobtrail.store.postgres.reading import Reading
+from jobtrail.store.postgres.tokens import Tokens
 from jobtrail.store.postgres.workflows import Workflows
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Audit, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects,
-                    Reading, Operators):
+class PostgresStore(Audit, Tokens, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers,
+                    Effects, Reading, Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""
 

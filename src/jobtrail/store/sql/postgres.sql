@@ -1107,3 +1107,49 @@ VALUES (0, 0, 'audit', 'history_pruned', jobtrail_now(), %(attrs)s)
 -- The records of history pruned: the event ids each removed (in its attributes).
 SELECT id, attrs FROM jobtrail_events
 WHERE job_id = 0 AND kind = 'audit' AND name = 'history_pruned' ORDER BY id
+
+-- name: token_create
+-- A new live token and the event recording it (job 0), in one transaction. The insert
+-- returns no row when a live token holds the name already: then nothing is written.
+-- step: token
+INSERT INTO jobtrail_tokens (name, role, hash, created_at, created_by)
+VALUES (%(name)s, %(role)s, %(hash)s, jobtrail_now(), %(actor)s)
+ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
+RETURNING id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'access', 'token_created', jobtrail_now(), %(attrs)s)
+
+-- name: token_revoke
+-- The live token of a name revoked and the event recording it (job 0), in one
+-- transaction; when there is none, the last one of that name revoked, for the message.
+-- step: revoke
+UPDATE jobtrail_tokens SET revoked_at = jobtrail_now(), revoked_by = %(actor)s
+WHERE name = %(name)s AND revoked_at IS NULL
+RETURNING id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'access', 'token_revoked', jobtrail_now(), %(attrs)s)
+-- step: revoked
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+FROM jobtrail_tokens WHERE name = %(name)s ORDER BY revoked_at DESC LIMIT 1
+
+-- name: tokens
+-- Every token, live and revoked, oldest first; never its hash.
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+FROM jobtrail_tokens ORDER BY id
+
+-- name: token_find
+-- The live token of a hash, as it was before this use; its last use moved to now when
+-- more than :resolution seconds old (a statement that updates no row otherwise).
+WITH found AS (
+    SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+    FROM jobtrail_tokens WHERE hash = %(hash)s AND revoked_at IS NULL
+), touched AS (
+    UPDATE jobtrail_tokens AS t SET last_used_at = jobtrail_now()
+    FROM found
+    WHERE t.id = found.id AND t.revoked_at IS NULL
+      AND (found.last_used_at IS NULL
+           OR found.last_used_at < jobtrail_now() - make_interval(secs => %(resolution)s))
+)
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at FROM found

@@ -749,3 +749,44 @@ VALUES (0, 0, 'audit', 'history_pruned', :now, :attrs)
 -- The records of history pruned: the event ids each removed (in its attributes).
 SELECT id, attrs FROM jobtrail_events
 WHERE job_id = 0 AND kind = 'audit' AND name = 'history_pruned' ORDER BY id
+
+-- name: token_create
+-- A new live token and the event recording it (job 0), in one write transaction. The
+-- insert returns no row when a live token holds the name already: then nothing is written.
+-- step: token
+INSERT INTO jobtrail_tokens (name, role, hash, created_at, created_by)
+VALUES (:name, :role, :hash, :now, :actor)
+ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
+RETURNING id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'access', 'token_created', :now, :attrs)
+
+-- name: token_revoke
+-- The live token of a name revoked and the event recording it (job 0), in one write
+-- transaction; when there is none, the last one of that name revoked, for the message.
+-- step: revoke
+UPDATE jobtrail_tokens SET revoked_at = :now, revoked_by = :actor
+WHERE name = :name AND revoked_at IS NULL
+RETURNING id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+-- step: event
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'access', 'token_revoked', :now, :attrs)
+-- step: revoked
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+FROM jobtrail_tokens WHERE name = :name ORDER BY revoked_at DESC LIMIT 1
+
+-- name: tokens
+-- Every token, live and revoked, oldest first; never its hash.
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+FROM jobtrail_tokens ORDER BY id
+
+-- name: token_find
+-- The live token of a hash; its last use moved to now when it was before :stale_before
+-- (the write is skipped altogether when the read finds it recent).
+-- step: find
+SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at
+FROM jobtrail_tokens WHERE hash = :hash AND revoked_at IS NULL
+-- step: touch
+UPDATE jobtrail_tokens SET last_used_at = :now
+WHERE id = :id AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < :stale_before)

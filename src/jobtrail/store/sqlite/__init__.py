@@ -10,7 +10,7 @@ and at once when the job was enqueued in their own process. Its SQL is in
 - `schema`: its version and migrations;
 - `watch`: the ``PRAGMA data_version`` poller;
 - `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
-  `operators`: the operations, by who calls them.
+  `operators`, `tokens`: the operations, by who calls them.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from jobtrail.store.sqlite.loop import WorkerLoop
 from jobtrail.store.sqlite.operators import Operators
 from jobtrail.store.sqlite.producing import Producing
 from jobtrail.store.sqlite.reading import Reading
+from jobtrail.store.sqlite.tokens import Tokens
 from jobtrail.store.sqlite.workflows import Workflows
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(Audit, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers, Effects,
-                  Reading, Operators):
+class SQLiteStore(Audit, Tokens, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers,
+                  Effects, Reading, Operators):
     """The `Store` contract on a SQLite file (see the package docstring; the options are
     `Database`'s)."""
 
