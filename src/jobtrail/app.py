@@ -41,6 +41,7 @@ from jobtrail.paths.runs import Summarizer
 from jobtrail.paths.timings import StepTimings
 from jobtrail.paths_api import PathsAPI
 from jobtrail.payload import DEFAULT_MAX_PAYLOAD_BYTES
+from jobtrail.retention import check_retention
 from jobtrail.retry import Retry
 from jobtrail.schedules import make_schedule
 from jobtrail.settings import DEFAULT_KEY_RETENTION, check_settings
@@ -109,6 +110,7 @@ class App(JobViews):
         tracer_provider: Any = None,
         metrics: bool = False,
         audit_signing_key: str | None = None,
+        history_retention: float | None = None,
     ) -> None:
         check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
                        idempotency_retention=idempotency_retention, slow_factor=slow_factor,
@@ -131,6 +133,8 @@ class App(JobViews):
         self.breaker_registry = Breakers(lambda: self.store)
         #: The key the audit trail's checkpoints are signed with, if any.
         self.audit_key = signing_key(audit_signing_key)
+        #: Seconds finished jobs are kept, or None for ever (`jobtrail.retention`).
+        self.history_retention = check_retention(history_retention, idempotency_retention)
         if not isinstance(tracing, bool):
             raise ConfigurationError(f"App(tracing={tracing!r}): must be True or False")
         if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer",

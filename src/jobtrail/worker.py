@@ -55,6 +55,7 @@ from jobtrail.observers import Observer
 from jobtrail.outage import Outage
 from jobtrail.records import Status
 from jobtrail.resources import peak_rss, process_cpu
+from jobtrail.retention import Retention
 from jobtrail.runners import LoopRunner, ThreadRunner
 from jobtrail.scheduler import Scheduler
 from jobtrail.stopping import StopRequest, install_signal_handlers
@@ -96,6 +97,10 @@ class WorkerHost(Runs, Protocol):
     def grace(self) -> float: ...
     @property
     def observers(self) -> Observer: ...
+    @property
+    def history_retention(self) -> float | None:
+        """Seconds finished jobs are kept (`jobtrail.retention`), or None for ever."""
+        ...
     @property
     def audit_key(self) -> SigningKey | None:
         """The key the sealer signs checkpoints with, if any."""
@@ -174,7 +179,10 @@ class Worker:
         # A burst worker stops once idle: it leaves periodic jobs to the others.
         self.scheduler = Scheduler(app, worker_id=self.id) if scheduler and not burst else None
         # So does it the audit trail's sealing (`jobtrail audit verify` seals first).
-        self.sealer = None if burst else Sealer(app.store, worker_id=self.id, key=app.audit_key)
+        retention = (None if app.history_retention is None
+                     else Retention(app.store, app.history_retention))
+        self.sealer = None if burst else Sealer(app.store, worker_id=self.id, key=app.audit_key,
+                                                retention=retention)
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:

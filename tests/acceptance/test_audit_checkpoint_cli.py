@@ -5,7 +5,9 @@ with a non-zero exit that changes nothing."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,3 +152,25 @@ def test_prune_on_an_intact_trail(cli: Cli, db_url: str, make_app: Callable[...,
     assert "signed: checkpoint of seal" in after.stdout
     unkeyed = cli("audit", "verify", "--url", db_url)
     assert unkeyed.code == 1 and "the seals before were pruned" in unkeyed.stderr
+
+
+def test_prune_history_from_the_command_line(
+        cli: Cli, db_url: str, make_app: Callable[..., App]) -> None:
+    """``jobtrail prune --older-than`` removes old finished jobs (the newest stays), says
+    how many, records who did it in the trail, and the trail still verifies; without a
+    retention it is one line and exit 2."""
+    ran_jobs(make_app)
+    missing = cli("prune", "--url", db_url)
+    assert missing.code == 2 and "--older-than" in missing.stderr
+    assert missing.stderr.count("\n") == 1
+    time.sleep(0.3)
+    done = cli("prune", "--url", db_url, "--older-than", "0.2s", "--json")
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout)["jobs"] == 5
+    assert [row[0] for row in rawsql.fetch(db_url, "SELECT count(*) FROM jobtrail_jobs")] == [1]
+    verified = cli("audit", "verify", "--url", db_url)
+    assert verified.code == 0, verified.stderr
+    lines = [json.loads(line) for line in cli("audit", "export", "--url", db_url).stdout
+             .splitlines()]
+    record = next(line for line in lines if line.get("name") == "history_pruned")
+    assert json.loads(record["attrs"])["actor"] == f"os:{getpass.getuser()}"

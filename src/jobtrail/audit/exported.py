@@ -104,13 +104,15 @@ class ExportedTrail:
     """An export read back: its seals, its events' digests, its checkpoints."""
 
     def __init__(self, job_id: int | None, seals: dict[int, tuple[Any, ...]],
-                 digests: dict[int, str], checkpoints: dict[int, str]) -> None:
+                 digests: dict[int, str], checkpoints: dict[int, str],
+                 pruned: list[tuple[int, str]]) -> None:
         self.job_id = job_id
         self._seals = [seals[seq] for seq in sorted(seals)]
         self._seqs = sorted(seals)
         self._ids = sorted(digests)
         self._digests = digests
         self._checkpoints = sorted(checkpoints.items())
+        self._pruned = pruned
 
     @property
     def partial(self) -> bool:
@@ -124,6 +126,7 @@ class ExportedTrail:
         seals: dict[int, tuple[Any, ...]] = {}
         digests: dict[int, str] = {}
         checkpoints: dict[int, str] = {}
+        pruned: list[tuple[int, str]] = []
         number = 0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -139,6 +142,9 @@ class ExportedTrail:
                     seals[int(item["seq"])] = _seal_row(item)
                 elif kind == "event":
                     digests[int(item["id"])] = row_digest(_event_row(item))
+                    if (item["job_id"], item["kind"], item["name"]) == (0, "audit",
+                                                                        "history_pruned"):
+                        pruned.append((int(item["id"]), str(item["attrs"])))
                 elif kind == "checkpoint":
                     checkpoints[int(item["seq"])] = str(item["note"])
                 else:
@@ -147,7 +153,7 @@ class ExportedTrail:
                 raise NoteError(f"line {number} of the export cannot be read: {exc}") from None
         if number == 0 or not seals:
             raise NoteError("the export holds no seal: nothing to verify")
-        return cls(job_id, seals, digests, checkpoints)
+        return cls(job_id, seals, digests, checkpoints, pruned)
 
     # -- what verification asks (`jobtrail.audit.verify.VerifyStore`) ---------------------
     def audit_seals(self, since: int, limit: int) -> list[tuple[Any, ...]]:
@@ -161,6 +167,9 @@ class ExportedTrail:
     def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]:
         start = bisect_left(self._checkpoints, (since, ""))
         return self._checkpoints[start:start + limit]
+
+    def audit_pruned(self) -> list[tuple[int, str]]:
+        return self._pruned
 
 
 def _seal_row(item: dict[str, Any]) -> tuple[Any, ...]:

@@ -6,7 +6,8 @@ through without holding the store. Every worker runs one; they take turns withou
 talking (the seal's number decides who appended it). With a signing key, it also signs a
 checkpoint of the head every `jobtrail.audit.checkpoints.EVERY` seconds when the chain
 moved on (several sealers store one per seal). A store that fails is tried again after
-`RETRY_AFTER` seconds, and the thread never takes the worker down.
+`RETRY_AFTER` seconds, and the thread never takes the worker down. With the app's
+history retention (`jobtrail.retention`), the same thread removes old jobs' history.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jobtrail.audit import checkpoints
 from jobtrail.audit.notes import SigningKey
 from jobtrail.audit.sealing import seal
 from jobtrail.errors import StoreError
+from jobtrail.retention import Retention
 
 log = logging.getLogger("jobtrail.audit")
 
@@ -36,11 +38,13 @@ class Sealer:
 
     def __init__(self, store: Any, *, worker_id: str = "", every: float = EVERY,
                  key: SigningKey | None = None,
-                 checkpoint_every: float = checkpoints.EVERY) -> None:
+                 checkpoint_every: float = checkpoints.EVERY,
+                 retention: Retention | None = None) -> None:
         self.store = store
         self.every = every
         self.key = key
         self.checkpoint_every = checkpoint_every
+        self.retention = retention
         self.appended = 0  # seals this sealer appended
         self._signed = (0, 0.0)  # the seal last signed, and when (monotonic)
         self._stop = threading.Event()
@@ -68,6 +72,8 @@ class Sealer:
                         break
                     self.appended += 1
                 self._checkpoint()
+                if self.retention is not None:
+                    self.retention.tick(time.monotonic())
             except StoreError as exc:
                 self._log.warning("audit trail: the store failed (%s); sealing again in %g s",
                                   exc, RETRY_AFTER)

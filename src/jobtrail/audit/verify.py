@@ -15,6 +15,8 @@ recomputed. Compare the head it reports with one kept elsewhere (`Verdict.head`)
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -39,6 +41,7 @@ class VerifyStore(Protocol):
     def audit_seals(self, since: int, limit: int) -> list[tuple[Any, ...]]: ...
     def audit_digests(self, first: int, last: int) -> list[Digest]: ...
     def audit_checkpoints(self, since: int, limit: int) -> list[tuple[int, str]]: ...
+    def audit_pruned(self) -> list[tuple[int, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Verdict:
     problem: Problem | None = None
     signed: Checkpoint | None = None
     checkpoints: int = 0
+    pruned: int = 0  # sealed events removed by a recorded prune of history
 
     @property
     def ok(self) -> bool:
@@ -76,6 +80,7 @@ class _Walk:
 
     checkpoints: dict[int, list[Checkpoint]]
     checked: bool  # whether the checkpoints' signatures were checked (a key was given)
+    removed: Pruned
     seals: int = 0
     events: int = 0
     prev: Seal | None = None
@@ -84,7 +89,7 @@ class _Walk:
 
     def verdict(self, problem: Problem | None = None) -> Verdict:
         return Verdict(self.seals, self.events, self.prev, problem, self.signed,
-                       len(self.matched))
+                       len(self.matched), self.removed.found)
 
     def match(self, seal: Seal) -> Problem | None:
         """Compare *seal* with the checkpoints of its number."""
@@ -113,7 +118,8 @@ def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None
     pruned = lowest > 1 and since <= lowest
     since = lowest + 1 if pruned else since
     try:
-        walk = _Walk(_checkpoints(store, since - 1, key, anchors), key is not None)
+        walk = _Walk(_checkpoints(store, since - 1, key, anchors), key is not None,
+                     Pruned.read(store))
     except _Forged as forged:
         return Verdict(0, 0, None, forged.problem)
     if since > 1:
@@ -127,7 +133,8 @@ def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None
             return walk.verdict(Problem("seal_damaged", seq, None, str(exc)))
         problem = _check_link(walk.prev, current)
         if problem is None:
-            checked, problem = _check_rows(store, walk.prev, current, partial=partial)
+            checked, problem = _check_rows(store, walk.prev, current, walk.removed,
+                                           partial=partial)
             walk.events += checked
         if problem is None:
             problem = walk.match(current)
@@ -136,6 +143,33 @@ def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None
         walk.seals += 1
         walk.prev = current
     return walk.verdict(_ends(walk, pruned=pruned, lowest=lowest))
+
+
+class Pruned:
+    """The event ids removed by recorded prunes of history (``history_pruned`` events, each
+    itself an event of the trail, sealed and checked like any other)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._firsts = [first for first, _ in spans]
+        self._spans = spans
+        self.found = 0
+
+    @classmethod
+    def read(cls, store: VerifyStore) -> Pruned:
+        spans: list[tuple[int, int]] = []
+        for _, attrs in store.audit_pruned():
+            try:
+                spans.extend((int(a), int(b)) for a, b in json.loads(attrs)["event_ids"])
+            except (ValueError, KeyError, TypeError):
+                continue  # an altered record: its own seal's digest names it
+        return cls(sorted(spans))
+
+    def holds(self, event_id: int) -> bool:
+        at = bisect_right(self._firsts, event_id) - 1
+        if at >= 0 and self._spans[at][0] <= event_id <= self._spans[at][1]:
+            self.found += 1
+            return True
+        return False
 
 
 class _Forged(Exception):
@@ -234,10 +268,11 @@ def _check_link(prev: Seal | None, current: Seal) -> Problem | None:
     return None
 
 
-def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal, *, partial: bool = False
-                ) -> tuple[int, Problem | None]:
+def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal, removed: Pruned, *,
+                partial: bool = False) -> tuple[int, Problem | None]:
     """Check the rows *current* covers and the ids it looked through (with *partial*,
-    only the rows that are there)."""
+    only the rows that are there): a row missing must have been removed by a recorded
+    prune of history."""
     before = 0 if prev is None else prev.through
     waited = {} if prev is None else dict(prev.waiting)
     rows = dict(store.audit_digests(before + 1, current.through))
@@ -247,7 +282,7 @@ def _check_rows(store: VerifyStore, prev: Seal | None, current: Seal, *, partial
     checked = 0
     for index, event_id in enumerate(current.ids()):
         digest = rows.get(event_id)
-        if digest is None and partial:
+        if digest is None and (partial or removed.holds(event_id)):
             continue
         if digest is None:
             return checked, Problem("event_removed", current.seq, event_id,

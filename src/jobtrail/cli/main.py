@@ -37,6 +37,7 @@ from jobtrail.cli.health import health
 from jobtrail.cli.jobs import jobs_group
 from jobtrail.cli.metrics import metrics_group
 from jobtrail.cli.paths import paths_group
+from jobtrail.cli.prune import prune_command
 from jobtrail.cli.queues import queues
 from jobtrail.cli.resources import resources
 from jobtrail.cli.retries import retries
@@ -92,6 +93,7 @@ cli.add_command(cancel)
 cli.add_command(metrics_group)
 cli.add_command(audit_group)
 cli.add_command(tokens_group)
+cli.add_command(prune_command)
 
 
 def _fail(message: str, code: int) -> NoReturn:

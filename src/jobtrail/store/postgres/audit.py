@@ -79,10 +79,10 @@ class Audit(Database):
                 return 0, 0
             ids = {"ids": jobs}
             events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
-            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
-                conn.execute(_HISTORY[step], ids)
             conn.execute(_HISTORY["record"], {
                 "attrs": history_attrs(before, jobs, events, self.actor)})
+            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
+                conn.execute(_HISTORY[step], ids)
         return len(jobs), len(events)
 
     @translated

@@ -1077,8 +1077,10 @@ VALUES (0, 0, 'audit', 'seals_pruned', jobtrail_now(), %(attrs)s)
 -- name: prune_history
 -- Finished jobs (succeeded or cancelled: dead letters stay until replayed or discarded)
 -- that finished before a time, with their events, effects and divergences, a batch at a
--- time; none whose children are still to finish, nor one of a group still waiting. The
--- removal is recorded in the trail as an event of no job (job 0), naming the event ids.
+-- time; none whose children are still to finish, nor one of a group still waiting, nor
+-- the newest job (on SQLite a new row takes the highest id + 1: an id must never be used
+-- twice, a receipt or an export names jobs by id). The removal is recorded in the trail
+-- as an event of no job (job 0), naming the event ids; the record is written first.
 -- step: jobs
 SELECT j.id FROM jobtrail_jobs AS j
 WHERE j.status IN ('succeeded', 'cancelled')
@@ -1087,6 +1089,7 @@ WHERE j.status IN ('succeeded', 'cancelled')
                   AND c.status NOT IN ('succeeded', 'dead', 'orphaned', 'cancelled'))
   AND (j.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobtrail_groups AS g
                                          WHERE g.id = j.group_id AND g.state = 'waiting'))
+  AND j.id < (SELECT max(id) FROM jobtrail_jobs)
 ORDER BY j.id LIMIT %(limit)s
 FOR UPDATE OF j SKIP LOCKED
 -- step: events

@@ -721,8 +721,10 @@ VALUES (0, 0, 'audit', 'seals_pruned', :now, :attrs)
 -- name: prune_history
 -- Finished jobs (succeeded or cancelled: dead letters stay until replayed or discarded)
 -- that finished before a time, with their events, effects and divergences, a batch at a
--- time; none whose children are still to finish, nor one of a group still waiting. The
--- removal is recorded in the trail as an event of no job (job 0), naming the event ids.
+-- time; none whose children are still to finish, nor one of a group still waiting, nor
+-- the newest job (on SQLite a new row takes the highest id + 1: an id must never be used
+-- twice, a receipt or an export names jobs by id). The removal is recorded in the trail
+-- as an event of no job (job 0), naming the event ids; the record is written first.
 -- step: jobs
 SELECT j.id FROM jobtrail_jobs AS j
 WHERE j.status IN ('succeeded', 'cancelled') AND j.finished_at < :before
@@ -730,6 +732,7 @@ WHERE j.status IN ('succeeded', 'cancelled') AND j.finished_at < :before
                   AND c.status NOT IN ('succeeded', 'dead', 'orphaned', 'cancelled'))
   AND (j.group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobtrail_groups AS g
                                          WHERE g.id = j.group_id AND g.state = 'waiting'))
+  AND j.id < (SELECT max(id) FROM jobtrail_jobs)
 ORDER BY j.id LIMIT :limit
 -- step: events
 SELECT id FROM jobtrail_events WHERE job_id IN (SELECT value FROM json_each(:ids)) ORDER BY id

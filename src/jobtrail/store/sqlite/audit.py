@@ -91,11 +91,13 @@ class Audit(Database):
                 return 0, 0
             ids = {"ids": json.dumps(jobs)}
             events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
-            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
-                conn.execute(_HISTORY[step], ids)
+            # The record first: on SQLite a new row takes the highest id + 1, which must
+            # not be the id of a sealed row this deletes.
             conn.execute(_HISTORY["record"], {
                 "now": self.clock.now(),
                 "attrs": history_attrs(before, jobs, events, self.actor)})
+            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
+                conn.execute(_HISTORY[step], ids)
         return len(jobs), len(events)
 
     @translated
