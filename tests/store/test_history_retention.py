@@ -35,9 +35,11 @@ def finish(store: Store, ids: list[int], status: Status = Status.SUCCEEDED) -> N
                                   duration=0.001) for job in claimed])
 
 
-def enqueue(store: Store, count: int, **fields: object) -> list[int]:
-    return [int(i) for i in store.enqueue([NewJob("j", "default", f'{{"n":{n}}}', 1, **fields)
-                                           for n in range(count)])]  # type: ignore[arg-type]
+def enqueue(store: Store, count: int, *, delay: float | None = None,
+            parent_job_id: int | None = None) -> list[int]:
+    return [int(i) for i in store.enqueue([
+        NewJob("j", "default", f'{{"n":{n}}}', 1, delay=delay, parent_job_id=parent_job_id)
+        for n in range(count)])]
 
 
 def job_ids(db_url: str) -> set[int]:
