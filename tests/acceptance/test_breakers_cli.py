@@ -3,10 +3,13 @@ forcing one open or closed (in a subprocess, on both backends)."""
 
 from __future__ import annotations
 
+import getpass
+import json
 from collections.abc import Callable
 
 from jobtrail import App
 from tests.acceptance.conftest import Cli
+from tests.support import rawsql
 
 SOURCE = '''
 import os
@@ -27,6 +30,8 @@ KEYS = {"name", "state", "failures", "window", "reset_after", "recent_failures",
 
 def test_breakers_lists_states_and_forces_one(cli: Cli, db_url: str,
                                               make_app: Callable[..., App]) -> None:
+    """``breakers`` lists each breaker's state; ``--force`` changes one, and each change is
+    an event of the audit trail naming who forced it."""
     make_app()
     (cli.cwd / "pay.py").write_text(SOURCE)
     listed = cli("breakers", "pay:app", "--json", BREAKER_URL=db_url)
@@ -48,3 +53,11 @@ def test_breakers_lists_states_and_forces_one(cli: Cli, db_url: str,
     closed = cli("breakers", "pay:app", "--force", "gateway=closed", "--json",
                  BREAKER_URL=db_url)
     assert closed.json()[0]["state"] == "closed"
+    changes = rawsql.fetch(db_url, "SELECT name, attrs FROM jobtrail_events WHERE job_id = 0 "
+                                   "AND kind = 'breaker' ORDER BY id")
+    actor = f"os:{getpass.getuser()}"
+    assert [(name, json.loads(attrs)) for name, attrs in changes] == [
+        ("open", {"breaker": "gateway", "from": "closed", "to": "open", "action": "open",
+                  "actor": actor}),
+        ("closed", {"breaker": "gateway", "from": "open", "to": "closed", "action": "closed",
+                    "actor": actor})]

@@ -4,6 +4,7 @@ through the store by two workers (both backends)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import pytest
 
 from jobtrail import App, Context, Retry, Status, Transient, Worker
 from jobtrail.errors import ConfigurationError, JobDefinitionError
-from jobtrail.store.breakers import BreakerRecord, BreakerSettings, apply
+from jobtrail.store.breakers import BreakerRecord, BreakerSettings, apply, change_attrs
 from tests.support.processes import start_worker, stop_workers, worker_errors
 
 GUARDED = "tests.support.guarded:app"
@@ -188,3 +189,16 @@ def test_two_worker_processes_share_the_breaker(db_url: str, tmp_path: Path,
     # Calls under way as it opened may still see it open; none starts after that.
     assert "open" not in states[first_open + 4:], states
     assert any(e.name == "deferred" for h in handles for e in app.events(h.id))
+
+
+def test_only_a_change_of_state_or_an_operators_force_is_written_to_the_trail() -> None:
+    """A failure counted changes nothing in the trail; the failure that opens the breaker
+    is an event without an actor; an operator's force names the operator."""
+    settings = BreakerSettings(failures=2, window=10, reset_after=5, lease=2)
+    first = apply(BreakerRecord("b"), "failure", 0.0, settings)
+    assert change_attrs("closed", first, "failure", "os:ann") is None
+    opened = apply(first, "failure", 1.0, settings)
+    assert json.loads(change_attrs("closed", opened, "failure", "os:ann") or "") == {
+        "breaker": "b", "from": "closed", "to": "open", "action": "failure"}
+    forced = apply(opened, "closed", 2.0, settings)
+    assert json.loads(change_attrs("open", forced, "closed", "os:ann") or "")["actor"] == "os:ann"

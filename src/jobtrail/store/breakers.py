@@ -118,3 +118,18 @@ def columns(record: BreakerRecord) -> dict[str, Any]:
     return {"name": record.name, "state": record.state,
             "failures": json.dumps(list(record.failures)), "opened_at": record.opened_at,
             "probe_until": record.probe_until, "changed_at": record.changed_at}
+
+
+def change_attrs(before: State, after: BreakerRecord, action: Action,
+                 actor: str | None) -> str | None:
+    """The attributes of the trail's event for a breaker's change, or None when its state
+    did not change and no operator forced it (failures and successes counted, the usual
+    case, write nothing)."""
+    forced = action in ("open", "closed")
+    if after.state == before and not forced:
+        return None
+    attrs: dict[str, object] = {"breaker": after.name, "from": before, "to": after.state,
+                                "action": action}
+    if forced and actor is not None:
+        attrs["actor"] = actor
+    return json.dumps(attrs)

@@ -28,6 +28,10 @@ class Breakers(Database):
             conn.execute(_APPLY["ensure"], {"name": name})
             row = conn.execute(_APPLY["read"], {"name": name}).fetchone()
             assert row is not None  # ensured above, in this transaction
-            after = breakers.apply(record(row), action, row[6], settings)
+            before = record(row)
+            after = breakers.apply(before, action, row[6], settings)
             conn.execute(_APPLY["write"], columns(after))
+            attrs = breakers.change_attrs(before.state, after, action, self.actor)
+            if attrs is not None:
+                conn.execute(_APPLY["event"], {"name": after.state, "attrs": attrs})
         return after

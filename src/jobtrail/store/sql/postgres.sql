@@ -947,6 +947,10 @@ UPDATE jobtrail_breakers
 SET state = %(state)s, failures = %(failures)s, opened_at = %(opened_at)s,
     probe_until = %(probe_until)s, changed_at = %(changed_at)s
 WHERE name = %(name)s
+-- step: event
+-- A change of state (or an operator's forcing it), as an event of no job (job 0).
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'breaker', %(name)s, jobtrail_now(), %(attrs)s)
 
 -- name: retry_stats
 -- step: outcomes

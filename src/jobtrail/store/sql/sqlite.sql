@@ -597,6 +597,10 @@ VALUES (:name, :state, :failures, :opened_at, :probe_until, :changed_at)
 ON CONFLICT (name) DO UPDATE SET state = excluded.state, failures = excluded.failures,
     opened_at = excluded.opened_at, probe_until = excluded.probe_until,
     changed_at = excluded.changed_at
+-- step: event
+-- A change of state (or an operator's forcing it), as an event of no job (job 0).
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'breaker', :name, :now, :attrs)
 
 -- name: retry_stats
 -- step: outcomes

@@ -32,5 +32,8 @@ class Breakers(Database):
             before = record(row) if row is not None else BreakerRecord(name)
             after = breakers.apply(before, action, now, settings)
             conn.execute(_APPLY["write"], columns(after))
+            attrs = breakers.change_attrs(before.state, after, action, self.actor)
+            if attrs is not None:
+                conn.execute(_APPLY["event"], {"name": after.state, "now": now, "attrs": attrs})
         return after
 
