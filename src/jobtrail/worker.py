@@ -46,6 +46,7 @@ from typing import Protocol
 from jobtrail import watchdog
 from jobtrail.audit.notes import SigningKey
 from jobtrail.audit.sealer import Sealer
+from jobtrail.audit.versions import versions_in_use
 from jobtrail.claiming import Claimer
 from jobtrail.errors import StopNow, StoreError
 from jobtrail.execution import Attempt, Runs, prepare
@@ -181,8 +182,9 @@ class Worker:
         # So does it the audit trail's sealing (`jobtrail audit verify` seals first).
         retention = (None if app.history_retention is None
                      else Retention(app.store, app.history_retention))
-        self.sealer = None if burst else Sealer(app.store, worker_id=self.id, key=app.audit_key,
-                                                retention=retention)
+        self.sealer = None if burst else Sealer(
+            app.store, worker_id=self.id, key=app.audit_key, retention=retention,
+            announce=versions_in_use(app, worker_id=self.id, code_version=app.code_version))
 
     # -- called from other threads --------------------------------------------------------
     def _report(self, attempt: Attempt | None, outcome: Outcome) -> None:

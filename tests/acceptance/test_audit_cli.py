@@ -91,8 +91,8 @@ def test_seal_prints_the_head(cli: Cli, db_url: str, make_app: Callable[..., App
 def test_a_running_worker_seals_the_trail(db_url: str, tmp_path: Path,
                                           make_app: Callable[..., App]) -> None:
     """A worker process (not a burst one) seals the events of the jobs it runs within
-    seconds, without being asked, signs a checkpoint with the key it is given, and the
-    trail verifies with that key's public half."""
+    seconds, without being asked, signs a checkpoint with the key it is given, records what
+    it runs (each job's flow version), and the trail verifies with that key's public half."""
     app = make_app()
     job = app.job(name="work")(lambda n: n)
     job.enqueue_many([{"n": n} for n in range(20)])
@@ -112,6 +112,11 @@ def test_a_running_worker_seals_the_trail(db_url: str, tmp_path: Path,
             time.sleep(0.1)
         verdict = verify(app.store, key=key.verifier)
         assert verdict.ok and verdict.signed is not None
+        (started,) = rawsql.fetch(db_url, "SELECT attrs FROM jobtrail_events WHERE job_id = 0 "
+                                          "AND name = 'worker_started'")
+        runs = json.loads(started[0])
+        assert set(runs) == {"worker", "code_version", "jobs", "flows"}
+        assert runs["jobs"]["work"]["flow"] is not None and len(runs["flows"]) == 16
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

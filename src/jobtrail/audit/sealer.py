@@ -7,7 +7,8 @@ talking (the seal's number decides who appended it). With a signing key, it also
 checkpoint of the head every `jobtrail.audit.checkpoints.EVERY` seconds when the chain
 moved on (several sealers store one per seal). A store that fails is tried again after
 `RETRY_AFTER` seconds, and the thread never takes the worker down. With the app's
-history retention (`jobtrail.retention`), the same thread removes old jobs' history.
+history retention (`jobtrail.retention`), the same thread removes old jobs' history. Its
+first round writes the worker's ``worker_started`` event (`jobtrail.audit.versions`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ class Sealer:
     def __init__(self, store: Any, *, worker_id: str = "", every: float = EVERY,
                  key: SigningKey | None = None,
                  checkpoint_every: float = checkpoints.EVERY,
-                 retention: Retention | None = None) -> None:
+                 retention: Retention | None = None, announce: str | None = None) -> None:
         self.store = store
         self.every = every
         self.key = key
         self.checkpoint_every = checkpoint_every
         self.retention = retention
+        self._announce = announce  # the worker_started event, until it is written
         self.appended = 0  # seals this sealer appended
         self._signed = (0, 0.0)  # the seal last signed, and when (monotonic)
         self._stop = threading.Event()
@@ -67,6 +69,9 @@ class Sealer:
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             try:
+                if self._announce is not None:
+                    self.store.audit_record("worker_started", self._announce)
+                    self._announce = None
                 for _ in range(ROUND):
                     if self._stop.is_set() or seal(self.store) is None:
                         break

@@ -430,6 +430,9 @@ class Store(Protocol):
     def audit_pruned(self) -> list[tuple[int, str]]:
         """The ``history_pruned`` events: (id, attributes as stored)."""
 
+    def audit_record(self, name: str, attrs: str) -> None:
+        """Write an event of no job (job 0, kind ``audit``) named *name* for the trail."""
+
     def audit_prune(self, before: int) -> int:
         """Remove the seals and checkpoints before seal *before*, recording it in the trail
         (an event of job 0, ``seals_pruned``) in the same transaction; the seals removed."""

@@ -88,3 +88,7 @@ class Audit(Database):
     @translated
     def audit_pruned(self) -> list[tuple[int, str]]:
         return [(int(i), str(a)) for i, a in self._fetch(_Q["audit_pruned"])]
+
+    @translated
+    def audit_record(self, name: str, attrs: str) -> None:
+        self._fetch(_Q["audit_record"], {"name": name, "attrs": attrs})

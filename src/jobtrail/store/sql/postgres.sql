@@ -1160,3 +1160,8 @@ WITH found AS (
            OR found.last_used_at < jobtrail_now() - make_interval(secs => %(resolution)s))
 )
 SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used_at FROM found
+
+-- name: audit_record
+-- An event of no job (job 0) for the trail: a worker's start, with what it runs.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', %(name)s, jobtrail_now(), %(attrs)s)

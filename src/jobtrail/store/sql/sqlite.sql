@@ -797,3 +797,8 @@ FROM jobtrail_tokens WHERE hash = :hash AND revoked_at IS NULL
 -- step: touch
 UPDATE jobtrail_tokens SET last_used_at = :now
 WHERE id = :id AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < :stale_before)
+
+-- name: audit_record
+-- An event of no job (job 0) for the trail: a worker's start, with what it runs.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'audit', :name, :now, :attrs)

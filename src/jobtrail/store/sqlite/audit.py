@@ -103,3 +103,9 @@ class Audit(Database):
     @translated
     def audit_pruned(self) -> list[tuple[int, str]]:
         return [(int(i), str(a)) for i, a in self._conn().execute(_Q["audit_pruned"]).fetchall()]
+
+    @translated
+    def audit_record(self, name: str, attrs: str) -> None:
+        with self._write() as conn:
+            conn.execute(_Q["audit_record"], {"name": name, "now": self.clock.now(),
+                                              "attrs": attrs})
