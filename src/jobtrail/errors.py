@@ -18,6 +18,7 @@ JobtrailError
 ├── MiddlewareError            a middleware did not call call_next, or called it twice
 ├── WaitTimeout (TimeoutError) a job waited for did not finish in time
 ├── QueueFull                  a queue at its max_depth refused new jobs
+├── DecryptionError            an encrypted value whose key is missing, or that was altered
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -134,6 +135,11 @@ class QueueFull(JobtrailError):
 
     def __reduce__(self) -> tuple[type[QueueFull], tuple[str, int, int, int]]:
         return (type(self), (self.queue, self.depth, self.max_depth, self.adding))
+
+
+class DecryptionError(JobtrailError):
+    """A stored encrypted value cannot be decrypted: its key is not in the keyring, or it was
+    altered."""
 
 
 class StoreError(JobtrailError):
