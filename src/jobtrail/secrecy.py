@@ -52,7 +52,7 @@ def effect_result(redactor: Redactor | None, key: str, text: str | None) -> str 
     value = json.loads(text)
     if redactor.value(value) == value:
         return text
-    envelope = redactor.keyring.seal_value(value, _result_context(key))
+    envelope = redactor.keyring.seal_value(value, result_context(key))
     return json.dumps(envelope, separators=(",", ":"))
 
 
@@ -65,7 +65,7 @@ def opened_result(keyring: Keyring | None, name: str, key: str, text: str) -> An
     what = f"the stored result of effect {name!r}"
     if keyring is None:
         raise DecryptionError(f"{what} is encrypted and this worker has no encryption key")
-    return keyring.open_value(value, _result_context(key), what)
+    return keyring.open_value(value, result_context(key), what)
 
 
 def opened_payload(keyring: Keyring | None, job_id: int, job_name: str, text: str,
@@ -83,5 +83,6 @@ def opened_payload(keyring: Keyring | None, job_id: int, job_name: str, text: st
     return keyring.open_payload(job_name, values, what)
 
 
-def _result_context(key: str) -> str:
+def result_context(key: str) -> str:
+    """What the envelope of an effect's result is bound to: its (unsealed) key."""
     return f"effect result\0{key}"

@@ -50,6 +50,7 @@ from jobtrail.store.workflows import State, WorkflowRecord
 if TYPE_CHECKING:
     from jobtrail.audit.encoding import Digest, Row, Seal
     from jobtrail.store.audit import SealRow
+    from jobtrail.store.encrypted import EncryptedRow, Table
 
 __all__ = [
     "ClaimedJob",
@@ -367,6 +368,16 @@ class Store(Protocol):
 
     #: Who operators' actions through this store are taken by, recorded on their events.
     actor: str | None
+
+    # -- secrets at rest (`jobtrail.rotation`) --------------------------------------------
+    def encrypted_rows(self, table: Table, after: int | str, limit: int) -> list[EncryptedRow]:
+        """At most *limit* rows of *table* that may hold encrypted values, by id or key
+        after *after*, in order."""
+
+    def rewrite_encrypted(self, rewrites: Sequence[tuple[EncryptedRow, tuple[str | None, ...]]],
+                          attrs: str) -> int:
+        """Give each row its new values, only where it still holds those read, and record
+        the rotation (*attrs*, JSON) on job 0, in one transaction; return the rows changed."""
 
     # -- the audit trail (`jobtrail.audit`) -----------------------------------------------
     def audit_head(self) -> SealRow | None:
