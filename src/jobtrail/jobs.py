@@ -32,7 +32,7 @@ from jobtrail.records import JobRecord
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.schedules import Schedule
-from jobtrail.secrecy import CONCURRENCY_KEY, IDEMPOTENCY_KEY, sealed_key
+from jobtrail.secrecy import CONCURRENCY_KEY, IDEMPOTENCY_KEY, opened_values, sealed_key
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.text import name_error, shown
@@ -370,6 +370,13 @@ class JobDef(Generic[P, R]):
             key_retention=self.host.idempotency_retention,
             redact=self._redact_stored,
         )
+
+    def opened(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """*values*, a payload of this job as stored (decoded), with its encrypted values
+        opened: what a dry or shadow run is given."""
+        opened: dict[str, Any] = opened_values(self.host.keyring, f"job {self.name!r}: a payload",
+                                               self.name, values)
+        return opened
 
     def redactor(self, payload: Mapping[str, Any]) -> Redactor | None:
         """What masks the ``redact=`` values of a run on *payload* (the job's arguments by

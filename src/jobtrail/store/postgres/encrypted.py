@@ -11,6 +11,9 @@ from jobtrail.store.sqlfiles import queries, steps
 
 _Q = queries("postgres")
 _REWRITE = steps("postgres", "rewrite_encrypted")
+_READ: dict[Table, str] = {"jobs": _Q["encrypted_jobs"], "effects": _Q["encrypted_effects"],
+                           "groups": _Q["encrypted_groups"],
+                           "receipts": _Q["encrypted_receipts"]}
 
 
 class Encrypted(Database):
@@ -18,7 +21,7 @@ class Encrypted(Database):
 
     @translated
     def encrypted_rows(self, table: Table, after: int | str, limit: int) -> list[EncryptedRow]:
-        found = self._fetch(_Q[f"encrypted_{table}"], {"after": after, "limit": limit})
+        found = self._fetch(_READ[table], {"after": after, "limit": limit})
         return [encrypted_row(table, tuple(row)) for row in found]
 
     @translated

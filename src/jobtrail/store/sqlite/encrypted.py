@@ -11,6 +11,9 @@ from jobtrail.store.sqlite.connection import Database, translated
 
 _Q = queries("sqlite")
 _REWRITE = steps("sqlite", "rewrite_encrypted")
+_READ: dict[Table, str] = {"jobs": _Q["encrypted_jobs"], "effects": _Q["encrypted_effects"],
+                           "groups": _Q["encrypted_groups"],
+                           "receipts": _Q["encrypted_receipts"]}
 
 
 class Encrypted(Database):
@@ -18,7 +21,7 @@ class Encrypted(Database):
 
     @translated
     def encrypted_rows(self, table: Table, after: int | str, limit: int) -> list[EncryptedRow]:
-        found = self._conn().execute(_Q[f"encrypted_{table}"], {"after": after, "limit": limit})
+        found = self._conn().execute(_READ[table], {"after": after, "limit": limit})
         return [encrypted_row(table, tuple(row)) for row in found.fetchall()]
 
     @translated
