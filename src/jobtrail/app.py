@@ -24,6 +24,7 @@ from jobtrail.audit.checkpoints import signing_key
 from jobtrail.breakers import Breaker, Breakers, make_breaker
 from jobtrail.catalog import make_catalog
 from jobtrail.context import Context
+from jobtrail.encryption import Keyring
 from jobtrail.enqueuing import JobDecorator
 from jobtrail.errors import ConfigurationError, JobDefinitionError, UnknownJob
 from jobtrail.expect import Expectation
@@ -89,6 +90,12 @@ class App(JobViews):
     - ``audit_signing_key``: the Ed25519 key its workers sign the audit trail's
       checkpoints with (default ``$JOBTRAIL_AUDIT_SIGNING_KEY``; ``jobtrail audit key
       --generate NAME`` makes one; see `jobtrail.audit.checkpoints`).
+    - ``encryption_key``: a text of at least 32 characters (default
+      ``$JOBTRAIL_ENCRYPTION_KEY``) under which the values of ``redact=`` fields are
+      encrypted where they are stored; ``old_encryption_keys`` (default
+      ``$JOBTRAIL_OLD_ENCRYPTION_KEYS``, comma-separated) only decrypt, until ``jobtrail
+      keys rotate`` has re-encrypted what they hold (see `jobtrail.encryption` and
+      docs/secrets.md).
     """
 
     def __init__(
@@ -111,11 +118,15 @@ class App(JobViews):
         metrics: bool = False,
         audit_signing_key: str | None = None,
         history_retention: float | None = None,
+        encryption_key: str | None = None,
+        old_encryption_keys: Sequence[str] | None = None,
     ) -> None:
         check_settings(lease=lease, grace=grace, max_payload_bytes=max_payload_bytes,
                        idempotency_retention=idempotency_retention, slow_factor=slow_factor,
                        default_queue=default_queue, alert_sinks=alert_sinks,
                        log_format=log_format)
+        #: The keys of secrets at rest, ``None`` without one (`jobtrail.encryption`).
+        self.keyring = Keyring.configured(encryption_key, old_encryption_keys)
         self.url = resolve_url(url)
         self.backend, _ = parse_url(self.url)
         self.lease = float(lease)

@@ -58,6 +58,10 @@ class DryJob(Protocol):
         """What masks the job's sensitive values in a run on *payload*."""
         ...
 
+    def opened(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored payload, decoded, with its encrypted values opened."""
+        ...
+
 
 class _NothingStored:
     """The lookup of the handles a dry run returns: it stored no job."""
@@ -142,7 +146,10 @@ class DryContext(Context):
         if not callable(build):
             raise TypeError(f"ctx.enqueue needs a job type (made by @app.job), got {job!r}")
         new: NewJob = build(args, kwargs)
-        self.enqueued.append(CapturedEnqueue(new.job_name, json.loads(new.payload)))
+        values = json.loads(new.payload)
+        opened = getattr(job, "opened", None)
+        self.enqueued.append(CapturedEnqueue(new.job_name,
+                                             values if opened is None else opened(values)))
         return JobHandle(0, new.job_name, _NOTHING_STORED)
 
 
@@ -151,7 +158,7 @@ def dry_run(definition: DryJob, fn: Callable[..., Any] | None, args: tuple[Any, 
             effect_results: Mapping[str, Any] | None = None) -> DryRun:
     """Run *fn* (default: the job's function) as *definition* on these arguments, checked
     and passed through JSON as a worker would get them, with effects captured."""
-    values = json.loads(definition.build(args, dict(kwargs)).payload)
+    values = definition.opened(json.loads(definition.build(args, dict(kwargs)).payload))
     redactor = definition.redactor(values)
     ctx = DryContext(job_name=definition.name, queue=definition.queue,
                      effect_results=effect_results or {}, redactor=redactor)

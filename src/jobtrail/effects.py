@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 from jobtrail.errors import EffectUncertain, LeaseLost, StoreError, StoreRejected
 from jobtrail.records import PointKind
 from jobtrail.redaction import Redactor
+from jobtrail.secrecy import EFFECT_KEY, effect_result, opened_result, sealed_keys
 from jobtrail.store.base import EffectRecord, PathEvent, Store
 from jobtrail.text import storable
 
@@ -87,20 +88,25 @@ def perform_effect(
     key: str,
     repeat_safe: bool,
 ) -> T:
-    """Run one ``ctx.effect`` (see the module docstring)."""
-    if key in ctx.unsure_keys:
+    """Run one ``ctx.effect`` (see the module docstring). A *key* that holds a sensitive
+    value of the job is stored sealed, and a result that holds one encrypted, when the app
+    has an encryption key (`jobtrail.secrecy`)."""
+    stored = _stored_key(store, ctx, key)
+    if stored in ctx.unsure_keys:
         raise EffectUncertain(
             f"effect {name!r} (key {key!r}) was called earlier in this attempt and its end "
             "could not be recorded: it may have happened, so it is not called again"
         )
-    existing = _begin(store, ctx, name, key, repeat_safe)
-    ctx.uncalled_keys.discard(key)  # begun after all: its call may be made from here on
+    existing = _begin(store, ctx, name, stored, repeat_safe)
+    ctx.uncalled_keys.discard(stored)  # begun after all: its call may be made from here on
     if existing is not None and existing.status == "done":
         replayed: dict[str, Any] = {"key": key, "replayed": True}
         if existing.repeated:  # the attempt that ran it again failed: keep the flag
             replayed["repeated"] = True
         ctx.add_event(PathEvent(PointKind.EFFECT, name, time.time(), 0.0, replayed))
-        value: T = json.loads(existing.result) if existing.result is not None else None  # type: ignore[assignment]
+        keyring = None if ctx.redactor is None else ctx.redactor.keyring
+        value: T = (None if existing.result is None  # type: ignore[assignment]
+                    else opened_result(keyring, name, key, existing.result))
         return value
     repeated = existing is not None and repeat_safe
     if existing is not None and not repeated:
@@ -119,7 +125,7 @@ def perform_effect(
         if repeated:
             failed["repeated"] = True
         ctx.add_event(PathEvent(PointKind.EFFECT, name, at, time.perf_counter() - started, failed))
-        _end(store, key, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
+        _end(store, stored, ctx, None, ctx.redactor.text(message) if ctx.redactor else message)
         raise
     duration = time.perf_counter() - started
     try:
@@ -130,8 +136,18 @@ def perform_effect(
         text = None
     attrs: dict[str, Any] = {"key": key, "repeated": True} if repeated else {"key": key}
     ctx.add_event(PathEvent(PointKind.EFFECT, name, at, duration, attrs))
-    _end(store, key, ctx, text, None)
+    _end(store, stored, ctx, effect_result(ctx.redactor, key, text), None)
     return value
+
+
+def _stored_key(store: Store, ctx: EffectScope, key: str) -> str:
+    """*key* as the store holds it: sealed under the current key, unless the job holds it
+    sealed under an older one (the keys were changed and not rotated yet)."""
+    candidates = sealed_keys(ctx.redactor, key, EFFECT_KEY)
+    if len(candidates) > 1:
+        held = {effect.key for effect in store.effects(ctx.job_id)}
+        return next((c for c in candidates if c in held), candidates[0])
+    return candidates[0]
 
 
 def _begin(store: Any, ctx: EffectScope, name: str, key: str,

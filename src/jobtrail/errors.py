@@ -24,6 +24,7 @@ JobtrailError
 │   └── AccessDenied (PermissionError)  an actor whose role does not allow the action
 ├── TokenError (ValueError)    a token name or role that cannot be used, or a name taken
 ├── TokenNotFound (LookupError)  no live token has this name
+├── DecryptionError            an encrypted value whose key is missing, or that was altered
 ├── StoreError                 the database failed or is unreachable
 │   ├── SchemaOutdated         the database needs `jobtrail db upgrade`
 │   ├── StoreLost              the database file was deleted, replaced or damaged
@@ -160,6 +161,9 @@ class TokenError(JobtrailError, ValueError):
 
 class TokenNotFound(JobtrailError, LookupError):
     """No live token has this name."""
+class DecryptionError(JobtrailError):
+    """A stored encrypted value cannot be decrypted: its key is not in the keyring, or it was
+    altered."""
 
 
 class StoreError(JobtrailError):

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from jobtrail.breakers import BreakerOpen, Breakers, deferred, gate, report
 from jobtrail.context import Context, _current
-from jobtrail.errors import EffectUncertain, JobExit, JobTimeout, UnknownJob
+from jobtrail.errors import DecryptionError, EffectUncertain, JobExit, JobTimeout, UnknownJob
 from jobtrail.middleware import AttemptInfo, Pipeline
 from jobtrail.observe.tracing import AttemptSpan, Tracing
 from jobtrail.payload import encode_result
 from jobtrail.records import ErrorInfo, Status, error_info
 from jobtrail.resources import peak_rss
+from jobtrail.secrecy import opened_payload
 from jobtrail.store.base import (
     ClaimedJob,
     CompletedSteps,
@@ -43,6 +44,7 @@ from jobtrail.store.base import (
 from jobtrail.text import storable
 
 if TYPE_CHECKING:
+    from jobtrail.encryption import Keyring
     from jobtrail.expect import Expectation
     from jobtrail.jobs import JobDef
 
@@ -67,6 +69,8 @@ class Runs(Protocol):
     def breaker_registry(self) -> Breakers: ...
     @property
     def tracing(self) -> Tracing: ...
+    @property
+    def keyring(self) -> Keyring | None: ...
 
 
 Submit = Callable[["Attempt"], "concurrent.futures.Future[tuple[Any, BaseException | None]]"]
@@ -396,6 +400,11 @@ def prepare(
     if not isinstance(kwargs, dict):
         return _orphaned(host, claimed, "CorruptPayload",
                          f"payload must be a JSON object, found {type(kwargs).__name__}")
+    try:
+        kwargs = opened_payload(host.keyring, claimed.id, claimed.job_name, claimed.payload,
+                                kwargs)
+    except DecryptionError as exc:
+        return _undecryptable(host, claimed, definition, exc)
     problem = definition.signature.problem(kwargs)
     if problem:
         message = f"payload no longer fits job {claimed.job_name!r}: {problem}"
@@ -429,6 +438,21 @@ def prepare(
                 attempt._traced_end(outcome)
             return outcome
     return attempt
+
+
+def _undecryptable(host: Runs, claimed: ClaimedJob, definition: JobDef[Any, Any],
+                   exc: DecryptionError) -> Outcome:
+    """A job whose payload this worker cannot decrypt is not run: the attempt fails with
+    the reason (naming the key id it needs) and follows the job's retry policy, so it runs
+    once a worker has the key, or waits in the dead letters to be replayed then."""
+    attempt = claimed.attempt
+    info = ErrorInfo(DecryptionError.__name__, storable(str(exc)))
+    if attempt < claimed.max_attempts and definition.retry.should_retry(exc, attempt):
+        return Outcome(claimed.id, attempt, Status.RETRYING, error=info,
+                       retry_delay=definition.retry.delay(attempt, claimed.backoff),
+                       claim=claimed.claim)
+    return Outcome(claimed.id, attempt, Status.DEAD, error=info,
+                   run=RunSummary(claimed.job_name, "", host.code_version), claim=claimed.claim)
 
 
 def _orphaned(host: Runs, claimed: ClaimedJob, kind: str, message: str) -> Outcome:

@@ -17,6 +17,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from jobtrail.catalog import Catalog
 from jobtrail.dryrun import DryRun, dry_run
+from jobtrail.encryption import Keyring
 from jobtrail.enqueuing import Enqueuing
 from jobtrail.errors import ArgumentError, ExpectationError, JobDefinitionError, PayloadTooLarge
 from jobtrail.expect import Expectation, parse
@@ -31,6 +32,7 @@ from jobtrail.records import JobRecord
 from jobtrail.redaction import Redactor
 from jobtrail.retry import Retry
 from jobtrail.schedules import Schedule
+from jobtrail.secrecy import CONCURRENCY_KEY, IDEMPOTENCY_KEY, opened_values, sealed_key
 from jobtrail.signature import JobSignature
 from jobtrail.store.base import Enqueued, NewJob, Store
 from jobtrail.text import name_error, shown
@@ -62,6 +64,8 @@ class JobHost(Protocol):
     def observers(self) -> Observer: ...
     @property
     def tracing(self) -> Tracing: ...
+    @property
+    def keyring(self) -> Keyring | None: ...
 
     def get(self, job_id: int) -> JobRecord:
         """The job with this id, with its path (for the handles of enqueued jobs)."""
@@ -341,6 +345,15 @@ class JobDef(Generic[P, R]):
         if idempotency_key is not None:
             check_key(self.name, idempotency_key)
             payload_hash = hash_payload(self.name, values)
+        keyring = self.host.keyring
+        if self.redact and keyring is not None:
+            payload = encode_payload(
+                self.name, keyring.seal_payload(self.name, values, self.redact),
+                self.host.max_payload_bytes)
+            redactor = self.redactor(values)
+            assert redactor is not None
+            idempotency_key = sealed_key(redactor, idempotency_key, IDEMPOTENCY_KEY)
+            concurrency_key = sealed_key(redactor, concurrency_key, CONCURRENCY_KEY)
         return NewJob(
             job_name=self.name,
             queue=self.queue,
@@ -358,6 +371,13 @@ class JobDef(Generic[P, R]):
             redact=self._redact_stored,
         )
 
+    def opened(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """*values*, a payload of this job as stored (decoded), with its encrypted values
+        opened: what a dry or shadow run is given."""
+        opened: dict[str, Any] = opened_values(self.host.keyring, f"job {self.name!r}: a payload",
+                                               self.name, values)
+        return opened
+
     def redactor(self, payload: Mapping[str, Any]) -> Redactor | None:
         """What masks the ``redact=`` values of a run on *payload* (the job's arguments by
         name), the default values of the declared arguments it leaves out included: the
@@ -366,7 +386,8 @@ class JobDef(Generic[P, R]):
             return None
         defaults = {name: value for name, value in self.signature.defaults.items()
                     if name in self.redact and name not in payload}
-        return Redactor(self.redact, {**defaults, **payload} if defaults else payload)
+        return Redactor(self.redact, {**defaults, **payload} if defaults else payload,
+                        self.host.keyring)
 
     def __repr__(self) -> str:
         return f"<JobDef {self.name} queue={self.queue}>"

@@ -10,8 +10,9 @@ values before quoting them, then `text`), an effect's error (`text`), the job's 
 and the worker's log lines about the attempt (`log_exception`, an effect's key). A
 dictionary key named like a declared field has its value masked whatever the value is.
 
-The payload itself, effect keys and effect results are stored as they are: the worker
-needs them to run and replay the job. Every operator view masks them instead
+Without an encryption key, the payload itself, effect keys and effect results are stored as
+they are: the worker needs them to run and replay the job. With one, the declared values
+are encrypted in them instead (`jobtrail.encryption`). Every operator view masks them
 (`masked_job`, `masked_effect`: ``App.get``, ``App.jobs``, ``App.effects`` and the command
 line built on them), with the fields the job declared, which are stored with the job.
 
@@ -35,6 +36,7 @@ from contextlib import suppress
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from jobtrail.encryption import SEALED, Keyring, is_envelope
 from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord
 from jobtrail.store.base import EffectRecord, PathEvent
 
@@ -47,10 +49,14 @@ CUT = "…"
 class Redactor:
     """Masks the sensitive values of one attempt."""
 
-    __slots__ = ("fields", "secrets")
+    __slots__ = ("fields", "keyring", "secrets")
 
-    def __init__(self, fields: Iterable[str], payload: Mapping[str, Any]) -> None:
+    def __init__(self, fields: Iterable[str], payload: Mapping[str, Any],
+                 keyring: Keyring | None = None) -> None:
         self.fields = frozenset(fields)
+        #: The app's keys, when it has one: what is stored of the attempt is encrypted with
+        #: them where masking would lose it (`jobtrail.encryption`).
+        self.keyring = keyring
         found: set[str] = set()
         _collect(payload, self.fields, found, inside=False)
         forms = {form for s in found if len(s) >= MIN_SECRET for form in written_forms(s)}
@@ -147,8 +153,11 @@ class Redactor:
 
 
 def _collect(value: Any, fields: frozenset[str], found: set[str], *, inside: bool) -> None:
-    """Gather the text of every value held under a declared field name."""
+    """Gather the text of every value held under a declared field name (not the insides of
+    an envelope: what it holds is secret, what it shows is not)."""
     if isinstance(value, Mapping):
+        if is_envelope(value):
+            return
         for key, item in value.items():
             _collect(item, fields, found, inside=inside or key in fields)
     elif isinstance(value, list | tuple):
@@ -229,9 +238,12 @@ def masked_effect(effect: EffectRecord, redactor: Redactor) -> EffectRecord:
     result = effect.result
     if result is not None:
         try:
-            result = json.dumps(redactor.value(json.loads(result)), default=str)
+            decoded = json.loads(result)
+            result = json.dumps(MASK if is_envelope(decoded) else redactor.value(decoded),
+                                default=str)
         except ValueError:
             result = redactor.text(result)
+    key = MASK if effect.key.startswith(SEALED) else redactor.text(effect.key)
     return dataclasses.replace(
-        effect, key=redactor.text(effect.key), result=result,
+        effect, key=key, result=result,
         error=None if effect.error is None else redactor.text(effect.error))

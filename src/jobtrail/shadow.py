@@ -125,7 +125,7 @@ def _compare(ctx: Context, shadow: Shadow, job_id: int) -> dict[str, Any]:
     real = ctx.store.get(job_id)
     if real.args is None:
         raise Permanent(f"job {job_id}: its payload is unreadable, nothing to compare")
-    done = dry_run(shadow.job, shadow.candidate, (), real.args)
+    done = dry_run(shadow.job, shadow.candidate, (), shadow.job.opened(real.args))
     shadow_result = _json(done.result)
     real_error = real.error if real.status is not Status.SUCCEEDED else None
     if real.status is Status.SUCCEEDED:

@@ -35,6 +35,7 @@ from jobtrail.cli.flows import flows_group
 from jobtrail.cli.graph import graph
 from jobtrail.cli.health import health
 from jobtrail.cli.jobs import jobs_group
+from jobtrail.cli.keys import keys_group
 from jobtrail.cli.metrics import metrics_group
 from jobtrail.cli.paths import paths_group
 from jobtrail.cli.prune import prune_command
@@ -94,6 +95,7 @@ cli.add_command(metrics_group)
 cli.add_command(audit_group)
 cli.add_command(tokens_group)
 cli.add_command(prune_command)
+cli.add_command(keys_group)
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -50,6 +50,7 @@ from jobtrail.store.workflows import State, WorkflowRecord
 if TYPE_CHECKING:
     from jobtrail.audit.encoding import Digest, Row, Seal
     from jobtrail.store.audit import SealRow
+    from jobtrail.store.encrypted import EncryptedRow, Table
     from jobtrail.store.tokens import TokenRecord
 
 __all__ = [
@@ -387,6 +388,15 @@ class Store(Protocol):
         """The live token whose text hashes to *digest*, as it was before this use; its
         ``last_used_at`` moves to now when older than
         `jobtrail.store.tokens.USE_RESOLUTION` seconds."""
+    # -- secrets at rest (`jobtrail.rotation`) --------------------------------------------
+    def encrypted_rows(self, table: Table, after: int | str, limit: int) -> list[EncryptedRow]:
+        """At most *limit* rows of *table* that may hold encrypted values, by id or key
+        after *after*, in order."""
+
+    def rewrite_encrypted(self, rewrites: Sequence[tuple[EncryptedRow, tuple[str | None, ...]]],
+                          attrs: str) -> int:
+        """Give each row its new values, only where it still holds those read, and record
+        the rotation (*attrs*, JSON) on job 0, in one transaction; return the rows changed."""
 
     # -- the audit trail (`jobtrail.audit`) -----------------------------------------------
     def audit_head(self) -> SealRow | None:

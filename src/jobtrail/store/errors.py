@@ -63,6 +63,8 @@ DOING = {
     "audit_rows": "reading the audited events",
     "audit_digests": "reading the audited events' digests",
     "audit_now": "reading the database's clock",
+    "encrypted_rows": "reading the rows that hold encrypted values",
+    "rewrite_encrypted": "writing re-encrypted values",
     "attempt_usage": "reading what attempts used",
     "gauges": "reading the gauges of the metrics",
     "capacity_stats": "reading arrivals and service times",

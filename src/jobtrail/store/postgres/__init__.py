@@ -14,7 +14,7 @@ pass ``auto_migrate=True``).
 - `schema`: the version and migrations, under an advisory lock;
 - `watch`: the LISTEN connections (of idle workers, and of waiters);
 - `values`: how batches and times travel;
-- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
+- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `encrypted`, `reading`,
   `operators`, `tokens`: the operations, by who calls them.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 from jobtrail.store.postgres.audit import Audit
 from jobtrail.store.postgres.breakers import Breakers
 from jobtrail.store.postgres.effects import Effects
+from jobtrail.store.postgres.encrypted import Encrypted
 from jobtrail.store.postgres.limited import LimitedClaims
 from jobtrail.store.postgres.loop import WorkerLoop
 from jobtrail.store.postgres.operators import Operators
@@ -35,7 +36,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(Audit, Tokens, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers,
-                    Effects, Reading, Operators):
+                    Effects, Encrypted, Reading, Operators):
     """The `Store` contract on PostgreSQL (see the package docstring; the options are
     `Database`'s)."""
 

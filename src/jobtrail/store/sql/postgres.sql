@@ -1165,3 +1165,57 @@ SELECT id, name, role, created_at, created_by, revoked_at, revoked_by, last_used
 -- An event of no job (job 0) for the trail: a worker's start, with what it runs.
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
 VALUES (0, 0, 'audit', %(name)s, jobtrail_now(), %(attrs)s)
+
+-- name: encrypted_jobs
+-- Jobs that may hold values of an encryption key (`jobtrail.rotation`), after an id, in
+-- order; those whose values are all under the current key are passed over in Python.
+SELECT id, job_name, payload, idempotency_key, concurrency_key FROM jobtrail_jobs
+WHERE id > %(after)s
+  AND (strpos(payload, '"$jobtrail_encrypted"') > 0
+       OR starts_with(idempotency_key, 'jobtrail:sealed:')
+       OR starts_with(concurrency_key, 'jobtrail:sealed:'))
+ORDER BY id LIMIT %(limit)s
+
+-- name: encrypted_effects
+SELECT key, name, result FROM jobtrail_effects
+WHERE key COLLATE "C" > %(after)s
+  AND (starts_with(key, 'jobtrail:sealed:') OR strpos(result, '"$jobtrail_encrypted"') > 0)
+ORDER BY key COLLATE "C" LIMIT %(limit)s
+
+-- name: encrypted_groups
+SELECT id, then_calls, on_failure FROM jobtrail_groups
+WHERE id > %(after)s
+  AND (strpos(then_calls, '$jobtrail_encrypted') > 0 OR strpos(then_calls, 'jobtrail:sealed:') > 0
+       OR strpos(on_failure, '$jobtrail_encrypted') > 0
+       OR strpos(on_failure, 'jobtrail:sealed:') > 0)
+ORDER BY id LIMIT %(limit)s
+
+-- name: encrypted_receipts
+SELECT idempotency_key FROM jobtrail_receipts
+WHERE idempotency_key COLLATE "C" > %(after)s AND starts_with(idempotency_key, 'jobtrail:sealed:')
+ORDER BY idempotency_key COLLATE "C" LIMIT %(limit)s
+
+-- name: rewrite_encrypted
+-- One row re-encrypted, only if it still holds what was read: a row changed meanwhile is
+-- left for the next rotation.
+-- step: jobs
+UPDATE jobtrail_jobs SET payload = %(new0)s, idempotency_key = %(new1)s,
+                         concurrency_key = %(new2)s
+WHERE id = %(ident)s AND payload = %(old0)s
+  AND idempotency_key IS NOT DISTINCT FROM %(old1)s
+  AND concurrency_key IS NOT DISTINCT FROM %(old2)s
+-- step: effects
+UPDATE jobtrail_effects SET key = %(new0)s, result = %(new1)s
+WHERE key = %(ident)s AND result IS NOT DISTINCT FROM %(old1)s
+-- step: groups
+UPDATE jobtrail_groups SET then_calls = %(new0)s, on_failure = %(new1)s
+WHERE id = %(ident)s AND then_calls = %(old0)s
+  AND on_failure IS NOT DISTINCT FROM %(old1)s
+-- step: receipts
+UPDATE jobtrail_receipts SET idempotency_key = %(new0)s WHERE idempotency_key = %(ident)s
+
+-- name: audit_keys_rotated
+-- A rotation of the encryption keys (`jobtrail keys rotate`), as an event of no job (job
+-- 0) that the audit trail seals, in the transaction of the rows it re-encrypted.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'keys', 'rotated', jobtrail_now(), %(attrs)s)

@@ -802,3 +802,51 @@ WHERE id = :id AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at 
 -- An event of no job (job 0) for the trail: a worker's start, with what it runs.
 INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
 VALUES (0, 0, 'audit', :name, :now, :attrs)
+
+-- name: encrypted_jobs
+-- Jobs that may hold values of an encryption key (`jobtrail.rotation`), after an id, in
+-- order; those whose values are all under the current key are passed over in Python.
+SELECT id, job_name, payload, idempotency_key, concurrency_key FROM jobtrail_jobs
+WHERE id > :after
+  AND (payload LIKE '%$jobtrail_encrypted%' OR idempotency_key LIKE 'jobtrail:sealed:%'
+       OR concurrency_key LIKE 'jobtrail:sealed:%')
+ORDER BY id LIMIT :limit
+
+-- name: encrypted_effects
+SELECT key, name, result FROM jobtrail_effects
+WHERE key > :after
+  AND (key LIKE 'jobtrail:sealed:%' OR result LIKE '%$jobtrail_encrypted%')
+ORDER BY key LIMIT :limit
+
+-- name: encrypted_groups
+SELECT id, then_calls, on_failure FROM jobtrail_groups
+WHERE id > :after
+  AND (then_calls LIKE '%$jobtrail_encrypted%' OR then_calls LIKE '%jobtrail:sealed:%'
+       OR on_failure LIKE '%$jobtrail_encrypted%' OR on_failure LIKE '%jobtrail:sealed:%')
+ORDER BY id LIMIT :limit
+
+-- name: encrypted_receipts
+SELECT idempotency_key FROM jobtrail_receipts
+WHERE idempotency_key > :after AND idempotency_key LIKE 'jobtrail:sealed:%'
+ORDER BY idempotency_key LIMIT :limit
+
+-- name: rewrite_encrypted
+-- One row re-encrypted, only if it still holds what was read: a row changed meanwhile is
+-- left for the next rotation.
+-- step: jobs
+UPDATE jobtrail_jobs SET payload = :new0, idempotency_key = :new1, concurrency_key = :new2
+WHERE id = :ident AND payload = :old0 AND idempotency_key IS :old1 AND concurrency_key IS :old2
+-- step: effects
+UPDATE jobtrail_effects SET key = :new0, result = :new1
+WHERE key = :ident AND result IS :old1
+-- step: groups
+UPDATE jobtrail_groups SET then_calls = :new0, on_failure = :new1
+WHERE id = :ident AND then_calls = :old0 AND on_failure IS :old1
+-- step: receipts
+UPDATE jobtrail_receipts SET idempotency_key = :new0 WHERE idempotency_key = :ident
+
+-- name: audit_keys_rotated
+-- A rotation of the encryption keys (`jobtrail keys rotate`), as an event of no job (job
+-- 0) that the audit trail seals, in the transaction of the rows it re-encrypted.
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (0, 0, 'keys', 'rotated', :now, :attrs)

@@ -9,7 +9,7 @@ and at once when the job was enqueued in their own process. Its SQL is in
 - `connection`: the file as this process uses it (connections, write lock, identity);
 - `schema`: its version and migrations;
 - `watch`: the ``PRAGMA data_version`` poller;
-- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `reading`,
+- `producing`, `loop`, `limited`, `workflows`, `breakers`, `effects`, `encrypted`, `reading`,
   `operators`, `tokens`: the operations, by who calls them.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from jobtrail.store.sqlite.audit import Audit
 from jobtrail.store.sqlite.breakers import Breakers
 from jobtrail.store.sqlite.effects import Effects
+from jobtrail.store.sqlite.encrypted import Encrypted
 from jobtrail.store.sqlite.limited import LimitedClaims
 from jobtrail.store.sqlite.loop import WorkerLoop
 from jobtrail.store.sqlite.operators import Operators
@@ -30,7 +31,7 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(Audit, Tokens, Workflows, Producing, WorkerLoop, LimitedClaims, Breakers,
-                  Effects, Reading, Operators):
+                  Effects, Encrypted, Reading, Operators):
     """The `Store` contract on a SQLite file (see the package docstring; the options are
     `Database`'s)."""
 

@@ -1,0 +1,35 @@
+"""Reading and rewriting the rows that hold encrypted values, on SQLite
+(`jobtrail.store.encrypted`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jobtrail.store.encrypted import EncryptedRow, Table, encrypted_row, rewrite_params
+from jobtrail.store.sqlfiles import queries, steps
+from jobtrail.store.sqlite.connection import Database, translated
+
+_Q = queries("sqlite")
+_REWRITE = steps("sqlite", "rewrite_encrypted")
+_READ: dict[Table, str] = {"jobs": _Q["encrypted_jobs"], "effects": _Q["encrypted_effects"],
+                           "groups": _Q["encrypted_groups"],
+                           "receipts": _Q["encrypted_receipts"]}
+
+
+class Encrypted(Database):
+    """`Store.encrypted_rows` and `Store.rewrite_encrypted` on SQLite."""
+
+    @translated
+    def encrypted_rows(self, table: Table, after: int | str, limit: int) -> list[EncryptedRow]:
+        found = self._conn().execute(_READ[table], {"after": after, "limit": limit})
+        return [encrypted_row(table, tuple(row)) for row in found.fetchall()]
+
+    @translated
+    def rewrite_encrypted(self, rewrites: Sequence[tuple[EncryptedRow, tuple[str | None, ...]]],
+                          attrs: str) -> int:
+        with self._write() as conn:
+            changed = 0
+            for row, values in rewrites:
+                changed += conn.execute(_REWRITE[row.table], rewrite_params(row, values)).rowcount
+            conn.execute(_Q["audit_keys_rotated"], {"now": self.clock.now(), "attrs": attrs})
+            return changed
