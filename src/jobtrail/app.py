@@ -90,6 +90,9 @@ class App(JobViews):
     - ``audit_signing_key``: the Ed25519 key its workers sign the audit trail's
       checkpoints with (default ``$JOBTRAIL_AUDIT_SIGNING_KEY``; ``jobtrail audit key
       --generate NAME`` makes one; see `jobtrail.audit.checkpoints`).
+    - ``history_retention``: seconds a job that succeeded or was cancelled is kept after it
+      finished, with its events and path; its workers then remove it, recording it in the
+      audit trail (`jobtrail.retention`). ``None`` (the default) keeps history forever.
     - ``encryption_key``: a text of at least 32 characters (default
       ``$JOBTRAIL_ENCRYPTION_KEY``) under which the values of ``redact=`` fields are
       encrypted where they are stored; ``old_encryption_keys`` (default
