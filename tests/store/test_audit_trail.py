@@ -4,6 +4,7 @@ two swapped; a seal edited, deleted, damaged, two reordered — named by `verify
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -331,3 +332,23 @@ def test_a_sequence_moved_far_on_is_sealed_without_waiting_for_every_id(
     assert made is not None and made.through == far
     assert 0 < len(made.waiting) <= MAX_SPAN
     assert verify(store).ok
+
+
+def test_a_submission_records_the_payloads_hash_and_who_never_the_payload(
+        store: Store, db_url: str) -> None:
+    """Each ``enqueued`` event carries the SHA-256 of the payload as stored and the actor
+    when there is one — the same text on both backends, for one job or a batch."""
+    payload = '{"card":"4111-1111","amount":12}'
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    (alone,) = store.enqueue([NewJob("charge", "default", payload, 3)])
+    store.actor = "token:alice"
+    batch = store.enqueue([NewJob("charge", "default", payload, 3) for _ in range(2)])
+    keyed = store.enqueue([NewJob("charge", "default", payload, 3, idempotency_key="k1",
+                                  payload_hash="h")])
+    found = dict(rawsql.fetch(db_url, "SELECT job_id, attrs FROM jobtrail_events "
+                                      "WHERE name = 'enqueued'"))
+    assert found[int(alone)] == f'{{"payload_sha256":"{digest}"}}'
+    for job_id in [*batch, *keyed]:
+        assert found[int(job_id)] == (f'{{"payload_sha256":"{digest}",'
+                                      f'"actor":"token:alice"}}')
+    assert all("4111" not in attrs for attrs in found.values())

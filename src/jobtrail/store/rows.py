@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -183,3 +184,13 @@ def run_record(row: Sequence[Any], to_time: ToTime) -> RunRecord:
     return RunRecord(id_, job_name, Status(status), outcome, variant or "", version,
                      created_at, to_time(started), finished_at, parent,
                      milestones_of(milestones))
+
+
+def submitted_attrs(payload: str, actor: str | None) -> str:
+    """The attributes of a job's ``enqueued`` event: the SHA-256 of its payload as stored
+    (never the payload) and who submitted it, if known — the same text as PostgreSQL's
+    ``jobtrail_submitted``."""
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    if actor is None:
+        return f'{{"payload_sha256":"{digest}"}}'
+    return f'{{"payload_sha256":"{digest}","actor":{json.dumps(actor)}}}'

@@ -83,17 +83,18 @@ class Producing(Database):
         return {name: FiredTick(name, tick, job_id, fired_at)
                 for name, tick, job_id, fired_at in self._fetch(_Q["schedules"])}
 
-    @staticmethod
-    def _new_job_params(jobs: Sequence[NewJob]) -> dict[str, Any]:
-        params = {name: [getattr(job, name) for job in jobs] for name in _NEW_JOB_COLUMNS}
+    def _new_job_params(self, jobs: Sequence[NewJob]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            name: [getattr(job, name) for job in jobs] for name in _NEW_JOB_COLUMNS}
         params["delay"] = [as_float(job.delay) for job in jobs]
         params["redact"] = [rows.redact_text(job.redact) for job in jobs]
+        params["actor"] = self.actor  # of the submissions' events (`jobtrail_submitted`)
         return params
 
-    @staticmethod
-    def _one_job_params(job: NewJob) -> dict[str, Any]:
+    def _one_job_params(self, job: NewJob) -> dict[str, Any]:
         params = {name: getattr(job, name) for name in _NEW_JOB_COLUMNS}
-        params.update(delay=as_float(job.delay), redact=rows.redact_text(job.redact))
+        params.update(delay=as_float(job.delay), redact=rows.redact_text(job.redact),
+                      actor=self.actor)
         return params
 
     def _enqueue_counted(self, jobs: Sequence[NewJob], connection: Any,
@@ -145,8 +146,7 @@ class Producing(Database):
             ids.extend(Enqueued(row[0]) for row in found.fetchall())
         return ids
 
-    @staticmethod
-    def _insert_keyed(conn: Conn | psycopg.Cursor[Any], job: NewJob) -> Enqueued:
+    def _insert_keyed(self, conn: Conn | psycopg.Cursor[Any], job: NewJob) -> Enqueued:
         """Store *job* unless the job (or receipt) holding its key says otherwise.
 
         The insert comes first: the unique index makes concurrent enqueues of one key wait
@@ -155,7 +155,7 @@ class Producing(Database):
         """
         key = job.idempotency_key
         assert key is not None
-        params = Producing._one_job_params(job)
+        params = self._one_job_params(job)
         params.update(key=key, payload_hash=job.payload_hash)
         for _ in range(KEY_ROUNDS):
             row = conn.execute(_Q["enqueue_keyed"], params).fetchone()

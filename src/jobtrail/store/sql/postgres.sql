@@ -80,10 +80,11 @@ WITH input AS (
            coalesce(run_at, jobtrail_now() + make_interval(secs => coalesce(delay, 0))), jobtrail_now(),
            parent_job_id, trace_id, trace_context, redact, concurrency_key
     FROM input ORDER BY ord
-    RETURNING id
+    RETURNING id, payload
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted ORDER BY id
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now(),
+           jobtrail_submitted(payload, %(actor)s::text) FROM inserted ORDER BY id
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues
     FROM (SELECT DISTINCT queue FROM input) AS q
@@ -103,10 +104,11 @@ WITH inserted AS (
                      jobtrail_now() + make_interval(secs => coalesce(%(delay)s::float8, 0))),
             jobtrail_now(), %(parent_job_id)s::bigint, %(trace_id)s::text,
             %(trace_context)s::text, %(redact)s::text, %(concurrency_key)s::text)
-    RETURNING id, queue
+    RETURNING id, queue, payload
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now(),
+           jobtrail_submitted(payload, %(actor)s::text) FROM inserted
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues FROM inserted
 )
@@ -128,10 +130,11 @@ WITH inserted AS (
            %(redact)s::text, %(key)s::text, %(payload_hash)s::text, %(concurrency_key)s::text
     WHERE NOT EXISTS (SELECT 1 FROM jobtrail_receipts WHERE idempotency_key = %(key)s::text)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, queue
+    RETURNING id, queue, payload
 ), events AS (
-    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now() FROM inserted
+    INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+    SELECT id, 0, 'lifecycle', 'enqueued', jobtrail_now(),
+           jobtrail_submitted(payload, %(actor)s::text) FROM inserted
 ), woken AS (
     SELECT count(pg_notify('jobtrail', queue)) AS queues FROM inserted
 )

@@ -69,8 +69,8 @@ INSERT INTO jobtrail_jobs (job_name, queue, status, priority, payload, max_attem
 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 -- step: event
-INSERT INTO jobtrail_events (job_id, attempt, kind, name, at)
-VALUES (?, 0, 'lifecycle', 'enqueued', ?)
+INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
+VALUES (?, 0, 'lifecycle', 'enqueued', ?, ?)
 
 -- name: enqueue_keyed
 -- One job with an idempotency key, once the backend found no job or receipt holding it;

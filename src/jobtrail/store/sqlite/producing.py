@@ -81,8 +81,9 @@ class Producing(Database):
         self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
     ) -> list[Enqueued]:
         ids: list[Enqueued] = []
-        new_ids: list[int] = []
+        new_ids: list[tuple[int, float, str]] = []
         insert = _ENQUEUE["job"]
+        actor = self.actor
         for job in jobs:
             run_at = job.run_at.timestamp() if job.run_at else now + (job.delay or 0.0)
             values = (
@@ -101,8 +102,8 @@ class Producing(Database):
                     _Q["enqueue_keyed"], (*values, job.idempotency_key, job.payload_hash)
                 ).fetchone()[0]
             ids.append(Enqueued(job_id))
-            new_ids.append(job_id)
-        conn.executemany(_ENQUEUE["event"], [(job_id, now) for job_id in new_ids])
+            new_ids.append((job_id, now, rows.submitted_attrs(job.payload, actor)))
+        conn.executemany(_ENQUEUE["event"], new_ids)
         return ids
 
     @staticmethod
