@@ -180,3 +180,13 @@ def test_the_sealer_signs_checkpoints_as_it_seals(store: Store) -> None:
     stored = store.audit_checkpoints(1, 10)
     assert len(stored) == 1
     assert verify(store, key=KEY.verifier).signed is not None
+
+
+def test_seals_deleted_behind_jobtrails_back_are_not_a_prune(store: Store, db_url: str) -> None:
+    """The first seals deleted in SQL, even with a later checkpoint still vouching for
+    the rest, are named: no prune of them is recorded in the trail."""
+    made = signed_trail(store, 3)
+    rawsql.execute(db_url, f"DELETE FROM jobtrail_audit WHERE seq < {made[1].seq}")
+    verdict = verify(store, key=KEY.verifier)
+    assert kind_of(verdict) == "seal_missing"
+    assert verdict.problem is not None and "no prune of them is recorded" in verdict.problem.message

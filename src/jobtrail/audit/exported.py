@@ -142,8 +142,8 @@ class ExportedTrail:
                     seals[int(item["seq"])] = _seal_row(item)
                 elif kind == "event":
                     digests[int(item["id"])] = row_digest(_event_row(item))
-                    if (item["job_id"], item["kind"], item["name"]) == (0, "audit",
-                                                                        "history_pruned"):
+                    if (item["job_id"], item["kind"]) == (0, "audit") and item["name"] in (
+                            "history_pruned", "seals_pruned"):
                         pruned.append((int(item["id"]), str(item["attrs"])))
                 elif kind == "checkpoint":
                     checkpoints[int(item["seq"])] = str(item["note"])

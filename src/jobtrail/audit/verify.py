@@ -107,12 +107,15 @@ class _Walk:
 
 
 def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None,
-           anchors: Iterable[Checkpoint] = (), partial: bool = False) -> Verdict:
+           anchors: Iterable[Checkpoint] = (), partial: bool = False,
+           excerpt: bool = False) -> Verdict:
     """Check the chain from seal *since* on (the seal before it is taken as good), and
     every checkpoint stored or given (*anchors*) against it; with *key*, each checkpoint's
     signature too. A trail whose first seals were pruned is checked from its first seal on,
-    which a checkpoint signed by *key* must vouch for. *partial*: the rows are those of an
-    export filtered to one job, so a row that is not there is not a problem."""
+    which a checkpoint signed by *key* must vouch for, and a recorded prune explain (unless
+    the store is an *excerpt*: an export that starts where it was asked to). *partial*: the
+    rows are those of an export filtered to one job, so a row that is not there is not a
+    problem."""
     first = store.audit_seals(1, 1)
     lowest = int(first[0][0]) if first else 0
     pruned = lowest > 1 and since <= lowest
@@ -142,27 +145,34 @@ def verify(store: VerifyStore, *, since: int = 1, key: VerifierKey | None = None
             return walk.verdict(problem)
         walk.seals += 1
         walk.prev = current
-    return walk.verdict(_ends(walk, pruned=pruned, lowest=lowest))
+    return walk.verdict(_ends(walk, pruned=pruned and not excerpt, lowest=lowest))
 
 
 class Pruned:
-    """The event ids removed by recorded prunes of history (``history_pruned`` events, each
-    itself an event of the trail, sealed and checked like any other)."""
+    """What recorded prunes removed (``history_pruned`` and ``seals_pruned`` events, each
+    itself an event of the trail, sealed and checked like any other): event ids, and the
+    seals the trail was pruned to start at."""
 
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
+    def __init__(self, spans: list[tuple[int, int]], starts: set[int]) -> None:
         self._firsts = [first for first, _ in spans]
         self._spans = spans
+        self.starts = starts
         self.found = 0
 
     @classmethod
     def read(cls, store: VerifyStore) -> Pruned:
         spans: list[tuple[int, int]] = []
+        starts: set[int] = set()
         for _, attrs in store.audit_pruned():
             try:
-                spans.extend((int(a), int(b)) for a, b in json.loads(attrs)["event_ids"])
+                record = json.loads(attrs)
+                if "event_ids" in record:
+                    spans.extend((int(a), int(b)) for a, b in record["event_ids"])
+                else:
+                    starts.add(int(record["before"]))
             except (ValueError, KeyError, TypeError):
                 continue  # an altered record: its own seal's digest names it
-        return cls(sorted(spans))
+        return cls(sorted(spans), starts)
 
     def holds(self, event_id: int) -> bool:
         at = bisect_right(self._firsts, event_id) - 1
@@ -229,6 +239,10 @@ def _ends(walk: _Walk, *, pruned: bool, lowest: int) -> Problem | None:
         return Problem("seal_missing", last + 1, None,
                        f"a checkpoint was signed for seal {max(beyond)}, but the trail ends at "
                        f"seal {last}: it was cut short")
+    if pruned and lowest not in walk.removed.starts:
+        return Problem("seal_missing", 1, None,
+                       f"seals 1 to {lowest - 1} were removed, and no prune of them is recorded "
+                       "in the trail")
     if pruned and walk.signed is None:
         why = ("no checkpoint signed by the key vouches for it" if walk.checked else
                "give the public key so that a signed checkpoint can vouch for it")

@@ -77,7 +77,7 @@ def verify_command(target: str | None, url: str | None, since: str, public_key: 
         anchors = [read_checkpoint(path, key, "--checkpoint") for path in checkpoint_files]
         trail = ExportedTrail.read(export_file)
         verdict = verify(trail, since=_first(start, key, anchors), key=key, anchors=anchors,
-                         partial=trail.partial)
+                         partial=trail.partial, excerpt=True)
         if verdict.ok and verdict.signed is None:
             verdict = dataclasses.replace(verdict, problem=Problem(
                 "chain_unanchored", None, None, "no checkpoint in the export is signed by "

@@ -438,7 +438,7 @@ class Store(Protocol):
         transaction; the jobs and events removed."""
 
     def audit_pruned(self) -> list[tuple[int, str]]:
-        """The ``history_pruned`` events: (id, attributes as stored)."""
+        """The ``history_pruned`` and ``seals_pruned`` events: (id, attributes as stored)."""
 
     def audit_record(self, name: str, attrs: str) -> None:
         """Write an event of no job (job 0, kind ``audit``) named *name* for the trail."""

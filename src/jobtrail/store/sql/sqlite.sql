@@ -753,9 +753,10 @@ INSERT INTO jobtrail_events (job_id, attempt, kind, name, at, attrs)
 VALUES (0, 0, 'audit', 'history_pruned', :now, :attrs)
 
 -- name: audit_pruned
--- The records of history pruned: the event ids each removed (in its attributes).
+-- The records of what was pruned: history (the event ids each batch removed) and seals
+-- (the seal the trail starts at since), in their attributes.
 SELECT id, attrs FROM jobtrail_events
-WHERE job_id = 0 AND kind = 'audit' AND name = 'history_pruned' ORDER BY id
+WHERE job_id = 0 AND kind = 'audit' AND name IN ('history_pruned', 'seals_pruned') ORDER BY id
 
 -- name: token_create
 -- A new live token and the event recording it (job 0), in one write transaction. The
