@@ -190,3 +190,16 @@ def test_seals_deleted_behind_jobtrails_back_are_not_a_prune(store: Store, db_ur
     verdict = verify(store, key=KEY.verifier)
     assert kind_of(verdict) == "seal_missing"
     assert verdict.problem is not None and "no prune of them is recorded" in verdict.problem.message
+
+
+def test_verifying_from_a_checkpoint_checks_only_what_is_newer(store: Store, db_url: str) -> None:
+    """Starting after a checkpoint's seal checks the seals after it, and that the seal it
+    starts from is the one signed: a trail rewritten before it no longer matches."""
+    made = signed_trail(store, 3)
+    start = made[1]
+    newer = verify(store, since=start.seq + 1, key=KEY.verifier, anchors=[start])
+    assert newer.ok and newer.seals == made[2].seq - start.seq
+    rewrite_chain(store, db_url)
+    rawsql.execute(db_url, "DELETE FROM jobtrail_audit_checkpoints")
+    again = verify(store, since=start.seq + 1, key=KEY.verifier, anchors=[start])
+    assert kind_of(again) == "checkpoint_mismatch"
