@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from jobtrail.audit import Problem, Seal, verify
 from jobtrail.audit.encoding import GENESIS, row_bytes, row_digest, seal_from_row
+from jobtrail.audit.sealer import Sealer
 from jobtrail.audit.sealing import MAX_SPAN, WAIT, seal, seal_all
 from jobtrail.clock import ManualClock
 from jobtrail.records import Status
@@ -352,3 +354,30 @@ def test_a_submission_records_the_payloads_hash_and_who_never_the_payload(
         assert found[int(job_id)] == (f'{{"payload_sha256":"{digest}",'
                                       f'"actor":"token:alice"}}')
     assert all("4111" not in attrs for attrs in found.values())
+
+
+def test_sealers_take_turns_rather_than_repeat_each_others_work(store: Store) -> None:
+    """Two sealers on one store while events keep coming: one does the sealing, the other
+    leaves it the rounds; once the first stops, the second takes over within a round or
+    two, and the trail verifies throughout."""
+    first, second = (Sealer(store, every=0.1) for _ in range(2))
+    first.start()
+    time.sleep(0.05)
+    second.start()
+    try:
+        for _ in range(15):
+            run_jobs(store, 2)
+            time.sleep(0.1)
+        assert first.appended >= 5 and second.appended < first.appended // 2, (
+            first.appended, second.appended)
+        first.stop()
+        taken_over = second.appended
+        for _ in range(10):
+            run_jobs(store, 2)
+            time.sleep(0.1)
+        assert second.appended >= taken_over + 3
+    finally:
+        first.stop()
+        second.stop()
+    seal_all(store)
+    assert verify(store).ok

@@ -3,12 +3,15 @@
 Every `EVERY` seconds it appends seals over what was written since the last one
 (`jobtrail.audit.sealing`), a few at most per round so that a long backlog is worked
 through without holding the store. Every worker runs one; they take turns without
-talking (the seal's number decides who appended it). With a signing key, it also signs a
-checkpoint of the head every `jobtrail.audit.checkpoints.EVERY` seconds when the chain
-moved on (several sealers store one per seal). A store that fails is tried again after
-`RETRY_AFTER` seconds, and the thread never takes the worker down. With the app's
-history retention (`jobtrail.retention`), the same thread removes old jobs' history. Its
-first round writes the worker's ``worker_started`` event (`jobtrail.audit.versions`).
+talking: one that finds the head appended by another less than a round ago leaves the
+round to it, and if two seal at once the seal's number decides who appended it.
+
+With a signing key, it also signs a checkpoint of the head every
+`jobtrail.audit.checkpoints.EVERY` seconds when the chain moved on (several sealers store
+one per seal). With the app's history retention (`jobtrail.retention`), the same thread
+removes old jobs' history. Its first round writes the worker's ``worker_started`` event
+(`jobtrail.audit.versions`). A store that fails is tried again after `RETRY_AFTER`
+seconds, and the thread never takes the worker down.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ log = logging.getLogger("jobtrail.audit")
 EVERY = 1.0
 #: Seals appended in one round, at most.
 ROUND = 20
+#: A sealer leaves a round to the one that appended the head less than this many rounds ago.
+TAKE_TURNS = 0.9
 #: Seconds before trying again after the store failed.
 RETRY_AFTER = 5.0
 
@@ -49,6 +54,7 @@ class Sealer:
         self._announce = announce  # the worker_started event, until it is written
         self.appended = 0  # seals this sealer appended
         self._signed = (0, 0.0)  # the seal last signed, and when (monotonic)
+        self._last = 0  # the seal this sealer appended last
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log = logging.LoggerAdapter(log, {"worker_id": worker_id})
@@ -72,10 +78,14 @@ class Sealer:
                 if self._announce is not None:
                     self.store.audit_record("worker_started", self._announce)
                     self._announce = None
-                for _ in range(ROUND):
-                    if self._stop.is_set() or seal(self.store) is None:
+                for _ in range(ROUND if self._my_turn() else 0):
+                    made = seal(self.store)
+                    if made is None:
                         break
                     self.appended += 1
+                    self._last = made.seq
+                    if self._stop.is_set():
+                        break
                 self._checkpoint()
                 if self.retention is not None:
                     self.retention.tick(time.monotonic())
@@ -87,6 +97,15 @@ class Sealer:
                 self._log.exception("audit trail: could not seal; trying again in %g s",
                                     RETRY_AFTER)
                 self._stop.wait(RETRY_AFTER)
+
+    def _my_turn(self) -> bool:
+        """Whether to seal this round: unless another sealer appended the head less than a
+        round ago (it is sealing; several sealers reading and hashing the same rows would
+        only repeat its work). One that stops is taken over within a round or two."""
+        head = self.store.audit_head()
+        if head is None or int(head[0]) == self._last:
+            return True
+        return bool(self.store.audit_now() - float(head[1]) >= self.every * TAKE_TURNS)
 
     def _checkpoint(self) -> None:
         """Sign the head, when there is a key, it is time, and the chain moved on."""
