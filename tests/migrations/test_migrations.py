@@ -301,8 +301,10 @@ def postgres_schema(url: str) -> Schema:
 
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name LIKE 'jobtrail\\_%'"
+            "SELECT c.table_name, c.column_name FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+            "WHERE c.table_schema = current_schema() AND c.table_name LIKE 'jobtrail\\_%' "
+            "AND t.table_type = 'BASE TABLE'"
         ).fetchall()
     schema: Schema = {}
     for table, column in rows:

@@ -10,7 +10,7 @@ the row's time in integer microseconds since the epoch, ``duration_us`` its dura
 integer microseconds (``floor(duration * 10^6 + 0.5)``, in IEEE doubles) or null, and
 ``attrs`` and ``path`` the stored JSON texts as strings, or null. Its digest is the first
 32 hex digits (128 bits) of the SHA-256 of those bytes. On PostgreSQL the database makes
-the digests (the function ``jobtrail_event_digest``), so sealing reads 40 bytes per row;
+the digests (the view ``jobtrail_event_digests``), so sealing reads 40 bytes per row;
 tests hold both ways, and the ``rfc8785`` package, to the same bytes.
 
 **A seal** is the JSON object (RFC 8785)::

@@ -1044,15 +1044,15 @@ FROM jobtrail_events WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id
 -- The ids and digests of the event rows after an id, in order, and of those of the ids
 -- waited for that are there now.
 -- step: after
-SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+SELECT id, digest FROM jobtrail_event_digests
 WHERE id > %(after)s ORDER BY id LIMIT %(limit)s
 -- step: waited
-SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+SELECT id, digest FROM jobtrail_event_digests
 WHERE id = ANY(%(ids)s::bigint[])
 
 -- name: audit_digests_between
 -- The ids and digests of the event rows with ids in a range, in order.
-SELECT id, jobtrail_event_digest(e) FROM jobtrail_events AS e
+SELECT id, digest FROM jobtrail_event_digests
 WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id
 
 -- name: audit_now
