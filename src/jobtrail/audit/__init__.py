@@ -27,7 +27,14 @@ recomputes every seal's hash and every covered row's digest, and names the first
 row that was altered, removed, inserted or reordered. Someone with write access to the
 database can still delete the whole trail, or rewrite it *and* recompute every hash after
 it; what they cannot do is change a row and have the chain still verify against a seal
-hash that left the database before the change (an exported head, a signed checkpoint).
+hash that left the database before the change: a signed checkpoint
+(`jobtrail.audit.checkpoints`, Ed25519 in the C2SP signed-note format of
+`jobtrail.audit.notes`), which anyone with the public key can check, an export included
+(`jobtrail.audit.exported`).
+
+**Pruning.** Old jobs' history is removed by `jobtrail.retention`, each batch recorded in
+the trail so that verification takes the rows' absence for a recorded removal; old seals
+are removed before a signed checkpoint, which then vouches for the trail's new start.
 """
 
 from jobtrail.audit.encoding import GENESIS, Seal
