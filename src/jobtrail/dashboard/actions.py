@@ -29,7 +29,7 @@ from jobtrail.dashboard.rendering import (
     set_cookie,
     wants_json,
 )
-from jobtrail.dashboard.visits import checked_post, guard_of
+from jobtrail.dashboard.visits import checked_post, form_fields, guard_of
 from jobtrail.records import JobRecord
 
 __all__ = ["cancel", "discard", "login", "login_form", "logout", "replay"]
@@ -89,7 +89,7 @@ def login_form(request: Request, message: str | None = None, status: int = 200,
 
 async def login(request: Request) -> Response:
     """``POST /login``: check the token, open a session and set its cookie."""
-    form = await request.form()
+    form = await form_fields(request)
     token, target = form.get("token"), form.get("next")
     guard = guard_of(request)
     if not isinstance(token, str) or not token.strip():

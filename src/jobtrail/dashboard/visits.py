@@ -7,16 +7,21 @@ the session's CSRF value (`checked_post`).
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.requests import Request
 
 from jobtrail.access import Action
-from jobtrail.dashboard.auth import COOKIE, Guard, allowed, check_csrf
+from jobtrail.dashboard.auth import COOKIE, Forbidden, Guard, allowed, check_csrf
 from jobtrail.dashboard.rendering import Visit
 
-__all__ = ["checked_post", "guard_of", "visit"]
+__all__ = ["checked_post", "form_fields", "guard_of", "visit"]
 
 #: The name of the form field that carries the CSRF value.
 CSRF_FIELD = "csrf"
+#: The largest form body read, in bytes, and the most fields parsed from it.
+MAX_FORM = 16 * 1024
+MAX_FIELDS = 20
 
 
 def guard_of(request: Request) -> Guard:
@@ -39,12 +44,28 @@ def visit(request: Request, action: Action = Action.READ) -> Visit:
     return Visit(actor, session, fresh)
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a URL-encoded form (the only kind the dashboard's forms send: no
+    multipart parser needed); `Forbidden` for a body larger than `MAX_FORM`."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise Forbidden(f"a form of more than {MAX_FORM:,} bytes")
+    if not body:
+        return {}
+    text = body.decode("utf-8", "replace")
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS))
+    except ValueError:
+        raise Forbidden(f"a form of more than {MAX_FIELDS} fields") from None
+
+
 async def checked_post(request: Request, action: Action) -> tuple[Visit, dict[str, str]]:
     """The visit of a POST taking *action*, and its form fields: a POST without a bearer
     token must carry its session's CSRF value."""
-    form = await request.form()
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
     current = visit(request, action)
+    fields = await form_fields(request)
     if "authorization" not in request.headers:
         check_csrf(current.session, fields.get(CSRF_FIELD))
     return current, fields
