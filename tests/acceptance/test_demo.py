@@ -98,9 +98,12 @@ def test_demo_shows_the_idempotency_facts(cli: Cli) -> None:
 
 
 def next_steps(stdout: str) -> list[str]:
-    """The commands the demo suggests at its end, one a line."""
+    """The commands the demo suggests at its end, one a line, but the dashboard's (which
+    serves until stopped: tests/dashboard runs it)."""
     tail = stdout.split("\nLook further", 1)[1]
-    return [line.strip() for line in tail.splitlines()[1:] if line.strip()]
+    lines = [line.strip() for line in tail.splitlines()[1:] if line.strip()]
+    assert lines[-1].startswith("jobtrail dashboard --url "), lines[-1]
+    return lines[:-1]
 
 
 def test_demo_next_steps_work_as_printed(cli: Cli) -> None:

@@ -163,7 +163,8 @@ def print_next_steps(
     out: Console, url: str, url_env: str, dead: Sequence[JobRecord], crashed: int,
     dry_run_arguments: str,
 ) -> None:
-    """How to look further at what the demo left in its database.
+    """How to look further at what the demo left in its database (the last command
+    serves the dashboard, with ``jobtrail[dashboard]`` installed, until stopped).
 
     Every command names that database, so that it works as printed from this directory;
     a password is never printed: the commands then read the URL from ``$JOBTRAIL_URL``,
@@ -188,6 +189,7 @@ def print_next_steps(
                  "--dry-run")
     where = f'"${URL_ENV}"' if hidden else shlex.quote(url)
     lines.append(f"{url_env}={where} jobtrail worker jobtrail.demo:app --burst")
+    lines.append(f"jobtrail dashboard {option}")
     if hidden:
         lines.insert(0, f"export {URL_ENV}={shlex.quote(masked_url(url))}")
         out.print(f"\nLook further (from this directory), with ${URL_ENV} set to the demo's "

@@ -25,6 +25,7 @@ from jobtrail.cli.audit import audit_group
 from jobtrail.cli.breakers import breakers
 from jobtrail.cli.cancel import cancel
 from jobtrail.cli.capacity import capacity
+from jobtrail.cli.dashboard import dashboard
 from jobtrail.cli.database import describe_store_error
 from jobtrail.cli.db import db_group
 from jobtrail.cli.demo import demo
@@ -96,6 +97,7 @@ cli.add_command(audit_group)
 cli.add_command(tokens_group)
 cli.add_command(prune_command)
 cli.add_command(keys_group)
+cli.add_command(dashboard)
 
 
 def _fail(message: str, code: int) -> NoReturn:

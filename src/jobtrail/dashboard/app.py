@@ -1,0 +1,149 @@
+"""The dashboard's ASGI application: `create_app` builds it on a jobtrail `App`.
+
+Run it with ``jobtrail dashboard``, or mount it in your own Starlette or FastAPI app::
+
+    from jobtrail.dashboard import create_app
+    web.mount("/jobtrail", create_app(app))
+
+Every answer carries a Content-Security-Policy that allows only this dashboard's own
+scripts, styles and images (its templates hold no inline script nor style), and asks the
+browser not to sniff types, send referrers or frame it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobtrail.app import App
+from jobtrail.dashboard import actions, pages
+from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
+from jobtrail.dashboard.rendering import (
+    HERE,
+    environment,
+    json_response,
+    render,
+    root,
+    wants_json,
+)
+from jobtrail.errors import InvalidTransition, JobNotFound
+
+__all__ = ["SECURITY_HEADERS", "create_app"]
+
+#: The headers of every answer.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every answer of the app it wraps."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.decode("latin-1").lower() not in SECURITY_HEADERS]
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _problem(request: Request, status: int, title: str, message: str) -> Response:
+    data = {"error": title, "message": message, "status": status}
+    if wants_json(request) or "text/html" not in request.headers.get("accept", "text/html"):
+        response = json_response(data, status)
+    else:
+        response = render(request, "error.html", data, None, status)
+    return response
+
+
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    if not wants_json(request) and request.method == "GET" and "authorization" not in \
+            request.headers and "text/html" in request.headers.get("accept", ""):
+        path = request.url.path
+        prefix = root(request)
+        inside = path[len(prefix):] if prefix and path.startswith(prefix) else path
+        return actions.login_form(request, str(exc), 401, inside)
+    response = _problem(request, 401, "not authenticated", str(exc))
+    response.headers["www-authenticate"] = 'Bearer realm="jobtrail"'
+    return response
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return _problem(request, 403, "forbidden", str(exc))
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    return _problem(request, 400, "bad request", str(exc))
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _problem(request, 404, "not found", str(exc) or "no such page")
+
+
+async def _conflict(request: Request, exc: Exception) -> Response:
+    return _problem(request, 409, "not possible now", str(exc))
+
+
+async def _missing_page(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    return _problem(request, status, "not found" if status == 404 else "error",
+                    str(getattr(exc, "detail", "")) or "no such page")
+
+
+def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
+    """The dashboard of *jobtrail_app*, as an ASGI app.
+
+    *tokens* is ``role:token,...`` for simple setups (default: ``$JOBTRAIL_DASHBOARD_TOKENS``),
+    beside the app's stored tokens (``jobtrail tokens create``). With any token, every
+    request needs one (`jobtrail.dashboard.auth`)."""
+    spec = os.environ.get(ENV, "") if tokens is None else tokens
+    guard = Guard(jobtrail_app.authenticate,
+                  lambda: any(record.live for record in jobtrail_app.tokens.list()),
+                  parse_tokens(spec))
+    routes = [
+        Route("/", pages.overview),
+        Route("/jobs", pages.jobs),
+        Route("/jobs/{job_id}", pages.job),
+        Route("/jobs/{job_id}/replay", actions.replay, methods=["POST"]),
+        Route("/jobs/{job_id}/discard", actions.discard, methods=["POST"]),
+        Route("/jobs/{job_id}/cancel", actions.cancel, methods=["POST"]),
+        Route("/dead", pages.dead),
+        Route("/audit", pages.audit),
+        Route("/login", actions.login_form, methods=["GET"]),
+        Route("/login", actions.login, methods=["POST"]),
+        Route("/logout", actions.logout, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    web = Starlette(routes=routes, exception_handlers={
+        Unauthorized: _unauthorized, Forbidden: _forbidden, pages.BadRequest: _bad_request,
+        JobNotFound: _not_found, InvalidTransition: _conflict, 404: _missing_page,
+        405: _missing_page,
+    })
+    web.state.jobtrail = jobtrail_app
+    web.state.guard = guard
+    web.state.templates = environment()
+    web.add_middleware(SecurityHeaders)
+    return web

@@ -1,0 +1,171 @@
+"""The pages that read: overview, jobs, one job, dead letters, the audit trail.
+
+Each builds one dictionary of data with the app's own reads (those the command line uses,
+masked for the fields jobs declare sensitive), rendered as HTML or returned as JSON
+(`rendering.render`). Lists are newest first, a page of `PAGE_SIZE` at a time, and paged
+by a keyset cursor: ``?before=ID`` shows the jobs with smaller ids. They never count every
+match nor skip rows with OFFSET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from jobtrail.app import App
+from jobtrail.audit.sealing import head_of
+from jobtrail.audit.verify import verify
+from jobtrail.cli.output import effect_json, event_json, iso, job_json
+from jobtrail.cli.queues import report_json
+from jobtrail.dashboard.rendering import render, root
+from jobtrail.dashboard.visits import visit
+from jobtrail.health import check
+from jobtrail.limits import MAX_JOB_ID
+from jobtrail.records import JobRecord, Status
+
+__all__ = ["PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs", "overview"]
+
+#: How many jobs a page of a list shows.
+PAGE_SIZE = 50
+#: The longest queue or job name a filter may give.
+MAX_FILTER = 200
+#: How far back the overview's throughput looks, in seconds.
+WINDOW = 300.0
+
+
+class BadRequest(Exception):
+    """A query the page cannot answer (400), with a message saying what is wrong."""
+
+
+def _app(request: Request) -> App:
+    app: App = request.app.state.jobtrail
+    return app
+
+
+# -- query parameters ---------------------------------------------------------------------------
+def job_id_of(text: str | None, name: str) -> int | None:
+    """A job id given as *name* (``None`` when absent); `BadRequest` when it is not one."""
+    if text is None or text == "":
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_JOB_ID:
+        raise BadRequest(f"{name}: {text[:40]!r} is not a job id (a whole number from 1)")
+    return int(text)
+
+
+def _name(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name) or None
+    if value is not None and len(value) > MAX_FILTER:
+        raise BadRequest(f"{name}: at most {MAX_FILTER} characters")
+    return value
+
+
+def _statuses(request: Request) -> list[Status]:
+    found: list[Status] = []
+    for text in request.query_params.getlist("status"):
+        if not text:
+            continue
+        try:
+            found.append(Status(text))
+        except ValueError:
+            valid = ", ".join(status.value for status in Status)
+            raise BadRequest(f"status: {text[:40]!r} is not a status; choose one of {valid}") \
+                from None
+    return found
+
+
+def _page(request: Request, found: list[JobRecord], before: int | None) -> dict[str, Any]:
+    """A page of *found* (read with one more than `PAGE_SIZE`), with the query strings of
+    the newest page and of the next one (the same filters, another cursor)."""
+    shown = found[:PAGE_SIZE]
+    more = len(found) > PAGE_SIZE and bool(shown)
+    kept = [(key, value) for key, value in request.query_params.multi_items()
+            if key != "before" and value]
+    next_before = shown[-1].id if more else None
+    return {"jobs": [job_json(record) for record in shown], "before": before,
+            "next_before": next_before,
+            "first_page": "?" + urlencode(kept),
+            "next_page": None if next_before is None
+            else "?" + urlencode([*kept, ("before", str(next_before))])}
+
+
+# -- pages ----------------------------------------------------------------------------------------
+def overview(request: Request) -> Response:
+    """``/``: each queue's jobs by status, oldest waiting age and throughput; the live
+    workers; the health checks' findings; the circuit breakers."""
+    current = visit(request)
+    app = _app(request)
+    timeouts = {name: job.timeout for name, job in app.registry.items()
+                if job.timeout is not None}
+    health = check(app, timeouts, window=WINDOW)
+    workers = [{"id": w.id, "hostname": w.hostname, "pid": w.pid,
+                "queues": None if w.queues is None else list(w.queues),
+                "concurrency": w.concurrency, "started_at": iso(w.started_at),
+                "last_seen": iso(w.last_seen)} for w in app.store.workers()]
+    breakers = [{"name": b.name, "state": b.state, "failures": len(b.failures)}
+                for b in app.breakers()]
+    data = {"queues": report_json(app.store.queue_stats(WINDOW)), "workers": workers,
+            "health": health.to_json(), "breakers": breakers}
+    return render(request, "overview.html", data, current)
+
+
+def jobs(request: Request) -> Response:
+    """``/jobs``: jobs newest first, by status, queue and job type; ``?id=N`` goes to job
+    N."""
+    current = visit(request)
+    wanted = job_id_of(request.query_params.get("id"), "id")
+    if wanted is not None:
+        suffix = "?format=json" if request.query_params.get("format") == "json" else ""
+        return RedirectResponse(f"{root(request)}/jobs/{wanted}{suffix}", status_code=303)
+    statuses, queue, job_name = _statuses(request), _name(request, "queue"), _name(request, "job")
+    before = job_id_of(request.query_params.get("before"), "before")
+    found = _app(request).jobs(status=statuses or None, queue=queue, job_name=job_name,
+                               limit=PAGE_SIZE + 1, before_id=before)
+    data = {"filters": {"status": [s.value for s in statuses], "queue": queue, "job": job_name},
+            **_page(request, found, before), "statuses": [s.value for s in Status]}
+    return render(request, "jobs.html", data, current)
+
+
+def job(request: Request) -> Response:
+    """``/jobs/{id}``: one job, its path as a timeline, its error and effects (404 when
+    there is none)."""
+    current = visit(request)
+    job_id = job_id_of(request.path_params["job_id"], "job id")
+    assert job_id is not None
+    app = _app(request)
+    record = app.get(job_id)
+    effects = app.effects(job_id)
+    data = {"job": job_json(record), "events": [event_json(event) for event in record.path],
+            "effects": [effect_json(effect) for effect in effects]}
+    return render(request, "job.html", data, current)
+
+
+def dead(request: Request) -> Response:
+    """``/dead``: the dead-letter queue (dead and orphaned jobs), newest first, by queue and
+    job type, each with its replay and discard buttons."""
+    current = visit(request)
+    queue, job_name = _name(request, "queue"), _name(request, "job")
+    before = job_id_of(request.query_params.get("before"), "before")
+    found = _app(request).dead_letters(limit=PAGE_SIZE + 1, before_id=before, queue=queue,
+                                       job_name=job_name)
+    data = {"filters": {"queue": queue, "job": job_name}, **_page(request, found, before)}
+    return render(request, "dead.html", data, current)
+
+
+def audit(request: Request) -> Response:
+    """``/audit``: the trail's head seal and whether what is sealed verifies."""
+    current = visit(request)
+    store = _app(request).store
+    head = head_of(store)
+    verdict = verify(store)
+    data = {
+        "head": None if head is None else head.to_json(),
+        "ok": verdict.ok, "seals": verdict.seals, "events": verdict.events,
+        "checkpoints": verdict.checkpoints,
+        "problem": None if verdict.problem is None else {
+            "kind": verdict.problem.kind, "seal": verdict.problem.seq,
+            "event": verdict.problem.event_id, "message": verdict.problem.message},
+    }
+    return render(request, "audit.html", data, current)
