@@ -183,7 +183,7 @@ def reconcile_ledger(ctx: Context, day: str) -> int:
 def build_app(url: str) -> App:
     """An app on *url* with the demo's job types and rules registered."""
     demo = App(url, retry=RETRY, code_version=demo_paths.RELEASE_AFTER)
-    demo.job(queue="billing")(charge_invoice)
+    demo.job(queue="billing", redact=["card"])(charge_invoice)
     demo.job(
         queue="billing",
         idempotency_key=lambda invoice_id, amount_cents: f"invoice-{invoice_id}",
@@ -258,7 +258,7 @@ def schema_drift(demo: App) -> Scenario:
     payload = json.dumps({"invoice_id": "INV-0042", "amount_cents": 1999, "card": GOOD_CARD})
     demo.store.enqueue([
         NewJob(job_name="charge_invoice", queue="billing", payload=payload,
-               max_attempts=RETRY.max_attempts),
+               max_attempts=RETRY.max_attempts, redact=("card",)),
     ])
     return Scenario("schema drift", "a payload that no longer fits the code ends orphaned", 1)
 

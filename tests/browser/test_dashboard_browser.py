@@ -1,0 +1,186 @@
+"""The dashboard in a real headless browser (Debian's chromium, driven by Playwright) against
+``jobtrail dashboard`` running as its own process: every page loads without a console
+error or a script of a hostile payload running, an operator replays a dead letter from
+its page, and a viewer cannot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
+
+from jobtrail import App
+from jobtrail.records import Status
+from jobtrail.testing import run_until_idle
+from tests.dashboard.conftest import CARD, HOSTILE_NOTE, declare
+from tests.dashboard.test_server import free_port
+
+OPERATOR = "operator-token-0123456789"
+VIEWER = "viewer-token-0123456789ab"
+
+APP_SOURCE = '''
+import os
+
+from jobtrail import App
+from tests.dashboard.conftest import declare
+
+app = App(os.environ["SHOP_URL"])
+declare(app)
+'''
+
+
+def chromium() -> str:
+    """The system's chromium (Debian's package), rather than a browser Playwright downloads."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("the browser tests need chromium: apt-get install chromium "
+                    "(.ci/run installs it)")
+    return found
+
+
+@dataclass
+class Served:
+    """The dashboard's address, its app (read directly by the tests), the dead job."""
+
+    base: str
+    app: App
+    dead: int
+    hostile: int
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """A shop whose worker has run, and its dashboard as a real server, with an operator's
+    and a viewer's token."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    (tmp_path / "shop.py").write_text(APP_SOURCE)
+    app = App(url)
+    declare(app)
+    app.enqueue("charge", invoice=1, card=CARD)
+    dead = app.enqueue("charge", invoice=2, card=CARD, note=HOSTILE_NOTE).id
+    hostile = app.enqueue("strange", note=HOSTILE_NOTE).id
+    run_until_idle(app)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("JOBTRAIL_APP", "JOBTRAIL_URL")}
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]), SHOP_URL=url,
+               JOBTRAIL_DASHBOARD_TOKENS=f"operator:{OPERATOR},viewer:{VIEWER}")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jobtrail", "dashboard", "--app", "shop:app", "--port",
+         str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None, server.communicate()[1].decode()
+            try:
+                httpx2.get(base + "/login", timeout=2)
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline, "the dashboard did not answer in 20 s"
+                time.sleep(0.1)
+        yield Served(base, app, dead, hostile)
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stderr is not None:
+            server.stderr.close()
+        app.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """A headless chromium."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium(), headless=True)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watched:
+    """A page and what went wrong on it: console errors, uncaught errors, dialogs."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+
+def logged_in(browser: Browser, served: Served, token: str) -> Watched:
+    """A new browser context logged in with *token* through the login form."""
+    page = browser.new_context().new_page()
+    watched = Watched(page)
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.problems.append(f"console: {message.text}")
+
+    def dialog(opened: Dialog) -> None:
+        watched.problems.append(f"a dialog opened: {opened.message}")
+        opened.dismiss()
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: watched.problems.append(f"error: {error}"))
+    page.on("dialog", dialog)
+    refused = page.goto(served.base + "/")
+    assert refused is not None and refused.status == 401  # the login form, in place
+    assert [problem for problem in watched.problems if "401" not in problem] == []
+    watched.problems.clear()  # the browser reports the 401 itself as an error
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#token").count() == 0, "still on the login form"
+    return watched
+
+
+def test_every_page_loads_without_errors_and_hostile_text_stays_text(
+        browser: Browser, served: Served) -> None:
+    """Overview, jobs, a job, dead letters and audit load with no console error and no
+    script of a hostile payload running; the payload shows as text."""
+    watched = logged_in(browser, served, VIEWER)
+    page = watched.page
+    for path in ("/", "/jobs", f"/jobs/{served.hostile}", f"/jobs/{served.dead}", "/dead",
+                 "/audit"):
+        response = page.goto(served.base + path)
+        assert response is not None and response.status == 200, path
+        page.wait_for_load_state()
+        assert page.locator("h1").first.is_visible(), path
+    page.goto(served.base + f"/jobs/{served.hostile}")
+    assert HOSTILE_NOTE in page.locator("body").inner_text()
+    assert CARD not in page.content()
+    assert watched.problems == []
+
+
+def test_an_operator_replays_a_dead_letter_from_its_page(browser: Browser,
+                                                         served: Served) -> None:
+    """The operator's Replay button on the dead-letter page requeues the job, and the
+    trail names the operator's token."""
+    page = logged_in(browser, served, OPERATOR).page
+    page.goto(served.base + "/dead")
+    row = page.locator("tr", has=page.locator(f"a[href$='/jobs/{served.dead}']"))
+    row.locator("button", has_text="Replay").click()
+    page.wait_for_load_state()
+    job = served.app.get(served.dead)
+    assert job.status == Status.QUEUED
+    replayed = [event for event in job.path if event.name == "replayed"]
+    assert replayed and "token:env-operator" in str(replayed[-1].attrs)
+
+
+def test_a_viewer_cannot_replay(browser: Browser, served: Served) -> None:
+    """A viewer pressing Replay is refused (403) and the job stays dead."""
+    page = logged_in(browser, served, VIEWER).page
+    page.goto(served.base + "/dead")
+    row = page.locator("tr", has=page.locator(f"a[href$='/jobs/{served.dead}']"))
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        row.locator("button", has_text="Replay").click()
+    assert answer.value.status == 403
+    assert served.app.get(served.dead).status == Status.DEAD
