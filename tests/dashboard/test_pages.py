@@ -7,8 +7,9 @@ from collections.abc import Callable
 from starlette.testclient import TestClient
 
 from jobtrail import App
-from jobtrail.dashboard.pages import PAGE_SIZE
+from jobtrail.dashboard.pages import PAGE_SIZE, RECENT_SEALS
 from tests.dashboard.conftest import HOSTILE_QUEUE, Shop
+from tests.support import rawsql
 
 HTML = {"accept": "text/html"}
 PAGES = ["/", "/jobs", "/jobs/1", "/dead", "/audit"]
@@ -121,6 +122,31 @@ def test_audit_page_shows_the_head_and_the_verdict(shop: Shop, client_for: Calla
     assert data["ok"] is True and data["problem"] is None
     assert data["head"]["seq"] >= 1 and data["events"] >= 1
     assert "Intact" in client.get("/audit", headers=HTML).text
+
+
+def test_audit_page_verifies_the_newest_seals_only(
+        make_app: Callable[..., App], client_for: Callable[..., TestClient], db_url: str) -> None:
+    """On a trail of more seals than the page checks, an event altered in an old seal is
+    left to ``jobtrail audit verify`` (the page says how far it looked), one altered in a
+    new seal is named."""
+    from jobtrail.audit.encoding import seal_from_row
+    from jobtrail.audit.sealing import seal
+
+    app = make_app()
+    job = app.job(name="noop")(lambda n: n)
+    for n in range(RECENT_SEALS + 5):
+        job.enqueue(n=n)
+        assert seal(app.store) is not None
+    client = client_for(app)
+    intact = client.get("/audit", params={"format": "json"}).json()
+    assert intact["ok"] and not intact["whole"] and intact["seals"] == RECENT_SEALS
+    old = seal_from_row(app.store.audit_seals(2, 1)[0]).covered[0][0]
+    rawsql.execute(db_url, f"UPDATE jobtrail_events SET name = 'x' WHERE id = {old}")
+    assert client.get("/audit", params={"format": "json"}).json()["ok"] is True
+    new = seal_from_row(app.store.audit_seals(RECENT_SEALS + 4, 1)[0]).covered[0][0]
+    rawsql.execute(db_url, f"UPDATE jobtrail_events SET name = 'x' WHERE id = {new}")
+    broken = client.get("/audit", params={"format": "json"}).json()
+    assert broken["ok"] is False and broken["problem"]["event"] == new
 
 
 def test_keyset_pages_cover_every_job_once(make_app: Callable[..., App],
