@@ -33,7 +33,7 @@ PAGE_SIZE = 50
 #: The longest queue or job name a filter may give.
 MAX_FILTER = 200
 #: The newest seals the audit page verifies (the whole trail: ``jobtrail audit verify``).
-RECENT_SEALS = 20
+RECENT_SEALS = 5
 #: How far back the overview's throughput looks, in seconds.
 WINDOW = 300.0
 
