@@ -42,8 +42,9 @@ def chromium() -> str:
     """The system's chromium (Debian's package), rather than a browser Playwright downloads."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.fail("the browser tests need chromium: apt-get install chromium "
-                    "(.ci/run installs it)")
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (the Debian package chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
     return found
 
 
