@@ -141,6 +141,11 @@ def test_a_job_holding_the_interpreter_in_c_code_is_stopped_before_its_lease_run
         while app.get(handle.id).status is not Status.DEAD:
             assert time.monotonic() < deadline, worker_errors(log)
             time.sleep(0.1)
+        # The supervisor ends the frozen process's leases, then says it restarts the slot:
+        # stopped in between, it would rightly not restart it.
+        while "restarting" not in worker_errors(log):
+            assert time.monotonic() < deadline, worker_errors(log)
+            time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -149,7 +154,7 @@ def test_a_job_holding_the_interpreter_in_c_code_is_stopped_before_its_lease_run
     assert "stopped answering" in record.error.message
     marks = log.read_text().split()
     assert marks.count("matching") == 1
-    assert "killing it" in worker_errors(log) and "restarting" in worker_errors(log)
+    assert "killing it" in worker_errors(log)
 
 
 @pytest.mark.slow
