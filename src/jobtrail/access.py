@@ -157,6 +157,23 @@ def current_actor() -> Actor | None:
     return _acting.get()
 
 
+class ActingStore:
+    """The ``actor`` of a store (`jobtrail.store.base.Store.actor`): who operators' actions
+    through it are taken by, recorded on their events (the audit trail's actor) — the one
+    acting in this thread or task (`acting_as`), else the one set on the store (the OS
+    user for the command line). Both backends' connections derive from it."""
+
+    _actor: str | None = None
+
+    @property
+    def actor(self) -> str | None:
+        return actor_label(self._actor)
+
+    @actor.setter
+    def actor(self, actor: str | None) -> None:
+        self._actor = actor
+
+
 def actor_label(fallback: str | None) -> str | None:
     """The label of the actor acting in this context, else *fallback* (the store's)."""
     acting = _acting.get()

@@ -167,3 +167,24 @@ def test_a_retention_that_cannot_work_is_refused(given: object, says: str) -> No
     with pytest.raises(ConfigurationError, match="forever"):
         App("sqlite:///unused.db", idempotency_retention=None, history_retention=DAY * 30)
     assert App("sqlite:///unused.db", history_retention=30 * DAY).history_retention == 30 * DAY
+
+
+def test_a_pruned_jobs_idempotency_key_enqueues_anew(store: Store, db_url: str,
+                                                     clock: ManualClock) -> None:
+    """A keyed job pruned once its key's retention has passed leaves no answer naming a job
+    that is gone: the same key enqueues a new job (while kept, it answers with the job)."""
+    def keyed() -> NewJob:
+        return NewJob("j", "default", '{"n":1}', 1, idempotency_key="invoice-7",
+                      payload_hash="h", key_retention=DAY)
+
+    (first,) = store.enqueue([keyed()])
+    finish(store, [int(first)])
+    (again,) = store.enqueue([keyed()])
+    assert int(again) == int(first) and again.deduplicated
+    clock.advance(3 * DAY)
+    newer = enqueue(store, 1)
+    finish(store, newer)
+    assert prune(store, 2 * DAY).jobs == 1 and int(first) not in job_ids(db_url)
+    (fresh,) = store.enqueue([keyed()])
+    assert not fresh.deduplicated and int(fresh) > newer[0]
+    assert store.get(int(fresh)).status == Status.QUEUED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobtrail.audit.encoding import Row, Seal, covered_text, moment, ranges, waiting_text
@@ -50,3 +50,24 @@ def history_attrs(before: float, jobs: Sequence[int], events: Sequence[int],
     if actor is not None:
         attrs["actor"] = actor
     return json.dumps(attrs, separators=(",", ":"))
+
+
+def prune_batch(conn: Any, steps: dict[str, str], before: float, limit: int,
+                actor: str | None, pack: Callable[[list[int]], Any],
+                now: dict[str, Any]) -> tuple[int, int]:
+    """One batch of `Store.prune_history` inside the caller's write transaction *conn*
+    (either backend's: their connections run the same calls), with the named query's
+    *steps*, the job ids given to the queries as *pack* makes them, and the time the
+    record's step takes (*now*, empty where the database reads its own clock). The record
+    is written first: on SQLite a new row takes the highest id + 1, which must not be the
+    id of a sealed row this deletes."""
+    jobs = [row[0] for row in conn.execute(steps["jobs"],
+                                           {"before": before, "limit": limit}).fetchall()]
+    if not jobs:
+        return 0, 0
+    ids = {"ids": pack(jobs)}
+    events = [row[0] for row in conn.execute(steps["events"], ids).fetchall()]
+    conn.execute(steps["record"], {**now, "attrs": history_attrs(before, jobs, events, actor)})
+    for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
+        conn.execute(steps[step], ids)
+    return len(jobs), len(events)

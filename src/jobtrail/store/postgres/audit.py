@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from jobtrail.audit.encoding import Digest, Row, Seal
-from jobtrail.store.audit import SealRow, history_attrs, pruned_attrs, seal_columns
+from jobtrail.store.audit import SealRow, prune_batch, pruned_attrs, seal_columns
 from jobtrail.store.postgres.connection import Database, translated
 from jobtrail.store.sqlfiles import queries, steps
 
@@ -73,17 +73,7 @@ class Audit(Database):
     @translated
     def prune_history(self, before: float, limit: int) -> tuple[int, int]:
         with self._tx() as conn:
-            jobs = [row[0] for row in conn.execute(
-                _HISTORY["jobs"], {"before": before, "limit": limit}).fetchall()]
-            if not jobs:
-                return 0, 0
-            ids = {"ids": jobs}
-            events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
-            conn.execute(_HISTORY["record"], {
-                "attrs": history_attrs(before, jobs, events, self.actor)})
-            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
-                conn.execute(_HISTORY[step], ids)
-        return len(jobs), len(events)
+            return prune_batch(conn, _HISTORY, before, limit, self.actor, list, {})
 
     @translated
     def audit_pruned(self) -> list[tuple[int, str]]:

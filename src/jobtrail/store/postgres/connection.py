@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from jobtrail.access import actor_label
+from jobtrail.access import ActingStore
 from jobtrail.clock import Clock, SystemClock
 from jobtrail.errors import SchemaOutdated, StoreError
 from jobtrail.store import redact_url
@@ -46,7 +46,7 @@ class _Watch(Protocol):
     def stop(self) -> None: ...
 
 
-class Database:
+class Database(ActingStore):
     """The connections of one store to one PostgreSQL database, in this process.
 
     ``min_size`` and ``max_size`` bound the connection pool (opened on first use, and
@@ -62,7 +62,6 @@ class Database:
         if min_size < 0 or max_size < max(1, min_size):
             raise StoreError(f"bad pool size: min_size={min_size}, max_size={max_size}")
         self.clock: Clock = clock or SystemClock()
-        self._actor: str | None = None
         # The clock offset each pooled connection was configured with.
         self._offsets: WeakKeyDictionary[Conn, float] = WeakKeyDictionary()
         self._conninfo, self.url = url, redact_url(url)
@@ -80,18 +79,6 @@ class Database:
         self._checked = False
         # What each worker of this process holds, for the claim after one that failed.
         self._claims = HeldClaims()
-
-    @property
-    def actor(self) -> str | None:
-        """Who operators' actions through this store are taken by, recorded on their events
-        (the audit trail's actor): the one acting in this thread or task
-        (`jobtrail.access.acting_as`), else the one set here (the OS user for the command
-        line)."""
-        return actor_label(self._actor)
-
-    @actor.setter
-    def actor(self, actor: str | None) -> None:
-        self._actor = actor
 
     # -- connections -------------------------------------------------------------
     def connect(self, application_name: str | None = None) -> Conn:

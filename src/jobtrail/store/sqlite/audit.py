@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from jobtrail.audit.encoding import Digest, Row, Seal, row_digest
 from jobtrail.store.audit import (
     SealRow,
-    history_attrs,
+    prune_batch,
     pruned_attrs,
     rows_from_seconds,
     seal_columns,
@@ -85,20 +85,8 @@ class Audit(Database):
     @translated
     def prune_history(self, before: float, limit: int) -> tuple[int, int]:
         with self._write() as conn:
-            jobs = [row[0] for row in conn.execute(
-                _HISTORY["jobs"], {"before": before, "limit": limit}).fetchall()]
-            if not jobs:
-                return 0, 0
-            ids = {"ids": json.dumps(jobs)}
-            events = [row[0] for row in conn.execute(_HISTORY["events"], ids).fetchall()]
-            # The record first: on SQLite a new row takes the highest id + 1, which must
-            # not be the id of a sealed row this deletes.
-            conn.execute(_HISTORY["record"], {
-                "now": self.clock.now(),
-                "attrs": history_attrs(before, jobs, events, self.actor)})
-            for step in ("delete_events", "delete_effects", "delete_divergences", "delete_jobs"):
-                conn.execute(_HISTORY[step], ids)
-        return len(jobs), len(events)
+            return prune_batch(conn, _HISTORY, before, limit, self.actor, json.dumps,
+                               {"now": self.clock.now()})
 
     @translated
     def audit_pruned(self) -> list[tuple[int, str]]:

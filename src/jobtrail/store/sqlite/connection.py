@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from jobtrail.access import actor_label
+from jobtrail.access import ActingStore
 from jobtrail.clock import Clock, SystemClock
 from jobtrail.errors import SchemaOutdated, StoreError, StoreLost
 from jobtrail.store.errors import Backend, sqlite_message, store_error, translating
@@ -29,7 +29,7 @@ _Q = queries(BACKEND)
 _CONFIGURE = tuple(steps(BACKEND, "configure").values())
 
 
-class Database:
+class Database(ActingStore):
     """The connections of one store to one SQLite file, in this process.
 
     ``busy_timeout`` (seconds) is how long a connection waits for another process's write
@@ -49,7 +49,6 @@ class Database:
     ) -> None:
         self.path = path
         self.clock: Clock = clock or SystemClock()
-        self._actor: str | None = None
         self.url = f"sqlite:///{path}"
         self.busy_timeout = busy_timeout
         self.poll_interval = poll_interval
@@ -66,18 +65,6 @@ class Database:
         # The file this process opened (device, inode), and why it is unusable once it is not.
         self._identity: tuple[int, int] | None = None
         self._lost: str | None = None
-
-    @property
-    def actor(self) -> str | None:
-        """Who operators' actions through this store are taken by, recorded on their events
-        (the audit trail's actor): the one acting in this thread or task
-        (`jobtrail.access.acting_as`), else the one set here (the OS user for the command
-        line)."""
-        return actor_label(self._actor)
-
-    @actor.setter
-    def actor(self, actor: str | None) -> None:
-        self._actor = actor
 
     # -- the file's identity -------------------------------------------------------
     def check_identity(self) -> bool:
