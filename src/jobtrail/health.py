@@ -37,6 +37,7 @@ from jobtrail.records import Status
 from jobtrail.retries import analyse
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import JobFilter, Store
+from jobtrail.store.glance import Glance
 
 Check = Literal["latency", "depth", "stalled_worker", "overdue", "dead_letters", "retries",
                 "failure_cluster"]
@@ -97,10 +98,21 @@ def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300
           max_attempts_per_success: float = 3.0, cluster_size: int = 5) -> HealthReport:
     """Run every check on *app*'s store; *timeouts* are the job types' timeouts by name."""
     store = app.store
-    report = store.queue_stats(window)
-    now = report.at
+    return check_glance(app, store.queue_glance(window), timeouts,
+                        max_dead_share=max_dead_share, min_finished=min_finished,
+                        max_attempts_per_success=max_attempts_per_success,
+                        cluster_size=cluster_size)
+
+
+def check_glance(app: HealthHost, glance: Glance, timeouts: Mapping[str, float], *,
+                 max_dead_share: float = 0.1, min_finished: int = 10,
+                 max_attempts_per_success: float = 3.0, cluster_size: int = 5) -> HealthReport:
+    """`check`, from a glance at the queues already read (the dashboard's overview shows
+    the same glance)."""
+    store = app.store
+    now, window = glance.at, glance.window
     findings: list[Finding] = []
-    for stats in report.queues:
+    for stats in glance.queues:
         policy = app.queues.get(stats.queue)
         if policy is None:
             continue
@@ -110,12 +122,11 @@ def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300
                 "latency", stats.queue,
                 f"queue {stats.queue!r}: its oldest runnable job has waited {waited:.1f}s, "
                 f"more than its max_latency of {policy.max_latency:g}s"))
-        waiting = stats.counts[Status.QUEUED] + stats.counts[Status.RETRYING]
-        if policy.max_depth is not None and waiting >= policy.max_depth:
+        if policy.max_depth is not None and stats.waiting >= policy.max_depth:
             findings.append(Finding(
                 "depth", stats.queue,
-                f"queue {stats.queue!r} is full: {waiting:,} jobs wait and its max_depth is "
-                f"{policy.max_depth:,} (new enqueues are refused)"))
+                f"queue {stats.queue!r} is full: {stats.waiting:,} jobs wait and its max_depth "
+                f"is {policy.max_depth:,} (new enqueues are refused)"))
     stall = 3 * app.lease
     for worker in store.workers():
         silent = (now - worker.last_seen).total_seconds()
@@ -135,14 +146,15 @@ def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300
                 "overdue", str(job.id),
                 f"job {job.id} ({job.job_name}) has been running {ran:.1f}s, past its "
                 f"timeout of {timeout:g}s"))
-    finished = sum(stats.finished for stats in report.queues)
+    finished = sum(stats.window_ended for stats in glance.queues)
     if finished >= min_finished:
-        dead = store.count_dead_letters(DeadLetterFilter(since=now - timedelta(seconds=window)))
+        dead = sum(stats.window_failed for stats in glance.queues)
         if dead / finished > max_dead_share:
             findings.append(Finding(
                 "dead_letters", "*",
-                f"{dead:,} of the {finished:,} jobs ended in the last {window:g}s went to the "
-                f"dead-letter queue ({dead / finished:.0%}, more than {max_dead_share:.0%})"))
+                f"{dead:,} of the {finished:,} jobs ended in the last {glance.covered:g}s went "
+                f"to the dead-letter queue ({dead / finished:.0%}, more than "
+                f"{max_dead_share:.0%})"))
     since = now - timedelta(seconds=window)
     findings += _retries(store, since, min_finished, max_attempts_per_success, window)
     findings += _clusters(store, since, cluster_size, window)

@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 
 from jobtrail import App
 from jobtrail.dashboard.pages import PAGE_SIZE, RECENT_SEALS
+from jobtrail.store.glance import HISTORY_BUCKETS
 from tests.dashboard.conftest import HOSTILE_QUEUE, Shop
 from tests.support import rawsql
 
@@ -28,13 +29,16 @@ def test_every_page_renders_and_has_a_json_twin(shop: Shop, client_for: Callable
         assert isinstance(twin.json(), dict)
 
 
-def test_overview_shows_each_queue_by_status(shop: Shop, client_for: Callable[..., TestClient]) -> None:
-    """The overview counts each queue's jobs by status and reports the health checks."""
+def test_overview_shows_each_queue_at_a_glance(shop: Shop, client_for: Callable[..., TestClient]) -> None:
+    """The overview shows each queue's jobs ended and failed, its dead letters and the
+    health checks."""
     client = client_for(shop.app)
     data = client.get("/", params={"format": "json"}).json()
-    queues = {queue["queue"]: queue["counts"] for queue in data["queues"]["queues"]}
-    assert queues["default"]["succeeded"] == 1 and queues["default"]["dead"] == 1
-    assert queues[HOSTILE_QUEUE]["dead"] == 1
+    queues = {queue["queue"]: queue for queue in data["queues"]}
+    assert queues["default"]["window_ended"] == 2 and queues["default"]["window_failed"] == 1
+    assert queues["default"]["dead"] == 1 and sum(queues["default"]["ended"]) == 2
+    assert queues[HOSTILE_QUEUE]["dead"] == 1 and queues[HOSTILE_QUEUE]["ready"] == 0
+    assert len(queues["default"]["ended"]) == HISTORY_BUCKETS and not data["truncated"]
     assert data["workers"] == [] and "healthy" in data["health"]
     assert "default" in client.get("/", headers=HTML).text
 

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobtrail.app import App
 from jobtrail.dashboard import actions, pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
+from jobtrail.dashboard.overview import overview
 from jobtrail.dashboard.rendering import (
     HERE,
     environment,
@@ -124,7 +125,7 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
                   lambda: any(record.live for record in jobtrail_app.tokens.list()),
                   parse_tokens(spec))
     routes = [
-        Route("/", pages.overview),
+        Route("/", overview),
         Route("/jobs", pages.jobs),
         Route("/jobs/{job_id}", pages.job),
         Route("/jobs/{job_id}/replay", actions.replay, methods=["POST"]),

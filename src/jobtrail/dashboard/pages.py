@@ -1,4 +1,4 @@
-"""The pages that read: overview, jobs, one job, dead letters, the audit trail.
+"""The pages that read jobs: the jobs, one job, the dead letters; and the audit trail.
 
 Each builds one dictionary of data with the app's own reads (those the command line uses,
 masked for the fields jobs declare sensitive), rendered as HTML or returned as JSON
@@ -18,15 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from jobtrail.app import App
 from jobtrail.audit.sealing import head_of
 from jobtrail.audit.verify import verify
-from jobtrail.cli.output import effect_json, event_json, iso, job_json
-from jobtrail.cli.queues import report_json
+from jobtrail.cli.output import effect_json, event_json, job_json
 from jobtrail.dashboard.rendering import render, root
 from jobtrail.dashboard.visits import visit
-from jobtrail.health import check
 from jobtrail.limits import MAX_JOB_ID
 from jobtrail.records import JobRecord, Status
 
-__all__ = ["PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs", "overview"]
+__all__ = ["PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs"]
 
 #: How many jobs a page of a list shows.
 PAGE_SIZE = 50
@@ -34,8 +32,6 @@ PAGE_SIZE = 50
 MAX_FILTER = 200
 #: The newest seals the audit page verifies (the whole trail: ``jobtrail audit verify``).
 RECENT_SEALS = 5
-#: How far back the overview's throughput looks, in seconds.
-WINDOW = 300.0
 
 
 class BadRequest(Exception):
@@ -94,25 +90,6 @@ def _page(request: Request, found: list[JobRecord], before: int | None) -> dict[
 
 
 # -- pages ----------------------------------------------------------------------------------------
-def overview(request: Request) -> Response:
-    """``/``: each queue's jobs by status, oldest waiting age and throughput; the live
-    workers; the health checks' findings; the circuit breakers."""
-    current = visit(request)
-    app = _app(request)
-    timeouts = {name: job.timeout for name, job in app.registry.items()
-                if job.timeout is not None}
-    health = check(app, timeouts, window=WINDOW)
-    workers = [{"id": w.id, "hostname": w.hostname, "pid": w.pid,
-                "queues": None if w.queues is None else list(w.queues),
-                "concurrency": w.concurrency, "started_at": iso(w.started_at),
-                "last_seen": iso(w.last_seen)} for w in app.store.workers()]
-    breakers = [{"name": b.name, "state": b.state, "failures": len(b.failures)}
-                for b in app.breakers()]
-    data = {"queues": report_json(app.store.queue_stats(WINDOW)), "workers": workers,
-            "health": health.to_json(), "breakers": breakers}
-    return render(request, "overview.html", data, current)
-
-
 def jobs(request: Request) -> Response:
     """``/jobs``: jobs newest first, by status, queue and job type; ``?id=N`` goes to job
     N."""

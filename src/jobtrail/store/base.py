@@ -23,6 +23,7 @@ from jobtrail.records import Divergence, ErrorInfo, Event, JobRecord, RunRecord,
 from jobtrail.store.actions import ActionResult, DeadLetterFilter
 from jobtrail.store.breakers import Action, BreakerRecord, BreakerSettings
 from jobtrail.store.gauges import StoreGauges
+from jobtrail.store.glance import SAMPLE, Glance
 from jobtrail.store.governance import GovernanceStore
 from jobtrail.store.queues import QueueReport
 from jobtrail.store.values import (
@@ -288,6 +289,11 @@ class Store(GovernanceStore, Protocol):
         """Every queue that holds a job: its jobs by status, the age of its oldest runnable
         job, and over the last *window* seconds the jobs finished and the 95th percentile
         of the waits of claims (see `QueueStats`), all on the store's clock."""
+
+    def queue_glance(self, window: float, sample: int = SAMPLE) -> Glance:
+        """Every queue with a job waiting, running, dead or recently ended: read from indexes
+        only, at most *sample* of the newest jobs that ended, so that its cost does not grow
+        with the jobs that finished (see `jobtrail.store.glance`), on the store's clock."""
 
     def gauges(self) -> StoreGauges:
         """What the metrics read at each scrape (`jobtrail.metrics`), in one read: the jobs

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from jobtrail.errors import JobNotFound
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
 from jobtrail.store import gauges as store_gauges
-from jobtrail.store import policy, queues, rows, segments
+from jobtrail.store import glance, policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.gauges import StoreGauges
@@ -24,6 +24,7 @@ from jobtrail.store.sqlfiles import queries, steps
 _Q = queries("postgres")
 _RETRY_STATS = steps("postgres", "retry_stats")
 _QUEUE_STATS = steps("postgres", "queue_stats")
+_GLANCE = steps("postgres", "queue_glance")
 _GAUGES = steps("postgres", "gauges")
 
 
@@ -168,6 +169,23 @@ class Reading(Database):
             waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
         return queues.report(now.astimezone(UTC), window, counts, waits)
 
+
+    def queue_glance(self, window: float, sample: int = glance.SAMPLE) -> glance.Glance:
+        return self._queue_glance(queues.check_window(window), glance.check_sample(sample))
+
+    @translated
+    def _queue_glance(self, window: float, sample: int) -> glance.Glance:
+        steps_ = dict(_GLANCE)
+        with self._tx() as conn:
+            row = conn.execute(steps_.pop("clock")).fetchone()
+            now = row[0] if row else datetime.now(UTC)
+            bucket = window / glance.WINDOW_BUCKETS
+            params = {"now": now, "since": now - timedelta(seconds=bucket * glance.HISTORY_BUCKETS),
+                      "window_start": now - timedelta(seconds=window), "bucket": bucket,
+                      "sample": sample}
+            found = {step: conn.execute(sql, params).fetchall() for step, sql in steps_.items()}
+        return glance.glance(now.astimezone(UTC), now.timestamp(), window, sample,
+                             found["waiting"], found["held"], found["ended"], found["waits"])
 
 def _job_params(where: JobFilter) -> dict[str, Any]:
     statuses = [s.value for s in where.statuses] if where.statuses else None

@@ -542,6 +542,50 @@ SELECT queue, extract(epoch FROM wait)::float8, total FROM (
 ) AS ranked
 WHERE rank = greatest(1, (95 * total + 99) / 100)
 
+-- name: queue_glance
+-- What the dashboard's overview and the health checks read, as of the store's clock (read
+-- once: %(now)s), from indexes only: their cost follows the jobs that wait, run or are dead
+-- letters, and at most %(sample)s of those that ended, never the whole table (see
+-- Store.queue_glance).
+-- step: clock
+SELECT jobtrail_now()
+-- step: waiting
+-- Per queue, the waiting jobs (the claim index jobtrail_jobs_ready_by_queue holds them all):
+-- how many, those waiting for their run_at, how long the earliest runnable has waited.
+SELECT queue, count(*), count(*) FILTER (WHERE run_at > %(now)s),
+       extract(epoch FROM %(now)s - min(run_at) FILTER (WHERE run_at <= %(now)s))::float8
+FROM jobtrail_jobs WHERE status IN ('queued', 'retrying') GROUP BY queue
+-- step: held
+-- Per queue and status, the running jobs and the dead letters (their partial indexes).
+SELECT queue, status, count(*) FROM jobtrail_jobs WHERE status = 'running' GROUP BY queue, status
+UNION ALL
+SELECT queue, status, count(*) FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned')
+GROUP BY queue, status
+-- step: ended
+-- The newest %(sample)s jobs workers ended since %(since)s (jobtrail_jobs_finished, newest
+-- first), by queue, status and bucket (0 ends within %(bucket)s seconds of the clock, 1 the
+-- bucket before...): how many, and the earliest end (epoch seconds).
+SELECT queue, status, floor(extract(epoch FROM %(now)s - finished_at) / %(bucket)s)::int,
+       count(*), extract(epoch FROM min(finished_at))::float8
+FROM (SELECT queue, status, finished_at FROM jobtrail_jobs
+      WHERE finished_at >= %(since)s AND status IN ('succeeded', 'dead', 'orphaned')
+      ORDER BY finished_at DESC LIMIT %(sample)s) AS ended
+GROUP BY 1, 2, 3
+-- step: waits
+-- Per queue, of the newest %(sample)s jobs ended since %(window_start)s, the wait (run_at to
+-- their last claim) at the 95th percentile (nearest rank), and how many were measured.
+SELECT queue, extract(epoch FROM wait)::float8, total FROM (
+    SELECT queue, started_at - run_at AS wait,
+           row_number() OVER (PARTITION BY queue ORDER BY started_at - run_at) AS rank,
+           count(*) OVER (PARTITION BY queue) AS total
+    FROM (SELECT queue, started_at, run_at FROM jobtrail_jobs
+          WHERE finished_at >= %(window_start)s
+            AND status IN ('succeeded', 'dead', 'orphaned')
+          ORDER BY finished_at DESC LIMIT %(sample)s) AS ended
+    WHERE started_at >= run_at
+) AS ranked
+WHERE rank = greatest(1, (95 * total + 99) / 100)
+
 -- name: gauges
 -- What the metrics read at each scrape (`jobtrail.metrics`), in one read-only transaction
 -- that gives up after %(timeout)s (a scrape must answer), as of the store's clock.

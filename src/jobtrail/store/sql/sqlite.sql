@@ -338,6 +338,46 @@ SELECT queue, wait, total FROM (
 )
 WHERE rank = max(1, (95 * total + 99) / 100)
 
+-- name: queue_glance
+-- What the dashboard's overview and the health checks read, as of :now, from indexes only:
+-- their cost follows the jobs that wait, run or are dead letters, and at most :sample of
+-- those that ended, never the whole table (see Store.queue_glance).
+-- step: waiting
+-- Per queue, the waiting jobs (the claim index jobtrail_jobs_ready_by_queue holds them all):
+-- how many, those waiting for their run_at, how long the earliest runnable has waited.
+SELECT queue, count(*), count(*) FILTER (WHERE run_at > :now),
+       :now - min(run_at) FILTER (WHERE run_at <= :now)
+FROM jobtrail_jobs WHERE status IN ('queued', 'retrying') GROUP BY queue
+-- step: held
+-- Per queue and status, the running jobs and the dead letters (their partial indexes).
+SELECT queue, status, count(*) FROM jobtrail_jobs WHERE status = 'running' GROUP BY queue, status
+UNION ALL
+SELECT queue, status, count(*) FROM jobtrail_jobs WHERE status IN ('dead', 'orphaned')
+GROUP BY queue, status
+-- step: ended
+-- The newest :sample jobs workers ended since :since (jobtrail_jobs_finished, newest
+-- first), by queue, status and bucket (0 ends within :bucket seconds of :now, 1 the
+-- bucket before...): how many, and the earliest end.
+SELECT queue, status, CAST((:now - finished_at) / :bucket AS INTEGER), count(*),
+       min(finished_at)
+FROM (SELECT queue, status, finished_at FROM jobtrail_jobs
+      WHERE finished_at >= :since AND status IN ('succeeded', 'dead', 'orphaned')
+      ORDER BY finished_at DESC LIMIT :sample)
+GROUP BY 1, 2, 3
+-- step: waits
+-- Per queue, of the newest :sample jobs ended since :window_start, the wait (run_at to
+-- their last claim) at the 95th percentile (nearest rank), and how many were measured.
+SELECT queue, wait, total FROM (
+    SELECT queue, started_at - run_at AS wait,
+           row_number() OVER (PARTITION BY queue ORDER BY started_at - run_at) AS rank,
+           count(*) OVER (PARTITION BY queue) AS total
+    FROM (SELECT queue, started_at, run_at FROM jobtrail_jobs
+          WHERE finished_at >= :window_start AND status IN ('succeeded', 'dead', 'orphaned')
+          ORDER BY finished_at DESC LIMIT :sample)
+    WHERE started_at >= run_at
+)
+WHERE rank = max(1, (95 * total + 99) / 100)
+
 -- name: gauges
 -- What the metrics read at each scrape (`jobtrail.metrics`), as of :now.
 -- step: jobs

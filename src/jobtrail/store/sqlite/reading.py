@@ -11,7 +11,7 @@ from typing import Any
 from jobtrail.errors import JobNotFound, StoreLost
 from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
 from jobtrail.store import gauges as store_gauges
-from jobtrail.store import policy, queues, rows, segments
+from jobtrail.store import glance, policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import DivergenceFilter, JobFilter, WorkerRecord
 from jobtrail.store.gauges import StoreGauges
@@ -22,6 +22,7 @@ from jobtrail.store.sqlite.connection import Database, translated
 _Q = queries("sqlite")
 _RETRY_STATS = steps("sqlite", "retry_stats")
 _QUEUE_STATS = steps("sqlite", "queue_stats")
+_GLANCE = steps("sqlite", "queue_glance")
 _GAUGES = steps("sqlite", "gauges")
 #: How many ids one statement binds (SQLite's limit on parameters is far above).
 CHUNK = 500
@@ -200,6 +201,22 @@ class Reading(Database):
         waits = conn.execute(_QUEUE_STATS["waits"], params).fetchall()
         return queues.report(utc_from_epoch(now) or datetime.now(UTC), window, counts, waits)
 
+
+    def queue_glance(self, window: float, sample: int = glance.SAMPLE) -> glance.Glance:
+        return self._queue_glance(queues.check_window(window), glance.check_sample(sample))
+
+    @translated
+    def _queue_glance(self, window: float, sample: int) -> glance.Glance:
+        if self.check_identity():
+            raise StoreLost(self._lost or "the SQLite database was lost")
+        now = self.clock.now()
+        bucket = window / glance.WINDOW_BUCKETS
+        params = {"now": now, "since": now - bucket * glance.HISTORY_BUCKETS,
+                  "window_start": now - window, "bucket": bucket, "sample": sample}
+        conn = self._conn()
+        found = {step: conn.execute(sql, params).fetchall() for step, sql in _GLANCE.items()}
+        return glance.glance(utc_from_epoch(now) or datetime.now(UTC), now, window, sample,
+                             found["waiting"], found["held"], found["ended"], found["waits"])
 
 #: The clauses of `list_jobs`' {filters}, by filter (statuses take one parameter each).
 _JOB_FILTERS = {"queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
