@@ -20,7 +20,10 @@ naming what is wrong and by how much:
   same error class and the same message once its numbers and quoted values are blanked
   (``card 4242 declined`` and ``card 1881 declined`` are one shape): one cause, many jobs.
 
-Times are the store's clock; the window defaults to five minutes.
+Times are the store's clock; the window defaults to five minutes. What the window checks
+read is bounded, so that a check costs the same however many jobs the store keeps: the
+queues at a glance (`Store.queue_glance`), and at most the newest
+`jobtrail.store.glance.SAMPLE` jobs ended and retries scheduled.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from jobtrail.records import Status
 from jobtrail.retries import analyse
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import JobFilter, Store
-from jobtrail.store.glance import Glance
+from jobtrail.store.glance import SAMPLE, Glance
 
 Check = Literal["latency", "depth", "stalled_worker", "overdue", "dead_letters", "retries",
                 "failure_cluster"]
@@ -163,7 +166,7 @@ def check_glance(app: HealthHost, glance: Glance, timeouts: Mapping[str, float],
 
 def _retries(store: Store, since: datetime, min_finished: int, most: float,
              window: float) -> list[Finding]:
-    outcomes, scheduled = store.retry_stats(since.timestamp())
+    outcomes, scheduled = store.retry_stats(since.timestamp(), SAMPLE)
     return [
         Finding("retries", stats.job_name,
                 f"job {stats.job_name!r}: {stats.attempts_per_success:.1f} attempts per "

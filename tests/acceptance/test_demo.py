@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
 from collections import Counter
 
+import httpx2
 import pytest
 
 from tests.acceptance.conftest import Cli, password_in, with_password
+from tests.support.servers import first_answer, free_port
 
 
 def demo_url(cli: Cli) -> str:
@@ -102,7 +108,7 @@ def next_steps(stdout: str) -> list[str]:
     serves until stopped: tests/dashboard runs it)."""
     tail = stdout.split("\nLook further", 1)[1]
     lines = [line.strip() for line in tail.splitlines()[1:] if line.strip()]
-    assert lines[-1].startswith("jobtrail dashboard --url "), lines[-1]
+    assert lines[-1].endswith(" jobtrail dashboard --app jobtrail.demo:app"), lines[-1]
     return lines[:-1]
 
 
@@ -206,3 +212,30 @@ def test_demo_shows_the_flow_from_code_and_a_dry_run(cli: Cli) -> None:
     assert "path: fetch decide:changed=true effect:push_crm" in section
     assert "effect push_crm (key crm-5) captured, not performed" in section
     assert "missing step validate before effect:push_crm" in section
+
+
+def test_the_dashboard_command_the_demo_prints_shows_its_jobs(cli: Cli) -> None:
+    """The dashboard command the demo prints last serves, as printed, the demo's own jobs
+    and job types (its dead charge among them)."""
+    run = cli("demo", "--jobs", "10", timeout=60)
+    assert run.code == 0, run.stderr
+    command = run.stdout.split("\nLook further", 1)[1].strip().splitlines()[-1].strip()
+    port = free_port()
+    shims = cli.cwd / ".bin"
+    shims.mkdir(exist_ok=True)
+    (shims / "jobtrail").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m jobtrail "$@"\n')
+    (shims / "jobtrail").chmod(0o755)
+    env = {**cli.env, "PATH": f"{shims}{os.pathsep}{cli.env.get('PATH', '')}"}
+    server = subprocess.Popen(["sh", "-c", f"exec env {command} --port {port}"], cwd=cli.cwd,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert first_answer(server, base + "/").status_code == 200
+        dead = httpx2.get(base + "/dead?format=json", timeout=10).json()["jobs"]
+        assert any(job["job_name"] == "charge_invoice" for job in dead), dead
+        listed = httpx2.get(base + "/jobs?format=json", timeout=10).json()["jobs"]
+        names = {job["job_name"] for job in listed}
+        assert {"charge_invoice", "send_welcome_email"} <= names, names
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

@@ -22,7 +22,7 @@ from jobtrail import App
 from jobtrail.records import Status
 from jobtrail.testing import run_until_idle
 from tests.dashboard.conftest import CARD, HOSTILE_NOTE, declare
-from tests.dashboard.test_server import free_port
+from tests.support.servers import free_port
 
 OPERATOR = "operator-token-0123456789"
 VIEWER = "viewer-token-0123456789ab"

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx2
 
 from jobtrail import App
 from jobtrail.testing import run_until_idle
+from tests.support.servers import first_answer, free_port
 
 APP_SOURCE = textwrap.dedent(
     '''
@@ -31,13 +30,6 @@ APP_SOURCE = textwrap.dedent(
         return f"hello {name}"
     '''
 )
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def environment(tmp_path: Path, url: str) -> dict[str, str]:
@@ -70,15 +62,7 @@ def test_the_command_serves_the_dashboard(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            assert server.poll() is None, server.communicate()[1].decode()
-            try:
-                overview = httpx2.get(base + "/", headers={"accept": "text/html"}, timeout=2)
-                break
-            except httpx2.TransportError:
-                assert time.monotonic() < deadline, "the dashboard did not answer in 20 s"
-                time.sleep(0.1)
+        overview = first_answer(server, base + "/", accept="text/html")
         assert overview.status_code == 200 and "Overview" in overview.text
         assert "content-security-policy" in overview.headers
         listed = httpx2.get(base + "/jobs?format=json", timeout=5).json()

@@ -189,7 +189,7 @@ def print_next_steps(
                  "--dry-run")
     where = f'"${URL_ENV}"' if hidden else shlex.quote(url)
     lines.append(f"{url_env}={where} jobtrail worker jobtrail.demo:app --burst")
-    lines.append(f"jobtrail dashboard {option}")
+    lines.append(f"{url_env}={where} jobtrail dashboard --app jobtrail.demo:app")
     if hidden:
         lines.insert(0, f"export {URL_ENV}={shlex.quote(masked_url(url))}")
         out.print(f"\nLook further (from this directory), with ${URL_ENV} set to the demo's "

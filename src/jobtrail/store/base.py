@@ -323,10 +323,12 @@ class Store(GovernanceStore, Protocol):
         (epoch seconds), at most *limit*, newest first, as (job name, duration, lifecycle
         attributes as JSON text)."""
 
-    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def retry_stats(self, since: float, newest: int | None = None
+                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """What `jobtrail.retries` analyses, since *since* (epoch seconds): the jobs ended,
         as (job name, status, jobs, attempts, jobs with more than one attempt), and the
-        retries scheduled, as (job name, attributes as JSON text)."""
+        retries scheduled, as (job name, attributes as JSON text); of each, the *newest*
+        at most (``None``: all)."""
 
     def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
         """What `jobtrail.capacity` models, per queue active since *since* (epoch seconds),

@@ -21,14 +21,17 @@ from datetime import datetime, timedelta
 
 from jobtrail.records import Status
 
-__all__ = ["HISTORY_BUCKETS", "MAX_SAMPLE", "SAMPLE", "WINDOW_BUCKETS", "Glance", "QueueGlance",
-           "check_sample", "glance"]
+__all__ = ["HISTORY_BUCKETS", "MAX_SAMPLE", "SAMPLE", "WAIT_SAMPLE", "WINDOW_BUCKETS", "Glance",
+           "QueueGlance", "check_sample", "glance"]
 
 #: The buckets of one window, and of the whole history the sparklines show.
 WINDOW_BUCKETS = 5
 HISTORY_BUCKETS = 60
 #: The ends a glance reads at most, by default.
 SAMPLE = 20_000
+#: The newest ends of the window whose waits give the 95th percentile, at most: enough for
+#: a percentile within a third of a point, and a sort of 5,000 values rather than 20,000.
+WAIT_SAMPLE = 5_000
 #: The most ends a glance may be asked to read.
 MAX_SAMPLE = 1_000_000
 #: The statuses of jobs a worker ended that count as failed.

@@ -120,9 +120,11 @@ class Reading(Database):
         return self._fetch(_Q["attempt_usage"], {"since": since, "limit": limit})
 
     @translated
-    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        return (self._fetch(_RETRY_STATS["outcomes"], {"since": since}),
-                self._fetch(_RETRY_STATS["retries"], {"since": since}))
+    def retry_stats(self, since: float, newest: int | None = None
+                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        params = {"since": since, "newest": newest}
+        return (self._fetch(_RETRY_STATS["outcomes"], params),
+                self._fetch(_RETRY_STATS["retries"], params))
 
     @translated
     def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
@@ -182,7 +184,7 @@ class Reading(Database):
             bucket = window / glance.WINDOW_BUCKETS
             params = {"now": now, "since": now - timedelta(seconds=bucket * glance.HISTORY_BUCKETS),
                       "window_start": now - timedelta(seconds=window), "bucket": bucket,
-                      "sample": sample}
+                      "sample": sample, "waits": min(sample, glance.WAIT_SAMPLE)}
             found = {step: conn.execute(sql, params).fetchall() for step, sql in steps_.items()}
         return glance.glance(now.astimezone(UTC), now.timestamp(), window, sample,
                              found["waiting"], found["held"], found["ended"], found["waits"])

@@ -572,7 +572,7 @@ FROM (SELECT queue, status, finished_at FROM jobtrail_jobs
       ORDER BY finished_at DESC LIMIT %(sample)s) AS ended
 GROUP BY 1, 2, 3
 -- step: waits
--- Per queue, of the newest %(sample)s jobs ended since %(window_start)s, the wait (run_at to
+-- Per queue, of the newest %(waits)s jobs ended since %(window_start)s, the wait (run_at to
 -- their last claim) at the 95th percentile (nearest rank), and how many were measured.
 SELECT queue, extract(epoch FROM wait)::float8, total FROM (
     SELECT queue, started_at - run_at AS wait,
@@ -581,7 +581,7 @@ SELECT queue, extract(epoch FROM wait)::float8, total FROM (
     FROM (SELECT queue, started_at, run_at FROM jobtrail_jobs
           WHERE finished_at >= %(window_start)s
             AND status IN ('succeeded', 'dead', 'orphaned')
-          ORDER BY finished_at DESC LIMIT %(sample)s) AS ended
+          ORDER BY finished_at DESC LIMIT %(waits)s) AS ended
     WHERE started_at >= run_at
 ) AS ranked
 WHERE rank = greatest(1, (95 * total + 99) / 100)
@@ -1001,18 +1001,21 @@ VALUES (0, 0, 'breaker', %(name)s, jobtrail_now(), %(attrs)s)
 
 -- name: retry_stats
 -- step: outcomes
--- Jobs ended since the time given (epoch seconds), by job type and status: how many, their
--- attempts, and how many took more than one.
+-- Jobs ended since the time given (epoch seconds), the newest %(newest)s at most (all: NULL),
+-- by job type and status: how many, their attempts, and how many took more than one.
 SELECT job_name, status, count(*), sum(attempts),
        sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)
-FROM jobtrail_jobs
-WHERE finished_at >= to_timestamp(%(since)s) AND status IN ('succeeded', 'dead', 'orphaned')
+FROM (SELECT job_name, status, attempts FROM jobtrail_jobs
+      WHERE finished_at >= to_timestamp(%(since)s) AND status IN ('succeeded', 'dead', 'orphaned')
+      ORDER BY finished_at DESC LIMIT %(newest)s) AS ended
 GROUP BY job_name, status
 -- step: retries
--- The retries scheduled since then, with their attributes (error class, delay).
+-- The retries scheduled since then (the newest %(newest)s at most), with their attributes
+-- (error class, delay).
 SELECT j.job_name, e.attrs FROM jobtrail_events AS e
 JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= to_timestamp(%(since)s)
+ORDER BY e.at DESC LIMIT %(newest)s
 
 -- name: capacity_stats
 -- What `jobtrail capacity` models, per queue, since %(since)s (epoch seconds): jobs created

@@ -285,15 +285,17 @@ SELECT id, status FROM jobtrail_jobs WHERE id IN ({ids})
 SELECT * FROM jobtrail_jobs WHERE id = :id
 
 -- name: list_jobs
--- {filters}: "AND status IN (:s0, ...)", "AND queue = :queue", "AND job_name = :job_name",
--- "AND id < :before_id", for the filters given. Written out, they keep the plans that
--- "(:x IS NULL OR ...)" would cost SQLite, which plans before it sees the values: paging
--- stays a range of the rowid.
-SELECT * FROM jobtrail_jobs WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
+-- {filters}: "AND status IN ('queued', ...)", "AND queue = :queue", "AND job_name =
+-- :job_name", "AND id < :before_id", for the filters given. Written out, they keep the
+-- plans that "(:x IS NULL OR ...)" would cost SQLite, which plans before it sees the
+-- values: paging stays a range of the rowid. {indexed}: "INDEXED BY" the partial index
+-- that holds every status asked for, if one does (its clause then among the filters).
+SELECT * FROM jobtrail_jobs {indexed} WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
 -- name: count_jobs
--- {filters}: those of list_jobs but "AND id < :before_id": the whole of what matches.
-SELECT count(*) FROM jobtrail_jobs WHERE 1 {filters}
+-- {filters}, {indexed}: those of list_jobs but "AND id < :before_id": the whole of what
+-- matches.
+SELECT count(*) FROM jobtrail_jobs {indexed} WHERE 1 {filters}
 
 -- name: dead_letters
 -- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
@@ -365,7 +367,7 @@ FROM (SELECT queue, status, finished_at FROM jobtrail_jobs
       ORDER BY finished_at DESC LIMIT :sample)
 GROUP BY 1, 2, 3
 -- step: waits
--- Per queue, of the newest :sample jobs ended since :window_start, the wait (run_at to
+-- Per queue, of the newest :waits jobs ended since :window_start, the wait (run_at to
 -- their last claim) at the 95th percentile (nearest rank), and how many were measured.
 SELECT queue, wait, total FROM (
     SELECT queue, started_at - run_at AS wait,
@@ -373,7 +375,7 @@ SELECT queue, wait, total FROM (
            count(*) OVER (PARTITION BY queue) AS total
     FROM (SELECT queue, started_at, run_at FROM jobtrail_jobs
           WHERE finished_at >= :window_start AND status IN ('succeeded', 'dead', 'orphaned')
-          ORDER BY finished_at DESC LIMIT :sample)
+          ORDER BY finished_at DESC LIMIT :waits)
     WHERE started_at >= run_at
 )
 WHERE rank = max(1, (95 * total + 99) / 100)
@@ -644,18 +646,21 @@ VALUES (0, 0, 'breaker', :name, :now, :attrs)
 
 -- name: retry_stats
 -- step: outcomes
--- Jobs ended since the time given (epoch seconds), by job type and status: how many, their
--- attempts, and how many took more than one.
+-- Jobs ended since the time given (epoch seconds), the newest :newest at most (all: -1),
+-- by job type and status: how many, their attempts, and how many took more than one.
 SELECT job_name, status, count(*), sum(attempts),
        sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)
-FROM jobtrail_jobs
-WHERE finished_at >= :since AND status IN ('succeeded', 'dead', 'orphaned')
+FROM (SELECT job_name, status, attempts FROM jobtrail_jobs
+      WHERE finished_at >= :since AND status IN ('succeeded', 'dead', 'orphaned')
+      ORDER BY finished_at DESC LIMIT :newest)
 GROUP BY job_name, status
 -- step: retries
--- The retries scheduled since then, with their attributes (error class, delay).
+-- The retries scheduled since then (the newest :newest at most), with their attributes
+-- (error class, delay).
 SELECT j.job_name, e.attrs FROM jobtrail_events AS e
 JOIN jobtrail_jobs AS j ON j.id = e.job_id
 WHERE e.kind = 'lifecycle' AND e.name = 'retry_scheduled' AND e.at >= :since
+ORDER BY e.at DESC LIMIT :newest
 
 -- name: capacity_stats
 -- What `jobtrail capacity` models, per queue, since :since (epoch seconds): jobs created

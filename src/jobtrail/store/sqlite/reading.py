@@ -144,10 +144,12 @@ class Reading(Database):
         return found
 
     @translated
-    def retry_stats(self, since: float) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def retry_stats(self, since: float, newest: int | None = None
+                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         conn = self._conn()
-        return (conn.execute(_RETRY_STATS["outcomes"], {"since": since}).fetchall(),
-                conn.execute(_RETRY_STATS["retries"], {"since": since}).fetchall())
+        params = {"since": since, "newest": -1 if newest is None else newest}
+        return (conn.execute(_RETRY_STATS["outcomes"], params).fetchall(),
+                conn.execute(_RETRY_STATS["retries"], params).fetchall())
 
     @translated
     def capacity_stats(self, since: float) -> list[tuple[Any, ...]]:
@@ -212,13 +214,14 @@ class Reading(Database):
         now = self.clock.now()
         bucket = window / glance.WINDOW_BUCKETS
         params = {"now": now, "since": now - bucket * glance.HISTORY_BUCKETS,
-                  "window_start": now - window, "bucket": bucket, "sample": sample}
+                  "window_start": now - window, "bucket": bucket, "sample": sample,
+                  "waits": min(sample, glance.WAIT_SAMPLE)}
         conn = self._conn()
         found = {step: conn.execute(sql, params).fetchall() for step, sql in _GLANCE.items()}
         return glance.glance(utc_from_epoch(now) or datetime.now(UTC), now, window, sample,
                              found["waiting"], found["held"], found["ended"], found["waits"])
 
-#: The clauses of `list_jobs`' {filters}, by filter (statuses take one parameter each).
+#: The clauses of `list_jobs`' {filters}, by filter (statuses: `_INDEXED_STATUSES`).
 _JOB_FILTERS = {"queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
                 "before_id": "AND id < :before_id"}
 #: The class a stored error begins with (see `policy.error_type_text`): the text after
@@ -244,11 +247,32 @@ def _job_query(template: str, where: JobFilter, *, paged: bool) -> tuple[str, di
                               "limit": where.limit}
     filters = [_JOB_FILTERS[name] for name in ("queue", "job_name", "before_id")
                if params[name] is not None]
+    indexed = ""
     if where.statuses:
-        statuses = {f"s{i}": status.value for i, status in enumerate(where.statuses)}
-        filters.append(f"AND status IN ({', '.join(':' + name for name in statuses)})")
-        params.update(statuses)
-    return template.format(filters=" ".join(filters)), params
+        wanted = frozenset(where.statuses)
+        filters.append(f"AND status IN ({', '.join(repr(s.value) for s in sorted(wanted))})")
+        for held, index, clause in _INDEXED_STATUSES:
+            if wanted <= held:
+                indexed = f"INDEXED BY {index}"
+                filters.append(clause)
+                break
+    return template.format(indexed=indexed, filters=" ".join(filters)), params
+
+
+#: The partial indexes of the jobs, with the statuses each holds and its WHERE clause. A
+#: list narrowed to statuses one of them holds reads that index: SQLite plans before it
+#: sees bound values, uses a partial index only when the query repeats its clause, and,
+#: asked for the newest, would rather walk down every id (succeeded jobs, the bulk of the
+#: table, have no such index: that walk finds them soonest). The statuses are written out:
+#: they are the enum's own words.
+_INDEXED_STATUSES = (
+    (frozenset({Status.RUNNING}), "jobtrail_jobs_leased", "AND status = 'running'"),
+    (frozenset({Status.DEAD, Status.ORPHANED}), "jobtrail_jobs_dead",
+     "AND status IN ('dead', 'orphaned')"),
+    (frozenset({Status.CANCELLED}), "jobtrail_jobs_cancelled", "AND status = 'cancelled'"),
+    (frozenset({Status.QUEUED, Status.RETRYING}), "jobtrail_jobs_ready",
+     "AND status IN ('queued', 'retrying')"),
+)
 
 
 def _dead_letter_query(template: str, where: DeadLetterFilter,
