@@ -94,7 +94,8 @@ def measure(backend: Backend, jobs: int, requests: int) -> list[dict[str, Any]]:
     backend.analyze()
     app = App(backend.url)
     client = TestClient(create_app(app))
-    pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?queue=mail", "/jobs?job=noop",
+    pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?status=running",
+             "/jobs?status=cancelled", "/jobs?queue=mail", "/jobs?queue=nowhere", "/jobs?job=noop",
              f"/jobs?before={middle}", f"/jobs/{middle}", "/dead", "/audit"]
     rows = []
     for path in pages:
