@@ -3,13 +3,14 @@
     python docs/screenshots.py [--chromium PATH]
 
 Runs ``jobtrail demo`` on a new SQLite file, serves its dashboard with ``jobtrail
-dashboard``, and photographs each page in a headless chromium (Playwright, with the
-system's chromium: ``apt-get install chromium``).
+dashboard --app jobtrail.demo:app`` (as the demo says), and photographs each page in a
+headless chromium (Playwright, with the system's chromium: ``apt-get install chromium``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -43,9 +44,10 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "jobtrail", "demo", "--url", url], check=True,
                        stdout=subprocess.DEVNULL)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "jobtrail", "dashboard", "--url", url,
-                                   "--port", str(port)], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jobtrail", "dashboard", "--app", "jobtrail.demo:app",
+             "--port", str(port)], env={**os.environ, "JOBTRAIL_DEMO_URL": url},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
             pages = _pages(base)
