@@ -19,6 +19,7 @@ from jobtrail.app import App
 from jobtrail.audit.sealing import head_of
 from jobtrail.audit.verify import verify
 from jobtrail.cli.output import effect_json, event_json, job_json
+from jobtrail.dashboard import trail
 from jobtrail.dashboard.rendering import render, root
 from jobtrail.dashboard.visits import visit
 from jobtrail.limits import MAX_JOB_ID
@@ -136,7 +137,8 @@ def dead(request: Request) -> Response:
 def audit(request: Request) -> Response:
     """``/audit``: the trail's head seal and whether its newest `RECENT_SEALS` seals verify
     (with the app's key, their checkpoints' signatures too): bounded, so the page stays fast
-    on a trail of millions of events; ``jobtrail audit verify`` checks it whole."""
+    on a trail of millions of events; ``jobtrail audit verify`` checks it whole. Then the
+    trail's entries, newest first (`trail.entries`; ``?before=ID`` pages)."""
     current = visit(request)
     app = _app(request)
     store = app.store
@@ -144,7 +146,9 @@ def audit(request: Request) -> Response:
     since = 1 if head is None else max(1, head.seq - RECENT_SEALS + 1)
     key = None if app.audit_key is None else app.audit_key.verifier
     verdict = verify(store, since=since, key=key)
+    before = job_id_of(request.query_params.get("before"), "before")
     data = {
+        **trail.entries(app, 0 if head is None else head.through, before),
         "head": None if head is None else head.to_json(),
         "ok": verdict.ok, "seals": verdict.seals, "events": verdict.events,
         "since": since, "whole": since == 1, "signed_by": None if key is None else key.name,
