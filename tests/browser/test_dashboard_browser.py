@@ -16,13 +16,24 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route, sync_playwright
 
 from jobtrail import App
+from jobtrail.dashboard.middleware import SECURITY_HEADERS
+from jobtrail.dashboard.rendering import environment
 from jobtrail.records import Status
 from jobtrail.testing import run_until_idle
 from tests.dashboard.conftest import CARD, HOSTILE_NOTE, declare
 from tests.support.servers import free_port
+
+#: Run in every page before its own scripts: each Content-Security-Policy violation is kept
+#: in window.cspViolations (the browser reports them on the console too).
+WATCH_CSP = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.cspViolations.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
 
 OPERATOR = "operator-token-0123456789"
 VIEWER = "viewer-token-0123456789ab"
@@ -115,6 +126,11 @@ class Watched:
     page: Page
     problems: list[str] = field(default_factory=list)
 
+    def violations(self) -> list[str]:
+        """The Content-Security-Policy violations of the page shown now."""
+        found: list[str] = self.page.evaluate("window.cspViolations")
+        return found
+
 
 def logged_in(browser: Browser, served: Served, token: str) -> Watched:
     """A new browser context logged in with *token* through the login form."""
@@ -129,6 +145,7 @@ def logged_in(browser: Browser, served: Served, token: str) -> Watched:
         watched.problems.append(f"a dialog opened: {opened.message}")
         opened.dismiss()
 
+    page.add_init_script(WATCH_CSP)
     page.on("console", console)
     page.on("pageerror", lambda error: watched.problems.append(f"error: {error}"))
     page.on("dialog", dialog)
@@ -185,3 +202,46 @@ def test_a_viewer_cannot_replay(browser: Browser, served: Served) -> None:
         row.locator("button", has_text="Replay").click()
     assert answer.value.status == 403
     assert served.app.get(served.dead).status == Status.DEAD
+
+
+def test_htmx_and_uplot_load_with_no_csp_violation(browser: Browser, served: Served) -> None:
+    """On every page htmx and uPlot load from the dashboard, htmx adds no style element (its
+    indicator styles are off), and nothing violates the Content-Security-Policy."""
+    watched = logged_in(browser, served, VIEWER)
+    page = watched.page
+    for path in ("/", "/jobs", f"/jobs/{served.dead}", "/dead", "/audit"):
+        page.goto(served.base + path)
+        page.wait_for_load_state("load")
+        loaded = page.evaluate("""() => [typeof window.htmx, typeof window.uPlot,
+            window.htmx && window.htmx.config.includeIndicatorStyles,
+            window.htmx && window.htmx.config.allowEval,
+            document.querySelectorAll("style").length]""")
+        assert loaded == ["object", "function", False, False, 0], path
+        assert watched.violations() == [], path
+    assert watched.problems == []
+
+
+def test_a_sparkline_is_drawn_under_the_csp(browser: Browser, served: Served) -> None:
+    """The sparkline macro's element, on a page of the dashboard's origin with its
+    headers and scripts, becomes a uPlot canvas with no console error nor CSP violation."""
+    watched = logged_in(browser, served, VIEWER)
+    page = watched.page
+    html = environment().from_string(
+        '{% extends "base.html" %}{% from "macros.html" import sparkline %}'
+        '{% block content %}<h1>Sparkline</h1>'
+        '{{ sparkline([3, 1, 4, 1, 5, None, 9, 2], "dead letters per hour") }}'
+        '{{ sparkline([1, 2], "timed", times=[1700000000, 1700003600]) }}'
+        '{% endblock %}').render(data={}, visit=None, root="", csrf="", can=lambda _: False)
+
+    def fulfil(route: Route) -> None:
+        route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8",
+                      headers=dict(SECURITY_HEADERS))
+
+    page.route(served.base + "/sparkline-check", fulfil)
+    page.goto(served.base + "/sparkline-check")
+    page.wait_for_selector(".sparkline canvas")
+    assert page.locator(".sparkline canvas").count() == 2
+    assert page.locator(".sparkline[data-drawn]").count() == 2
+    assert page.locator(".sparkline").first.get_attribute("aria-label") == "dead letters per hour"
+    assert watched.violations() == []
+    assert watched.problems == []

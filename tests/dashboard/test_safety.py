@@ -8,7 +8,9 @@ from collections.abc import Callable
 from starlette.testclient import TestClient
 
 from jobtrail.dashboard.app import SECURITY_HEADERS
+from jobtrail.dashboard.middleware import STATIC_CACHE
 from tests.dashboard.conftest import CARD, HOSTILE_ERROR, HOSTILE_NOTE, HOSTILE_QUEUE, Shop
+from tests.dashboard.test_assets import elements
 
 HTML = {"accept": "text/html"}
 RAW = ("<script>", "<img src=x", '"><b>')
@@ -50,22 +52,34 @@ def test_redacted_values_show_as_redacted(shop: Shop, client_for: Callable[..., 
 
 def test_every_answer_carries_the_security_headers(shop: Shop, client_for: Callable[..., TestClient]) -> None:
     """Pages, JSON, errors, redirects, the login form, static files and refusals all carry
-    the Content-Security-Policy, nosniff and no-referrer headers."""
+    the Content-Security-Policy, nosniff and no-referrer headers (static files may be
+    cached, revalidated on each use)."""
     client = client_for(shop.app)
     answers = [client.get(path, headers=HTML, follow_redirects=False) for path in (
         "/", "/jobs?format=json", "/jobs/999", "/jobs?status=bad", "/jobs?id=1", "/login",
         "/static/dashboard.css", "/nowhere")]
     answers.append(client.post(f"/jobs/{shop.dead}/replay", data={"csrf": "wrong"}))
     for answer in answers:
+        static = answer.request.url.path.startswith("/static/")
         for name, value in SECURITY_HEADERS.items():
-            assert answer.headers.get(name) == value, (answer.request.url, name)
+            wanted = STATIC_CACHE if static and name == "cache-control" else value
+            assert answer.headers.get(name) == wanted, (answer.request.url, name)
     assert "default-src 'self'" in answers[0].headers["content-security-policy"]
     assert answers[-1].status_code == 403
 
 
 def test_templates_hold_no_inline_script_or_style(shop: Shop, client_for: Callable[..., TestClient]) -> None:
-    """No page holds a script, a style element or a style attribute (the CSP forbids them)."""
+    """No page holds an inline script, an event handler attribute, a style element or a
+    style attribute (the CSP forbids them): scripts come by src from /static only."""
     client = client_for(shop.app)
     for path in ("/", "/jobs", f"/jobs/{shop.dead}", "/dead", "/audit", "/login"):
-        text = client.get(path, headers=HTML).text.lower()
-        assert "<script" not in text and "<style" not in text and " style=" not in text
+        text = client.get(path, headers=HTML).text
+        page = elements(text)
+        assert page.script_text == [], path
+        for tag, attrs in page.tags:
+            assert tag != "style", path
+            assert "style" not in attrs, (path, tag)
+            assert not [name for name in attrs if name.startswith("on")], (path, tag)
+            if tag == "script":
+                assert str(attrs.get("src")).startswith("/static/"), (path, attrs)
+        assert text.lower().count("<script") == 3, path

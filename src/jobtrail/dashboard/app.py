@@ -5,26 +5,23 @@ Run it with ``jobtrail dashboard``, or mount it in your own Starlette or FastAPI
     from jobtrail.dashboard import create_app
     web.mount("/jobtrail", create_app(app))
 
-Every answer carries a Content-Security-Policy that allows only this dashboard's own
-scripts, styles and images (its templates hold no inline script nor style), and asks the
-browser not to sniff types, send referrers or frame it.
+Every answer carries the security headers of `jobtrail.dashboard.middleware`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobtrail.app import App
 from jobtrail.dashboard import actions, pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
+from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders
 from jobtrail.dashboard.overview import overview
 from jobtrail.dashboard.rendering import (
     HERE,
@@ -37,39 +34,6 @@ from jobtrail.dashboard.rendering import (
 from jobtrail.errors import InvalidTransition, JobNotFound
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
-
-#: The headers of every answer.
-SECURITY_HEADERS: Mapping[str, str] = {
-    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-    "cache-control": "no-store",
-}
-
-
-class SecurityHeaders:
-    """Adds `SECURITY_HEADERS` to every answer of the app it wraps."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.decode("latin-1").lower() not in SECURITY_HEADERS]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
 
 def _problem(request: Request, status: int, title: str, message: str) -> Response:
     data = {"error": title, "message": message, "status": status}

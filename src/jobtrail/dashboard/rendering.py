@@ -9,7 +9,10 @@ error is text, never markup.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +40,29 @@ def environment() -> jinja2.Environment:
     env.filters["compact"] = compact
     env.filters["seconds"] = seconds
     env.filters["moment"] = moment
+    env.filters["series"] = series
     return env
 
 
 def compact(value: Any) -> str:
     """A value as one line of JSON."""
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def series(values: Iterable[float | datetime | None]) -> str:
+    """Numbers as a JSON array for a data attribute (the template escapes it as any value):
+    ``null`` for a gap (``None``, NaN, an infinity), a time as seconds since the epoch."""
+    found: list[float | None] = []
+    for value in values:
+        if isinstance(value, datetime):
+            value = value.timestamp()
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            found.append(None)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            found.append(value)
+        else:
+            raise TypeError(f"a series holds numbers, times or None, not {value!r}")
+    return json.dumps(found)
 
 
 def seconds(value: float | None) -> str:
