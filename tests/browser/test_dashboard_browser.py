@@ -132,9 +132,10 @@ class Watched:
         return found
 
 
-def logged_in(browser: Browser, served: Served, token: str) -> Watched:
-    """A new browser context logged in with *token* through the login form."""
-    page = browser.new_context().new_page()
+def logged_in(browser: Browser, served: Served, token: str, javascript: bool = True) -> Watched:
+    """A new browser context (with JavaScript on or off) logged in with *token* through the
+    login form."""
+    page = browser.new_context(java_script_enabled=javascript).new_page()
     watched = Watched(page)
 
     def console(message: ConsoleMessage) -> None:
@@ -245,3 +246,45 @@ def test_a_sparkline_is_drawn_under_the_csp(browser: Browser, served: Served) ->
     assert page.locator(".sparkline").first.get_attribute("aria-label") == "dead letters per hour"
     assert watched.violations() == []
     assert watched.problems == []
+
+
+def test_an_operator_replays_the_checked_dead_letters_in_place(browser: Browser,
+                                                               served: Served) -> None:
+    """The "select all" box checks every dead letter and "Replay selected" replays them
+    through htmx: the results appear on the page, the list reloads empty, each job's
+    replayed event names the operator, and nothing goes wrong on the console."""
+    watched = logged_in(browser, served, OPERATOR)
+    page = watched.page
+    page.goto(served.base + "/dead")
+    select_all = page.locator("input[data-check-all]")
+    assert select_all.is_visible()
+    select_all.check()
+    assert page.locator("input[name=ids]:checked").count() == 2
+    with page.expect_response(lambda r: r.url.endswith("/dead/replay")) as answer:
+        page.get_by_role("button", name="Replay selected").click()
+    assert answer.value.status == 200
+    page.locator("#bulk-result").get_by_text("Replayed 2 of 2 jobs").wait_for()
+    page.get_by_text("The dead-letter queue is empty.").wait_for()
+    assert page.url == served.base + "/dead"
+    for job_id in (served.dead, served.hostile):
+        job = served.app.get(job_id)
+        assert job.status == Status.QUEUED
+        (replayed,) = [event for event in job.path if event.name == "replayed"]
+        assert replayed.attrs.get("actor") == "token:env-operator-1"
+    assert watched.violations() == []
+    assert watched.problems == []
+
+
+def test_bulk_replay_works_without_javascript(browser: Browser, served: Served) -> None:
+    """With JavaScript off, checking a dead letter and pressing "Replay selected" posts the
+    plain form, and the answer is a page saying the job was replayed."""
+    page = logged_in(browser, served, OPERATOR, javascript=False).page
+    page.goto(served.base + "/dead")
+    assert not page.locator("input[data-check-all]").is_visible()
+    page.locator(f"input[name=ids][value='{served.dead}']").check()
+    page.get_by_role("button", name="Replay selected").click()
+    page.wait_for_load_state()
+    assert page.url == served.base + "/dead/replay"
+    assert "Replayed 1 of 1 job." in page.locator("main").inner_text()
+    assert served.app.get(served.dead).status == Status.QUEUED
+    assert served.app.get(served.hostile).status == Status.DEAD

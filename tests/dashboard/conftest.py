@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from jobtrail import App, Context, Permanent, Retry
 from jobtrail.dashboard import create_app
+from jobtrail.records import ErrorInfo, Status
+from jobtrail.store.base import Outcome
 from jobtrail.testing import run_until_idle
 
 CARD = "4111111111111111"
@@ -44,6 +46,29 @@ def declare(app: App) -> None:
     @app.job(queue=HOSTILE_QUEUE, retry=Retry(max_attempts=1))
     def strange(note: str) -> None:
         raise ValueError(f"{HOSTILE_ERROR} while handling {note}")
+
+
+def begun(app: App, invoice: int) -> tuple[int, int, int]:
+    """A new charge job claimed by a worker that began its effect ``charge`` and was never
+    heard of again: the job is running, the effect uncertain. Its id, claim and attempt."""
+    job_id = app.enqueue("charge", invoice=invoice, card=CARD).id
+    claimed = app.store.claim_job("gone-worker", job_id, 30.0)
+    assert claimed is not None
+    assert app.store.begin_effect(job_id, claimed.claim, claimed.attempt, "charge",
+                                  f"charge-{invoice}", False) is None
+    return job_id, claimed.claim, claimed.attempt
+
+
+def uncertain(app: App, invoice: int = 7) -> int:
+    """A dead charge job whose effect ``charge`` began and never ended (its worker died
+    within it): replaying it is refused until the effect is resolved."""
+    job_id, claim, attempt = begun(app, invoice)
+    app.store.finish("gone-worker", [Outcome(
+        job_id, attempt, Status.DEAD, outcome="effect_uncertain",
+        error=ErrorInfo("jobtrail.errors.EffectUncertain", "effect 'charge' may have happened"),
+        claim=claim)])
+    assert app.get(job_id).status is Status.DEAD
+    return job_id
 
 
 @pytest.fixture

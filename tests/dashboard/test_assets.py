@@ -117,6 +117,7 @@ def test_pages_load_htmx_uplot_and_the_dashboard_script_from_their_own_origin(
     settings = json.loads(config)
     assert settings["includeIndicatorStyles"] is False and settings["allowEval"] is False
     assert settings["allowScriptTags"] is False and settings["historyCacheSize"] == 0
+    assert settings["disableInheritance"] is True and settings["selfRequestsOnly"] is True
     sheets = [attrs["href"] for tag, attrs in page.tags
               if tag == "link" and attrs.get("rel") == "stylesheet"]
     assert sheets == ["/static/vendor/uPlot.min.css", "/static/dashboard.css"]

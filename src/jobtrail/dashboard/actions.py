@@ -1,4 +1,5 @@
-"""The pages that act: replay, discard or cancel a job, log in and out.
+"""The pages that act: replay, discard or cancel a job, resolve an uncertain effect, log in
+and out.
 
 Each action checks the actor's role (`jobtrail.access.require`: operators and admins) and,
 for a POST made with the session cookie, its CSRF value; then runs inside
@@ -9,6 +10,7 @@ with the job as JSON.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -18,9 +20,9 @@ from starlette.responses import RedirectResponse, Response
 
 from jobtrail.access import Action, acting_as
 from jobtrail.app import App
-from jobtrail.cli.output import job_json
+from jobtrail.cli.output import effect_json, job_json
 from jobtrail.dashboard.auth import COOKIE, Unauthorized
-from jobtrail.dashboard.pages import job_id_of
+from jobtrail.dashboard.pages import BadRequest, job_id_of
 from jobtrail.dashboard.rendering import (
     Visit,
     json_response,
@@ -30,9 +32,17 @@ from jobtrail.dashboard.rendering import (
     wants_json,
 )
 from jobtrail.dashboard.visits import checked_post, form_fields, guard_of
-from jobtrail.records import JobRecord
+from jobtrail.errors import InvalidTransition
+from jobtrail.records import JobRecord, Status
+from jobtrail.store.values import EffectRecord
 
-__all__ = ["cancel", "discard", "login", "login_form", "logout", "replay"]
+__all__ = ["OUTCOMES", "cancel", "discard", "login", "login_form", "logout", "replay",
+           "resolve"]
+
+#: The verdicts an operator may record on an uncertain effect (``app.resolve_effect``).
+OUTCOMES = ("done", "not_done")
+#: The longest result (JSON text) a resolve form may give.
+MAX_RESULT = 8 * 1024
 
 
 async def _act(request: Request, action: Action,
@@ -65,6 +75,43 @@ async def discard(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     """``POST /jobs/{id}/cancel``: cancel a job that has not finished."""
     return await _act(request, Action.CANCEL, lambda app, job_id: app.cancel(job_id))
+
+
+async def resolve(request: Request) -> Response:
+    """``POST /jobs/{id}/effects/{name}/resolve``: record what happened to the job's
+    uncertain effect *name* (begun, its end never recorded), as ``jobtrail dlq resolve``
+    does: ``outcome`` ``done`` (it happened; ``result``, JSON, is what it returned) or
+    ``not_done`` (it did not). Replaying the job then returns that result, or performs the
+    effect. Refused (409) while the job runs: its worker may be performing the effect."""
+    current, fields = await checked_post(request, Action.RESOLVE_EFFECT)
+    job_id = job_id_of(request.path_params["job_id"], "job id")
+    assert job_id is not None
+    name: str = request.path_params["name"]
+    outcome, text = fields.get("outcome"), fields.get("result", "").strip()
+    if outcome not in OUTCOMES:
+        raise BadRequest("outcome: 'done' (the effect happened) or 'not_done' (it did not)")
+    if text and outcome != "done":
+        raise BadRequest("result: goes with done only (a not_done effect has no result)")
+    if len(text) > MAX_RESULT:
+        raise BadRequest(f"result: at most {MAX_RESULT:,} characters")
+    try:
+        result = json.loads(text) if text else None
+    except ValueError as exc:
+        raise BadRequest(f"result: not valid JSON ({exc})") from None
+    app: App = request.app.state.jobtrail
+
+    def act() -> EffectRecord:
+        with acting_as(current.actor):
+            if app.get(job_id).status is Status.RUNNING:
+                raise InvalidTransition(
+                    f"job {job_id} is running: its worker may be performing effect {name!r} "
+                    "now; resolve it once the job has ended")
+            return app.resolve_effect(job_id, name, outcome, result)
+
+    effect = await run_in_threadpool(act)
+    if wants_json(request):
+        return json_response({"effect": effect_json(effect), "actor": current.actor.label})
+    return RedirectResponse(f"{root(request)}/jobs/{job_id}", status_code=303)
 
 
 def _next(request: Request, target: str | None) -> str:

@@ -19,29 +19,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jobtrail.app import App
-from jobtrail.dashboard import actions, pages
+from jobtrail.dashboard import actions, bulk, pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
 from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders
 from jobtrail.dashboard.overview import overview
-from jobtrail.dashboard.rendering import (
-    HERE,
-    environment,
-    json_response,
-    render,
-    root,
-    wants_json,
-)
+from jobtrail.dashboard.rendering import HERE, environment, problem, root, wants_json
 from jobtrail.errors import InvalidTransition, JobNotFound
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
-
-def _problem(request: Request, status: int, title: str, message: str) -> Response:
-    data = {"error": title, "message": message, "status": status}
-    if wants_json(request) or "text/html" not in request.headers.get("accept", "text/html"):
-        response = json_response(data, status)
-    else:
-        response = render(request, "error.html", data, None, status)
-    return response
 
 
 async def _unauthorized(request: Request, exc: Exception) -> Response:
@@ -51,30 +36,30 @@ async def _unauthorized(request: Request, exc: Exception) -> Response:
         prefix = root(request)
         inside = path[len(prefix):] if prefix and path.startswith(prefix) else path
         return actions.login_form(request, str(exc), 401, inside)
-    response = _problem(request, 401, "not authenticated", str(exc))
+    response = problem(request, 401, "not authenticated", str(exc))
     response.headers["www-authenticate"] = 'Bearer realm="jobtrail"'
     return response
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
-    return _problem(request, 403, "forbidden", str(exc))
+    return problem(request, 403, "forbidden", str(exc))
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
-    return _problem(request, 400, "bad request", str(exc))
+    return problem(request, 400, "bad request", str(exc))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return _problem(request, 404, "not found", str(exc) or "no such page")
+    return problem(request, 404, "not found", str(exc) or "no such page")
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:
-    return _problem(request, 409, "not possible now", str(exc))
+    return problem(request, 409, "not possible now", str(exc))
 
 
 async def _missing_page(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
-    return _problem(request, status, "not found" if status == 404 else "error",
+    return problem(request, status, "not found" if status == 404 else "error",
                     str(getattr(exc, "detail", "")) or "no such page")
 
 
@@ -95,7 +80,10 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
         Route("/jobs/{job_id}/replay", actions.replay, methods=["POST"]),
         Route("/jobs/{job_id}/discard", actions.discard, methods=["POST"]),
         Route("/jobs/{job_id}/cancel", actions.cancel, methods=["POST"]),
+        Route("/jobs/{job_id}/effects/{name:path}/resolve", actions.resolve, methods=["POST"]),
         Route("/dead", pages.dead),
+        Route("/dead/replay", bulk.replay, methods=["POST"]),
+        Route("/dead/discard", bulk.discard, methods=["POST"]),
         Route("/audit", pages.audit),
         Route("/login", actions.login_form, methods=["GET"]),
         Route("/login", actions.login, methods=["POST"]),

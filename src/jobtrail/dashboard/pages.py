@@ -33,6 +33,8 @@ PAGE_SIZE = 50
 MAX_FILTER = 200
 #: The newest seals the audit page verifies (the whole trail: ``jobtrail audit verify``).
 RECENT_SEALS = 5
+#: The most dead letters one bulk action may act on (`jobtrail.dashboard.bulk`).
+MAX_SELECTED = 500
 
 
 class BadRequest(Exception):
@@ -110,27 +112,33 @@ def jobs(request: Request) -> Response:
 
 def job(request: Request) -> Response:
     """``/jobs/{id}``: one job, its path as a timeline, its error and effects (404 when
-    there is none)."""
+    there is none); ``resolvable`` names its uncertain effects (begun, never ended, the
+    job not running), each with the form that records what happened."""
     current = visit(request)
     job_id = job_id_of(request.path_params["job_id"], "job id")
     assert job_id is not None
     app = _app(request)
     record = app.get(job_id)
     effects = app.effects(job_id)
+    last = {effect.name: effect for effect in effects}
+    resolvable = [] if record.status is Status.RUNNING else sorted(
+        name for name, effect in last.items() if effect.status == "started")
     data = {"job": job_json(record), "events": [event_json(event) for event in record.path],
-            "effects": [effect_json(effect) for effect in effects]}
+            "effects": [effect_json(effect) for effect in effects], "resolvable": resolvable}
     return render(request, "job.html", data, current)
 
 
 def dead(request: Request) -> Response:
     """``/dead``: the dead-letter queue (dead and orphaned jobs), newest first, by queue and
-    job type, each with its replay and discard buttons."""
+    job type, each with its replay and discard buttons and a checkbox for the buttons that
+    replay or discard the jobs checked."""
     current = visit(request)
     queue, job_name = _name(request, "queue"), _name(request, "job")
     before = job_id_of(request.query_params.get("before"), "before")
     found = _app(request).dead_letters(limit=PAGE_SIZE + 1, before_id=before, queue=queue,
                                        job_name=job_name)
-    data = {"filters": {"queue": queue, "job": job_name}, **_page(request, found, before)}
+    data = {"filters": {"queue": queue, "job": job_name}, **_page(request, found, before),
+            "max_selected": MAX_SELECTED}
     return render(request, "dead.html", data, current)
 
 

@@ -20,10 +20,11 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from jobtrail.access import Actor
+from jobtrail.access import Action, Actor
 from jobtrail.dashboard.auth import COOKIE, SESSION_SECONDS, Session
 
-__all__ = ["Visit", "environment", "json_response", "render", "root", "set_cookie", "wants_json"]
+__all__ = ["Visit", "environment", "is_htmx", "json_response", "problem", "render", "root",
+           "set_cookie", "wants_json"]
 
 HERE = Path(__file__).parent
 
@@ -99,6 +100,12 @@ def wants_json(request: Request) -> bool:
     return request.query_params.get("format") == "json"
 
 
+def is_htmx(request: Request) -> bool:
+    """Whether htmx made the request (``HX-Request: true``): it swaps a fragment of a page
+    into the one shown, so the answer is that fragment."""
+    return request.headers.get("hx-request") == "true"
+
+
 def json_response(data: Any, status: int = 200) -> Response:
     """*data* as JSON."""
     body = json.dumps(data, ensure_ascii=False, default=str, indent=1)
@@ -114,11 +121,22 @@ def render(request: Request, template: str, data: dict[str, Any], visit: Visit |
         env: jinja2.Environment = request.app.state.templates
         html = env.get_template(template).render(
             data=data, visit=visit, request=request, root=root(request),
-            csrf=visit.session.csrf if visit and visit.session else "")
+            csrf=visit.session.csrf if visit and visit.session else "",
+            can=lambda action: visit is not None and visit.actor.may(Action(action)))
         response = HTMLResponse(html, status_code=status)
     if visit is not None and visit.fresh and visit.session is not None:
         set_cookie(request, response, visit.session)
     return response
+
+
+def problem(request: Request, status: int, title: str, message: str) -> Response:
+    """The answer of a request that failed: the error page, its fragment for htmx, or
+    ``{"error", "message", "status"}`` for JSON clients."""
+    data = {"error": title, "message": message, "status": status}
+    if wants_json(request) or "text/html" not in request.headers.get("accept", "text/html"):
+        return json_response(data, status)
+    return render(request, "_problem.html" if is_htmx(request) else "error.html", data, None,
+                  status)
 
 
 def root(request: Request) -> str:

@@ -15,7 +15,7 @@ from jobtrail.access import Action
 from jobtrail.dashboard.auth import COOKIE, Forbidden, Guard, allowed, check_csrf
 from jobtrail.dashboard.rendering import Visit
 
-__all__ = ["checked_post", "form_fields", "guard_of", "visit"]
+__all__ = ["CSRF_FIELD", "checked_post", "form_fields", "form_items", "guard_of", "visit"]
 
 #: The name of the form field that carries the CSRF value.
 CSRF_FIELD = "csrf"
@@ -44,21 +44,30 @@ def visit(request: Request, action: Action = Action.READ) -> Visit:
     return Visit(actor, session, fresh)
 
 
-async def form_fields(request: Request) -> dict[str, str]:
+async def form_items(request: Request, max_bytes: int = MAX_FORM,
+                     max_fields: int = MAX_FIELDS,
+                     too_large: type[Exception] = Forbidden) -> list[tuple[str, str]]:
     """The fields of a URL-encoded form (the only kind the dashboard's forms send: no
-    multipart parser needed); `Forbidden` for a body larger than `MAX_FORM`."""
+    multipart parser needed), in order, a name given several times kept each time;
+    *too_large* for a body of more than *max_bytes* or more than *max_fields* fields."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM:
-            raise Forbidden(f"a form of more than {MAX_FORM:,} bytes")
+        if len(body) > max_bytes:
+            raise too_large(f"a form of more than {max_bytes:,} bytes")
     if not body:
-        return {}
+        return []
     text = body.decode("utf-8", "replace")
     try:
-        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS))
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields)
     except ValueError:
-        raise Forbidden(f"a form of more than {MAX_FIELDS} fields") from None
+        raise too_large(f"a form of more than {max_fields} fields") from None
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a form of at most `MAX_FORM` bytes and `MAX_FIELDS` fields, by name (the
+    last value of a name given twice); `Forbidden` for a larger one."""
+    return dict(await form_items(request))
 
 
 async def checked_post(request: Request, action: Action) -> tuple[Visit, dict[str, str]]:
