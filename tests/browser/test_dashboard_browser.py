@@ -37,6 +37,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 OPERATOR = "operator-token-0123456789"
 VIEWER = "viewer-token-0123456789ab"
+ADMIN = "admin-token-0123456789abcd"
 
 APP_SOURCE = '''
 import os
@@ -71,8 +72,8 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    """A shop whose worker has run, and its dashboard as a real server, with an operator's
-    and a viewer's token."""
+    """A shop whose worker has run, and its dashboard as a real server, with an operator's,
+    a viewer's and an admin's token."""
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     (tmp_path / "shop.py").write_text(APP_SOURCE)
     app = App(url)
@@ -84,7 +85,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     env = {key: value for key, value in os.environ.items()
            if key not in ("JOBTRAIL_APP", "JOBTRAIL_URL")}
     env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]), SHOP_URL=url,
-               JOBTRAIL_DASHBOARD_TOKENS=f"operator:{OPERATOR},viewer:{VIEWER}")
+               JOBTRAIL_DASHBOARD_TOKENS=f"operator:{OPERATOR},viewer:{VIEWER},admin:{ADMIN}")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "jobtrail", "dashboard", "--app", "shop:app", "--port",
@@ -288,3 +289,29 @@ def test_bulk_replay_works_without_javascript(browser: Browser, served: Served) 
     assert "Replayed 1 of 1 job." in page.locator("main").inner_text()
     assert served.app.get(served.dead).status == Status.QUEUED
     assert served.app.get(served.hostile).status == Status.DEAD
+
+
+def test_an_admin_creates_a_token_in_the_browser_and_it_logs_in(browser: Browser,
+                                                                 served: Served) -> None:
+    """An admin follows the Tokens link, fills the form and sees the new token once; that
+    token then logs in as an operator; no console error on the way."""
+    watched = logged_in(browser, served, ADMIN)
+    page = watched.page
+    page.goto(served.base + "/")
+    page.get_by_role("link", name="Tokens").click()
+    page.wait_for_load_state()
+    assert page.url == served.base + "/tokens"
+    page.fill("input[name=name]", "night-shift")
+    page.select_option("select[name=role]", "operator")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_load_state()
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("jt_") and "night-shift" in page.url + page.content()
+    assert token not in page.url
+    assert watched.violations() == [] and watched.problems == []
+    page.goto(served.base + "/tokens")
+    assert token not in page.content()
+    assert page.locator("tr", has_text="night-shift").locator("button", has_text="Revoke").is_visible()
+    operator = logged_in(browser, served, token).page
+    assert "token:night-shift (operator)" in operator.locator(".who").inner_text()
+    assert operator.get_by_role("link", name="Tokens").count() == 0

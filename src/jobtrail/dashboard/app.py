@@ -19,12 +19,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jobtrail.app import App
-from jobtrail.dashboard import actions, bulk, pages
+from jobtrail.dashboard import actions, bulk, pages, tokens_pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
 from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders
 from jobtrail.dashboard.overview import overview
 from jobtrail.dashboard.rendering import HERE, environment, problem, root, wants_json
-from jobtrail.errors import InvalidTransition, JobNotFound
+from jobtrail.errors import InvalidTransition, JobNotFound, TokenError, TokenNotFound
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
@@ -85,6 +85,9 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
         Route("/dead/replay", bulk.replay, methods=["POST"]),
         Route("/dead/discard", bulk.discard, methods=["POST"]),
         Route("/audit", pages.audit),
+        Route("/tokens", tokens_pages.tokens, methods=["GET"]),
+        Route("/tokens", tokens_pages.create, methods=["POST"]),
+        Route("/tokens/{name}/revoke", tokens_pages.revoke, methods=["POST"]),
         Route("/login", actions.login_form, methods=["GET"]),
         Route("/login", actions.login, methods=["POST"]),
         Route("/logout", actions.logout, methods=["POST"]),
@@ -92,7 +95,8 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
     ]
     web = Starlette(routes=routes, exception_handlers={
         Unauthorized: _unauthorized, Forbidden: _forbidden, pages.BadRequest: _bad_request,
-        JobNotFound: _not_found, InvalidTransition: _conflict, 404: _missing_page,
+        JobNotFound: _not_found, InvalidTransition: _conflict, TokenError: _bad_request,
+        TokenNotFound: _not_found, 404: _missing_page,
         405: _missing_page,
     })
     web.state.jobtrail = jobtrail_app

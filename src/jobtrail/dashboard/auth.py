@@ -123,6 +123,12 @@ class Guard:
             self._required = True
         return self._required
 
+    @property
+    def environment_actors(self) -> list[Actor]:
+        """The actors of the tokens given to the dashboard (``JOBTRAIL_DASHBOARD_TOKENS``):
+        they are not stored, so the tokens page shows them apart, and cannot revoke them."""
+        return list(self._env.values())
+
     def actor_of(self, token: str) -> Actor:
         """The actor *token* authenticates as; `Unauthorized` otherwise."""
         digest = _digest(token)
