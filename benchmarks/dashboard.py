@@ -93,7 +93,7 @@ def measure(backend: Backend, jobs: int, requests: int) -> list[dict[str, Any]]:
     middle = fill(backend.url, jobs, say)
     backend.analyze()
     app = App(backend.url)
-    client = TestClient(create_app(app))
+    client = TestClient(create_app(app), base_url="http://localhost")
     pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?status=running",
              "/jobs?status=cancelled", "/jobs?queue=mail", "/jobs?queue=nowhere", "/jobs?job=noop",
              f"/jobs?before={middle}", f"/jobs/{middle}", "/dead", "/audit"]

@@ -85,11 +85,12 @@ def shop(make_app: Callable[..., App]) -> Shop:
 
 @pytest.fixture
 def client_for() -> Iterator[Callable[..., TestClient]]:
-    """Test clients on dashboards of apps, with the tokens given (none by default)."""
+    """Test clients on dashboards of apps, with the tokens given (none by default), their
+    requests addressed to localhost as a browser on this machine would."""
     clients: list[TestClient] = []
 
     def make(app: App, tokens: str = "") -> TestClient:
-        client = TestClient(create_app(app, tokens=tokens))
+        client = TestClient(create_app(app, tokens=tokens), base_url="http://localhost")
         clients.append(client)
         return client
 

@@ -42,7 +42,8 @@ def environment(tmp_path: Path, url: str) -> dict[str, str]:
 
 def test_the_command_serves_the_dashboard(tmp_path: Path) -> None:
     """`jobtrail dashboard --app shop:app` listens on the port given, serves / and
-    /jobs?format=json, and stops on SIGTERM."""
+    /jobs?format=json (and refuses a request addressed to another name, having no token),
+    and stops on SIGTERM."""
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     (tmp_path / "shop.py").write_text(APP_SOURCE)
     app = App(url)
@@ -65,6 +66,8 @@ def test_the_command_serves_the_dashboard(tmp_path: Path) -> None:
         overview = first_answer(server, base + "/", accept="text/html")
         assert overview.status_code == 200 and "Overview" in overview.text
         assert "content-security-policy" in overview.headers
+        rebound = httpx2.get(base + "/", headers={"host": "evil.example"}, timeout=5)
+        assert rebound.status_code == 421 and "content-security-policy" in rebound.headers
         listed = httpx2.get(base + "/jobs?format=json", timeout=5).json()
         assert [(job["id"], job["status"]) for job in listed["jobs"]] == [(job_id, "succeeded")]
     finally:

@@ -2,7 +2,8 @@
 
 With no token configured (none stored by ``jobtrail tokens create``, none in
 ``$JOBTRAIL_DASHBOARD_TOKENS``) the dashboard asks nobody who they are, so it listens on
-this machine only: any other host is refused.
+this machine only: any other host is refused, and so is any request addressed to another
+name than localhost, 127.0.0.1 or [::1] (`jobtrail.dashboard.hosts`).
 """
 
 from __future__ import annotations

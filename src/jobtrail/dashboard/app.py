@@ -5,7 +5,9 @@ Run it with ``jobtrail dashboard``, or mount it in your own Starlette or FastAPI
     from jobtrail.dashboard import create_app
     web.mount("/jobtrail", create_app(app))
 
-Every answer carries the security headers of `jobtrail.dashboard.middleware`.
+Every answer carries the security headers of `jobtrail.dashboard.middleware`, which also
+answers an unexpected error with a generic page; without any token, only requests
+addressed to this machine are answered (`jobtrail.dashboard.hosts`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from starlette.staticfiles import StaticFiles
 from jobtrail.app import App
 from jobtrail.dashboard import actions, bulk, pages, tokens_pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
-from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders
+from jobtrail.dashboard.hosts import LocalHostsOnly
+from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders, ServerErrors
 from jobtrail.dashboard.overview import overview
 from jobtrail.dashboard.rendering import HERE, environment, problem, root, wants_json
 from jobtrail.errors import InvalidTransition, JobNotFound, TokenError, TokenNotFound
@@ -102,5 +105,9 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
     web.state.jobtrail = jobtrail_app
     web.state.guard = guard
     web.state.templates = environment()
+    # The last added wraps the others: the headers go on every answer, the answer to an
+    # unexpected error included, and the Host check comes before any page.
+    web.add_middleware(LocalHostsOnly, guard=guard)
+    web.add_middleware(ServerErrors)
     web.add_middleware(SecurityHeaders)
     return web
