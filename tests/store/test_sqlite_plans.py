@@ -4,6 +4,7 @@ walks an index that holds only what it asks for, never the whole table."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from jobtrail.store.sqlfiles import steps
 from jobtrail.store.sqlite import reading
 
 
-def plan(path: Path, sql: str, params: dict[str, object]) -> str:
+def plan(path: Path, sql: str, params: Mapping[str, object]) -> str:
     """SQLite's plan for *sql*, one line of its steps."""
     with sqlite3.connect(path) as conn:
         return " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
