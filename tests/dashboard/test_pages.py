@@ -40,7 +40,9 @@ def test_overview_shows_each_queue_at_a_glance(shop: Shop, client_for: Callable[
     assert queues[HOSTILE_QUEUE]["dead"] == 1 and queues[HOSTILE_QUEUE]["ready"] == 0
     assert len(queues["default"]["ended"]) == HISTORY_BUCKETS and not data["truncated"]
     assert data["workers"] == [] and "healthy" in data["health"]
-    assert "default" in client.get("/", headers=HTML).text
+    assert len(data["times"]) == HISTORY_BUCKETS and data["times"] == sorted(data["times"])
+    page = client.get("/", headers=HTML).text
+    assert "default" in page and page.count('class="sparkline"') == 2 * len(queues)
 
 
 def test_jobs_list_filters_by_status_queue_and_job(shop: Shop, client_for: Callable[..., TestClient]) -> None:

@@ -58,7 +58,8 @@ def glance_json(found: Glance, idle: list[QueueGlance] | None = None) -> dict[st
     queues = sorted([*found.queues, *(idle or [])], key=lambda queue: queue.queue)
     return {
         "at": iso(found.at), "window": found.window, "bucket": found.bucket,
-        "buckets_from": iso(found.bucket_starts()[0]), "whole_since": iso(found.whole_since),
+        "times": [start.timestamp() for start in found.bucket_starts()],
+        "whole_since": iso(found.whole_since),
         "sampled": found.sampled, "sample": found.sample, "truncated": found.truncated,
         "queues": [queue_json(found, queue) for queue in queues],
     }
