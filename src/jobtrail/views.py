@@ -79,14 +79,16 @@ class JobViews:
         job_name: str | None = None,
         limit: int = 50,
         before_id: int | None = None,
+        parent_id: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, narrowed by status, queue and job name; paged by id: pass
-        the last id of one page as *before_id* for the next."""
-        if not _holdable(queue, job_name):
+        """Jobs, newest first, narrowed by status, queue, job name and the job that
+        enqueued them (*parent_id*); paged by id: pass the last id of one page as
+        *before_id* for the next."""
+        if not _holdable(queue, job_name) or not _parent_holdable(parent_id):
             return []
         found = self.store.list_jobs(JobFilter(
             _statuses(status), queue, job_name, limit=row_limit(limit),
-            before_id=before_bound(before_id),
+            before_id=before_bound(before_id), parent_id=parent_id,
         ))
         return [self._masked(record) for record in found]
 
@@ -96,11 +98,13 @@ class JobViews:
         status: Status | str | Sequence[Status | str] | None = None,
         queue: str | None = None,
         job_name: str | None = None,
+        parent_id: int | None = None,
     ) -> int:
         """How many jobs `jobs` would list with these filters, page aside."""
-        if not _holdable(queue, job_name):
+        if not _holdable(queue, job_name) or not _parent_holdable(parent_id):
             return 0
-        return self.store.count_jobs(JobFilter(_statuses(status), queue, job_name))
+        return self.store.count_jobs(JobFilter(_statuses(status), queue, job_name,
+                                               parent_id=parent_id))
 
     def dead_letters(
         self,
@@ -347,6 +351,12 @@ def _dead_letter_filter(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     return DeadLetterFilter(job_name, queue, error_type, since)
+
+
+def _parent_holdable(parent_id: int | None) -> bool:
+    """Whether a store may hold children of *parent_id* (any, when it is ``None``): an id
+    out of the range of ids has none."""
+    return parent_id is None or 1 <= int(parent_id) <= MAX_JOB_ID
 
 
 def _job_id(job_id: int) -> int:

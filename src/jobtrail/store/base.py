@@ -311,6 +311,11 @@ class Store(GovernanceStore, Protocol):
     def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
         """Runs of *job_name* that ended for good (since *since*), oldest first."""
 
+    def recent_runs(self, job_name: str, limit: int, window: int) -> list[RunRecord]:
+        """The newest *limit* runs of *job_name* that ended for good, newest first, among
+        the newest *window* jobs of every type (by id): a read whose cost *window* bounds
+        however many jobs the store holds."""
+
     def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
         """Jobs named *job_name* whose parent is one of *parent_ids*."""
 

@@ -104,6 +104,7 @@ DOING = {
     "divergences": "listing divergences",
     "divergence_counts": "counting divergences",
     "runs": "reading finished runs",
+    "recent_runs": "reading the newest finished runs",
     "children": "reading child jobs",
     "milestones": "reading milestones",
     "workers": "listing workers",

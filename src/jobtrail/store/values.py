@@ -226,13 +226,15 @@ class WorkerRecord:
 
 @dataclass(frozen=True, slots=True)
 class JobFilter:
-    """What `Store.list_jobs` selects. Every field narrows; ``None`` means any."""
+    """What `Store.list_jobs` selects. Every field narrows; ``None`` means any.
+    `parent_id` selects the children of one job (those it enqueued)."""
 
     statuses: tuple[Status, ...] | None = None
     queue: str | None = None
     job_name: str | None = None
     limit: int = 50
     before_id: int | None = None
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,12 @@ class Reading(Database):
         return [rows.run_record(row, to_time) for row in found]
 
     @translated
+    def recent_runs(self, job_name: str, limit: int, window: int) -> list[RunRecord]:
+        found = self._fetch(_Q["recent_runs"],
+                            {"job_name": job_name, "limit": limit, "window": window})
+        return [rows.run_record(row, to_time) for row in found]
+
+    @translated
     def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:
             found = cur.execute(_Q["children"], {"job_name": job_name, "ids": list(parent_ids)},
@@ -192,7 +198,7 @@ class Reading(Database):
 def _job_params(where: JobFilter) -> dict[str, Any]:
     statuses = [s.value for s in where.statuses] if where.statuses else None
     return {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
-            "before_id": where.before_id, "limit": where.limit}
+            "parent_id": where.parent_id, "before_id": where.before_id, "limit": where.limit}
 
 
 def _dead_letter_params(where: DeadLetterFilter) -> dict[str, Any]:

@@ -459,6 +459,7 @@ FROM jobtrail_jobs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(parent_id)s::bigint IS NULL OR parent_job_id = %(parent_id)s::bigint)
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
 ORDER BY id DESC LIMIT %(limit)s
 
@@ -468,6 +469,7 @@ SELECT count(*) FROM jobtrail_jobs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+  AND (%(parent_id)s::bigint IS NULL OR parent_job_id = %(parent_id)s::bigint)
 
 -- name: dead_letters
 -- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the
@@ -817,6 +819,16 @@ FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
 ORDER BY finished_at, id
+
+-- name: recent_runs
+-- The newest runs of a job type that ended for good, among the newest %(window)s jobs: a
+-- range of the primary key read backwards, so a rare job type costs %(window)s rows at most.
+SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
+       finished_at, parent_job_id, milestones
+FROM jobtrail_jobs
+WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_jobs) - %(window)s::bigint
+  AND job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY id DESC LIMIT %(limit)s
 
 -- name: children
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,

@@ -286,10 +286,11 @@ SELECT * FROM jobtrail_jobs WHERE id = :id
 
 -- name: list_jobs
 -- {filters}: "AND status IN ('queued', ...)", "AND queue = :queue", "AND job_name =
--- :job_name", "AND id < :before_id", for the filters given. Written out, they keep the
--- plans that "(:x IS NULL OR ...)" would cost SQLite, which plans before it sees the
--- values: paging stays a range of the rowid. {indexed}: "INDEXED BY" the partial index
--- that holds every status asked for, if one does (its clause then among the filters).
+-- :job_name", "AND parent_job_id = :parent_id", "AND id < :before_id", for the filters
+-- given. Written out, they keep the plans that "(:x IS NULL OR ...)" would cost SQLite,
+-- which plans before it sees the values: paging stays a range of the rowid. {indexed}:
+-- "INDEXED BY" the partial index that holds every status asked for, if one does (its
+-- clause then among the filters).
 SELECT * FROM jobtrail_jobs {indexed} WHERE 1 {filters} ORDER BY id DESC LIMIT :limit
 
 -- name: count_jobs
@@ -490,6 +491,16 @@ FROM jobtrail_jobs
 WHERE job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (:since IS NULL OR finished_at >= :since)
 ORDER BY finished_at, id
+
+-- name: recent_runs
+-- The newest runs of a job type that ended for good, among the newest :window jobs: a
+-- range of the rowid read backwards, so a rare job type costs :window rows at most.
+SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
+       finished_at, parent_job_id, milestones
+FROM jobtrail_jobs
+WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_jobs) - :window
+  AND job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
+ORDER BY id DESC LIMIT :limit
 
 -- name: children
 SELECT * FROM jobtrail_jobs WHERE job_name = ? AND parent_job_id IN ({ids})

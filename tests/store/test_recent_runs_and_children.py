@@ -1,0 +1,71 @@
+"""Store contract for the dashboard's bounded reads (both backends): the newest runs of a
+job type among the newest jobs (`Store.recent_runs`), and a job's children
+(`JobFilter.parent_id`)."""
+
+from __future__ import annotations
+
+from jobtrail.records import ErrorInfo, Status
+from jobtrail.store import Store
+from jobtrail.store.base import JobFilter, NewJob, Outcome, RunSummary
+
+WORKER = "w-1"
+
+
+def ended(store: Store, name: str, variant: str, status: Status = Status.SUCCEEDED,
+          parent: int | None = None) -> int:
+    """Enqueue one job of *name*, claim it and end it for good with *variant*."""
+    (job_id,) = store.enqueue([NewJob(name, "default", "{}", 1, parent_job_id=parent)])
+    job = store.claim_job(WORKER, job_id, 30.0)
+    assert job is not None
+    error = None if status is Status.SUCCEEDED else ErrorInfo("E", "m")
+    store.finish(WORKER, [Outcome(job.id, 1, status, error=error, claim=job.claim,
+                                  run=RunSummary(name, variant))])
+    return job_id
+
+
+def test_recent_runs_are_the_newest_ended_runs_of_one_job_type(store: Store) -> None:
+    """Runs of the job type that ended for good, newest first, at most *limit*; other
+    types and jobs not ended are left out."""
+    first = ended(store, "bill", "load")
+    ended(store, "ship", "pack")
+    second = ended(store, "bill", "load charge", Status.DEAD)
+    store.enqueue([NewJob("bill", "default", "{}", 1)])  # waiting: no run yet
+    third = ended(store, "bill", "load charge save")
+    found = store.recent_runs("bill", 10, 1000)
+    assert [(run.job_id, run.variant, run.status) for run in found] == [
+        (third, "load charge save", Status.SUCCEEDED), (second, "load charge", Status.DEAD),
+        (first, "load", Status.SUCCEEDED)]
+    assert [run.job_id for run in store.recent_runs("bill", 2, 1000)] == [third, second]
+    assert store.recent_runs("nobody", 10, 1000) == []
+
+
+def test_recent_runs_look_only_among_the_newest_jobs_of_the_window(store: Store) -> None:
+    """A run older than the newest *window* jobs of every type is not read, however few
+    runs of its type are newer."""
+    old = ended(store, "bill", "load")
+    for _ in range(3):
+        ended(store, "ship", "pack")
+    newer = ended(store, "bill", "load charge")
+    assert [run.job_id for run in store.recent_runs("bill", 10, 4)] == [newer]
+    assert [run.job_id for run in store.recent_runs("bill", 10, 5)] == [newer, old]
+
+
+def test_a_jobs_children_are_listed_newest_first_and_paged(store: Store) -> None:
+    """JobFilter.parent_id selects the jobs a job enqueued, with the other filters and
+    the keyset cursor; count_jobs counts them all."""
+    parent = ended(store, "bill", "load")
+    other = ended(store, "bill", "load")
+    children = store.enqueue([NewJob("mail", "default", "{}", 1, parent_job_id=parent)
+                              for _ in range(3)])
+    store.enqueue([NewJob("mail", "default", "{}", 1, parent_job_id=other),
+                   NewJob("sms", "default", "{}", 1, parent_job_id=parent)])
+    sms = store.list_jobs(JobFilter(job_name="sms"))[0].id
+    listed = store.list_jobs(JobFilter(parent_id=parent))
+    assert [job.id for job in listed] == [sms, *reversed(children)]
+    assert all(job.parent_job_id == parent for job in listed)
+    page = store.list_jobs(JobFilter(parent_id=parent, job_name="mail", limit=2))
+    assert [job.id for job in page] == [children[2], children[1]]
+    rest = store.list_jobs(JobFilter(parent_id=parent, job_name="mail", before_id=children[1]))
+    assert [job.id for job in rest] == [children[0]]
+    assert store.count_jobs(JobFilter(parent_id=parent)) == 4
+    assert store.list_jobs(JobFilter(parent_id=children[0])) == []
