@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jobtrail import App, Context
+from jobtrail import App, Context, Permanent, Retry
 from jobtrail.flows import build_flow
-from jobtrail.flows.coverage import check
+from jobtrail.flows.coverage import check, split_runs
 from jobtrail.testing import run_until_idle
 
 EXPECT = "load decide:paid=true exit:paid | load decide:paid=false effect:charge save"
@@ -30,6 +30,18 @@ def bill_without_save(ctx: Context, invoice: int) -> None:
     if ctx.decide("paid", invoice % 3 == 0):
         return ctx.exit("paid")  # type: ignore[return-value]
     ctx.effect("charge", lambda: "ch", key=f"charge-{invoice}")
+
+
+def ship(ctx: Context, parcel: int) -> None:
+    ctx.step("pack", lambda: parcel)
+    ctx.step("weigh", lambda: weigh(parcel))
+    ctx.effect("post", lambda: "posted", key=f"post-{parcel}")
+
+
+def weigh(parcel: int) -> int:
+    if parcel == 2:
+        raise Permanent("the scale is broken")
+    return parcel
 
 
 def variants(app: App, job_name: str) -> list[str]:
@@ -69,3 +81,20 @@ def test_recorded_paths_the_changed_code_cannot_explain_are_listed(
     assert report.comparison.code_not_expected == (("load", "decide:paid=false", "effect:charge"),)
     assert report.comparison.expected_not_in_code == (
         ("load", "decide:paid=false", "effect:charge", "save"),)
+
+
+def test_a_run_that_died_inside_a_step_is_explained_as_stopped_partway(
+    make_app: Callable[..., App],
+) -> None:
+    """A dead run recorded how a code path begins: passed as stopped, it is explained and
+    observes no whole path; passed as completed, it is a path the code cannot explain."""
+    app = make_app()
+    job = app.job(name="ship", retry=Retry(max_attempts=1))(ship)
+    job.enqueue_many([{"parcel": 1}, {"parcel": 2}])
+    run_until_idle(app)
+    completed, stopped = split_runs(app.store.runs("ship"))
+    assert (completed, stopped) == (["pack weigh effect:post"], ["pack"])
+    graph = build_flow(job, job_name="ship")
+    report = check(job, graph, completed, stopped=stopped)
+    assert (report.runs, report.unexplained, report.coverage) == (2, {}, 1.0)
+    assert check(job, graph, completed + stopped).unexplained == {"pack": 1}

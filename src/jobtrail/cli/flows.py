@@ -15,7 +15,7 @@ from jobtrail.cli.output import console, emit_json, wide_option
 from jobtrail.cli.tables import Column, shown, table
 from jobtrail.cli.times import MOMENT
 from jobtrail.flows import lock, to_dot, to_mermaid, to_text
-from jobtrail.flows.coverage import Coverage, check
+from jobtrail.flows.coverage import Coverage, check, split_runs
 from jobtrail.flows.jobgraph import cycles, from_code
 from jobtrail.flows.lint import lint_app
 
@@ -108,15 +108,18 @@ def check_command(target: str, lock_path: Path, as_json: bool) -> int:
 def coverage_command(target: str, job_name: str | None, since: datetime | None,
                      as_json: bool, wide: bool) -> None:
     """Code against expect= against recorded runs, per job: paths the expectation forbids
-    or the code cannot take, recorded paths the code cannot explain, untested paths."""
+    or the code cannot take, recorded paths the code cannot explain, untested paths. A run
+    that stopped for good partway (dead, orphaned, cancelled) is explained when the code
+    can begin as it did."""
     with opened(load_app(target)) as app:
         graphs = lock.graphs(app)
         if job_name is not None and job_name not in graphs:
             raise click.UsageError(f"no job named {job_name!r} in {target}")
         names = [job_name] if job_name else list(graphs)
-        reports = [check(app.registry[n], graphs[n],
-                         [run.variant for run in app.store.runs(n, since)])
-                   for n in names]
+        reports = []
+        for name in names:
+            completed, stopped = split_runs(app.store.runs(name, since))
+            reports.append(check(app.registry[name], graphs[name], completed, stopped=stopped))
     if as_json:
         emit_json([coverage_json(r) for r in reports])
         return

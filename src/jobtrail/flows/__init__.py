@@ -25,7 +25,8 @@ run, `compare` finds, by example, where code and expectation disagree.
 Modules: `graph` (the data); `builder` with `expressions`, `matching`, `frames`,
 `resolve` and `raw` (the walk); `render` (Mermaid, DOT, text); `language` with `moves`
 and `comparison` (the automaton view); `lock` (the file CI checks); `coverage` (code
-against ``expect=`` against recorded runs); `lint`, the flow lint (a package, one module
+against ``expect=`` against recorded runs) and `usage` (the same, edge by edge: the runs
+that took each edge, where runs left the code); `lint`, the flow lint (a package, one module
 per rule). What the graph shows and its limits: docs/flows.md.
 
 The flows read code and never run it: what they need of a job and of an app is in

@@ -69,7 +69,7 @@ def compare(
     """
     code = _CodeAutomaton(graph, unknown == "anything")
     expected = Automaton(expectation.ast)
-    alphabet = _alphabet(graph, expectation)
+    letters = alphabet(graph, expectation)
     # Breadth-first over words, each pair of states entered by at most `limit` of them:
     # enough for `limit` distinct examples that diverge alike, and still a finite search.
     # An entry is (pair of states, index of the entry it extends, symbol added).
@@ -90,7 +90,7 @@ def compare(
             missing.append(_word(entries, current))
         if len(produced) >= limit and len(missing) >= limit:
             break
-        for symbol in alphabet:
+        for symbol in letters:
             pair = (code.move(states, symbol),
                     DEAD if state == DEAD else expected.move(state, symbol))
             # Only pairs that can still yield an example still wanted are worth a visit.
@@ -143,7 +143,7 @@ class _CodeAutomaton:
         return found
 
 
-def _alphabet(graph: FlowGraph, expectation: Expectation) -> list[Symbol]:
+def alphabet(graph: FlowGraph, expectation: Expectation) -> list[Symbol]:
     """One symbol for each class of symbols that both automata treat alike, sorted."""
     names: dict[str, set[str]] = {kind: {OTHER} for kind in KINDS}
     values: dict[str, set[str]] = {}
@@ -159,15 +159,15 @@ def _alphabet(graph: FlowGraph, expectation: Expectation) -> list[Symbol]:
         if atom.value is not None:
             named = atom.name != WILDCARD
             (values.setdefault(atom.name, set()) if named else any_name_values).add(atom.value)
-    alphabet: list[Symbol] = []
+    found: list[Symbol] = []
     for kind in KINDS:
         for name in _other_last(names[kind]):
             if kind != "decide":
-                alphabet.append(Symbol(kind, name))
+                found.append(Symbol(kind, name))
                 continue
             for value in _other_last(values.get(name, set()) | any_name_values):
-                alphabet.append(Symbol(kind, name, value))
-    return alphabet
+                found.append(Symbol(kind, name, value))
+    return found
 
 
 def _other_last(texts: set[str]) -> list[str]:

@@ -10,6 +10,11 @@ For one job it answers:
 - code paths never observed in recorded runs (untested paths), and path coverage: the
   share of the code's paths (ending without an exception, loops taken at most once more)
   that some recorded run took.
+
+A run that stopped for good partway (dead, orphaned, cancelled: `split_runs`) is explained
+when its points are how some code path begins: an exception from inside a step is not a
+path the code lacks. What is read of the code alone (`code_side`) can be computed once
+and handed to every `check` of the same code.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from jobtrail.expect import ExpectationError, Symbol, parse
 from jobtrail.expect.nodes import Atom, Node, Repeat, Seq
 from jobtrail.flows.declared import DeclaredJob
 from jobtrail.flows.graph import FlowGraph
-from jobtrail.flows.language import Comparison, accepts, code_paths, compare
+from jobtrail.flows.language import CodePathList, Comparison, accepts, code_paths, compare
+from jobtrail.records import RunRecord, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,31 +87,61 @@ def _takes(path_tokens: tuple[str, ...], variant: tuple[str, ...]) -> bool:
                for p, v in zip(path_tokens, variant, strict=True))
 
 
-def check(job: DeclaredJob, graph: FlowGraph, variants: Iterable[str]) -> Coverage:
+@dataclass(frozen=True, slots=True)
+class CodeSide:
+    """What the check reads of the code and of ``expect=`` alone: the code's paths and how
+    they compare with the expectation (``None`` without one)."""
+
+    paths: CodePathList
+    comparison: Comparison | None
+
+
+def code_side(job: DeclaredJob, graph: FlowGraph) -> CodeSide:
+    """The part of *job*'s check that no run changes."""
+    return CodeSide(code_paths(graph),
+                    compare(graph, job.expectation) if job.expectation else None)
+
+
+def split_runs(runs: Iterable[RunRecord]) -> tuple[list[str], list[str]]:
+    """The variants of *runs* that completed (succeeded, exits included), and of those
+    that stopped for good partway (dead, orphaned, cancelled): `check`'s two arguments."""
+    completed: list[str] = []
+    stopped: list[str] = []
+    for run in runs:
+        (completed if run.status is Status.SUCCEEDED else stopped).append(run.variant)
+    return completed, stopped
+
+
+def check(job: DeclaredJob, graph: FlowGraph, variants: Iterable[str], *,
+          stopped: Iterable[str] = (), code: CodeSide | None = None) -> Coverage:
     """The three-way check of *job*, whose code *graph* is, against its recorded runs:
-    *variants* holds the path each run took, in the path language (a stored variant)."""
-    found = code_paths(graph)
-    code = [p for p in found if p.ends != "raise"]
-    texts = tuple(dict.fromkeys(p.text for p in code))
-    counts: dict[str, int] = {}
-    for variant in variants:
-        counts[variant] = counts.get(variant, 0) + 1
+    *variants* holds the path each run took, in the path language (a stored variant), and
+    *stopped* those of runs that stopped for good partway, explained when the code can
+    begin so. *code* is `code_side` of the same job and graph, when already known."""
+    code = code if code is not None else code_side(job, graph)
+    ending = [p for p in code.paths if p.ends != "raise"]
+    texts = tuple(dict.fromkeys(p.text for p in ending))
+    counts: dict[tuple[str, bool], int] = {}
+    for key in [*((v, False) for v in variants), *((v, True) for v in stopped)]:
+        counts[key] = counts.get(key, 0) + 1
     unexplained: dict[str, int] = {}
     seen: set[str] = set()
     notes: list[str] = list(graph.notes)
-    for variant, count in counts.items():
+    for (variant, partway), count in counts.items():
         points = symbols(variant)
         if points is None:
-            notes.append(f"a recorded path too long to check: {variant[:60]}…")
+            notes.append(f"a recorded path too long to check: {variant[:60]}…"
+                         if variant.endswith("…") else
+                         f"a recorded path the path language cannot read: {variant[:60]}")
             continue
         if not accepts(graph, points):
-            unexplained[variant] = count
+            if not (partway and accepts(graph, points, complete=False)):
+                unexplained[variant] = unexplained.get(variant, 0) + count
             continue
         tokens = tuple(str(s) for s in points)
-        seen.update(p.text for p in code if _takes(p.tokens, tokens))
-    comparison = compare(graph, job.expectation) if job.expectation else None
+        seen.update(p.text for p in ending if _takes(p.tokens, tokens))
     return Coverage(
         job.name, texts, tuple(t for t in texts if t in seen),
-        tuple(t for t in texts if t not in seen), unexplained, sum(counts.values()), comparison,
-        found.truncated, tuple(notes),
+        tuple(t for t in texts if t not in seen), unexplained, sum(counts.values()),
+        code.comparison, code.paths.truncated, tuple(notes),
     )
