@@ -1,7 +1,7 @@
 """The dashboard in a real headless browser (Debian's chromium, driven by Playwright) against
 ``jobtrail dashboard`` running as its own process: every page loads without a console
-error or a script of a hostile payload running, an operator replays a dead letter from
-its page, and a viewer cannot."""
+error or a script of a hostile payload running, a flow is drawn, an operator replays a
+dead letter from its page, and a viewer cannot."""
 
 from __future__ import annotations
 
@@ -164,12 +164,12 @@ def logged_in(browser: Browser, served: Served, token: str, javascript: bool = T
 
 def test_every_page_loads_without_errors_and_hostile_text_stays_text(
         browser: Browser, served: Served) -> None:
-    """Overview, jobs, a job, dead letters and audit load with no console error and no
-    script of a hostile payload running; the payload shows as text."""
+    """Overview, jobs, a job, dead letters, audit, flows and the catalog load with no
+    console error and no script of a hostile payload running; the payload shows as text."""
     watched = logged_in(browser, served, VIEWER)
     page = watched.page
     for path in ("/", "/jobs", f"/jobs/{served.hostile}", f"/jobs/{served.dead}", "/dead",
-                 "/audit"):
+                 "/audit", "/flows", "/catalog", "/catalog/strange"):
         response = page.goto(served.base + path)
         assert response is not None and response.status == 200, path
         page.wait_for_load_state()
@@ -211,7 +211,8 @@ def test_htmx_and_uplot_load_with_no_csp_violation(browser: Browser, served: Ser
     indicator styles are off), and nothing violates the Content-Security-Policy."""
     watched = logged_in(browser, served, VIEWER)
     page = watched.page
-    for path in ("/", "/jobs", f"/jobs/{served.dead}", "/dead", "/audit"):
+    for path in ("/", "/jobs", f"/jobs/{served.dead}", "/dead", "/audit", "/flows/charge",
+                 "/catalog"):
         page.goto(served.base + path)
         page.wait_for_load_state("load")
         loaded = page.evaluate("""() => [typeof window.htmx, typeof window.uPlot,
@@ -315,3 +316,23 @@ def test_an_admin_creates_a_token_in_the_browser_and_it_logs_in(browser: Browser
     operator = logged_in(browser, served, token).page
     assert "token:night-shift (operator)" in operator.locator(".who").inner_text()
     assert operator.get_by_role("link", name="Tokens").count() == 0
+
+
+def test_a_flow_page_draws_its_graph(browser: Browser, served: Served) -> None:
+    """/flows/charge draws the job's flow as an SVG with a node per point of its code and
+    edges counting its runs, with no console error nor CSP violation (the drawing needs no
+    script, and has no style attribute)."""
+    watched = logged_in(browser, served, VIEWER)
+    page = watched.page
+    response = page.goto(served.base + "/flows/charge")
+    assert response is not None and response.status == 200
+    drawing = page.locator("svg.flow")
+    assert drawing.is_visible()
+    box = drawing.bounding_box()
+    assert box is not None and box["width"] > 50 and box["height"] > 100
+    nodes = drawing.locator("g.node")
+    assert nodes.count() >= 4
+    labels = drawing.locator("g.node text.label").all_text_contents()
+    assert "effect:charge" in labels and "check" in labels
+    assert drawing.locator("g.edge-taken").count() >= 3
+    assert watched.violations() == [] and watched.problems == []

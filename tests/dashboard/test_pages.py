@@ -13,7 +13,8 @@ from tests.dashboard.conftest import HOSTILE_QUEUE, Shop
 from tests.support import rawsql
 
 HTML = {"accept": "text/html"}
-PAGES = ["/", "/jobs", "/jobs/1", "/dead", "/audit"]
+PAGES = ["/", "/jobs", "/jobs/1", "/dead", "/audit", "/flows", "/flows/charge", "/catalog",
+         "/catalog/charge"]
 
 
 def test_every_page_renders_and_has_a_json_twin(shop: Shop, client_for: Callable[..., TestClient]) -> None:

@@ -21,7 +21,8 @@ def test_hostile_payload_error_and_queue_are_shown_as_text(shop: Shop, client_fo
     an attribute appear escaped on every page, never as markup."""
     client = client_for(shop.app)
     for path in ("/", "/jobs", f"/jobs/{shop.dead}", f"/jobs/{shop.hostile}", "/dead",
-                 f"/jobs?queue={HOSTILE_QUEUE}"):
+                 f"/jobs?queue={HOSTILE_QUEUE}", "/catalog", "/catalog/strange",
+                 "/flows/strange"):
         page = client.get(path, headers=HTML)
         assert page.status_code == 200, path
         for raw in RAW:
@@ -72,7 +73,8 @@ def test_templates_hold_no_inline_script_or_style(shop: Shop, client_for: Callab
     """No page holds an inline script, an event handler attribute, a style element or a
     style attribute (the CSP forbids them): scripts come by src from /static only."""
     client = client_for(shop.app)
-    for path in ("/", "/jobs", f"/jobs/{shop.dead}", "/dead", "/audit", "/login"):
+    for path in ("/", "/jobs", f"/jobs/{shop.dead}", "/dead", "/audit", "/login", "/flows",
+                 "/flows/charge", "/catalog", "/catalog/charge"):
         text = client.get(path, headers=HTML).text
         page = elements(text)
         assert page.script_text == [], path

@@ -239,7 +239,7 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
         missed = schedule["catch_up"]
         catch_up = f", catches up to {missed} missed ticks" if missed else ""
         rows.insert(1, ("Schedule", Text(schedule["text"] + catch_up)))
-    limits = _limits_text(description["limits"], description["queue_policy"])
+    limits = limits_text(description["limits"], description["queue_policy"])
     if limits:
         rows.insert(1, ("Limits", Text(limits)))
     for label, key in (("Breaker", "breaker"), ("Expected path", "expect"), ("Owner", "owner"),
@@ -261,7 +261,7 @@ def job_panel(description: dict[str, Any], width: int) -> Panel:
     )
 
 
-def _limits_text(limits: dict[str, Any], policy: dict[str, Any] | None) -> str:
+def limits_text(limits: dict[str, Any], policy: dict[str, Any] | None) -> str:
     """The job's own limits and its queue's policy, in words."""
     parts = []
     if limits["concurrency_limit"] is not None:

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jobtrail.app import App
-from jobtrail.dashboard import actions, bulk, pages, tokens_pages
+from jobtrail.dashboard import actions, bulk, catalog, flows, pages, tokens_pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
 from jobtrail.dashboard.hosts import LocalHostsOnly
 from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders, ServerErrors
@@ -91,6 +91,10 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
         Route("/tokens", tokens_pages.tokens, methods=["GET"]),
         Route("/tokens", tokens_pages.create, methods=["POST"]),
         Route("/tokens/{name}/revoke", tokens_pages.revoke, methods=["POST"]),
+        Route("/flows", flows.flows),
+        Route("/flows/{job:path}", flows.flow),
+        Route("/catalog", catalog.catalog),
+        Route("/catalog/{job:path}", catalog.catalog_entry),
         Route("/login", actions.login_form, methods=["GET"]),
         Route("/login", actions.login, methods=["POST"]),
         Route("/logout", actions.logout, methods=["POST"]),
@@ -105,6 +109,7 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
     web.state.jobtrail = jobtrail_app
     web.state.guard = guard
     web.state.templates = environment()
+    web.state.flows = flows.Flows(jobtrail_app)
     # The last added wraps the others: the headers go on every answer, the answer to an
     # unexpected error included, and the Host check comes before any page.
     web.add_middleware(LocalHostsOnly, guard=guard)

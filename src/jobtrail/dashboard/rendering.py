@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 
 from jobtrail.access import Action, Actor
 from jobtrail.dashboard.auth import COOKIE, SESSION_SECONDS, Session
+from jobtrail.dashboard.flowsvg import flow_svg
 
 __all__ = ["Visit", "environment", "is_htmx", "json_response", "problem", "render", "root",
            "set_cookie", "wants_json"]
@@ -42,6 +43,7 @@ def environment() -> jinja2.Environment:
     env.filters["seconds"] = seconds
     env.filters["moment"] = moment
     env.filters["series"] = series
+    env.filters["flow_svg"] = flow_svg
     return env
 
 
