@@ -34,7 +34,8 @@ APP_SOURCE = textwrap.dedent(
 
 def environment(tmp_path: Path, url: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
-           if key not in ("JOBTRAIL_DASHBOARD_TOKENS", "JOBTRAIL_APP", "JOBTRAIL_URL")}
+           if key not in ("JOBTRAIL_DASHBOARD_TOKENS", "JOBTRAIL_APP", "JOBTRAIL_URL",
+                          "JOBTRAIL_TRACE_URL")}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.getcwd()])
     env["SHOP_URL"] = url
     return env
@@ -90,3 +91,23 @@ def test_another_host_without_tokens_is_refused(tmp_path: Path) -> None:
     lines = run.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no dashboard token is configured")
     assert "0.0.0.0" in lines[0] and "jobtrail tokens create" in lines[0]
+
+
+def test_a_trace_url_that_is_not_an_http_template_is_refused(tmp_path: Path) -> None:
+    """--trace-url, or $JOBTRAIL_TRACE_URL, that is not an http(s) address holding
+    {trace_id} exits 2 with one line naming the option, before serving anything."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    bare = App(url)
+    bare.upgrade()
+    bare.close()
+    command = [sys.executable, "-m", "jobtrail", "dashboard", "--url", url]
+    env = environment(tmp_path, url)
+    given = subprocess.run([*command, "--trace-url", "javascript:alert({trace_id})"],
+                           cwd=tmp_path, env=env, capture_output=True, timeout=30)
+    from_env = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=30,
+                              env={**env, "JOBTRAIL_TRACE_URL": "https://tracing.example/x"})
+    for run, words in ((given, "is not an http:// or https:// address"),
+                       (from_env, "must hold {trace_id}")):
+        assert run.returncode == 2
+        lines = run.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and "--trace-url" in lines[0] and words in lines[0], lines

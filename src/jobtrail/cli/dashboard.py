@@ -20,6 +20,9 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: The port it listens on unless told otherwise.
 DEFAULT_PORT = 8000
 INSTALL = "pip install 'jobtrail[dashboard]'"
+#: Where --trace-url is read from when not given (`jobtrail.dashboard.links.TRACE_ENV`;
+#: not imported from there, which needs the dashboard's packages).
+TRACE_ENV = "JOBTRAIL_TRACE_URL"
 
 
 def require_packages() -> None:
@@ -45,10 +48,15 @@ def require_packages() -> None:
                    "configured.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT,
               show_default=True, help="The port to listen on.")
-def dashboard(target: str | None, url: str | None, host: str, port: int) -> None:
-    """Serve the web dashboard until stopped (Ctrl-C): queues, jobs, a job's timeline,
-    dead letters (replay, discard) and the audit trail, each page also as JSON
-    (?format=json).
+@click.option("--trace-url", envvar=TRACE_ENV, metavar="URL",
+              help="Link trace ids to your tracing UI: an http(s) address with {trace_id} "
+                   "where the id goes, e.g. https://tracing.example/trace/{trace_id} "
+                   f"(default: ${TRACE_ENV}).")
+def dashboard(target: str | None, url: str | None, host: str, port: int,
+              trace_url: str | None) -> None:
+    """Serve the web dashboard until stopped (Ctrl-C): queues, jobs, a job's timeline and
+    family, dead letters (replay, discard), the audit trail, each job type's flow and
+    catalog entry, each page also as JSON (?format=json).
 
     Once a token exists (`jobtrail tokens create`, or $JOBTRAIL_DASHBOARD_TOKENS as
     role:token,...), every request needs one. Without any, the dashboard is open to whoever
@@ -60,7 +68,10 @@ def dashboard(target: str | None, url: str | None, host: str, port: int) -> None
     from jobtrail.dashboard import create_app
 
     with opened(app_from(target, url)) as app:
-        web = create_app(app)
+        try:
+            web = create_app(app, trace_url=trace_url or "")
+        except ValueError as exc:  # the trace link template
+            raise click.BadParameter(str(exc), param_hint="'--trace-url'") from None
         if not web.state.guard.required:
             if host not in LOCAL_HOSTS:
                 raise ConfigurationError(

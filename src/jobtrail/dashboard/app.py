@@ -24,6 +24,7 @@ from jobtrail.app import App
 from jobtrail.dashboard import actions, bulk, catalog, flows, pages, tokens_pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
 from jobtrail.dashboard.hosts import LocalHostsOnly
+from jobtrail.dashboard.links import trace_template
 from jobtrail.dashboard.middleware import SECURITY_HEADERS, SecurityHeaders, ServerErrors
 from jobtrail.dashboard.overview import overview
 from jobtrail.dashboard.rendering import HERE, environment, problem, root, wants_json
@@ -66,12 +67,18 @@ async def _missing_page(request: Request, exc: Exception) -> Response:
                     str(getattr(exc, "detail", "")) or "no such page")
 
 
-def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
+def create_app(jobtrail_app: App, *, tokens: str | None = None,
+               trace_url: str | None = None) -> Starlette:
     """The dashboard of *jobtrail_app*, as an ASGI app.
 
     *tokens* is ``role:token,...`` for simple setups (default: ``$JOBTRAIL_DASHBOARD_TOKENS``),
     beside the app's stored tokens (``jobtrail tokens create``). With any token, every
-    request needs one (`jobtrail.dashboard.auth`)."""
+    request needs one (`jobtrail.dashboard.auth`).
+
+    *trace_url* links a job's trace id to your tracing UI: an http(s) address holding
+    ``{trace_id}`` (default: ``$JOBTRAIL_TRACE_URL``; none: the id is shown as text).
+    `ValueError` for any other."""
+    trace = trace_template(trace_url)
     spec = os.environ.get(ENV, "") if tokens is None else tokens
     guard = Guard(jobtrail_app.authenticate,
                   lambda: any(record.live for record in jobtrail_app.tokens.list()),
@@ -110,6 +117,7 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None) -> Starlette:
     web.state.guard = guard
     web.state.templates = environment()
     web.state.flows = flows.Flows(jobtrail_app)
+    web.state.trace_url = trace
     # The last added wraps the others: the headers go on every answer, the answer to an
     # unexpected error included, and the Host check comes before any page.
     web.add_middleware(LocalHostsOnly, guard=guard)

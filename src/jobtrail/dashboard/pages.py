@@ -20,17 +20,21 @@ from jobtrail.audit.sealing import head_of
 from jobtrail.audit.verify import verify
 from jobtrail.cli.output import effect_json, event_json, job_json
 from jobtrail.dashboard import trail
+from jobtrail.dashboard.flows import Flows, job_links
+from jobtrail.dashboard.links import http_link, trace_link
 from jobtrail.dashboard.rendering import render, root
 from jobtrail.dashboard.visits import visit
 from jobtrail.limits import MAX_JOB_ID
 from jobtrail.records import JobRecord, Status
 
-__all__ = ["PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs"]
+__all__ = ["CHILDREN", "PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs"]
 
 #: How many jobs a page of a list shows.
 PAGE_SIZE = 50
 #: The longest queue or job name a filter may give.
 MAX_FILTER = 200
+#: How many of a job's children its page lists (the newest; all: ``/jobs?parent=ID``).
+CHILDREN = 50
 #: The newest seals the audit page verifies (the whole trail: ``jobtrail audit verify``).
 RECENT_SEALS = 5
 #: The most dead letters one bulk action may act on (`jobtrail.dashboard.bulk`).
@@ -94,8 +98,8 @@ def _page(request: Request, found: list[JobRecord], before: int | None) -> dict[
 
 # -- pages ----------------------------------------------------------------------------------------
 def jobs(request: Request) -> Response:
-    """``/jobs``: jobs newest first, by status, queue and job type; ``?id=N`` goes to job
-    N."""
+    """``/jobs``: jobs newest first, by status, queue, job type and parent (``?parent=N``:
+    the jobs job N enqueued); ``?id=N`` goes to job N."""
     current = visit(request)
     wanted = job_id_of(request.query_params.get("id"), "id")
     if wanted is not None:
@@ -103,9 +107,11 @@ def jobs(request: Request) -> Response:
         return RedirectResponse(f"{root(request)}/jobs/{wanted}{suffix}", status_code=303)
     statuses, queue, job_name = _statuses(request), _name(request, "queue"), _name(request, "job")
     before = job_id_of(request.query_params.get("before"), "before")
+    parent = job_id_of(request.query_params.get("parent"), "parent")
     found = _app(request).jobs(status=statuses or None, queue=queue, job_name=job_name,
-                               limit=PAGE_SIZE + 1, before_id=before)
-    data = {"filters": {"status": [s.value for s in statuses], "queue": queue, "job": job_name},
+                               limit=PAGE_SIZE + 1, before_id=before, parent_id=parent)
+    data = {"filters": {"status": [s.value for s in statuses], "queue": queue, "job": job_name,
+                        "parent": parent},
             **_page(request, found, before), "statuses": [s.value for s in Status]}
     return render(request, "jobs.html", data, current)
 
@@ -123,9 +129,32 @@ def job(request: Request) -> Response:
     last = {effect.name: effect for effect in effects}
     resolvable = [] if record.status is Status.RUNNING else sorted(
         name for name, effect in last.items() if effect.status == "started")
+    children = app.jobs(parent_id=job_id, limit=CHILDREN + 1)
     data = {"job": job_json(record), "events": [event_json(event) for event in record.path],
-            "effects": [effect_json(effect) for effect in effects], "resolvable": resolvable}
+            "effects": [effect_json(effect) for effect in effects], "resolvable": resolvable,
+            "children": [job_json(child) for child in children[:CHILDREN]],
+            "more_children": len(children) > CHILDREN,
+            "children_page": "/jobs?" + urlencode({"parent": job_id}),
+            "trace_link": trace_link(request.app.state.trace_url, record.trace_id),
+            **_job_type(request, record)}
     return render(request, "job.html", data, current)
+
+
+def _job_type(request: Request, record: JobRecord) -> dict[str, Any]:
+    """What the job page says of the job's type: links to its pages (none for a type the
+    app no longer declares), and for a dead letter, its runbook."""
+    definition = _app(request).registry.get(record.job_name)
+    if definition is None:
+        return {"job_type": None, "runbook": None}
+    links = job_links(request, record.job_name)
+    flows: Flows = request.app.state.flows
+    if record.job_name not in flows.names():
+        links["flow"] = None
+    runbook = definition.catalog.runbook
+    dead = record.status in (Status.DEAD, Status.ORPHANED)
+    return {"job_type": links,
+            "runbook": {"text": runbook, "link": http_link(runbook)}
+            if dead and runbook else None}
 
 
 def dead(request: Request) -> Response:
