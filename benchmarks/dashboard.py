@@ -4,10 +4,13 @@
                                    [--requests 20]
 
 Fills an empty database with ``--jobs`` jobs through `Store.enqueue` (batches of 5,000),
-marks them succeeded in SQL (one in a thousand dead instead, for the dead-letter page),
-seals the audit trail, then asks each page ``--requests`` times in this process through
-Starlette's TestClient — the page's whole work (reads, template, headers), without a
-network between — and prints p50 and p95 per page against the goal: p95 < 200 ms.
+marks them succeeded in SQL (one in a thousand dead instead, for the dead-letter page; one
+in a hundred a ``bill`` run with its recorded path, for the flow page; 200 children of the
+job in the middle, for its page), seals the audit trail, then asks each page
+``--requests`` times in this process through Starlette's TestClient — the page's whole
+work (reads, template, headers), without a network between — and prints p50 and p95 per
+page against the goal: p95 < 200 ms. ``/flows/refund`` is a job type with no run: its
+page reads the whole window of newest jobs and finds none.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corebench.backends import Backend, chosen
 from starlette.testclient import TestClient
 
-from jobtrail import App
+from jobtrail import App, Context
 from jobtrail.audit.sealing import seal_all
 from jobtrail.dashboard import create_app
 from jobtrail.store import parse_url
@@ -36,6 +39,39 @@ BATCH = 5_000
 HTML = {"accept": "text/html"}
 
 
+#: One job in this many is a run of `bill`, the others no-ops; the job in the middle has
+#: this many children.
+BILLS = 100
+CHILDREN = 200
+#: The paths `bill` runs recorded: one in three invoices was already paid.
+PAID = "load decide:paid=true exit:paid"
+UNPAID = "load decide:paid=false decide:large=false effect:charge save"
+
+
+def bill(ctx: Context, invoice: int) -> None:
+    """Bill an invoice once."""
+    ctx.step("load", lambda: invoice)
+    if ctx.decide("paid", invoice % 3 == 0):
+        ctx.exit("paid")
+    if ctx.decide("large", invoice > 10_000):
+        ctx.step("review", lambda: invoice)
+    ctx.effect("charge", lambda: "charged", key=f"charge-{invoice}")
+    ctx.step("save", lambda: True)
+
+
+def refund(ctx: Context, invoice: int) -> None:
+    """Refund an invoice: declared, never run."""
+    ctx.effect("refund", lambda: "refunded", key=f"refund-{invoice}")
+
+
+def declare(app: App) -> None:
+    """The job types the flow and catalog pages show."""
+    app.job(name="bill", expect="load (decide:paid=true exit:paid | decide:paid=false "
+                                "decide:large review? effect:charge save)",
+            owner="billing", runbook="https://runbooks.example/bill")(bill)
+    app.job(name="refund")(refund)
+
+
 def fill(url: str, jobs: int, say: Callable[[str], None]) -> int:
     """*jobs* finished jobs in the empty database at *url*; the id of one in the middle."""
     app = App(url)
@@ -43,7 +79,8 @@ def fill(url: str, jobs: int, say: Callable[[str], None]) -> int:
     done = 0
     while done < jobs:
         size = min(BATCH, jobs - done)
-        app.store.enqueue([NewJob("noop", "default" if n % 3 else "mail",
+        app.store.enqueue([NewJob("bill" if (done + n) % BILLS == 1 else "noop",
+                                  "default" if n % 3 else "mail",
                                   f'{{"n":{done + n}}}', 3) for n in range(size)])
         done += size
         if done % 100_000 < BATCH:
@@ -51,11 +88,16 @@ def fill(url: str, jobs: int, say: Callable[[str], None]) -> int:
     finished = "finished_at = created_at, started_at = created_at, attempts = 1"
     execute(url, f"UPDATE jobtrail_jobs SET status = 'succeeded', {finished}")
     execute(url, "UPDATE jobtrail_jobs SET status = 'dead' WHERE id % 1000 = 7")
+    execute(url, f"UPDATE jobtrail_jobs SET variant = CASE WHEN id % 3 = 0 THEN '{PAID}' "
+                 f"ELSE '{UNPAID}' END WHERE job_name = 'bill'")
+    middle = jobs // 2
+    execute(url, f"UPDATE jobtrail_jobs SET parent_job_id = {middle} "
+                 f"WHERE id > {middle} AND id <= {middle + CHILDREN}")
     say(f"  marked finished ({time.perf_counter() - started:.0f} s); sealing the trail")
     seal_all(app.store)
     say(f"  sealed ({time.perf_counter() - started:.0f} s)")
     app.close()
-    return jobs // 2
+    return middle
 
 
 def execute(url: str, statement: str) -> None:
@@ -93,10 +135,12 @@ def measure(backend: Backend, jobs: int, requests: int) -> list[dict[str, Any]]:
     middle = fill(backend.url, jobs, say)
     backend.analyze()
     app = App(backend.url)
+    declare(app)
     client = TestClient(create_app(app), base_url="http://localhost")
     pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?status=running",
              "/jobs?status=cancelled", "/jobs?queue=mail", "/jobs?queue=nowhere", "/jobs?job=noop",
-             f"/jobs?before={middle}", f"/jobs/{middle}", "/dead", "/audit"]
+             f"/jobs?before={middle}", f"/jobs/{middle}", f"/jobs?parent={middle}", "/dead",
+             "/audit", "/flows", "/flows/bill", "/flows/refund", "/catalog", "/catalog/bill"]
     rows = []
     for path in pages:
         spent = sorted(timed(client, path, requests))

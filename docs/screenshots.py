@@ -78,7 +78,8 @@ def _pages(base: str) -> list[tuple[str, str]]:
             time.sleep(0.2)
     first_dead = dead["jobs"][0]["id"] if dead["jobs"] else 1
     return [("overview", "/"), ("jobs", "/jobs"), ("job", f"/jobs/{first_dead}"),
-            ("dead", "/dead"), ("audit", "/audit")]
+            ("dead", "/dead"), ("audit", "/audit"), ("flow", "/flows/sync_customer"),
+            ("catalog", "/catalog")]
 
 
 if __name__ == "__main__":
