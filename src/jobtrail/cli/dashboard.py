@@ -51,7 +51,7 @@ def require_packages() -> None:
 @click.option("--trace-url", envvar=TRACE_ENV, metavar="URL",
               help="Link trace ids to your tracing UI: an http(s) address with {trace_id} "
                    "where the id goes, e.g. https://tracing.example/trace/{trace_id} "
-                   f"(default: ${TRACE_ENV}).")
+                   f"[env: {TRACE_ENV}].")
 def dashboard(target: str | None, url: str | None, host: str, port: int,
               trace_url: str | None) -> None:
     """Serve the web dashboard until stopped (Ctrl-C): queues, jobs, a job's timeline and
