@@ -12,6 +12,7 @@ says how many runs it read. ``jobtrail flows coverage`` reads every run.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +34,8 @@ from jobtrail.jobs import JobDef
 from jobtrail.records import Status
 
 __all__ = ["RECENT_RUNS", "RUN_WINDOW", "Analysis", "Flows", "flow", "flows", "job_links"]
+
+log = logging.getLogger("jobtrail.dashboard")
 
 #: The most runs whose paths a flow page counts on its edges.
 RECENT_RUNS: Final = 1_000
@@ -86,11 +89,26 @@ def _analysed(job: JobDef[Any, Any]) -> Analysis:
     try:
         graph = build_flow(job, job_name=job.name)
     except UNREADABLE as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return Analysis(job, None, f"its code cannot be read to draw its flow ({reason})")
-    forbidden = None if job.expectation is None else forbidden_edges(graph, job.expectation)
-    return Analysis(job, graph, None, code_side(job, graph), forbidden, to_mermaid(graph),
-                    to_dot(graph))
+        return Analysis(job, None, f"its code cannot be read to draw its flow ({_why(exc)})")
+    except Exception as exc:  # one job's odd code must not take down the flow pages
+        return _broken(job, exc)
+    try:
+        forbidden = None if job.expectation is None else forbidden_edges(graph, job.expectation)
+        return Analysis(job, graph, None, code_side(job, graph), forbidden, to_mermaid(graph),
+                        to_dot(graph))
+    except Exception as exc:
+        return _broken(job, exc)
+
+
+def _broken(job: JobDef[Any, Any], exc: Exception) -> Analysis:
+    """What the page says of a job whose flow the analysis failed on (logged, with its
+    traceback, for a bug report)."""
+    log.error("the flow of job %r could not be worked out", job.name, exc_info=exc)
+    return Analysis(job, None, f"its flow could not be worked out ({_why(exc)})")
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _flows(request: Request) -> Flows:
