@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from jobtrail.access import Action, Actor
+from jobtrail.dashboard import follows
 from jobtrail.dashboard.auth import COOKIE, SESSION_SECONDS, Session
 
 __all__ = ["Visit", "environment", "is_htmx", "json_response", "problem", "render", "root",
@@ -42,6 +43,7 @@ def environment() -> jinja2.Environment:
     env.filters["seconds"] = seconds
     env.filters["moment"] = moment
     env.filters["series"] = series
+    env.filters["follows_svg"] = follows.svg
     return env
 
 
