@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
-from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
+from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
 from jobtrail.store import gauges as store_gauges
 from jobtrail.store import glance, policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
@@ -105,7 +105,7 @@ class Reading(Database):
         else:
             found = self._fetch(_Q["recent_runs"], params)
             found.reverse()
-        return [rows.run_record(row, to_time) for row in found]
+        return [rows.run_record(row, utc_from_epoch) for row in found]
 
     @translated
     def run_names(self, limit: int) -> list[tuple[str, datetime]]:
@@ -125,7 +125,7 @@ class Reading(Database):
         query = "milestones" if within is None else "recent_milestones"
         found = self._fetch(_Q[query], {"needle": encode_basestring(name), "since": since,
                                         "within": within})
-        return segments.milestones(found, name, to_time, since)
+        return segments.milestones(found, name, utc_from_epoch, since)
 
     @translated
     def events_horizon(self, within: int) -> datetime | None:

@@ -822,9 +822,11 @@ SELECT job_name, kind, count(*) FROM (
 ) AS newest GROUP BY job_name, kind ORDER BY job_name, kind
 
 -- name: runs
--- Runs that ended for good, oldest first.
-SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id, milestones
+-- Runs that ended for good, oldest first. Times as epoch seconds: a report reads thousands
+-- of runs, and a float is read far faster than a timestamptz.
+SELECT id, job_name, status, outcome, variant, code_version,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, parent_job_id, milestones
 FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
@@ -832,9 +834,10 @@ ORDER BY finished_at, id
 
 -- name: recent_runs
 -- The newest runs that ended for good, newest first, through jobtrail_jobs_runs: the read
--- stops after %(limit)s rows, however many runs the job has.
-SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id, milestones
+-- stops after %(limit)s rows, however many runs the job has. Times as for runs.
+SELECT id, job_name, status, outcome, variant, code_version,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, parent_job_id, milestones
 FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND finished_at >= coalesce(%(since)s::timestamptz, '-infinity')
@@ -866,8 +869,11 @@ FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND parent_job_id = ANY(%(ids)b::bigint[])
 
 -- name: milestones
--- Rows whose path may hold the event: its JSON-quoted name appears in the text.
-SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+-- Rows whose path may hold the event: its JSON-quoted name appears in the text. Times as
+-- epoch seconds, as for runs.
+SELECT job_id, attempt, kind, name, extract(epoch FROM at)::float8, duration, attrs, path,
+       claim
+FROM jobtrail_events
 WHERE path IS NOT NULL AND strpos(path, %(needle)s) > 0
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
 ORDER BY id
@@ -875,7 +881,9 @@ ORDER BY id
 -- name: recent_milestones
 -- As milestones, among only the newest %(within)s rows of events (by id, through the
 -- primary key): a read bounded however many events the store holds.
-SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+SELECT job_id, attempt, kind, name, extract(epoch FROM at)::float8, duration, attrs, path,
+       claim
+FROM jobtrail_events
 WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_events) - %(within)s
   AND path IS NOT NULL AND strpos(path, %(needle)s) > 0
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
