@@ -157,6 +157,8 @@ def test_bad_queries_are_a_400_and_an_unknown_job_a_404(
     for path, params, words in (
             ("/paths/bill", {"new_since": "last tuesday"}, "new_since: 'last tuesday' is not a time"),
             ("/paths/bill", {"since": "2026-13-45"}, "since: '2026-13-45' is not a time"),
+            ("/paths/bill", {"new_since": "0001-01-01T00:00+14:00"}, "out of the range of times"),
+            ("/paths/bill", {"since": "99999999999d"}, "reaches back before the year 1"),
             ("/paths/bill", {"new_since": "1h", "version": "v2"}, "give one of them, not both"),
             ("/paths/bill", {"version": "v" * 201}, "version: at most 200 characters"),
             ("/paths/" + "j" * 201, {}, "job: at most 200 characters")):

@@ -72,9 +72,11 @@ def _moment(request: Request, name: str) -> datetime | None:
     if text is None:
         return None
     try:
-        return parse_moment(text, datetime.now(UTC))
+        return parse_moment(text, datetime.now(UTC)).astimezone(UTC)
     except ValueError as exc:
         raise BadRequest(f"{name}: {exc}") from None
+    except OverflowError:  # a zone that takes it past the first or last time there is
+        raise BadRequest(f"{name}: {text[:40]!r} is out of the range of times") from None
 
 
 def _divergence_id(text: str | None) -> int | None:
