@@ -1,19 +1,18 @@
 """The paths, divergences and rules pages in a real headless browser against ``jobtrail
 dashboard`` running as its own process: they load without a console error, no script of a
-hostile name runs, the graph is drawn, and the hostile names show as text."""
+hostile name runs, nothing violates the Content-Security-Policy, the graph is drawn, and
+the hostile names show as text."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx2
 import pytest
 from playwright.sync_api import Browser
 
@@ -21,7 +20,7 @@ from jobtrail import App
 from tests.browser.test_dashboard_browser import VIEWER, Served, logged_in
 from tests.browser.test_dashboard_browser import browser as browser  # the fixture
 from tests.dashboard.billing import HOSTILE, run_billing
-from tests.dashboard.test_server import free_port
+from tests.support.servers import first_answer, free_port
 
 APP_SOURCE = '''
 import os
@@ -59,15 +58,7 @@ def billing_served(tmp_path: Path) -> Iterator[Served]:
         stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert server.poll() is None, server.communicate()[1].decode()
-            try:
-                httpx2.get(base + "/login", timeout=2)
-                break
-            except httpx2.TransportError:
-                assert time.monotonic() < deadline, "the dashboard did not answer in 20 s"
-                time.sleep(0.1)
+        first_answer(server, base + "/login")
         yield Served(base, billing.app, 0, billing.hostile)
     finally:
         server.terminate()
@@ -81,7 +72,7 @@ def billing_served(tmp_path: Path) -> Iterator[Served]:
 def test_the_path_pages_load_draw_their_graph_and_keep_hostile_names_as_text(
         browser: Browser, billing_served: Served) -> None:
     """Paths, a job's paths (its graph drawn), divergences and rules load with no console
-    error and no hostile script running; the hostile names read as text."""
+    error, no CSP violation and no hostile script running; the hostile names read as text."""
     watched = logged_in(browser, billing_served, VIEWER)
     page = watched.page
     hostile = f"/paths/{quote(HOSTILE)}"
@@ -95,6 +86,7 @@ def test_the_path_pages_load_draw_their_graph_and_keep_hostile_names_as_text(
             assert drawing is not None and drawing["width"] > 300, path
         if path != "/paths/bill":
             assert HOSTILE in page.locator("main").inner_text(), path
+        assert watched.violations() == [], path
     page.goto(billing_served.base + "/paths/bill")
     assert page.locator("svg.follows g.node").count() == 9  # start, 7 points, end
     assert watched.problems == []

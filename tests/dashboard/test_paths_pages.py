@@ -23,6 +23,7 @@ from tests.dashboard.billing import (
     Billing,
     run_billing,
 )
+from tests.dashboard.test_assets import elements
 
 HTML = {"accept": "text/html"}
 SVG = "{http://www.w3.org/2000/svg}"
@@ -117,7 +118,7 @@ def test_the_graph_is_well_formed_svg_naming_each_point_as_text(
     hostile step's name and decision value as text, never as markup."""
     client = client_for(billing.app)
     page = client.get(f"/paths/{quote(HOSTILE)}", headers=HTML).text
-    assert "<script>" not in page and " style=" not in page.lower()
+    assert "<script>" not in page
     (drawing,) = re.findall(r"<svg .*?</svg>", page, re.DOTALL)
     root = ET.fromstring(drawing)
     labels = [title.text or "" for title in root.iter(f"{SVG}title")]
@@ -188,10 +189,18 @@ def test_a_viewer_reads_the_paths_pages_and_no_one_without_a_token(
 
 def test_the_expected_path_and_pages_hold_no_inline_script_or_style(
         billing: Billing, client_for: Callable[..., TestClient]) -> None:
-    """The path pages hold no script, style element or style attribute (the CSP forbids
-    them), and show the expected path as text."""
+    """The path pages and their drawings hold no inline script, event handler attribute,
+    style element or style attribute (the CSP forbids them), only the scripts every page
+    loads from /static, and show the expected path as text."""
     client = client_for(billing.app)
     for path in ("/paths", "/paths/bill", f"/paths/{quote(HOSTILE)}", "/divergences", "/rules"):
-        text = client.get(path, headers=HTML).text.lower()
-        assert "<script" not in text and "<style" not in text and " style=" not in text, path
+        text = client.get(path, headers=HTML).text
+        page = elements(text)
+        assert page.script_text == [], path
+        for tag, attrs in page.tags:
+            assert tag != "style" and "style" not in attrs, (path, tag)
+            assert not [name for name in attrs if name.startswith("on")], (path, tag)
+            if tag == "script":
+                assert str(attrs.get("src")).startswith("/static/"), (path, attrs)
+        assert text.lower().count("<script") == 3, path
     assert EXPECT.split(" | ")[0] in client.get("/paths/bill", headers=HTML).text

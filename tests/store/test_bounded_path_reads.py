@@ -4,15 +4,12 @@ job names with runs, counts of the newest divergences, milestones among the newe
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from jobtrail.records import Divergence, DivergenceKind, Status
-from jobtrail.store import Store, open_store
+from jobtrail.store import Store
 from jobtrail.store.base import DivergenceFilter, NewJob, Outcome, PathEvent, RunSummary
-from jobtrail.store.sqlfiles import queries
 from tests.store.test_paths_store import WORKER, finish_one
 
 
@@ -80,30 +77,3 @@ def test_milestones_within_the_newest_events_and_their_horizon(store: Store) -> 
     horizon = store.events_horizon(1)
     assert horizon is not None
     assert horizon == store.events(second)[-1].at
-
-
-def test_the_bounded_reads_of_sqlite_go_through_their_indexes(tmp_path: Path) -> None:
-    """On SQLite, a job's newest runs and the names with runs are read through the index of
-    runs, and the divergences of one kind through the index by kind, never by a scan."""
-    store = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
-    try:
-        store.migrate()
-        finish_one(store, Status.SUCCEEDED, RunSummary("sync", "x", None))
-    finally:
-        store.close()
-    sql = queries("sqlite")
-    plans = {}
-    with sqlite3.connect(tmp_path / "jobs.db") as conn:
-        for name, params in (
-                ("recent_runs", {"job_name": "sync", "since": None, "limit": 5}),
-                ("run_names", {"limit": 5})):
-            plans[name] = " ".join(row[-1] for row in conn.execute(
-                "EXPLAIN QUERY PLAN " + sql[name], params))
-        kind = sql["divergences"].format(filters="AND kind = :kind")
-        plans["kind"] = " ".join(row[-1] for row in conn.execute(
-            "EXPLAIN QUERY PLAN " + kind, {"kind": "missing", "limit": 5}))
-    conn.close()
-    assert "USING INDEX jobtrail_jobs_runs" in plans["recent_runs"], plans
-    assert "USING INDEX jobtrail_jobs_runs" in plans["run_names"], plans
-    assert "USING INDEX jobtrail_divergences_by_kind" in plans["kind"], plans
-    assert "SCAN jobtrail_jobs " not in plans["recent_runs"] + " ", plans
