@@ -16,9 +16,9 @@ from jobtrail.jobs import JobDef
 from jobtrail.limits import before_bound, id_filter, row_limit
 from jobtrail.paths import rules, variants
 from jobtrail.paths.alerts import DivergenceSink
-from jobtrail.paths.rules import Occurrence, Rule, RuleReport
+from jobtrail.paths.rules import Bound, Occurrence, Rule, RuleReport
 from jobtrail.paths.variants import Funnel, Variant
-from jobtrail.records import Divergence, DivergenceKind, JobRecord
+from jobtrail.records import Divergence, DivergenceKind, JobRecord, RunRecord
 from jobtrail.shadow import SUFFIX, Declare, Shadow, ShadowReport, register, reports
 from jobtrail.store.base import DivergenceFilter, JobFilter, Store
 
@@ -67,27 +67,53 @@ class PathsAPI:
 
     def divergence_counts(
         self, *, job_name: str | None = None, kind: str | None = None,
-        since: datetime | None = None,
+        since: datetime | None = None, newest: int | None = None,
     ) -> dict[tuple[str, str], int]:
-        """How many divergences each (job name, kind) has."""
+        """How many divergences each (job name, kind) has; with *newest*, among only the
+        newest *newest* that match (a bounded read)."""
+        if newest is not None:
+            _check_limit("newest", newest)
         return self.store.divergence_counts(_divergence_filter(
-            job_name, kind, None, since, 1, None))
+            job_name, kind, None, since, 1, None),
+            newest=None if newest is None else row_limit(newest))
+
+    def runs(self, job_name: str, *, since: datetime | None = None,
+             limit: int | None = None) -> list[RunRecord]:
+        """A job's runs that ended for good (since *since*), oldest first; with *limit*,
+        only the newest *limit* of them (a read bounded however many runs it has)."""
+        if limit is not None:
+            _check_limit("limit", limit)
+        return self.store.runs(job_name, since, limit=None if limit is None else row_limit(limit))
+
+    def job_names(self, *, limit: int = 1000) -> list[tuple[str, datetime]]:
+        """The job names with runs that ended for good, by name (at most *limit*), each with
+        the time its newest run ended."""
+        _check_limit("limit", limit)
+        return self.store.run_names(row_limit(limit))
 
     def variants(
         self, job_name: str, *, since: datetime | None = None,
         new_since: datetime | None = None, new_in_version: str | None = None,
+        limit: int | None = None,
     ) -> list[Variant]:
-        """The path variants of a job's finished runs, most common first (see
-        `jobtrail.paths.variants`)."""
-        runs = self.store.runs(job_name, since)
+        """The path variants of a job's finished runs (with *limit*, of its newest *limit*),
+        most common first (see `jobtrail.paths.variants`)."""
+        runs = self.runs(job_name, since=since, limit=limit)
         return variants.group(runs, new_since=new_since, new_in_version=new_in_version)
 
-    def funnel(self, job_name: str, *, since: datetime | None = None) -> Funnel:
-        """How many finished runs of a job reached each point of its path."""
+    def funnel(self, job_name: str, *, since: datetime | None = None,
+               limit: int | None = None) -> Funnel:
+        """How many finished runs of a job (with *limit*, of its newest *limit*) reached
+        each point of its path."""
+        return variants.funnel(job_name, self.runs(job_name, since=since, limit=limit),
+                               self.expected_points(job_name))
+
+    def expected_points(self, job_name: str) -> tuple[str, ...]:
+        """The points of a job's expected path in their order (none for a job without
+        ``expect=`` or unknown to this app): the order a funnel lists them in."""
         definition = self._registry.get(job_name)
         expectation = definition.expectation if definition else None
-        order = expectation.points() if expectation else ()
-        return variants.funnel(job_name, self.store.runs(job_name, since), order)
+        return tuple(expectation.points()) if expectation else ()
 
     def rule(self, name: str, *, when: Occurrence, then: Occurrence,
              within: float | timedelta) -> Rule:
@@ -102,9 +128,14 @@ class PathsAPI:
         self.rules[name] = declared
         return declared
 
-    def check_rules(self, *, since: datetime | None = None) -> list[RuleReport]:
-        """How every declared rule fared over what happened since *since*."""
-        return rules.check(self.store, self.rules.values(), since=since)
+    def check_rules(self, *, since: datetime | None = None,
+                    bound: Bound | None = None) -> list[RuleReport]:
+        """How every declared rule fared over what happened since *since*; with *bound*,
+        over no more than it lets each check read (each report says since when)."""
+        if bound is not None:
+            _check_limit("bound.runs", bound.runs)
+            _check_limit("bound.events", bound.events)
+        return rules.check(self.store, self.rules.values(), since=since, bound=bound)
 
     def shadow(self, job: JobDef[Any, Any], candidate: Callable[..., Any], *,
                sample: float = 1.0) -> Shadow:
@@ -129,7 +160,11 @@ def _divergence_filter(
         raise ConfigurationError(
             f"unknown divergence kind {kind!r}: use {', '.join(DIVERGENCE_KINDS)}"
         )
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
+    _check_limit("limit", limit)
     return DivergenceFilter(job_name, kind, id_filter(job_id), since, row_limit(limit),
                             before_bound(before_id))
+
+
+def _check_limit(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")

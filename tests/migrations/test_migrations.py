@@ -95,6 +95,21 @@ def declared_schema(backend: str) -> Schema:
     return parse_schema([migration.sql for migration in migrations(backend)])
 
 
+def declared_indexes(backend: str) -> set[str]:
+    """The indexes the migrations of *backend* create and do not drop, by name."""
+    found: set[str] = set()
+    for migration in migrations(backend):
+        sql = re.sub(r"--[^\n]*", "", migration.sql).lower()
+        for verb, name in re.findall(
+                r"\b(create(?:\s+unique)?\s+index|drop\s+index)\s+(?:if\s+(?:not\s+)?exists\s+)?(\w+)",
+                sql):
+            if verb.startswith("create"):
+                found.add(name)
+            else:
+                found.discard(name)
+    return found
+
+
 def sqlite_schema(path: Path) -> Schema:
     """Tables and columns that exist in a SQLite file."""
     with sqlite3.connect(path) as conn:
@@ -161,6 +176,13 @@ def test_both_backends_declare_the_same_tables_and_columns() -> None:
         assert sqlite[table] == postgres[table], table
 
 
+def test_both_backends_declare_the_same_indexes() -> None:
+    """Each index exists in both dialects under the same name, the index of runs among them."""
+    sqlite, postgres = declared_indexes("sqlite"), declared_indexes("postgres")
+    assert sqlite == postgres
+    assert {"jobtrail_jobs_runs", "jobtrail_divergences_by_kind"} <= sqlite
+
+
 def test_every_table_is_namespaced() -> None:
     """Tables start with ``jobtrail_`` so they can share a database with the application's."""
     for backend in BACKENDS:
@@ -208,6 +230,19 @@ def test_migrating_an_empty_sqlite_file_creates_every_declared_table(
     assert sorted(actual) == sorted(expected)
     for table, columns in declared_schema("sqlite").items():
         assert actual[table] == columns, table
+
+
+def test_a_migrated_sqlite_file_has_every_declared_index(
+    sqlite_store: SQLiteStore, db_file: Path
+) -> None:
+    """After migrating, SQLite holds exactly the indexes the migrations declare (besides
+    those it makes for primary keys and unique columns)."""
+    sqlite_store.migrate()
+    with sqlite3.connect(db_file) as conn:
+        names = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    conn.close()
+    assert names == declared_indexes("sqlite")
 
 
 def test_migrating_twice_changes_nothing(sqlite_store: SQLiteStore, db_file: Path) -> None:
@@ -346,6 +381,20 @@ def test_both_backends_end_up_with_the_same_tables_and_columns(
     the schema-version table included."""
     sqlite_store.migrate()
     assert sqlite_schema(db_file) == postgres_schema(pg_url)
+
+
+@pytest.mark.postgres
+def test_postgres_has_every_declared_index(pg_url: str) -> None:
+    """After migrate, PostgreSQL holds the declared indexes (besides those of its primary
+    keys and unique constraints)."""
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        names = {row[0] for row in conn.execute(
+            "SELECT i.indexname FROM pg_indexes AS i WHERE i.schemaname = current_schema() "
+            "AND i.tablename LIKE 'jobtrail\\_%' AND NOT EXISTS (SELECT 1 FROM pg_constraint "
+            "AS c WHERE c.conname = i.indexname)")}
+    assert names == declared_indexes("postgres")
 
 
 @pytest.mark.postgres

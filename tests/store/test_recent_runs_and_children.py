@@ -1,5 +1,5 @@
 """Store contract for the dashboard's bounded reads (both backends): the newest runs of a
-job type among the newest jobs (`Store.recent_runs`), and a job's children
+job type (`Store.runs` with a limit), and a job's children
 (`JobFilter.parent_id`)."""
 
 from __future__ import annotations
@@ -24,30 +24,19 @@ def ended(store: Store, name: str, variant: str, status: Status = Status.SUCCEED
 
 
 def test_recent_runs_are_the_newest_ended_runs_of_one_job_type(store: Store) -> None:
-    """Runs of the job type that ended for good, newest first, at most *limit*; other
-    types and jobs not ended are left out."""
+    """With a limit, runs of the job type that ended for good are the newest *limit*,
+    oldest first; other types and jobs not ended are left out."""
     first = ended(store, "bill", "load")
     ended(store, "ship", "pack")
     second = ended(store, "bill", "load charge", Status.DEAD)
     store.enqueue([NewJob("bill", "default", "{}", 1)])  # waiting: no run yet
     third = ended(store, "bill", "load charge save")
-    found = store.recent_runs("bill", 10, 1000)
+    found = store.runs("bill", limit=10)
     assert [(run.job_id, run.variant, run.status) for run in found] == [
-        (third, "load charge save", Status.SUCCEEDED), (second, "load charge", Status.DEAD),
-        (first, "load", Status.SUCCEEDED)]
-    assert [run.job_id for run in store.recent_runs("bill", 2, 1000)] == [third, second]
-    assert store.recent_runs("nobody", 10, 1000) == []
-
-
-def test_recent_runs_look_only_among_the_newest_jobs_of_the_window(store: Store) -> None:
-    """A run older than the newest *window* jobs of every type is not read, however few
-    runs of its type are newer."""
-    old = ended(store, "bill", "load")
-    for _ in range(3):
-        ended(store, "ship", "pack")
-    newer = ended(store, "bill", "load charge")
-    assert [run.job_id for run in store.recent_runs("bill", 10, 4)] == [newer]
-    assert [run.job_id for run in store.recent_runs("bill", 10, 5)] == [newer, old]
+        (first, "load", Status.SUCCEEDED), (second, "load charge", Status.DEAD),
+        (third, "load charge save", Status.SUCCEEDED)]
+    assert [run.job_id for run in store.runs("bill", limit=2)] == [second, third]
+    assert store.runs("nobody", limit=10) == []
 
 
 def test_a_jobs_children_are_listed_newest_first_and_paged(store: Store) -> None:

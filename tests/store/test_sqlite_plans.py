@@ -12,7 +12,7 @@ import pytest
 from jobtrail import App
 from jobtrail.records import Status
 from jobtrail.store.base import JobFilter
-from jobtrail.store.sqlfiles import steps
+from jobtrail.store.sqlfiles import queries, steps
 from jobtrail.store.sqlite import reading
 
 
@@ -74,3 +74,27 @@ def test_the_retries_check_reads_the_retries_index(database: Path) -> None:
     params = {"since": 0.0, "newest": 10}
     assert "jobtrail_events_retries" in plan(database, stats["retries"], params)
     assert "jobtrail_jobs_finished" in plan(database, stats["outcomes"], params)
+
+
+@pytest.mark.parametrize(("query", "params"), [
+    ("recent_runs", {"job_name": "sync", "since": None, "limit": 5}),
+    ("recent_runs", {"job_name": "sync", "since": 0.0, "limit": 5}),
+    ("runs", {"job_name": "sync", "since": None}),
+    ("run_names", {"limit": 5}),
+])
+def test_the_runs_of_a_job_are_read_through_their_index(
+    database: Path, query: str, params: Mapping[str, object]
+) -> None:
+    """A job's newest runs, all its runs and the names with runs walk the index of runs by
+    job and end, never the whole table nor every job's ends."""
+    found = plan(database, queries("sqlite")[query], params)
+    assert "USING INDEX jobtrail_jobs_runs" in found, found
+    assert "jobtrail_jobs_finished" not in found and "SCAN jobtrail_jobs |" not in f"{found} |"
+
+
+def test_the_divergences_of_a_kind_are_read_through_their_index(database: Path) -> None:
+    """Listing and counting the divergences of one kind walks the index by kind."""
+    for template in ("divergences", "recent_divergence_counts"):
+        sql = reading._Q[template].format(filters="AND kind = :kind")
+        found = plan(database, sql, {"kind": "missing", "limit": 5, "newest": 5})
+        assert "jobtrail_divergences_by_kind" in found, (template, found)

@@ -54,6 +54,7 @@ def report_json(report: RuleReport) -> dict[str, Any]:
         "checked": report.checked, "kept": report.kept, "pending": report.pending,
         "broken": [{"entity": b.entity, "job_id": b.job_id, "at": iso(b.at),
                     "deadline": iso(b.deadline)} for b in report.broken],
+        "since": iso(report.since),
     }
 
 

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jobtrail.app import App
-from jobtrail.dashboard import actions, bulk, catalog, flows, pages, tokens_pages
+from jobtrail.dashboard import actions, bulk, catalog, flows, pages, path_pages, tokens_pages
 from jobtrail.dashboard.auth import ENV, Forbidden, Guard, Unauthorized, parse_tokens
 from jobtrail.dashboard.hosts import LocalHostsOnly
 from jobtrail.dashboard.links import trace_template
@@ -102,6 +102,10 @@ def create_app(jobtrail_app: App, *, tokens: str | None = None,
         Route("/flows/{job:path}", flows.flow),
         Route("/catalog", catalog.catalog),
         Route("/catalog/{job:path}", catalog.catalog_entry),
+        Route("/paths", path_pages.paths),
+        Route("/paths/{job_name:path}", path_pages.job_paths),
+        Route("/divergences", path_pages.divergences),
+        Route("/rules", path_pages.rules),
         Route("/login", actions.login_form, methods=["GET"]),
         Route("/login", actions.login, methods=["POST"]),
         Route("/logout", actions.logout, methods=["POST"]),

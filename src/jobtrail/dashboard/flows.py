@@ -5,9 +5,8 @@ What is read of the code alone — the graph (`jobtrail.flows.build_flow`), its 
 DOT text, its paths compared with ``expect=``, the edges only forbidden paths take — does
 not change while the dashboard runs, so each job's is worked out once and kept (`Flows`).
 What runs did is read on each visit, bounded: the newest `RECENT_RUNS` runs of the job
-that ended for good, among the newest `RUN_WINDOW` jobs of every type
-(`Store.recent_runs`), so the page costs the same at a million jobs as at ten; the page
-says how many runs it read. ``jobtrail flows coverage`` reads every run.
+that ended for good (`Store.runs` with a limit, by the index of each job type's runs), so
+the page costs the same at a million jobs as at ten; the page says how many runs it read. ``jobtrail flows coverage`` reads every run.
 """
 
 from __future__ import annotations
@@ -33,14 +32,12 @@ from jobtrail.flows.usage import EdgeUse, edge_use, forbidden_edges
 from jobtrail.jobs import JobDef
 from jobtrail.records import Status
 
-__all__ = ["RECENT_RUNS", "RUN_WINDOW", "Analysis", "Flows", "flow", "flows", "job_links"]
+__all__ = ["RECENT_RUNS", "Analysis", "Flows", "flow", "flows", "job_links"]
 
 log = logging.getLogger("jobtrail.dashboard")
 
 #: The most runs whose paths a flow page counts on its edges.
 RECENT_RUNS: Final = 1_000
-#: Among how many of the newest jobs (of every type) the flow page looks for them.
-RUN_WINDOW: Final = 100_000
 #: What reading a job's code may raise: no source (a builtin, code made at run time), a
 #: file gone or unreadable, source that no longer parses, code nested too deep.
 UNREADABLE: Final = (OSError, TypeError, SyntaxError, ValueError, RecursionError)
@@ -163,14 +160,14 @@ def flow(request: Request) -> Response:
     if graph is None or analysis.code is None:
         return render(request, "flow.html", data, current)
     app: App = request.app.state.jobtrail
-    found = app.store.recent_runs(name, RECENT_RUNS + 1, RUN_WINDOW)
-    runs = found[:RECENT_RUNS]
+    found = app.store.runs(name, limit=RECENT_RUNS + 1)
+    runs = found[-RECENT_RUNS:]
     completed, stopped = split_runs(runs)
     use = edge_use(graph, [(run.variant, run.status is not Status.SUCCEEDED) for run in runs])
     report = check(analysis.job, graph, completed, stopped=stopped, code=analysis.code)
     data.update({
         "function": graph.function, "file": graph.file,
-        "runs": {"read": len(runs), "limit": RECENT_RUNS, "window": RUN_WINDOW,
+        "runs": {"read": len(runs), "limit": RECENT_RUNS,
                  "more": len(found) > RECENT_RUNS, "explained": use.explained,
                  "stopped": use.stopped, "unexplained": use.unexplained,
                  "unreadable": use.unreadable},

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from jobtrail.access import Action, Actor
+from jobtrail.dashboard import follows
 from jobtrail.dashboard.auth import COOKIE, SESSION_SECONDS, Session
 from jobtrail.dashboard.flowsvg import flow_svg
 
@@ -44,6 +45,7 @@ def environment() -> jinja2.Environment:
     env.filters["moment"] = moment
     env.filters["series"] = series
     env.filters["flow_svg"] = flow_svg
+    env.filters["follows_svg"] = follows.svg
     return env
 
 

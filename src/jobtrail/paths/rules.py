@@ -25,7 +25,10 @@ A rule pairs each occurrence of ``when`` with the ``then`` that answers it:
 
 `check` reports, per rule, the occurrences checked, kept, broken (the window passed with
 no answer: the exact entities are listed) and pending (the window is still open).
-It reads the store; nothing is checked on the hot path.
+It reads the store; nothing is checked on the hot path. Given a `Bound`, it reads no more
+than the newest runs of a triggering job and the milestones among the newest events, and
+checks what happened since the oldest of those (each report says since when): a check a
+page can afford on a store of millions of runs.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from jobtrail.errors import ConfigurationError
 from jobtrail.records import Status
 
 if TYPE_CHECKING:
+    from jobtrail.records import RunRecord
     from jobtrail.store.base import Store
 
 Kind = Literal["succeeded", "enqueued", "event"]
@@ -125,17 +129,28 @@ class Breach:
 
 @dataclass(frozen=True, slots=True)
 class RuleReport:
-    """How a rule fared: counts, and the exact occurrences that broke it."""
+    """How a rule fared: counts, and the exact occurrences that broke it; ``since``: the
+    time from which occurrences were checked (``None``: from the first one stored)."""
 
     rule: Rule
     checked: int
     kept: int
     pending: int
     broken: tuple[Breach, ...] = field(default=())
+    since: datetime | None = None
 
     @property
     def ok(self) -> bool:
         return not self.broken
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """How much a check reads: the newest ``runs`` runs of a job whose success triggers a
+    rule, and the milestones among the newest ``events`` rows of events."""
+
+    runs: int
+    events: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +161,18 @@ class _Point:
 
 
 def check(store: Store, rules: Iterable[Rule], *, since: datetime | None = None,
-          now: datetime | None = None) -> list[RuleReport]:
-    """Check each of *rules* over the occurrences since *since* (all when ``None``)."""
+          now: datetime | None = None, bound: Bound | None = None) -> list[RuleReport]:
+    """Check each of *rules* over the occurrences since *since* (all when ``None``), and
+    with *bound*, over no more than it lets a check read."""
     now = now or datetime.now(UTC)
-    return [_check(store, rule, since, now) for rule in rules]
+    return [_check(store, rule, since, now, bound) for rule in rules]
 
 
-def _check(store: Store, rule: Rule, since: datetime | None, now: datetime) -> RuleReport:
+def _check(store: Store, rule: Rule, since: datetime | None, now: datetime,
+           bound: Bound | None) -> RuleReport:
     window = timedelta(seconds=rule.within)
-    triggers = _occurrences(store, rule.when, since)
-    answers = _answers(store, rule, triggers)
+    triggers, since = _triggers(store, rule.when, since, bound)
+    answers = _answers(store, rule, triggers, bound)
     # A milestone answers only after its trigger; a child may be enqueued (or even finish)
     # during its parent's run, before the parent's success is recorded.
     after = rule.then.kind == "event"
@@ -170,16 +187,39 @@ def _check(store: Store, rule: Rule, since: datetime | None, now: datetime) -> R
             pending += 1
         else:
             broken.append(Breach(point.entity, point.job_id, point.at, deadline))
-    return RuleReport(rule, len(triggers), kept, pending, tuple(broken))
+    return RuleReport(rule, len(triggers), kept, pending, tuple(broken), since)
 
 
-def _occurrences(store: Store, what: Occurrence, since: datetime | None) -> list[_Point]:
+def _triggers(store: Store, when: Occurrence, since: datetime | None,
+              bound: Bound | None) -> tuple[list[_Point], datetime | None]:
+    """The occurrences of *when* that a check judges, and since when it reads them all:
+    *since*, or later when *bound* leaves the older ones out."""
+    if bound is None:
+        return _occurrences(store, when, since), since
+    if when.kind == "succeeded":
+        runs = store.runs(when.name, since, limit=bound.runs)
+        oldest = runs[0].finished_at if len(runs) >= bound.runs else None
+        since = oldest if oldest is not None and (since is None or oldest > since) else since
+        return _succeeded(when, runs), since
+    oldest = store.events_horizon(bound.events)
+    since = oldest if oldest is not None and (since is None or oldest > since) else since
+    return _occurrences(store, when, since, bound), since
+
+
+def _succeeded(what: Occurrence, runs: Iterable[RunRecord]) -> list[_Point]:
+    """The runs that count as *what* (a success, which an exit is not unless it says so)."""
+    return [_Point(str(run.job_id), run.job_id, run.finished_at)
+            for run in runs if run.status is Status.SUCCEEDED
+            and (what.exits or not (run.outcome or "").startswith("exit:"))]
+
+
+def _occurrences(store: Store, what: Occurrence, since: datetime | None,
+                 bound: Bound | None = None) -> list[_Point]:
     if what.kind == "succeeded":
-        return [_Point(str(run.job_id), run.job_id, run.finished_at)
-                for run in store.runs(what.name, since) if run.status is Status.SUCCEEDED
-                and (what.exits or not (run.outcome or "").startswith("exit:"))]
+        return _succeeded(what, store.runs(what.name, since))
+    within = None if bound is None else bound.events
     first: dict[tuple[int, str], _Point] = {}
-    for found in store.milestones(what.name, since):
+    for found in store.milestones(what.name, since, within=within):
         if what.key and found.attrs.get(what.key) in (None, "[redacted]"):
             continue  # no entity to follow: it cannot answer or be answered
         entity = str(found.attrs[what.key]) if what.key else str(found.job_id)
@@ -187,12 +227,15 @@ def _occurrences(store: Store, what: Occurrence, since: datetime | None) -> list
     return sorted(first.values(), key=lambda p: p.at)
 
 
-def _answers(store: Store, rule: Rule, triggers: Sequence[_Point]) -> dict[str, list[datetime]]:
+def _answers(store: Store, rule: Rule, triggers: Sequence[_Point],
+             bound: Bound | None) -> dict[str, list[datetime]]:
     """For each entity, the times its answer happened."""
     found: dict[str, list[datetime]] = {}
     if rule.then.kind == "event":
-        earliest = min((p.at for p in triggers), default=None)
-        for point in _occurrences(store, rule.then, earliest):
+        if not triggers:
+            return found
+        earliest = min(p.at for p in triggers)
+        for point in _occurrences(store, rule.then, earliest, bound):
             found.setdefault(point.entity, []).append(point.at)
         return found
     children = store.children([p.job_id for p in triggers], rule.then.name)

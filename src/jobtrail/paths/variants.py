@@ -120,6 +120,34 @@ def tokens(variant: str) -> list[str]:
     return found
 
 
+def blocks(variant: str) -> list[tuple[tuple[str, ...], bool]]:
+    """A variant's text read back as blocks in path order: a point once, ``(point,),
+    False``; or points repeated back to back (``fetch+``, ``(fetch save)+``), with
+    ``True``. Their points are those `tokens` lists, in the same order."""
+    found: list[tuple[tuple[str, ...], bool]] = []
+    block: list[str] = []
+    depth = 0
+    for token in _TOKEN.findall(variant):
+        if token == "…":
+            continue
+        opened = len(token) - len(token.lstrip("("))
+        closed = token.endswith(")+")
+        point = token.rstrip("+)").lstrip("(")
+        if depth == 0 and not opened:
+            found.append(((point,), token.endswith("+")))
+            continue
+        depth += opened
+        block.append(point)
+        if closed:
+            depth = max(0, depth - (len(token.rstrip("+")) - len(token.rstrip("+").rstrip(")"))))
+            if depth == 0:
+                found.append((tuple(block), True))
+                block = []
+    if block:  # a block cut short with the variant
+        found.append((tuple(block), False))
+    return found
+
+
 def point_of(token: str) -> str:
     """The funnel point of a token: a decision without its value."""
     if token.startswith("decide:") and "=" in token:

@@ -305,23 +305,35 @@ class Store(GovernanceStore, Protocol):
     def divergences(self, where: DivergenceFilter) -> list[Divergence]:
         """Stored divergences matching *where*, newest first."""
 
-    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
-        """How many divergences matching *where* (its limit aside) each (job name, kind) has."""
+    def divergence_counts(self, where: DivergenceFilter, *, newest: int | None = None
+                          ) -> dict[tuple[str, str], int]:
+        """How many divergences matching *where* (its limit aside) each (job name, kind) has;
+        with *newest*, counting only the newest *newest* of them (a bounded read)."""
 
-    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
-        """Runs of *job_name* that ended for good (since *since*), oldest first."""
+    def runs(self, job_name: str, since: datetime | None = None, *,
+             limit: int | None = None) -> list[RunRecord]:
+        """Runs of *job_name* that ended for good (since *since*), oldest first; with
+        *limit*, only the newest *limit* of them, read by index newest first (a bounded
+        read, however many runs the job has)."""
 
-    def recent_runs(self, job_name: str, limit: int, window: int) -> list[RunRecord]:
-        """The newest *limit* runs of *job_name* that ended for good, newest first, among
-        the newest *window* jobs of every type (by id): a read whose cost *window* bounds
-        however many jobs the store holds."""
+    def run_names(self, limit: int) -> list[tuple[str, datetime]]:
+        """The job names that have runs that ended for good, by name (at most *limit*),
+        each with the time its newest run ended: a step per name, however many runs."""
 
     def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
         """Jobs named *job_name* whose parent is one of *parent_ids*."""
 
-    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+    def milestones(self, name: str, since: datetime | None = None, *,
+                   within: int | None = None) -> list[Event]:
         """Every ``event`` entry named *name* that any job recorded (since *since*),
-        oldest first: a scan of stored paths, for reports rather than the hot path."""
+        oldest first: a scan of stored paths, for reports rather than the hot path. With
+        *within*, only the paths among the newest *within* rows of events are read (a
+        bounded read: see `events_horizon`)."""
+
+    def events_horizon(self, within: int) -> datetime | None:
+        """Since when ``milestones(..., within=within)`` sees every milestone: the time of
+        the oldest of the newest *within* rows of events (``None`` when the store holds no
+        more rows than that, so that the read sees them all)."""
 
     def attempt_usage(self, since: float, limit: int) -> list[tuple[Any, ...]]:
         """What `jobtrail.resources` aggregates: the attempts that ended since *since*

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from jobtrail.errors import JobNotFound
-from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status
+from jobtrail.records import Divergence, Event, JobRecord, RunRecord, Status, utc_from_epoch
 from jobtrail.store import gauges as store_gauges
 from jobtrail.store import glance, policy, queues, rows, segments
 from jobtrail.store.actions import DeadLetterFilter
@@ -90,20 +90,27 @@ class Reading(Database):
         return [rows.divergence_record(row, to_time) for row in found]
 
     @translated
-    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
-        found = self._fetch(_Q["divergence_counts"], _divergence_params(where))
+    def divergence_counts(self, where: DivergenceFilter, *, newest: int | None = None
+                          ) -> dict[tuple[str, str], int]:
+        query = "divergence_counts" if newest is None else "recent_divergence_counts"
+        found = self._fetch(_Q[query], {**_divergence_params(where), "newest": newest})
         return {(job_name, kind): count for job_name, kind, count in found}
 
     @translated
-    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
-        found = self._fetch(_Q["runs"], {"job_name": job_name, "since": since})
-        return [rows.run_record(row, to_time) for row in found]
+    def runs(self, job_name: str, since: datetime | None = None, *,
+             limit: int | None = None) -> list[RunRecord]:
+        params = {"job_name": job_name, "since": since, "limit": limit}
+        if limit is None:
+            found = self._fetch(_Q["runs"], params)
+        else:
+            found = self._fetch(_Q["recent_runs"], params)
+            found.reverse()
+        return [rows.run_record(row, utc_from_epoch) for row in found]
 
     @translated
-    def recent_runs(self, job_name: str, limit: int, window: int) -> list[RunRecord]:
-        found = self._fetch(_Q["recent_runs"],
-                            {"job_name": job_name, "limit": limit, "window": window})
-        return [rows.run_record(row, to_time) for row in found]
+    def run_names(self, limit: int) -> list[tuple[str, datetime]]:
+        return [(name, newest.astimezone(UTC))
+                for name, newest in self._fetch(_Q["run_names"], {"limit": limit})]
 
     @translated
     def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
@@ -113,9 +120,17 @@ class Reading(Database):
         return [rows.job_record(row, to_time) for row in found]
 
     @translated
-    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
-        found = self._fetch(_Q["milestones"], {"needle": encode_basestring(name), "since": since})
-        return segments.milestones(found, name, to_time, since)
+    def milestones(self, name: str, since: datetime | None = None, *,
+                   within: int | None = None) -> list[Event]:
+        query = "milestones" if within is None else "recent_milestones"
+        found = self._fetch(_Q[query], {"needle": encode_basestring(name), "since": since,
+                                        "within": within})
+        return segments.milestones(found, name, utc_from_epoch, since)
+
+    @translated
+    def events_horizon(self, within: int) -> datetime | None:
+        found = self._fetch(_Q["events_horizon"], {"within": within})
+        return None if not found else to_time(found[0][0])
 
     @translated
     def counts(self) -> dict[tuple[str, Status], int]:

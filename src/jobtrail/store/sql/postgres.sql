@@ -811,24 +811,57 @@ WHERE (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
 GROUP BY job_name, kind ORDER BY job_name, kind
 
+-- name: recent_divergence_counts
+-- Only the newest %(newest)s that match are counted.
+SELECT job_name, kind, count(*) FROM (
+    SELECT job_name, kind FROM jobtrail_divergences
+    WHERE (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
+      AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)
+      AND (%(job_id)s::bigint IS NULL OR job_id = %(job_id)s::bigint)
+      AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz)
+      AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
+    ORDER BY id DESC LIMIT %(newest)s
+) AS newest GROUP BY job_name, kind ORDER BY job_name, kind
+
 -- name: runs
--- Runs that ended for good, oldest first.
-SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id, milestones
+-- Runs that ended for good, oldest first. Times as epoch seconds: a report reads thousands
+-- of runs, and a float is read far faster than a timestamptz.
+SELECT id, job_name, status, outcome, variant, code_version,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, parent_job_id, milestones
 FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
   AND (%(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz)
 ORDER BY finished_at, id
 
 -- name: recent_runs
--- The newest runs of a job type that ended for good, among the newest %(window)s jobs: a
--- range of the primary key read backwards, so a rare job type costs %(window)s rows at most.
-SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
-       finished_at, parent_job_id, milestones
+-- The newest runs that ended for good, newest first, through jobtrail_jobs_runs: the read
+-- stops after %(limit)s rows, however many runs the job has. Times as for runs.
+SELECT id, job_name, status, outcome, variant, code_version,
+       extract(epoch FROM created_at)::float8, extract(epoch FROM started_at)::float8,
+       extract(epoch FROM finished_at)::float8, parent_job_id, milestones
 FROM jobtrail_jobs
-WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_jobs) - %(window)s::bigint
-  AND job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
-ORDER BY id DESC LIMIT %(limit)s
+WHERE job_name = %(job_name)s AND variant IS NOT NULL AND finished_at IS NOT NULL
+  AND finished_at >= coalesce(%(since)s::timestamptz, '-infinity')
+ORDER BY finished_at DESC, id DESC LIMIT %(limit)s
+
+-- name: run_names
+-- The job names with runs that ended for good, by name, each with the end of its newest
+-- run: one step through jobtrail_jobs_runs from a name to the next, however many runs
+-- each has, for at most %(limit)s names.
+WITH RECURSIVE names (job_name, n) AS (
+    SELECT min(job_name), 1 FROM jobtrail_jobs
+    WHERE variant IS NOT NULL AND finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.job_name) FROM jobtrail_jobs AS j
+            WHERE j.job_name > names.job_name AND j.variant IS NOT NULL
+              AND j.finished_at IS NOT NULL), n + 1
+    FROM names WHERE names.job_name IS NOT NULL AND n < %(limit)s
+)
+SELECT job_name, (SELECT max(j.finished_at) FROM jobtrail_jobs AS j
+                  WHERE j.job_name = names.job_name AND j.variant IS NOT NULL
+                    AND j.finished_at IS NOT NULL)
+FROM names WHERE job_name IS NOT NULL ORDER BY job_name
 
 -- name: children
 SELECT id, job_name, queue, status, priority, payload, attempts, max_attempts, run_at, created_at,
@@ -838,11 +871,33 @@ FROM jobtrail_jobs
 WHERE job_name = %(job_name)s AND parent_job_id = ANY(%(ids)b::bigint[])
 
 -- name: milestones
--- Rows whose path may hold the event: its JSON-quoted name appears in the text.
-SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+-- Rows whose path may hold the event: its JSON-quoted name appears in the text. Times as
+-- epoch seconds, as for runs.
+SELECT job_id, attempt, kind, name, extract(epoch FROM at)::float8, duration, attrs, path,
+       claim
+FROM jobtrail_events
 WHERE path IS NOT NULL AND strpos(path, %(needle)s) > 0
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
 ORDER BY id
+
+-- name: recent_milestones
+-- As milestones, among only the newest %(within)s rows of events (by id, through the
+-- primary key): a read bounded however many events the store holds.
+SELECT job_id, attempt, kind, name, extract(epoch FROM at)::float8, duration, attrs, path,
+       claim
+FROM jobtrail_events
+WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_events) - %(within)s
+  AND path IS NOT NULL AND strpos(path, %(needle)s) > 0
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s::timestamptz - interval '1 day')
+ORDER BY id
+
+-- name: events_horizon
+-- The time of the oldest of the newest %(within)s rows of events; no row when the store
+-- holds no more than those.
+SELECT at FROM jobtrail_events
+WHERE id > (SELECT max(id) FROM jobtrail_events) - %(within)s
+  AND (SELECT min(id) FROM jobtrail_events) <= (SELECT max(id) FROM jobtrail_events) - %(within)s
+ORDER BY id LIMIT 1
 
 -- name: fire_tick
 -- A scheduler fires a periodic job's tick: the row moves forward only to a later tick. Of

@@ -483,6 +483,13 @@ ORDER BY id DESC LIMIT :limit
 SELECT job_name, kind, count(*) FROM jobtrail_divergences WHERE 1 {filters}
 GROUP BY job_name, kind ORDER BY job_name, kind
 
+-- name: recent_divergence_counts
+-- {filters}: as for divergences. Only the newest :newest that match are counted.
+SELECT job_name, kind, count(*) FROM (
+    SELECT job_name, kind FROM jobtrail_divergences WHERE 1 {filters}
+    ORDER BY id DESC LIMIT :newest
+) GROUP BY job_name, kind ORDER BY job_name, kind
+
 -- name: runs
 -- Runs that ended for good, oldest first.
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
@@ -493,14 +500,32 @@ WHERE job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
 ORDER BY finished_at, id
 
 -- name: recent_runs
--- The newest runs of a job type that ended for good, among the newest :window jobs: a
--- range of the rowid read backwards, so a rare job type costs :window rows at most.
+-- The newest runs that ended for good, newest first, through jobtrail_jobs_runs: the read
+-- stops after :limit rows, however many runs the job has.
 SELECT id, job_name, status, outcome, variant, code_version, created_at, started_at,
        finished_at, parent_job_id, milestones
 FROM jobtrail_jobs
-WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_jobs) - :window
-  AND job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
-ORDER BY id DESC LIMIT :limit
+WHERE job_name = :job_name AND variant IS NOT NULL AND finished_at IS NOT NULL
+  AND finished_at >= coalesce(:since, -9e999)
+ORDER BY finished_at DESC, id DESC LIMIT :limit
+
+-- name: run_names
+-- The job names with runs that ended for good, by name, each with the end of its newest
+-- run: one step through jobtrail_jobs_runs from a name to the next, however many runs
+-- each has, for at most :limit names.
+WITH RECURSIVE names (job_name, n) AS (
+    SELECT min(job_name), 1 FROM jobtrail_jobs
+    WHERE variant IS NOT NULL AND finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.job_name) FROM jobtrail_jobs AS j
+            WHERE j.job_name > names.job_name AND j.variant IS NOT NULL
+              AND j.finished_at IS NOT NULL), n + 1
+    FROM names WHERE names.job_name IS NOT NULL AND n < :limit
+)
+SELECT job_name, (SELECT max(j.finished_at) FROM jobtrail_jobs AS j
+                  WHERE j.job_name = names.job_name AND j.variant IS NOT NULL
+                    AND j.finished_at IS NOT NULL)
+FROM names WHERE job_name IS NOT NULL ORDER BY job_name
 
 -- name: children
 SELECT * FROM jobtrail_jobs WHERE job_name = ? AND parent_job_id IN ({ids})
@@ -511,6 +536,23 @@ SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtra
 WHERE path IS NOT NULL AND instr(path, :needle) > 0
   AND (:since IS NULL OR at >= :since - 86400)
 ORDER BY id
+
+-- name: recent_milestones
+-- As milestones, among only the newest :within rows of events (by id, through the primary
+-- key): a read bounded however many events the store holds.
+SELECT job_id, attempt, kind, name, at, duration, attrs, path, claim FROM jobtrail_events
+WHERE id > (SELECT coalesce(max(id), 0) FROM jobtrail_events) - :within
+  AND path IS NOT NULL AND instr(path, :needle) > 0
+  AND (:since IS NULL OR at >= :since - 86400)
+ORDER BY id
+
+-- name: events_horizon
+-- The time of the oldest of the newest :within rows of events; no row when the store holds
+-- no more than those.
+SELECT at FROM jobtrail_events
+WHERE id > (SELECT max(id) FROM jobtrail_events) - :within
+  AND (SELECT min(id) FROM jobtrail_events) <= (SELECT max(id) FROM jobtrail_events) - :within
+ORDER BY id LIMIT 1
 
 -- name: fire_tick
 -- A scheduler fires a periodic job's tick: the row moves forward only to a later tick, so

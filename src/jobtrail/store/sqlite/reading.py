@@ -99,22 +99,29 @@ class Reading(Database):
         return [rows.divergence_record(row, utc_from_epoch) for row in found]
 
     @translated
-    def divergence_counts(self, where: DivergenceFilter) -> dict[tuple[str, str], int]:
-        sql, params = _divergence_query(_Q["divergence_counts"], where)
-        found = self._conn().execute(sql, params).fetchall()
+    def divergence_counts(self, where: DivergenceFilter, *, newest: int | None = None
+                          ) -> dict[tuple[str, str], int]:
+        query = "divergence_counts" if newest is None else "recent_divergence_counts"
+        sql, params = _divergence_query(_Q[query], where)
+        found = self._conn().execute(sql, {**params, "newest": newest}).fetchall()
         return {(job_name, kind): count for job_name, kind, count in found}
 
     @translated
-    def runs(self, job_name: str, since: datetime | None = None) -> list[RunRecord]:
-        params = {"job_name": job_name, "since": None if since is None else since.timestamp()}
-        found = self._conn().execute(_Q["runs"], params).fetchall()
+    def runs(self, job_name: str, since: datetime | None = None, *,
+             limit: int | None = None) -> list[RunRecord]:
+        params = {"job_name": job_name, "since": None if since is None else since.timestamp(),
+                  "limit": limit}
+        if limit is None:
+            found = self._conn().execute(_Q["runs"], params).fetchall()
+        else:
+            found = self._conn().execute(_Q["recent_runs"], params).fetchall()
+            found.reverse()
         return [rows.run_record(row, utc_from_epoch) for row in found]
 
     @translated
-    def recent_runs(self, job_name: str, limit: int, window: int) -> list[RunRecord]:
-        params = {"job_name": job_name, "limit": limit, "window": window}
-        found = self._conn().execute(_Q["recent_runs"], params).fetchall()
-        return [rows.run_record(row, utc_from_epoch) for row in found]
+    def run_names(self, limit: int) -> list[tuple[str, datetime]]:
+        found = self._conn().execute(_Q["run_names"], {"limit": limit}).fetchall()
+        return [(name, utc_from_epoch(newest) or datetime.now(UTC)) for name, newest in found]
 
     @translated
     def children(self, parent_ids: Sequence[int], job_name: str) -> list[JobRecord]:
@@ -132,11 +139,18 @@ class Reading(Database):
         return found
 
     @translated
-    def milestones(self, name: str, since: datetime | None = None) -> list[Event]:
+    def milestones(self, name: str, since: datetime | None = None, *,
+                   within: int | None = None) -> list[Event]:
         params = {"needle": encode_basestring(name),
-                  "since": None if since is None else since.timestamp()}
-        found = self._conn().execute(_Q["milestones"], params).fetchall()
+                  "since": None if since is None else since.timestamp(), "within": within}
+        query = "milestones" if within is None else "recent_milestones"
+        found = self._conn().execute(_Q[query], params).fetchall()
         return segments.milestones(found, name, utc_from_epoch, since)
+
+    @translated
+    def events_horizon(self, within: int) -> datetime | None:
+        found = self._conn().execute(_Q["events_horizon"], {"within": within}).fetchone()
+        return None if found is None else utc_from_epoch(found[0])
 
     @translated
     def counts(self) -> dict[tuple[str, Status], int]:
