@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from jobtrail import App, Context, Retry
-from jobtrail.dashboard.flows import RECENT_RUNS, RUN_WINDOW
+from jobtrail.dashboard.flows import RECENT_RUNS
 from jobtrail.testing import run_until_idle
 
 HTML = {"accept": "text/html"}
@@ -117,8 +117,7 @@ def test_edges_carry_the_runs_that_took_them_and_their_place_in_the_check(billin
     assert edges[("decide:large", "effect:charge")] == (2, "edge edge-taken")
     assert edges[("decide:large", "step:review")] == (0, "edge edge-untested")
     data = billing.client.get("/flows/bill", params={"format": "json"}).json()
-    assert data["runs"] == {"read": 6, "limit": RECENT_RUNS, "window": RUN_WINDOW,
-                            "more": False, "explained": 4, "stopped": 0, "unexplained": 2,
+    assert data["runs"] == {"read": 6, "limit": RECENT_RUNS, "more": False, "explained": 4, "stopped": 0, "unexplained": 2,
                             "unreadable": 0}
     assert "load decide:paid=false decide:large=true review effect:charge" in \
         data["coverage"]["never_observed"]

@@ -6,7 +6,8 @@ DOT text, its paths compared with ``expect=``, the edges only forbidden paths ta
 not change while the dashboard runs, so each job's is worked out once and kept (`Flows`).
 What runs did is read on each visit, bounded: the newest `RECENT_RUNS` runs of the job
 that ended for good (`Store.runs` with a limit, by the index of each job type's runs), so
-the page costs the same at a million jobs as at ten; the page says how many runs it read. ``jobtrail flows coverage`` reads every run.
+the page costs the same at a million jobs as at ten; the page says how many runs it read.
+``jobtrail flows coverage`` reads every run.
 """
 
 from __future__ import annotations
