@@ -90,6 +90,7 @@ def test_one_job_type_is_shown_whole(shop: tuple[App, TestClient]) -> None:
     assert [effect["name"] for effect in data["describe"]["effects"]] == ["charge"]
     assert [effect["name"] for effect in data["flow_effects"]] == ["charge"]
     assert data["links"]["flow"] == "/flows/charge" and data["links"]["jobs"] == "/jobs?job=charge"
+    assert data["links"]["paths"] == "/paths/charge"
     page = client.get("/catalog/charge", headers=HTML).text
     for shown in ("<code>invoice</code>", "<code>float</code>", "keyed", "4 attempts",
                   'href="/flows/charge"', 'href="/jobs?job=charge"', RUNBOOK):

@@ -116,13 +116,10 @@ def _flows(request: Request) -> Flows:
 
 def job_links(request: Request, name: str) -> dict[str, str | None]:
     """The dashboard's pages about job type *name*, as paths from its root: its catalog
-    entry, its flow, its jobs, and its paths when the dashboard has that page."""
+    entry, its flow, its jobs and its paths."""
     quoted = quote(name, safe="")
-    paths = any(getattr(route, "path", "") == "/paths/{job:path}"
-                for route in request.app.routes)
     return {"catalog": f"/catalog/{quoted}", "flow": f"/flows/{quoted}",
-            "jobs": "/jobs?" + urlencode({"job": name}),
-            "paths": f"/paths/{quoted}" if paths else None}
+            "jobs": "/jobs?" + urlencode({"job": name}), "paths": f"/paths/{quoted}"}
 
 
 def flows(request: Request) -> Response:
