@@ -79,7 +79,8 @@ def _pages(base: str) -> list[tuple[str, str]]:
     first_dead = dead["jobs"][0]["id"] if dead["jobs"] else 1
     return [("overview", "/"), ("jobs", "/jobs"), ("job", f"/jobs/{first_dead}"),
             ("dead", "/dead"), ("audit", "/audit"), ("flow", "/flows/sync_customer"),
-            ("catalog", "/catalog")]
+            ("catalog", "/catalog"), ("paths", "/paths/sync_customer"),
+            ("divergences", "/divergences")]
 
 
 if __name__ == "__main__":
