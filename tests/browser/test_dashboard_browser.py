@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route, sync_playwright
 
@@ -24,7 +20,7 @@ from jobtrail.dashboard.rendering import environment
 from jobtrail.records import Status
 from jobtrail.testing import run_until_idle
 from tests.dashboard.conftest import CARD, HOSTILE_NOTE, declare
-from tests.support.servers import free_port
+from tests.support.servers import dashboard_process
 
 #: Run in every page before its own scripts: each Content-Security-Policy violation is kept
 #: in window.cspViolations (the browser reports them on the console too).
@@ -82,32 +78,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
     dead = app.enqueue("charge", invoice=2, card=CARD, note=HOSTILE_NOTE).id
     hostile = app.enqueue("strange", note=HOSTILE_NOTE).id
     run_until_idle(app)
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("JOBTRAIL_APP", "JOBTRAIL_URL")}
-    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]), SHOP_URL=url,
-               JOBTRAIL_DASHBOARD_TOKENS=f"operator:{OPERATOR},viewer:{VIEWER},admin:{ADMIN}")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jobtrail", "dashboard", "--app", "shop:app", "--port",
-         str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    tokens = f"operator:{OPERATOR},viewer:{VIEWER},admin:{ADMIN}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert server.poll() is None, server.communicate()[1].decode()
-            try:
-                httpx2.get(base + "/login", timeout=2)
-                break
-            except httpx2.TransportError:
-                assert time.monotonic() < deadline, "the dashboard did not answer in 20 s"
-                time.sleep(0.1)
-        yield Served(base, app, dead, hostile)
+        with dashboard_process(tmp_path, "shop:app", SHOP_URL=url,
+                               JOBTRAIL_DASHBOARD_TOKENS=tokens) as base:
+            yield Served(base, app, dead, hostile)
     finally:
-        server.terminate()
-        server.wait(10)
-        if server.stderr is not None:
-            server.stderr.close()
         app.close()
 
 

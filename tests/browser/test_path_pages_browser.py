@@ -5,9 +5,6 @@ the hostile names show as text."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from jobtrail import App
 from tests.browser.test_dashboard_browser import VIEWER, Served, logged_in
 from tests.browser.test_dashboard_browser import browser as browser  # the fixture
 from tests.dashboard.billing import HOSTILE, run_billing
-from tests.support.servers import first_answer, free_port
+from tests.support.servers import dashboard_process
 
 APP_SOURCE = '''
 import os
@@ -47,24 +44,11 @@ def billing_served(tmp_path: Path) -> Iterator[Served]:
         return app
 
     billing = run_billing(make_app)
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("JOBTRAIL_APP", "JOBTRAIL_URL")}
-    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), os.getcwd()]), BILLING_URL=url,
-               JOBTRAIL_DASHBOARD_TOKENS=f"viewer:{VIEWER}")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jobtrail", "dashboard", "--app", "billing_app:app", "--port",
-         str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
     try:
-        first_answer(server, base + "/login")
-        yield Served(base, billing.app, 0, billing.hostile)
+        with dashboard_process(tmp_path, "billing_app:app", BILLING_URL=url,
+                               JOBTRAIL_DASHBOARD_TOKENS=f"viewer:{VIEWER}") as base:
+            yield Served(base, billing.app, 0, billing.hostile)
     finally:
-        server.terminate()
-        server.wait(10)
-        if server.stderr is not None:
-            server.stderr.close()
         for app in apps:
             app.close()
 
