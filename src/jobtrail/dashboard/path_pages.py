@@ -47,8 +47,8 @@ JOB_TYPES = 1000
 #: The newest divergences the counts of the divergences page cover.
 COUNTED = 100_000
 #: How much a rule's check reads: its trigger's newest runs, or the newest events.
-RULE_RUNS = 5_000
-RULE_EVENTS = 5_000
+RULE_RUNS = 2_000
+RULE_EVENTS = 2_000
 #: The breaches of each rule the rules page lists (the newest).
 BREACHES = 50
 #: The longest code version a query may name.
