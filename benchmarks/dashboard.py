@@ -208,8 +208,9 @@ def measure(backend: Backend, jobs: int, requests: int) -> list[dict[str, Any]]:
     pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?status=running",
              "/jobs?status=cancelled", "/jobs?queue=mail", "/jobs?queue=nowhere", "/jobs?job=noop",
              f"/jobs?before={middle}", f"/jobs/{middle}", f"/jobs?parent={middle}", "/dead",
-             "/audit", "/paths", "/paths/noop", "/paths/noop?version=v1", "/divergences",
-             "/divergences?kind=incomplete", f"/divergences?job=noop&before={jobs // 100}",
+             "/audit", "/paths", "/paths/noop", "/paths/noop?version=v1", "/paths/bill",
+             "/divergences", "/divergences?kind=incomplete",
+             f"/divergences?job=noop&before={jobs // 100}",
              "/rules", "/flows", "/flows/bill", "/flows/refund", "/catalog", "/catalog/bill"]
     rows = []
     for path in pages:

@@ -66,11 +66,11 @@ def test_the_path_pages_load_draw_their_graph_and_keep_hostile_names_as_text(
         page.wait_for_load_state()
         assert page.locator("h1").first.is_visible(), path
         if path.startswith("/paths/"):
-            drawing = page.locator("svg.follows").bounding_box()
-            assert drawing is not None and drawing["width"] > 300, path
+            drawing = page.locator("svg.flow").bounding_box()
+            assert drawing is not None and drawing["height"] > 300, path
         if path != "/paths/bill":
             assert HOSTILE in page.locator("main").inner_text(), path
         assert watched.violations() == [], path
     page.goto(billing_served.base + "/paths/bill")
-    assert page.locator("svg.follows g.node").count() == 9  # start, 7 points, end
+    assert page.locator("svg.flow g.node").count() == 9  # start, 7 points, end
     assert watched.problems == []

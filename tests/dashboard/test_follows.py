@@ -1,8 +1,9 @@
-"""The directly-follows graph of path variants and its SVG drawing: counts, loops, layout
-bounds, and labels that stay text whatever they hold."""
+"""The directly-follows graph of path variants and its SVG drawing: counts, loops, caps,
+edges that pass no box, and labels that stay text whatever they hold."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from jobtrail.dashboard.follows import END, MAX_VARIANTS, START, graph, svg
@@ -34,19 +35,22 @@ def test_transitions_count_the_runs_that_took_them_once_each() -> None:
 
 def test_the_drawing_parses_and_keeps_hostile_and_unprintable_labels_as_text() -> None:
     """Labels with markup, quotes, ampersands and control characters come out escaped or
-    replaced: the drawing parses as XML and names them as text."""
+    replaced: the drawing parses as XML, names them as text, and shapes each by its kind."""
     hostile = '<script>alert("x")</script>&amp;\x07'
-    drawn = graph([{"path": f"load {hostile} decide:note=\"a b\"", "count": 3}])
-    text = str(svg(drawn))
+    drawn = graph([{"path": f"load {hostile} decide:note=\"a b\" effect:pay", "count": 3}])
+    text = str(svg(drawn, "bill"))
     assert "<script>" not in text and "\x07" not in text
     root = ET.fromstring(text)
     assert root.tag == f"{SVG}svg"
     titles = [t.text or "" for t in root.iter(f"{SVG}title")]
+    assert titles[0] == "The paths of 1 variants of bill"
     assert any(t.startswith('<script>alert("x")</script>&amp;\ufffd:') for t in titles), titles
     assert any(t.startswith('decide:note="a b":') for t in titles), titles
-    widths = [float(p.get("stroke-width", "0")) for p in root.iter(f"{SVG}path")
-              if p.get("stroke-width")]
-    assert widths and max(widths) == 12.0
+    kinds = {g.get("class", "").split()[1] for g in root.iter(f"{SVG}g")
+             if "node" in g.get("class", "").split()}
+    assert kinds == {"node-start", "node-step", "node-decide", "node-effect", "node-end"}
+    labels = {t.text for t in root.iter(f"{SVG}text") if t.text}
+    assert {"start", "load", 'note="a b"', "pay", "end"} <= labels
 
 
 def test_the_most_common_variants_are_drawn_and_no_more() -> None:
@@ -61,22 +65,23 @@ def test_the_most_common_variants_are_drawn_and_no_more() -> None:
 
 
 def test_no_variant_is_no_drawing_and_a_skipping_edge_passes_no_box() -> None:
-    """No variant draws nothing; an edge that skips a column goes through a slot of its own
-    there, not through the box of the point it skips."""
+    """No variant draws nothing; an edge that skips a row passes beside the box of the
+    point it skips, not through it."""
     assert str(svg(graph([]))) == ""
     root = ET.fromstring(str(svg(graph([{"path": "a b c", "count": 5},
                                         {"path": "a c", "count": 1}]))))
-    boxes = {g.find(f"{SVG}title").text.split(":")[0]:  # type: ignore[union-attr]
-             g.find(f"{SVG}rect") for g in root.iter(f"{SVG}g") if "node" in g.get("class", "")}
+    boxes = {(g.find(f"{SVG}title").text or "").split(":")[0]:  # type: ignore[union-attr]
+             g.find(f"{SVG}rect") for g in root.iter(f"{SVG}g")
+             if "node" in g.get("class", "").split()}
     b = boxes["b"]
     assert b is not None
     skip = next(g for g in root.iter(f"{SVG}g")
-                if (g.find(f"{SVG}title").text or "").startswith("a → c"))  # type: ignore[union-attr]
+                if (g.get("data-from"), g.get("data-to")) == ("a", "c"))
     way = skip.find(f"{SVG}path").get("d", "")  # type: ignore[union-attr]
     left, top = float(b.get("x", "0")), float(b.get("y", "0"))
     right, bottom = left + float(b.get("width", "0")), top + float(b.get("height", "0"))
-    numbers = [float(n) for n in way.replace(",", " ").split() if n[0].isdigit()]
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", way)]
     points = list(zip(numbers[::2], numbers[1::2], strict=True))
-    inside = [(x, y) for x, y in points if left <= x <= right]
-    assert inside, way  # it crosses b's column...
-    assert not any(top <= y <= bottom for _, y in inside), way  # ...beside b's box
+    beside = [(x, y) for x, y in points if top <= y <= bottom]
+    assert beside, way  # it crosses b's row...
+    assert not any(left <= x <= right for x, _ in beside), way  # ...beside b's box

@@ -130,10 +130,10 @@ def test_the_graph_is_well_formed_svg_naming_each_point_as_text(
     bill = client.get("/paths/bill", headers=HTML).text
     (drawing,) = re.findall(r"<svg .*?</svg>", bill, re.DOTALL)
     texts = {t.text for t in ET.fromstring(drawing).iter(f"{SVG}text")}
-    assert {"start", "load", "decide:is_paid=false", "audit", "send_result", "end"} <= texts
+    assert {"start", "load", "is_paid=false", "audit", "send_result", "end"} <= texts
     graph = json_of(client, "/paths/bill")["graph"]
     edges = {(e["source"], e["target"]): e["runs"] for e in graph["edges"]}
-    assert edges[("effect:charge", "audit")] == 3 and edges[("start", "load")] == 12
+    assert edges[("effect:charge", "audit")] == 3 and edges[("(start)", "load")] == 12
 
 
 def test_a_page_reading_the_newest_runs_says_it_covers_only_those(

@@ -144,9 +144,10 @@ def _drawn(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     return nodes, edges
 
 
-def flow_svg(data: Mapping[str, Any]) -> Markup:
+def flow_svg(data: Mapping[str, Any], title: str | None = None) -> Markup:
     """The SVG drawing of a flow page's *data* (its ``nodes``, ``edges`` and
-    ``departures``), ready to put in the page."""
+    ``departures``), ready to put in the page; *title* names it (by default, the flow of
+    the job from its code)."""
     nodes, edges = _drawn(data)
     sizes = {node["id"]: _size(node["kind"], node["label"]) for node in nodes}
     placed = layout(sizes, [(edge["from"], edge["to"]) for edge in edges])
@@ -154,7 +155,8 @@ def flow_svg(data: Mapping[str, Any]) -> Markup:
         "xmlns": "http://www.w3.org/2000/svg", "class": "flow", "role": "img",
         "width": _n(placed.width), "height": _n(placed.height),
         "viewBox": f"0 0 {_n(placed.width)} {_n(placed.height)}"})
-    ET.SubElement(svg, "title").text = f"The flow of {data['job']}, from its code"
+    named = title or f"The flow of {data['job']}, from its code"
+    ET.SubElement(svg, "title").text = _clean(named)
     _markers(svg)
     _edges(ET.SubElement(svg, "g", {"class": "edges"}), edges, placed)
     _nodes(ET.SubElement(svg, "g", {"class": "nodes"}), nodes, placed)

@@ -36,7 +36,7 @@ from jobtrail.records import RunRecord
 from jobtrail.text import MAX_NAME
 
 __all__ = ["COUNTED", "RULE_EVENTS", "RULE_RUNS", "RUNS", "divergences", "job_paths",
-           "paths", "rules"]
+           "newness", "paths", "rules"]
 
 #: The newest runs of a job its page reads: a variant taken by 1% of runs is measured on
 #: 100 of them, one taken once in 10,000 still shows, and the read stays well inside the
