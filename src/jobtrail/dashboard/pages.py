@@ -36,7 +36,7 @@ MAX_FILTER = 200
 #: How many of a job's children its page lists (the newest; all: ``/jobs?parent=ID``).
 CHILDREN = 50
 #: The newest seals the audit page verifies (the whole trail: ``jobtrail audit verify``).
-RECENT_SEALS = 5
+RECENT_SEALS = 2
 #: The most dead letters one bulk action may act on (`jobtrail.dashboard.bulk`).
 MAX_SELECTED = 500
 
