@@ -69,6 +69,24 @@ def test_search_by_id_goes_to_the_job(shop: Shop, client_for: Callable[..., Test
     assert found.status_code == 303 and found.headers["location"] == f"/jobs/{shop.dead}"
 
 
+def test_search_by_idempotency_key_goes_to_the_job_that_holds_it(
+        make_app: Callable[..., App], client_for: Callable[..., TestClient]) -> None:
+    """?key=K sends the browser to the job holding idempotency key K, even a hostile key;
+    a key no job holds is a 404 naming it as text, a key too long a 400."""
+    app = make_app()
+    job = app.job(name="noop")(lambda n: n)
+    hostile = '<script>alert("k")</script>'
+    held = job.enqueue(n=1, idempotency_key=hostile).id
+    client = client_for(app)
+    found = client.get("/jobs", params={"key": hostile}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/jobs/{held}"
+    missing = client.get("/jobs", params={"key": "<b>nobody</b>"}, headers=HTML)
+    assert missing.status_code == 404 and "&lt;b&gt;nobody&lt;/b&gt;" in missing.text
+    assert "<b>nobody</b>" not in missing.text
+    long = client.get("/jobs", params={"key": "k" * 256, "format": "json"})
+    assert long.status_code == 400 and "idempotency key" in long.json()["message"]
+
+
 def test_bad_filters_are_a_400_saying_what_is_wrong(shop: Shop, client_for: Callable[..., TestClient]) -> None:
     """An unknown status, a cursor or id that is not a job id: 400 naming the parameter."""
     client = client_for(shop.app)

@@ -24,7 +24,8 @@ from jobtrail.dashboard.flows import Flows, job_links
 from jobtrail.dashboard.links import http_link, trace_link
 from jobtrail.dashboard.rendering import render, root
 from jobtrail.dashboard.visits import visit
-from jobtrail.limits import MAX_JOB_ID
+from jobtrail.errors import JobNotFound
+from jobtrail.limits import MAX_JOB_ID, MAX_KEY_LENGTH
 from jobtrail.records import JobRecord, Status
 
 __all__ = ["CHILDREN", "PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs"]
@@ -99,9 +100,18 @@ def _page(request: Request, found: list[JobRecord], before: int | None) -> dict[
 # -- pages ----------------------------------------------------------------------------------------
 def jobs(request: Request) -> Response:
     """``/jobs``: jobs newest first, by status, queue, job type and parent (``?parent=N``:
-    the jobs job N enqueued); ``?id=N`` goes to job N."""
+    the jobs job N enqueued); ``?id=N`` goes to job N, ``?key=K`` to the job that holds
+    idempotency key K (404 when none does)."""
     current = visit(request)
     wanted = job_id_of(request.query_params.get("id"), "id")
+    key = request.query_params.get("key") or None
+    if key is not None:
+        if len(key) > MAX_KEY_LENGTH:
+            raise BadRequest(f"key: an idempotency key has at most {MAX_KEY_LENGTH} "
+                             "characters")
+        wanted = _app(request).store.job_id_by_key(key)
+        if wanted is None:
+            raise JobNotFound(f"no job holds the idempotency key {key!r}")
     if wanted is not None:
         suffix = "?format=json" if request.query_params.get("format") == "json" else ""
         return RedirectResponse(f"{root(request)}/jobs/{wanted}{suffix}", status_code=303)

@@ -290,6 +290,10 @@ class Store(GovernanceStore, Protocol):
         job, and over the last *window* seconds the jobs finished and the 95th percentile
         of the waits of claims (see `QueueStats`), all on the store's clock."""
 
+    def job_id_by_key(self, key: str) -> int | None:
+        """The id of the job that holds idempotency key *key*, or whose receipt does (the
+        job itself may have been pruned since); ``None`` when no job does."""
+
     def queue_glance(self, window: float, sample: int = SAMPLE) -> Glance:
         """Every queue with a job waiting, running, dead or recently ended: read from indexes
         only, at most *sample* of the newest jobs that ended, so that its cost does not grow

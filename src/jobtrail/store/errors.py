@@ -101,6 +101,8 @@ DOING = {
     "events": "reading a job's path",
     "counts": "counting jobs",
     "_queue_stats": "reading the queues",
+    "_queue_glance": "reading the queues at a glance",
+    "job_id_by_key": "finding the job of an idempotency key",
     "divergences": "listing divergences",
     "divergence_counts": "counting divergences",
     "runs": "reading finished runs",

@@ -200,6 +200,12 @@ class Reading(Database):
         return queues.report(now.astimezone(UTC), window, counts, waits)
 
 
+    @translated
+    def job_id_by_key(self, key: str) -> int | None:
+        rows = self._fetch(_Q["job_by_key"], {"key": key}) \
+            or self._fetch(_Q["receipt_by_key"], {"key": key})
+        return None if not rows else int(rows[0][0])
+
     def queue_glance(self, window: float, sample: int = glance.SAMPLE) -> glance.Glance:
         return self._queue_glance(queues.check_window(window), glance.check_sample(sample))
 

@@ -224,6 +224,13 @@ class Reading(Database):
         return queues.report(utc_from_epoch(now) or datetime.now(UTC), window, counts, waits)
 
 
+    @translated
+    def job_id_by_key(self, key: str) -> int | None:
+        conn = self._conn()
+        row = conn.execute(_Q["job_by_key"], {"key": key}).fetchone() \
+            or conn.execute(_Q["receipt_by_key"], {"key": key}).fetchone()
+        return None if row is None else int(row[0])
+
     def queue_glance(self, window: float, sample: int = glance.SAMPLE) -> glance.Glance:
         return self._queue_glance(queues.check_window(window), glance.check_sample(sample))
 
