@@ -207,7 +207,8 @@ def measure(backend: Backend, jobs: int, requests: int) -> list[dict[str, Any]]:
     client = TestClient(create_app(app), base_url="http://localhost")
     pages = ["/", "/jobs", "/jobs?status=succeeded", "/jobs?status=running",
              "/jobs?status=cancelled", "/jobs?queue=mail", "/jobs?queue=nowhere", "/jobs?job=noop",
-             f"/jobs?before={middle}", f"/jobs/{middle}", f"/jobs?parent={middle}", "/dead",
+             f"/jobs?before={middle}", "/jobs?since=1h", f"/jobs/{middle}",
+             f"/jobs?parent={middle}", "/dead",
              "/audit", "/paths", "/paths/noop", "/paths/noop?version=v1", "/paths/bill",
              "/divergences", "/divergences?kind=incomplete",
              f"/divergences?job=noop&before={jobs // 100}",

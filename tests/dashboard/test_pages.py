@@ -200,3 +200,34 @@ def test_keyset_pages_cover_every_job_once(make_app: Callable[..., App],
     assert seen == sorted(wanted, reverse=True)
     html = client.get("/jobs", params={"before": str(seen[PAGE_SIZE - 1])}, headers=HTML).text
     assert f"before={seen[2 * PAGE_SIZE - 1]}" in html and "Newest" in html
+
+
+def test_jobs_narrowed_to_when_they_were_created(
+        make_app: Callable[..., App], client_for: Callable[..., TestClient]) -> None:
+    """?since= lists the jobs created at or after a time, ?until= those created before it,
+    both with the other filters; a time after every job lists none; a bad time is a 400."""
+    import time
+    from datetime import UTC, datetime
+
+    app = make_app()
+    job = app.job(name="noop")(lambda n: n)
+    older = [job.enqueue(n=n).id for n in range(3)]
+    time.sleep(0.6)
+    middle = datetime.now(UTC).isoformat()
+    time.sleep(0.6)
+    newer = [job.enqueue(n=n).id for n in range(2)]
+    client = client_for(app)
+
+    def ids(**params: str) -> list[int]:
+        answer = client.get("/jobs", params={**params, "format": "json"})
+        assert answer.status_code == 200, answer.text
+        return [record["id"] for record in answer.json()["jobs"]]
+
+    assert ids(since=middle) == newer[::-1]
+    assert ids(until=middle) == older[::-1]
+    assert ids(until=middle, before=str(older[-1])) == older[-2::-1]
+    assert ids(since=middle, job="nobody") == []
+    assert ids(since="2999-01-01T00:00:00+00:00") == []
+    assert ids(since="1d") == (older + newer)[::-1]
+    bad = client.get("/jobs", params={"since": "yesterday-ish", "format": "json"})
+    assert bad.status_code == 400 and bad.json()["message"].startswith("since:")

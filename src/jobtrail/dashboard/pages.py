@@ -9,6 +9,7 @@ match nor skip rows with OFFSET.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from jobtrail.app import App
 from jobtrail.audit.sealing import head_of
 from jobtrail.audit.verify import verify
-from jobtrail.cli.output import effect_json, event_json, job_json
+from jobtrail.cli.output import effect_json, event_json, iso, job_json
+from jobtrail.cli.times import parse_moment
 from jobtrail.dashboard import trail
 from jobtrail.dashboard.flows import Flows, job_links
 from jobtrail.dashboard.links import http_link, trace_link
@@ -27,11 +29,14 @@ from jobtrail.dashboard.visits import visit
 from jobtrail.errors import JobNotFound
 from jobtrail.limits import MAX_JOB_ID, MAX_KEY_LENGTH
 from jobtrail.records import JobRecord, Status
+from jobtrail.store.base import JobFilter
 
 __all__ = ["CHILDREN", "PAGE_SIZE", "BadRequest", "audit", "dead", "job", "jobs"]
 
 #: How many jobs a page of a list shows.
 PAGE_SIZE = 50
+#: The longest time a filter may give.
+MAX_MOMENT = 64
 #: The longest queue or job name a filter may give.
 MAX_FILTER = 200
 #: How many of a job's children its page lists (the newest; all: ``/jobs?parent=ID``).
@@ -68,6 +73,40 @@ def _name(request: Request, name: str) -> str | None:
     return value
 
 
+def moment_param(request: Request, name: str) -> datetime | None:
+    """The time given as *name*: an ISO-8601 time or an age such as ``1d`` (``None`` when
+    absent); `BadRequest` when it is neither."""
+    text = _name(request, name)
+    if text is None:
+        return None
+    if len(text) > MAX_MOMENT:
+        raise BadRequest(f"{name}: at most {MAX_MOMENT} characters")
+    try:
+        return parse_moment(text, datetime.now(UTC)).astimezone(UTC)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
+    except OverflowError:  # a zone that takes it past the first or last time there is
+        raise BadRequest(f"{name}: {text[:40]!r} is out of the range of times") from None
+
+
+def first_id_at(app: App, moment: datetime) -> int | None:
+    """The id of the first job created at or after *moment*, ``None`` when every job is
+    older: ids are given in the order jobs are created, so a bisection of the ids finds
+    it in about twenty reads of one row by its id, however many jobs there are."""
+    newest = app.store.list_jobs(JobFilter(limit=1))
+    if not newest or newest[0].created_at < moment:
+        return None
+    low, high = 1, newest[0].id
+    while low < high:
+        middle = (low + high) // 2
+        found = app.store.list_jobs(JobFilter(before_id=middle + 1, limit=1))
+        if found and found[0].created_at >= moment:
+            high = found[0].id
+        else:
+            low = middle + 1
+    return low
+
+
 def _statuses(request: Request) -> list[Status]:
     found: list[Status] = []
     for text in request.query_params.getlist("status"):
@@ -99,9 +138,10 @@ def _page(request: Request, found: list[JobRecord], before: int | None) -> dict[
 
 # -- pages ----------------------------------------------------------------------------------------
 def jobs(request: Request) -> Response:
-    """``/jobs``: jobs newest first, by status, queue, job type and parent (``?parent=N``:
-    the jobs job N enqueued); ``?id=N`` goes to job N, ``?key=K`` to the job that holds
-    idempotency key K (404 when none does)."""
+    """``/jobs``: jobs newest first, by status, queue, job type, parent (``?parent=N``:
+    the jobs job N enqueued) and when they were created (``?since=``, ``?until=``: an
+    ISO-8601 time or an age such as ``1d``); ``?id=N`` goes to job N, ``?key=K`` to the
+    job that holds idempotency key K (404 when none does)."""
     current = visit(request)
     wanted = job_id_of(request.query_params.get("id"), "id")
     key = request.query_params.get("key") or None
@@ -118,10 +158,21 @@ def jobs(request: Request) -> Response:
     statuses, queue, job_name = _statuses(request), _name(request, "queue"), _name(request, "job")
     before = job_id_of(request.query_params.get("before"), "before")
     parent = job_id_of(request.query_params.get("parent"), "parent")
-    found = _app(request).jobs(status=statuses or None, queue=queue, job_name=job_name,
-                               limit=PAGE_SIZE + 1, before_id=before, parent_id=parent)
+    since, until = moment_param(request, "since"), moment_param(request, "until")
+    app = _app(request)
+    # A time is a range of ids: created before `until` is below the first id created at
+    # or after it; created since `since` is from the first id created at or after it.
+    upper = None if until is None else first_id_at(app, until)
+    lower = None if since is None else first_id_at(app, since)
+    bound = min((edge for edge in (before, upper) if edge is not None), default=None)
+    found = [] if since is not None and lower is None else app.jobs(
+        status=statuses or None, queue=queue, job_name=job_name, limit=PAGE_SIZE + 1,
+        before_id=bound, parent_id=parent)
+    if lower is not None:
+        found = [record for record in found if record.id >= lower]
     data = {"filters": {"status": [s.value for s in statuses], "queue": queue, "job": job_name,
-                        "parent": parent},
+                        "parent": parent, "since": None if since is None else iso(since),
+                        "until": None if until is None else iso(until)},
             **_page(request, found, before), "statuses": [s.value for s in Status]}
     return render(request, "jobs.html", data, current)
 

@@ -11,7 +11,7 @@ checked over its trigger's newest `RULE_RUNS` runs or the milestones among the n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,9 +23,8 @@ from jobtrail.app import App
 from jobtrail.cli.output import iso
 from jobtrail.cli.paths import divergence_json, funnel_json, variant_json
 from jobtrail.cli.rules import report_json
-from jobtrail.cli.times import parse_moment
 from jobtrail.dashboard import follows
-from jobtrail.dashboard.pages import PAGE_SIZE, BadRequest
+from jobtrail.dashboard.pages import PAGE_SIZE, BadRequest, moment_param
 from jobtrail.dashboard.rendering import render
 from jobtrail.dashboard.visits import visit
 from jobtrail.limits import MAX_JOB_ID
@@ -65,18 +64,6 @@ def _text(request: Request, name: str, longest: int = MAX_NAME) -> str | None:
     if value is not None and len(value) > longest:
         raise BadRequest(f"{name}: at most {longest} characters")
     return value
-
-
-def _moment(request: Request, name: str) -> datetime | None:
-    text = _text(request, name, 64)
-    if text is None:
-        return None
-    try:
-        return parse_moment(text, datetime.now(UTC)).astimezone(UTC)
-    except ValueError as exc:
-        raise BadRequest(f"{name}: {exc}") from None
-    except OverflowError:  # a zone that takes it past the first or last time there is
-        raise BadRequest(f"{name}: {text[:40]!r} is out of the range of times") from None
 
 
 def _divergence_id(text: str | None) -> int | None:
@@ -122,7 +109,7 @@ def job_paths(request: Request) -> Response:
     name = request.path_params["job_name"]
     if len(name) > MAX_NAME:
         raise BadRequest(f"job: at most {MAX_NAME} characters")
-    since, new_since = _moment(request, "since"), _moment(request, "new_since")
+    since, new_since = moment_param(request, "since"), moment_param(request, "new_since")
     version = _text(request, "version", MAX_VERSION)
     if new_since is not None and version is not None:
         raise BadRequest("new_since, version: give one of them, not both")
@@ -209,7 +196,7 @@ def rules(request: Request) -> Response:
     pending, and the occurrences that broke it (the newest `BREACHES`), each linking to its
     job — over what a bounded check reads (`RULE_RUNS`, `RULE_EVENTS`)."""
     current = visit(request)
-    since = _moment(request, "since")
+    since = moment_param(request, "since")
     app = _app(request)
     reports = app.paths.check_rules(since=since, bound=Bound(RULE_RUNS, RULE_EVENTS))
     shaped = []
