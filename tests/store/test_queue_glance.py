@@ -9,7 +9,7 @@ import pytest
 from jobtrail.clock import ManualClock
 from jobtrail.records import ErrorInfo, Status
 from jobtrail.store import Store
-from jobtrail.store.base import NewJob, Outcome
+from jobtrail.store.base import JobFilter, NewJob, Outcome
 from jobtrail.store.glance import HISTORY_BUCKETS, MAX_SAMPLE, WINDOW_BUCKETS, QueueGlance
 
 WORKER = "w-1"
@@ -122,3 +122,17 @@ def test_a_sample_out_of_range_is_refused(store: Store, sample: object) -> None:
     """A sample that is not a whole number from 1 to MAX_SAMPLE is a ValueError naming it."""
     with pytest.raises(ValueError, match="sample="):
         store.queue_glance(300, sample)  # type: ignore[arg-type]
+
+
+def test_a_replayed_dead_letter_leaves_the_dead_and_the_ends_and_waits_again(
+    store: Store, clock: ManualClock
+) -> None:
+    """Replaying a dead job takes it out of the dead letters and of the window's ends
+    (and failures): the glance shows it waiting again, not twice."""
+    end(store, 1, clock, status=Status.DEAD)
+    (before,) = store.queue_glance(300).queues
+    assert (before.dead, before.window_ended, before.window_failed, before.ready) == (1, 1, 1, 0)
+    (dead,) = store.list_jobs(JobFilter(statuses=(Status.DEAD,)))
+    store.replay(dead.id)
+    (after,) = store.queue_glance(300).queues
+    assert (after.dead, after.window_ended, after.window_failed, after.ready) == (0, 0, 0, 1)
