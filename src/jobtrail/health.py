@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -41,6 +41,7 @@ from jobtrail.retries import analyse
 from jobtrail.store.actions import DeadLetterFilter
 from jobtrail.store.base import JobFilter, Store
 from jobtrail.store.glance import SAMPLE, Glance
+from jobtrail.store.values import WorkerRecord
 
 Check = Literal["latency", "depth", "stalled_worker", "overdue", "dead_letters", "retries",
                 "failure_cluster"]
@@ -108,10 +109,11 @@ def check(app: HealthHost, timeouts: Mapping[str, float], *, window: float = 300
 
 
 def check_glance(app: HealthHost, glance: Glance, timeouts: Mapping[str, float], *,
+                 workers: Sequence[WorkerRecord] | None = None,
                  max_dead_share: float = 0.1, min_finished: int = 10,
                  max_attempts_per_success: float = 3.0, cluster_size: int = 5) -> HealthReport:
     """`check`, from a glance at the queues already read (the dashboard's overview shows
-    the same glance)."""
+    the same glance), and the *workers* when they were read too."""
     store = app.store
     now, window = glance.at, glance.window
     findings: list[Finding] = []
@@ -131,7 +133,7 @@ def check_glance(app: HealthHost, glance: Glance, timeouts: Mapping[str, float],
                 f"queue {stats.queue!r} is full: {stats.waiting:,} jobs wait and its max_depth "
                 f"is {policy.max_depth:,} (new enqueues are refused)"))
     stall = 3 * app.lease
-    for worker in store.workers():
+    for worker in store.workers() if workers is None else workers:
         silent = (now - worker.last_seen).total_seconds()
         if stall < silent <= FORGET_WORKERS:
             findings.append(Finding(

@@ -80,15 +80,17 @@ class JobViews:
         limit: int = 50,
         before_id: int | None = None,
         parent_id: int | None = None,
+        from_id: int | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, narrowed by status, queue, job name and the job that
-        enqueued them (*parent_id*); paged by id: pass the last id of one page as
-        *before_id* for the next."""
+        """Jobs, newest first, narrowed by status, queue, job name, the job that
+        enqueued them (*parent_id*) and the first id wanted (*from_id*); paged by id: pass
+        the last id of one page as *before_id* for the next."""
         if not _holdable(queue, job_name) or not _parent_holdable(parent_id):
             return []
         found = self.store.list_jobs(JobFilter(
             _statuses(status), queue, job_name, limit=row_limit(limit),
             before_id=before_bound(before_id), parent_id=parent_id,
+            from_id=from_id,
         ))
         return [self._masked(record) for record in found]
 

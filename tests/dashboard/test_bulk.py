@@ -231,6 +231,9 @@ def test_resolving_is_refused_when_it_should_be(
     assert post(url, operator, outcome="not_done", result="1")[0] == 400
     status, message = post(url, operator, outcome="done", result="{nope")
     assert status == 400 and message.startswith("result: not valid JSON")
+    for hostile in ("NaN", "[Infinity]", "[" * 5000):  # not JSON; nested past the parser
+        status, message = post(url, operator, outcome="done", result=hostile)
+        assert status == 400 and message.startswith("result: not valid JSON"), hostile
     status, message = post(f"/jobs/{blocked}/effects/refund/resolve", operator, outcome="done")
     assert status == 404 and "has no effect named 'refund'" in message
     status, message = post(f"/jobs/{running}/effects/charge/resolve", operator, outcome="not_done")

@@ -226,7 +226,8 @@ def test_jobs_narrowed_to_when_they_were_created(
     assert ids(since=middle) == newer[::-1]
     assert ids(until=middle) == older[::-1]
     assert ids(until=middle, before=str(older[-1])) == older[-2::-1]
-    assert ids(since=middle, job="nobody") == []
+    assert ids(since=middle, job="nobody") == [] and ids(since=middle, job="noop") == newer[::-1]
+    assert ids(since=middle, until="2999-01-01") == newer[::-1]
     assert ids(since="2999-01-01T00:00:00+00:00") == []
     assert ids(since="1d") == (older + newer)[::-1]
     bad = client.get("/jobs", params={"since": "yesterday-ish", "format": "json"})

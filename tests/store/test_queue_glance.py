@@ -4,13 +4,21 @@ indexes only (run on both backends)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from jobtrail.clock import ManualClock
 from jobtrail.records import ErrorInfo, Status
 from jobtrail.store import Store
 from jobtrail.store.base import JobFilter, NewJob, Outcome
-from jobtrail.store.glance import HISTORY_BUCKETS, MAX_SAMPLE, WINDOW_BUCKETS, QueueGlance
+from jobtrail.store.glance import (
+    HISTORY_BUCKETS,
+    MAX_SAMPLE,
+    WINDOW_BUCKETS,
+    QueueGlance,
+    glance,
+)
 
 WORKER = "w-1"
 #: How far real time may move a measured wait or age while a test runs.
@@ -136,3 +144,13 @@ def test_a_replayed_dead_letter_leaves_the_dead_and_the_ends_and_waits_again(
     store.replay(dead.id)
     (after,) = store.queue_glance(300).queues
     assert (after.dead, after.window_ended, after.window_failed, after.ready) == (0, 0, 0, 1)
+
+
+def test_an_end_stamped_after_the_glance_counts_in_the_newest_bucket() -> None:
+    """An end later than the glance's clock (another process's clock, or a job that ended
+    between its reads) is of the newest bucket and of the window, never the oldest."""
+    at = datetime(2026, 12, 6, tzinfo=UTC)
+    found = glance(at, at.timestamp(), 300.0, 20_000, [], [],
+                   [("default", "succeeded", -1, 2, at.timestamp() + 1.0)], [])
+    (stats,) = found.queues
+    assert stats.ended[-1] == 2 and stats.ended[0] == 0 and stats.window_ended == 2

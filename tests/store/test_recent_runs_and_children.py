@@ -58,3 +58,17 @@ def test_a_jobs_children_are_listed_newest_first_and_paged(store: Store) -> None
     assert [job.id for job in rest] == [children[0]]
     assert store.count_jobs(JobFilter(parent_id=parent)) == 4
     assert store.list_jobs(JobFilter(parent_id=children[0])) == []
+
+
+def test_from_id_narrows_a_list_and_its_count_to_later_jobs(store: Store) -> None:
+    """JobFilter.from_id keeps the jobs with that id or a later one, with the other
+    filters and the cursor, and count_jobs counts only those."""
+    ids = store.enqueue([NewJob("mail" if n % 2 else "sms", "default", "{}", 1)
+                         for n in range(6)])
+    assert [job.id for job in store.list_jobs(JobFilter(from_id=ids[3]))] == ids[:2:-1]
+    mail = store.list_jobs(JobFilter(job_name="mail", from_id=ids[2]))
+    assert [job.id for job in mail] == [ids[5], ids[3]]
+    page = store.list_jobs(JobFilter(from_id=ids[2], before_id=ids[4]))
+    assert [job.id for job in page] == [ids[3], ids[2]]
+    assert store.count_jobs(JobFilter(from_id=ids[2])) == 4
+    assert store.count_jobs(JobFilter(job_name="sms", from_id=ids[2])) == 2

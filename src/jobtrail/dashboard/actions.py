@@ -77,6 +77,11 @@ async def cancel(request: Request) -> Response:
     return await _act(request, Action.CANCEL, lambda app, job_id: app.cancel(job_id))
 
 
+
+def _no_constant(name: str) -> None:
+    """Refuses ``NaN`` and ``Infinity``, which JSON does not have (a result stores as JSON)."""
+    raise ValueError(f"{name} is not a JSON value")
+
 async def resolve(request: Request) -> Response:
     """``POST /jobs/{id}/effects/{name}/resolve``: record what happened to the job's
     uncertain effect *name* (begun, its end never recorded), as ``jobtrail dlq resolve``
@@ -95,9 +100,9 @@ async def resolve(request: Request) -> Response:
     if len(text) > MAX_RESULT:
         raise BadRequest(f"result: at most {MAX_RESULT:,} characters")
     try:
-        result = json.loads(text) if text else None
-    except ValueError as exc:
-        raise BadRequest(f"result: not valid JSON ({exc})") from None
+        result = json.loads(text, parse_constant=_no_constant) if text else None
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"result: not valid JSON ({str(exc)[:120]})") from None
     app: App = request.app.state.jobtrail
 
     def act() -> EffectRecord:

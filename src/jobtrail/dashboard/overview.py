@@ -43,9 +43,10 @@ def overview(request: Request) -> Response:
             for name in app.queues if name not in seen]
     timeouts = {name: job.timeout for name, job in app.registry.items()
                 if job.timeout is not None}
-    health = check_glance(app, found, timeouts)
+    workers = app.store.workers()
+    health = check_glance(app, found, timeouts, workers=workers)
     data = {**glance_json(found, idle),
-            "workers": [worker_json(worker) for worker in app.store.workers()],
+            "workers": [worker_json(worker) for worker in workers],
             "health": health.to_json(),
             "breakers": [{"name": b.name, "state": b.state, "failures": len(b.failures)}
                          for b in app.breakers()]}

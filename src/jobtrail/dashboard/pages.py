@@ -167,9 +167,7 @@ def jobs(request: Request) -> Response:
     bound = min((edge for edge in (before, upper) if edge is not None), default=None)
     found = [] if since is not None and lower is None else app.jobs(
         status=statuses or None, queue=queue, job_name=job_name, limit=PAGE_SIZE + 1,
-        before_id=bound, parent_id=parent)
-    if lower is not None:
-        found = [record for record in found if record.id >= lower]
+        before_id=bound, parent_id=parent, from_id=lower)
     data = {"filters": {"status": [s.value for s in statuses], "queue": queue, "job": job_name,
                         "parent": parent, "since": None if since is None else iso(since),
                         "until": None if until is None else iso(until)},

@@ -148,7 +148,9 @@ def glance(at: datetime, now: float, window: float, sample: int,
     # The bucket holding the earliest end read is whole only when nothing was left unread.
     cut = HISTORY_BUCKETS if sampled < sample else int((now - earliest) // bucket)
     for queue, status, index, jobs, _ in ended_rows:
-        tally(queue).end(min(index, HISTORY_BUCKETS - 1), status in FAILED, jobs)
+        # An end stamped after `now` (another process's clock, or a job that ended between
+        # the reads) is of the newest bucket.
+        tally(queue).end(max(0, min(index, HISTORY_BUCKETS - 1)), status in FAILED, jobs)
     for queue, wait, total in waits:
         found = tally(queue)
         found.wait, found.started = max(0.0, float(wait)), total

@@ -227,7 +227,8 @@ class WorkerRecord:
 @dataclass(frozen=True, slots=True)
 class JobFilter:
     """What `Store.list_jobs` selects. Every field narrows; ``None`` means any.
-    `parent_id` selects the children of one job (those it enqueued)."""
+    `parent_id` selects the children of one job (those it enqueued); `from_id` the jobs
+    with that id or a later one (`before_id` is the cursor of a page, `from_id` a filter)."""
 
     statuses: tuple[Status, ...] | None = None
     queue: str | None = None
@@ -235,6 +236,7 @@ class JobFilter:
     limit: int = 50
     before_id: int | None = None
     parent_id: int | None = None
+    from_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,7 +226,8 @@ class Reading(Database):
 def _job_params(where: JobFilter) -> dict[str, Any]:
     statuses = [s.value for s in where.statuses] if where.statuses else None
     return {"statuses": statuses, "queue": where.queue, "job_name": where.job_name,
-            "parent_id": where.parent_id, "before_id": where.before_id, "limit": where.limit}
+            "parent_id": where.parent_id, "from_id": where.from_id,
+            "before_id": where.before_id, "limit": where.limit}
 
 
 def _dead_letter_params(where: DeadLetterFilter) -> dict[str, Any]:

@@ -460,6 +460,7 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
   AND (%(parent_id)s::bigint IS NULL OR parent_job_id = %(parent_id)s::bigint)
+  AND (%(from_id)s::bigint IS NULL OR id >= %(from_id)s::bigint)
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s::bigint)
 ORDER BY id DESC LIMIT %(limit)s
 
@@ -470,6 +471,7 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
   AND (%(job_name)s::text IS NULL OR job_name = %(job_name)s::text)
   AND (%(parent_id)s::bigint IS NULL OR parent_job_id = %(parent_id)s::bigint)
+  AND (%(from_id)s::bigint IS NULL OR id >= %(from_id)s::bigint)
 
 -- name: dead_letters
 -- The statuses are written out, so that the partial index jobtrail_jobs_dead serves the

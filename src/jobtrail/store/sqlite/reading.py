@@ -250,7 +250,7 @@ class Reading(Database):
 
 #: The clauses of `list_jobs`' {filters}, by filter (statuses: `_INDEXED_STATUSES`).
 _JOB_FILTERS = {"queue": "AND queue = :queue", "job_name": "AND job_name = :job_name",
-                "parent_id": "AND parent_job_id = :parent_id",
+                "parent_id": "AND parent_job_id = :parent_id", "from_id": "AND id >= :from_id",
                 "before_id": "AND id < :before_id"}
 #: The class a stored error begins with (see `policy.error_type_text`): the text after
 #: :error_head and before the first :error_end.
@@ -271,10 +271,11 @@ _DEAD_LETTER_FILTERS = {
 
 def _job_query(template: str, where: JobFilter, *, paged: bool) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"queue": where.queue, "job_name": where.job_name,
-                              "parent_id": where.parent_id,
+                              "parent_id": where.parent_id, "from_id": where.from_id,
                               "before_id": where.before_id if paged else None,
                               "limit": where.limit}
-    filters = [_JOB_FILTERS[name] for name in ("queue", "job_name", "parent_id", "before_id")
+    filters = [_JOB_FILTERS[name]
+               for name in ("queue", "job_name", "parent_id", "from_id", "before_id")
                if params[name] is not None]
     indexed = ""
     if where.statuses:
